@@ -1,0 +1,122 @@
+"""Rules for recording a delta: field limits, the idempotency digest, and the chained Delta.
+
+Pure: the caller supplies the customer's chain head, the clock reading and the salt.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+from node.core.canonical_json import canonicalize, compute_metadata_hash
+from node.core.errors import FieldError, InvalidInput
+from node.core.hashing import ZERO32, keccak256
+from node.core.typed_data import INT256_MAX, INT256_MIN, Delta
+
+MAX_CUSTOMER_ID = 128
+MAX_REFERENCE_ID = 128
+MAX_REASON = 512
+MAX_METADATA_BYTES = 16 * 1024
+
+
+@dataclass(frozen=True)
+class DeltaRequest:
+    """A validated request. ``metadata_json`` is canonical JSON text or None."""
+
+    customer_id: str
+    delta: int
+    reason: str
+    reference_id: str
+    metadata_json: str | None
+
+    @property
+    def request_hash(self) -> bytes:
+        """What a retry must repeat exactly to get the first receipt back."""
+        return keccak256(
+            canonicalize(
+                {
+                    "customerId": self.customer_id,
+                    "delta": str(self.delta),
+                    "reason": self.reason,
+                    "referenceId": self.reference_id,
+                    "metadata": self.metadata_json,
+                }
+            ).encode()
+        )
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    """The last recorded delta of one customer: its index and fingerprint."""
+
+    customer_index: int
+    fingerprint: bytes
+
+
+def _text_errors(name: str, value: str, limit: int) -> list[FieldError]:
+    if not value.strip():
+        return [FieldError(name, "must be a non-empty string")]
+    if len(value) > limit:
+        return [FieldError(name, f"must be at most {limit} characters, got {len(value)}")]
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
+        return [FieldError(name, "must not contain control characters")]
+    return []
+
+
+def validate_delta_request(
+    *,
+    customer_id: str,
+    delta: int,
+    reason: str,
+    reference_id: str,
+    metadata: dict[str, Any] | None,
+) -> DeltaRequest:
+    """Check every rule; raises InvalidInput listing each failing field, or returns the request."""
+    errors = [
+        *_text_errors("customerId", customer_id, MAX_CUSTOMER_ID),
+        *_text_errors("reason", reason, MAX_REASON),
+        *_text_errors("referenceId", reference_id, MAX_REFERENCE_ID),
+    ]
+    if isinstance(delta, bool) or not isinstance(delta, int):
+        errors.append(FieldError("delta", "must be an integer (minor units)"))
+    elif delta == 0:
+        errors.append(FieldError("delta", "must not be zero"))
+    elif not INT256_MIN <= delta <= INT256_MAX:
+        errors.append(FieldError("delta", "must fit in int256"))
+    metadata_json: str | None = None
+    if metadata is not None:
+        try:
+            metadata_json = canonicalize(metadata)
+        except InvalidInput as exc:
+            errors.extend(exc.errors)
+        else:
+            size = len(metadata_json.encode())
+            if size > MAX_METADATA_BYTES:
+                errors.append(FieldError("metadata", f"canonical form is {size} bytes; limit {MAX_METADATA_BYTES}"))
+    if errors:
+        raise InvalidInput("the delta is not valid", errors=errors)
+    return DeltaRequest(customer_id, delta, reason, reference_id, metadata_json)
+
+
+def build_delta(
+    *,
+    tenant: str,
+    request: DeltaRequest,
+    head: ChainHead | None,
+    recorded_at: int,
+    salt: bytes,
+) -> Delta:
+    """The next link of the customer's chain: index head+1 (or 0), linked to head's fingerprint."""
+    return Delta(
+        tenant=tenant,
+        customer_id=request.customer_id,
+        delta=request.delta,
+        reason=request.reason,
+        reference_id=request.reference_id,
+        metadata_hash=compute_metadata_hash(request.metadata_json),
+        customer_index=0 if head is None else head.customer_index + 1,
+        prev_fingerprint=ZERO32 if head is None else head.fingerprint,
+        recorded_at=recorded_at,
+        salt=salt,
+    )

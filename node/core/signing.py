@@ -1,0 +1,43 @@
+"""Receipt signatures: a raw secp256k1 signature over the 32-byte fingerprint.
+
+No EIP-191 prefix: the fingerprint is already an EIP-712 digest, so this is exactly what
+``eth_account.Account.unsafe_sign_hash`` / ``ecrecover(fingerprint, v, r, s)`` use.
+Signatures are 65 bytes ``r ‖ s ‖ v`` with v in {27, 28} and low s.
+"""
+
+from __future__ import annotations
+
+import coincurve
+
+from node.core.hashing import keccak256
+
+
+class Signer:
+    """Holds a private key in memory; never renders it (repr shows only the address)."""
+
+    __slots__ = ("_key", "address")
+
+    def __init__(self, private_key: bytes) -> None:
+        if len(private_key) != 32:
+            raise ValueError("private key must be 32 bytes")
+        self._key = coincurve.PrivateKey(private_key)
+        public = self._key.public_key.format(compressed=False)[1:]
+        self.address: bytes = keccak256(public)[-20:]
+
+    def __repr__(self) -> str:
+        return f"Signer(address=0x{self.address.hex()})"
+
+    def sign_digest(self, digest: bytes) -> bytes:
+        if len(digest) != 32:
+            raise ValueError("digest must be 32 bytes")
+        raw = self._key.sign_recoverable(digest, hasher=None)
+        return raw[:64] + bytes([raw[64] + 27])
+
+
+def recover_signer(digest: bytes, signature: bytes) -> bytes:
+    """The 20-byte address that signed ``digest``. Raises ValueError on a malformed signature."""
+    if len(signature) != 65 or signature[64] not in (27, 28):
+        raise ValueError("signature must be 65 bytes r||s||v with v 27 or 28")
+    recoverable = signature[:64] + bytes([signature[64] - 27])
+    public = coincurve.PublicKey.from_signature_and_message(recoverable, digest, hasher=None)
+    return keccak256(public.format(compressed=False)[1:])[-20:]
