@@ -1,0 +1,95 @@
+"""Request guards that run before routing: body size and JSON content type."""
+
+from __future__ import annotations
+
+import json
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+_JSON_METHODS = {"POST", "PUT", "PATCH"}
+
+
+def _problem_bytes(status: int, code: str, title: str, detail: str) -> bytes:
+    return json.dumps(
+        {
+            "type": f"https://pacspace.dev/problems/{code}",
+            "title": title,
+            "status": status,
+            "code": code,
+            "detail": detail,
+            "errors": [],
+        }
+    ).encode()
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class RequestGuard:
+    """413 for bodies over ``max_body_bytes`` (declared or streamed); 415 for non-JSON bodies."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def _reject(self, send: Send, status: int, code: str, title: str, detail: str) -> None:
+        body = _problem_bytes(status, code, title, detail)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/problem+json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in _JSON_METHODS:
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            await self._reject(
+                send,
+                413,
+                "payload_too_large",
+                "Payload too large",
+                f"the body is {declared} bytes; the limit is {self.max_body_bytes}",
+            )
+            return
+        content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            await self._reject(
+                send, 415, "unsupported_media_type", "Unsupported media type", "send the body as application/json"
+            )
+            return
+        seen = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body_bytes:
+                    raise _TooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await self._reject(
+                    send, 413, "payload_too_large", "Payload too large", f"the body exceeds {self.max_body_bytes} bytes"
+                )

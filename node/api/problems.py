@@ -1,0 +1,104 @@
+"""Every error leaves as ``application/problem+json``:
+``{"type", "title", "status", "code", "detail", "errors": [{"field", "message"}]}``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from node.core.errors import Conflict, FieldError, PacSpaceError
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+TYPE_BASE = "https://pacspace.dev/problems/"
+log = logging.getLogger("pacspace.api")
+
+_HTTP_CODES = {
+    400: ("bad_request", "Bad request"),
+    401: ("unauthenticated", "Unauthenticated"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not_found", "Not found"),
+    405: ("method_not_allowed", "Method not allowed"),
+    413: ("payload_too_large", "Payload too large"),
+    415: ("unsupported_media_type", "Unsupported media type"),
+    429: ("rate_limited", "Too many requests"),
+}
+
+
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + code,
+        "title": title,
+        "status": status,
+        "code": code,
+        "detail": detail,
+        "errors": [{"field": e.field, "message": e.message} for e in (errors or [])],
+    }
+    if extra:
+        body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def _validation_errors(exc: RequestValidationError) -> tuple[list[FieldError], bool]:
+    errors: list[FieldError] = []
+    malformed = False
+    for err in exc.errors():
+        kind = err.get("type", "")
+        if kind == "json_invalid":
+            malformed = True
+            errors.append(FieldError("body", f"malformed JSON: {err.get('ctx', {}).get('error', 'invalid')}"))
+            continue
+        message = str(err.get("msg", "invalid"))
+        if kind in ("int_type", "int_parsing"):
+            message = "must be an integer (JSON number without fraction; strings, floats and booleans are refused)"
+        elif kind == "extra_forbidden":
+            message = "unknown field"
+        elif kind == "missing":
+            message = "is required"
+        errors.append(FieldError(_field_name(tuple(err.get("loc", ()))), message))
+    return errors, malformed
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(PacSpaceError)
+    async def _domain(_request: Request, exc: PacSpaceError) -> JSONResponse:
+        extra = None
+        if isinstance(exc, Conflict) and exc.receipt_id:
+            extra = {"receiptId": exc.receipt_id}
+        return problem(exc.status, exc.code, exc.title, exc.detail, exc.errors, extra=extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors, malformed = _validation_errors(exc)
+        if malformed:
+            return problem(400, "malformed_json", "Malformed JSON", "the request body is not valid JSON", errors)
+        names = ", ".join(sorted({e.field for e in errors}))
+        return problem(422, "invalid_request", "Invalid request", f"invalid fields: {names}", errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
+        return problem(exc.status_code, code, title, str(exc.detail), headers=dict(exc.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return problem(500, "internal_error", "Internal error", "the node failed to handle this request")

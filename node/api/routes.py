@@ -1,0 +1,80 @@
+"""Thin routes: parse, call the service, shape the response."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.responses import JSONResponse
+
+from node.api.auth import ReaderDep, WriterDep
+from node.api.schemas import DeltaCreate, Problem, Receipt
+from node.core.bundle import BUNDLE_MEDIA_TYPE
+from node.core.deltas import validate_delta_request
+from node.core.errors import FieldError, InvalidInput
+from node.receipts import receipt_json
+
+router = APIRouter(prefix="/v1")
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem, "content": {"application/problem+json": {}}}
+    for code in (400, 401, 403, 404, 409, 413, 415, 422)
+}
+
+
+def _receipt(request: Request, receipt_id: str, tenant: str) -> dict[str, Any]:
+    state = request.app.state
+    row, batch = state.receipts.get(tenant=tenant, receipt_id=receipt_id)
+    return receipt_json(
+        row,
+        batch,
+        signer=state.signer.address,
+        head_block=state.head_block(),
+        confirmations_required=state.settings.confirmations,
+    )
+
+
+@router.post(
+    "/balance/delta",
+    status_code=201,
+    response_model=Receipt,
+    responses={200: {"model": Receipt, "description": "a retry: the first receipt"}, **ERRORS},
+    summary="Record a credit delta and get its signed receipt",
+)
+def record_delta(
+    body: DeltaCreate,
+    request: Request,
+    response: Response,
+    principal: WriterDep,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> dict[str, Any]:
+    if idempotency_key is not None and idempotency_key != body.referenceId:
+        raise InvalidInput(
+            "Idempotency-Key must equal referenceId (referenceId is the idempotency key)",
+            errors=[FieldError("Idempotency-Key", "differs from referenceId")],
+        )
+    delta_request = validate_delta_request(
+        customer_id=body.customerId,
+        delta=body.delta,
+        reason=body.reason,
+        reference_id=body.referenceId,
+        metadata=body.metadata,
+    )
+    row, created = request.app.state.recorder.record(tenant=principal.tenant, request=delta_request)
+    response.status_code = 201 if created else 200
+    response.headers["Location"] = f"/v1/receipts/{row.receipt_id}"
+    return _receipt(request, row.receipt_id, principal.tenant)
+
+
+@router.get("/receipts/{receipt_id}", response_model=Receipt, responses=ERRORS, summary="A receipt and its status")
+def get_receipt(receipt_id: str, request: Request, principal: ReaderDep) -> dict[str, Any]:
+    return _receipt(request, receipt_id, principal.tenant)
+
+
+@router.get(
+    "/receipts/{receipt_id}/proof",
+    responses={200: {"content": {BUNDLE_MEDIA_TYPE: {}}}, **ERRORS},
+    summary="A self-contained proof bundle for an anchored receipt",
+)
+def get_proof(receipt_id: str, request: Request, principal: ReaderDep) -> JSONResponse:
+    bundle = request.app.state.receipts.proof_bundle(tenant=principal.tenant, receipt_id=receipt_id)
+    return JSONResponse(bundle, media_type=BUNDLE_MEDIA_TYPE)

@@ -1,0 +1,65 @@
+"""Request and response models (the OpenAPI contract). Storage models live in node.store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from node.core.deltas import MAX_CUSTOMER_ID, MAX_REASON, MAX_REFERENCE_ID
+
+
+class DeltaCreate(BaseModel):
+    """A credit delta. ``delta`` is an integer in minor units within int256; negative debits."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "customerId": "cust_12345",
+                    "delta": -1000,
+                    "reason": "Monthly usage charge",
+                    "referenceId": "req_abc123",
+                }
+            ]
+        },
+    )
+
+    customerId: str = Field(min_length=1, max_length=MAX_CUSTOMER_ID)
+    delta: int = Field(ge=-(2**255), le=2**255 - 1)
+    reason: str = Field(min_length=1, max_length=MAX_REASON)
+    referenceId: str = Field(min_length=1, max_length=MAX_REFERENCE_ID)
+    metadata: dict[str, Any] | None = None
+
+
+class Receipt(BaseModel):
+    receiptId: str
+    status: str = Field(description="pending, anchored or verified")
+    customerId: str
+    referenceId: str
+    delta: int
+    reason: str
+    metadataHash: str
+    customerIndex: int
+    prevFingerprint: str
+    recordedAt: int = Field(description="unix seconds, as signed")
+    fingerprint: str
+    signature: str
+    signer: str
+    logIndex: int | None
+    batchId: int | None
+    txHash: str | None
+    blockNumber: int | None
+    confirmations: int
+    confirmationsRequired: int
+
+
+class Problem(BaseModel):
+    type: str
+    title: str
+    status: int
+    code: str
+    detail: str
+    errors: list[dict[str, str]]

@@ -1,0 +1,1 @@
+"""The EVM adapter: deploy the anchor contract, send anchor transactions, read chain state."""

@@ -1,0 +1,55 @@
+"""The part of the PacSpaceAnchor ABI the node calls.
+
+Kept in the package so a running node needs no build output; tests/integration/test_contract_abi.py
+checks every entry against the ABI that forge compiles from contracts/src.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _fn(name: str, inputs: list[tuple[str, str]], outputs: list[str], mutability: str) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "name": name,
+        "inputs": [{"name": n, "type": t, "internalType": t} for n, t in inputs],
+        "outputs": [{"name": "", "type": t, "internalType": t} for t in outputs],
+        "stateMutability": mutability,
+    }
+
+
+ANCHOR_ABI: list[dict[str, Any]] = [
+    _fn("anchor", [("startIndex", "uint64"), ("count", "uint32"), ("root", "bytes32")], ["uint64"], "nonpayable"),
+    _fn("isAnchorer", [("account", "address")], ["bool"], "view"),
+    _fn("nextIndex", [], ["uint64"], "view"),
+    _fn("batchCount", [], ["uint64"], "view"),
+    _fn("batchCommitment", [("startIndex", "uint64")], ["bytes32"], "view"),
+    _fn("isAnchored", [("startIndex", "uint64"), ("count", "uint32"), ("root", "bytes32")], ["bool"], "view"),
+    _fn(
+        "verify",
+        [
+            ("startIndex", "uint64"),
+            ("count", "uint32"),
+            ("root", "bytes32"),
+            ("logIndex", "uint64"),
+            ("fingerprint", "bytes32"),
+            ("proof", "bytes32[]"),
+        ],
+        ["bool"],
+        "view",
+    ),
+    _fn("owner", [], ["address"], "view"),
+    {
+        "type": "event",
+        "name": "BatchAnchored",
+        "anonymous": False,
+        "inputs": [
+            {"name": "batchId", "type": "uint64", "indexed": True, "internalType": "uint64"},
+            {"name": "root", "type": "bytes32", "indexed": True, "internalType": "bytes32"},
+            {"name": "startIndex", "type": "uint64", "indexed": False, "internalType": "uint64"},
+            {"name": "count", "type": "uint32", "indexed": False, "internalType": "uint32"},
+            {"name": "anchorer", "type": "address", "indexed": True, "internalType": "address"},
+        ],
+    },
+]

@@ -1,0 +1,138 @@
+"""Receipts and proof bundles, read from the store and assembled by the core."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from node.core.bundle import BatchRecord, build_proof_bundle
+from node.core.errors import Conflict, NotFound
+from node.core.hashing import to_hex
+from node.core.merkle import MerkleTree, compute_leaf_hash
+from node.core.typed_data import Delta, Domain
+from node.store.db import Store
+from node.store.models import BatchRow, BatchStatus, DeltaRow
+from node.store.queries import get_batch, get_delta_by_receipt, list_batch_deltas
+
+
+def delta_from_row(row: DeltaRow) -> Delta:
+    return Delta(
+        tenant=row.tenant,
+        customer_id=row.customer_id,
+        delta=int(row.amount),
+        reason=row.reason,
+        reference_id=row.reference_id,
+        metadata_hash=row.metadata_hash,
+        customer_index=row.customer_index,
+        prev_fingerprint=row.prev_fingerprint,
+        recorded_at=row.recorded_at,
+        salt=row.salt,
+    )
+
+
+def receipt_json(
+    row: DeltaRow, batch: BatchRow | None, *, signer: bytes, head_block: int | None, confirmations_required: int
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "receiptId": row.receipt_id,
+        "status": row.status,
+        "customerId": row.customer_id,
+        "referenceId": row.reference_id,
+        "delta": int(row.amount),
+        "reason": row.reason,
+        "metadataHash": to_hex(row.metadata_hash),
+        "customerIndex": row.customer_index,
+        "prevFingerprint": to_hex(row.prev_fingerprint),
+        "recordedAt": row.recorded_at,
+        "fingerprint": to_hex(row.fingerprint),
+        "signature": to_hex(row.signature),
+        "signer": to_hex(signer),
+        "logIndex": row.log_index,
+        "batchId": None,
+        "txHash": None,
+        "blockNumber": None,
+        "confirmations": 0,
+        "confirmationsRequired": confirmations_required,
+    }
+    if batch is not None and batch.status in (BatchStatus.ANCHORED, BatchStatus.VERIFIED):
+        assert batch.block_number is not None and batch.tx_hash is not None
+        body["batchId"] = batch.onchain_batch_id
+        body["txHash"] = to_hex(batch.tx_hash)
+        body["blockNumber"] = batch.block_number
+        if head_block is not None:
+            body["confirmations"] = max(0, head_block - batch.block_number + 1)
+        elif batch.status == BatchStatus.VERIFIED:
+            body["confirmations"] = confirmations_required
+    return body
+
+
+class ReceiptReader:
+    """Looks up receipts for one tenant and builds proof bundles, caching recent trees."""
+
+    def __init__(self, *, store: Store, domain: Domain, signer: bytes, cache_size: int = 32) -> None:
+        self.store = store
+        self.domain = domain
+        self.signer = signer
+        self._trees: OrderedDict[int, MerkleTree] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def get(self, *, tenant: str, receipt_id: str) -> tuple[DeltaRow, BatchRow | None]:
+        with self.store.session() as session:
+            row = get_delta_by_receipt(session=session, tenant=tenant, receipt_id=receipt_id)
+            if row is None:
+                raise NotFound(f"no receipt {receipt_id}")
+            batch = None if row.batch_id is None else get_batch(session=session, batch_id=row.batch_id)
+        return row, batch
+
+    def _tree(self, batch: BatchRow) -> MerkleTree:
+        assert batch.id is not None
+        with self._lock:
+            tree = self._trees.get(batch.id)
+            if tree is not None and tree.root == batch.root:
+                self._trees.move_to_end(batch.id)
+                return tree
+        with self.store.session() as session:
+            rows = list_batch_deltas(session=session, batch_id=batch.id)
+            leaves = [compute_leaf_hash(r.log_index or 0, r.fingerprint) for r in rows]
+        tree = MerkleTree.build(leaves)
+        with self._lock:
+            self._trees[batch.id] = tree
+            while len(self._trees) > self._cache_size:
+                self._trees.popitem(last=False)
+        return tree
+
+    def proof_bundle(self, *, tenant: str, receipt_id: str) -> dict[str, Any]:
+        row, batch = self.get(tenant=tenant, receipt_id=receipt_id)
+        if batch is None or batch.status not in (BatchStatus.ANCHORED, BatchStatus.VERIFIED):
+            raise Conflict(
+                f"receipt {receipt_id} is {row.status}; its proof exists once its batch is anchored",
+                code="not_anchored",
+                receipt_id=receipt_id,
+            )
+        assert row.log_index is not None and batch.tx_hash is not None
+        assert batch.block_number is not None and batch.block_hash is not None
+        tree = self._tree(batch)
+        position = row.log_index - batch.start_index
+        return build_proof_bundle(
+            receipt_id=row.receipt_id,
+            domain=self.domain,
+            delta=delta_from_row(row),
+            fingerprint=row.fingerprint,
+            signature=row.signature,
+            signer=self.signer,
+            log_index=row.log_index,
+            leaf_hash=compute_leaf_hash(row.log_index, row.fingerprint),
+            proof=tree.proof(position),
+            batch=BatchRecord(
+                batch_id=batch.onchain_batch_id if batch.onchain_batch_id is not None else -1,
+                root=batch.root,
+                start_index=batch.start_index,
+                count=batch.count,
+                tx_hash=batch.tx_hash,
+                block_number=batch.block_number,
+                block_hash=batch.block_hash,
+            ),
+            metadata_json=row.metadata_json,
+        )

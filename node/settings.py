@@ -1,0 +1,76 @@
+"""Configuration from ``PACSPACE_*`` environment variables (``DATABASE_URL`` also accepted).
+
+Built by the CLI or by tests and passed to ``create_app``; never at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Anvil's well-known development keys: refused unless the chain is a local dev chain.
+_PUBLIC_DEV_KEYS = {
+    "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+}
+DEV_CHAIN_IDS = {31337, 1337}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PACSPACE_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///.pacspace/pacspace.db",
+        validation_alias=AliasChoices("PACSPACE_DATABASE_URL", "DATABASE_URL", "database_url"),
+    )
+    rpc_url: str = "http://127.0.0.1:8545"
+    chain_id: int
+    contract_address: str
+    signer_key: SecretStr | None = None
+    signer_keystore: Path | None = None
+    signer_keystore_password: SecretStr | None = None
+    tenant: str = "default"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    anchor_interval_seconds: float = Field(default=2.0, gt=0)
+    anchor_trigger_pending: int = Field(default=1000, ge=1)
+    max_batch_size: int = Field(default=10_000, ge=1, le=2**32 - 1)
+    confirmations: int = Field(default=1, ge=1)
+    receipt_timeout_seconds: float = Field(default=30.0, gt=0)
+    explorer_url: str | None = None
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    run_anchorer: bool = True
+
+    @field_validator("contract_address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if not (value.startswith("0x") and len(value) == 42):
+            raise ValueError("must be a 0x-prefixed 20-byte hex address")
+        int(value[2:], 16)
+        return value.lower()
+
+    @model_validator(mode="after")
+    def _one_signer(self) -> Settings:
+        if (self.signer_key is None) == (self.signer_keystore is None):
+            raise ValueError("set exactly one of PACSPACE_SIGNER_KEY or PACSPACE_SIGNER_KEYSTORE")
+        if self.signer_keystore is not None and self.signer_keystore_password is None:
+            raise ValueError("PACSPACE_SIGNER_KEYSTORE needs PACSPACE_SIGNER_KEYSTORE_PASSWORD")
+        return self
+
+    def signer_private_key(self) -> bytes:
+        """The anchoring/receipt key: from the env, or decrypted from an encrypted keystore."""
+        if self.signer_key is not None:
+            text = self.signer_key.get_secret_value().removeprefix("0x")
+            key = bytes.fromhex(text)
+        else:
+            from eth_account import Account
+
+            assert self.signer_keystore is not None and self.signer_keystore_password is not None
+            key = bytes(
+                Account.decrypt(self.signer_keystore.read_text(), self.signer_keystore_password.get_secret_value())
+            )
+        if key.hex() in _PUBLIC_DEV_KEYS and self.chain_id not in DEV_CHAIN_IDS:
+            raise ValueError("a publicly known development key cannot sign on a non-development chain")
+        return key

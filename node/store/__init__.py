@@ -1,0 +1,1 @@
+"""Persistence: SQLModel tables and the queries the rest of the node needs."""

@@ -1,0 +1,98 @@
+"""Tables. Digests are raw bytes; amounts are decimal strings (int256 does not fit a SQL integer).
+
+Input models and output models live in node.api; these are storage only.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, Column, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class DeltaStatus(StrEnum):
+    PENDING = "pending"
+    ANCHORED = "anchored"
+    VERIFIED = "verified"
+
+
+class BatchStatus(StrEnum):
+    PREPARED = "prepared"  # written before the transaction is sent (write-ahead)
+    SENT = "sent"  # transaction hash known, not yet mined
+    ANCHORED = "anchored"  # mined; waiting for confirmations
+    VERIFIED = "verified"  # confirmations passed
+
+
+def _bytes(*, nullable: bool = False, unique: bool = False, index: bool = False) -> Column[bytes]:
+    return Column(LargeBinary, nullable=nullable, unique=unique, index=index)
+
+
+def _bigint(*, nullable: bool = True, unique: bool = False, index: bool = False) -> Column[int]:
+    return Column(BigInteger, nullable=nullable, unique=unique, index=index)
+
+
+class DeltaRow(SQLModel, table=True):
+    __tablename__ = "deltas"
+    __table_args__ = (
+        UniqueConstraint("tenant", "reference_id", name="uq_deltas_tenant_reference"),
+        # The database itself refuses a fork in a customer's chain.
+        UniqueConstraint("tenant", "customer_id", "customer_index", name="uq_deltas_chain"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    receipt_id: str = Field(unique=True, max_length=40)
+    tenant: str = Field(max_length=128)
+    customer_id: str = Field(max_length=128)
+    reference_id: str = Field(max_length=128)
+    amount: str = Field(max_length=80)
+    reason: str = Field(max_length=512)
+    metadata_json: str | None = None
+    metadata_hash: bytes = Field(sa_column=_bytes())
+    customer_index: int = Field(sa_column=_bigint(nullable=False))
+    prev_fingerprint: bytes = Field(sa_column=_bytes())
+    recorded_at: int = Field(sa_column=_bigint(nullable=False))
+    salt: bytes = Field(sa_column=_bytes())
+    fingerprint: bytes = Field(sa_column=_bytes(unique=True))
+    signature: bytes = Field(sa_column=_bytes())
+    request_hash: bytes = Field(sa_column=_bytes())
+    status: str = Field(default=DeltaStatus.PENDING, index=True, max_length=16)
+    log_index: int | None = Field(default=None, sa_column=_bigint(unique=True))
+    batch_id: int | None = Field(default=None, foreign_key="batches.id", index=True)
+
+
+class BatchRow(SQLModel, table=True):
+    __tablename__ = "batches"
+
+    id: int | None = Field(default=None, primary_key=True)
+    start_index: int = Field(sa_column=_bigint(nullable=False, unique=True))
+    count: int
+    root: bytes = Field(sa_column=_bytes())
+    status: str = Field(default=BatchStatus.PREPARED, index=True, max_length=16)
+    onchain_batch_id: int | None = Field(default=None, sa_column=_bigint())
+    tx_hash: bytes | None = Field(default=None, sa_column=_bytes(nullable=True))
+    tx_nonce: int | None = Field(default=None, sa_column=_bigint())
+    # The signed transaction, stored before broadcast, so a crash can rebroadcast it as is.
+    raw_tx: bytes | None = Field(default=None, sa_column=_bytes(nullable=True))
+    block_number: int | None = Field(default=None, sa_column=_bigint())
+    block_hash: bytes | None = Field(default=None, sa_column=_bytes(nullable=True))
+    gas_used: int | None = Field(default=None, sa_column=_bigint())
+    effective_gas_price: int | None = Field(default=None, sa_column=_bigint())
+    created_at: int = Field(sa_column=_bigint(nullable=False))
+    anchored_at: int | None = Field(default=None, sa_column=_bigint())
+    verified_at: int | None = Field(default=None, sa_column=_bigint())
+
+
+class ApiKeyRow(SQLModel, table=True):
+    __tablename__ = "api_keys"
+
+    id: str = Field(primary_key=True, max_length=40)
+    tenant: str = Field(index=True, max_length=128)
+    name: str = Field(max_length=128)
+    prefix: str = Field(max_length=16)
+    salt: bytes = Field(sa_column=_bytes())
+    secret_hash: bytes = Field(sa_column=_bytes())
+    scopes: str = Field(max_length=128)
+    created_at: int = Field(sa_column=_bigint(nullable=False))
+    last_used_at: int | None = Field(default=None, sa_column=_bigint())
+    revoked_at: int | None = Field(default=None, sa_column=_bigint())

@@ -1,0 +1,144 @@
+"""Shared fixtures: a real Anvil, a freshly deployed anchor contract, a real node process."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from node.api.app import create_app
+from node.chain.client import AnchorClient, account_from_key, connect, deploy_anchor
+from node.devchain import ARTIFACT, DEV_ANCHORER_KEY, DEV_OWNER_KEY, Anvil, start_anvil
+from node.settings import Settings
+from node.store.db import Store
+from node.store.keys import create_api_key
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def artifact() -> Path:
+    assert ARTIFACT.exists(), f"{ARTIFACT} is missing: scripts/test runs `forge build` first"
+    return ARTIFACT
+
+
+@pytest.fixture(scope="session")
+def anvil() -> Iterator[Anvil]:
+    chain = start_anvil(port=free_port())
+    yield chain
+    chain.stop()
+
+
+@dataclass
+class Deployment:
+    rpc_url: str
+    address: str
+
+    def client(self, key: str = DEV_ANCHORER_KEY) -> AnchorClient:
+        return AnchorClient(connect(self.rpc_url), self.address, account_from_key(key))
+
+
+def deploy_fresh(rpc_url: str, artifact: Path) -> Deployment:
+    owner = account_from_key(DEV_OWNER_KEY)
+    anchorer = account_from_key(DEV_ANCHORER_KEY)
+    address = deploy_anchor(
+        connect(rpc_url), deployer=owner, owner=owner.address, anchorer=anchorer.address, artifact=artifact
+    )
+    return Deployment(rpc_url, address.lower())
+
+
+@pytest.fixture
+def deployment(anvil: Anvil, artifact: Path) -> Deployment:
+    """A new contract per test, so every test starts its log at index 0."""
+    return deploy_fresh(anvil.rpc_url, artifact)
+
+
+def node_settings(deployment: Deployment, db_url: str, port: int, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": db_url,
+        "rpc_url": deployment.rpc_url,
+        "chain_id": 31337,
+        "contract_address": deployment.address,
+        "signer_key": DEV_ANCHORER_KEY,
+        "port": port,
+        "anchor_interval_seconds": 0.2,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@dataclass
+class RunningNode:
+    """A real uvicorn server on a loopback port, in a thread of the test process."""
+
+    base_url: str
+    token: str
+    server: uvicorn.Server
+    thread: threading.Thread
+    db_url: str
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.base_url, headers={"Authorization": f"Bearer {token or self.token}"}, timeout=30
+        )
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+
+
+def create_key(db_url: str, scope: str = "admin", tenant: str = "default") -> str:
+    store = Store(db_url)
+    store.create_schema()
+    with store.session() as session:
+        _row, token = create_api_key(session=session, tenant=tenant, name="test", scopes=scope.split(","))
+    store.close()
+    return token
+
+
+def start_node(deployment: Deployment, tmp_path: Path, **overrides: Any) -> RunningNode:
+    db_url = f"sqlite:///{tmp_path / 'node.db'}"
+    token = create_key(db_url)
+    port = free_port()
+    app = create_app(node_settings(deployment, db_url, port, **overrides))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("node did not come up")
+        time.sleep(0.01)
+    return RunningNode(f"http://127.0.0.1:{port}", token, server, thread, db_url)
+
+
+@pytest.fixture
+def node(deployment: Deployment, tmp_path: Path) -> Iterator[RunningNode]:
+    running = start_node(deployment, tmp_path)
+    yield running
+    running.stop()
+
+
+def wait_for_status(client: httpx.Client, receipt_id: str, status: str, timeout: float = 20) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while True:
+        body: dict[str, object] = client.get(f"/v1/receipts/{receipt_id}").json()
+        if body.get("status") == status:
+            return body
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{receipt_id} still {body.get('status')} after {timeout}s")
+        time.sleep(0.05)

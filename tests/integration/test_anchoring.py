@@ -1,0 +1,165 @@
+"""The anchoring job against a real Anvil and a real SQLite file, called directly."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from pathlib import Path
+
+import pytest
+from sqlmodel import col, select
+
+from node.anchoring import AnchorPolicy, AnchorStateMismatch, run_anchor_cycle
+from node.core.deltas import validate_delta_request
+from node.core.hashing import from_hex
+from node.core.signing import Signer
+from node.core.typed_data import Domain
+from node.devchain import DEV_ANCHORER_KEY, Anvil, start_anvil
+from node.receipts import ReceiptReader
+from node.recording import Recorder
+from node.store.db import Store
+from node.store.models import BatchRow, BatchStatus, DeltaRow
+from node.store.queries import list_batches_in_status
+from tests.conftest import Deployment, deploy_fresh, free_port
+
+
+def _setup(deployment: Deployment, tmp_path: Path) -> tuple[Store, Recorder, ReceiptReader]:
+    store = Store(f"sqlite:///{tmp_path / 'anchor.db'}")
+    store.create_schema()
+    signer = Signer(from_hex(DEV_ANCHORER_KEY, length=32))
+    domain = Domain(31337, from_hex(deployment.address, length=20))
+    return (
+        store,
+        Recorder(store=store, domain=domain, signer=signer),
+        ReceiptReader(store=store, domain=domain, signer=signer.address),
+    )
+
+
+def _record(recorder: Recorder, n: int, customer: str = "cust_1") -> list[DeltaRow]:
+    rows = []
+    for i in range(n):
+        request = validate_delta_request(
+            customer_id=customer, delta=(i + 1) * 7, reason="usage", reference_id=secrets.token_hex(8), metadata=None
+        )
+        rows.append(recorder.record(tenant="default", request=request)[0])
+    return rows
+
+
+def _statuses(store: Store) -> list[str]:
+    with store.session() as session:
+        return [b.status for b in list_batches_in_status(session=session, statuses=list(BatchStatus))]
+
+
+def test_cycle_anchors_contiguous_batches_and_every_proof_verifies_on_chain(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    store, recorder, reader = _setup(deployment, tmp_path)
+    chain = deployment.client()
+    policy = AnchorPolicy(max_batch_size=4)
+    rows = _record(recorder, 10)
+
+    report = run_anchor_cycle(store, chain, time.time, policy)
+
+    assert report.batches_prepared == 3 and report.batches_verified == 3 and report.deltas_verified == 10
+    assert chain.next_index() == 10
+    with store.session() as session:
+        batches = session.exec(select(BatchRow).order_by(col(BatchRow.start_index))).all()
+    assert [(b.start_index, b.count, b.onchain_batch_id) for b in batches] == [(0, 4, 0), (4, 4, 1), (8, 2, 2)]
+    for row in rows:
+        bundle = reader.proof_bundle(tenant="default", receipt_id=row.receipt_id)
+        batch = bundle["batch"]
+        assert chain.verify_on_chain(
+            start_index=batch["startIndex"],
+            count=batch["count"],
+            root=from_hex(batch["root"]),
+            log_index=bundle["logIndex"],
+            fingerprint=from_hex(bundle["fingerprint"]),
+            proof=[from_hex(p) for p in bundle["proof"]],
+        )
+        # A proof for another log index or a flipped fingerprint is refused by the contract itself.
+        assert not chain.verify_on_chain(
+            start_index=batch["startIndex"],
+            count=batch["count"],
+            root=from_hex(batch["root"]),
+            log_index=bundle["logIndex"],
+            fingerprint=bytes(32),
+            proof=[from_hex(p) for p in bundle["proof"]],
+        )
+
+
+def test_nothing_pending_sends_nothing(deployment: Deployment, tmp_path: Path) -> None:
+    store, _recorder, _reader = _setup(deployment, tmp_path)
+    report = run_anchor_cycle(store, deployment.client(), time.time, AnchorPolicy())
+    assert report.batches_prepared == 0 and deployment.client().next_index() == 0
+
+
+def test_crash_after_write_ahead_is_finished_by_the_next_cycle(deployment: Deployment, tmp_path: Path) -> None:
+    """A cycle that died after writing the batch (or after broadcasting) never anchors twice."""
+    store, recorder, _reader = _setup(deployment, tmp_path)
+    chain = deployment.client()
+    _record(recorder, 3)
+    # Simulate a crash right after broadcast: sign + persist + broadcast, then "die" before the receipt.
+    from node.anchoring import _prepare_batch, _send
+
+    batch = _prepare_batch(store, chain, time.time, AnchorPolicy())
+    assert batch is not None
+    _send(store, chain, batch)
+    # The recovery cycle must not send a second anchor for the same range.
+    nonce_before = chain.pending_nonce()
+    report = run_anchor_cycle(store, chain, time.time, AnchorPolicy())
+    assert report.batches_verified == 1
+    assert chain.pending_nonce() == nonce_before
+    assert chain.next_index() == 3
+    assert _statuses(store) == [BatchStatus.VERIFIED]
+
+
+def test_prepared_batch_already_on_chain_is_recognised_from_the_event(deployment: Deployment, tmp_path: Path) -> None:
+    store, recorder, _reader = _setup(deployment, tmp_path)
+    chain = deployment.client()
+    _record(recorder, 2)
+    from node.anchoring import _prepare_batch
+
+    batch = _prepare_batch(store, chain, time.time, AnchorPolicy())
+    assert batch is not None
+    # The transaction went out but the crash lost even its hash: anchor it behind the node's back.
+    tx_hash, raw = chain.sign_anchor(start_index=0, count=2, root=batch.root, nonce=chain.pending_nonce())
+    chain.broadcast(raw)
+    assert chain.get_mined(tx_hash) is not None
+    run_anchor_cycle(store, chain, time.time, AnchorPolicy())
+    with store.session() as session:
+        row = session.get(BatchRow, batch.id)
+    assert row is not None and row.status == BatchStatus.VERIFIED and row.tx_hash == tx_hash
+
+
+def test_database_of_another_contract_is_refused(
+    deployment: Deployment, anvil: Anvil, artifact: Path, tmp_path: Path
+) -> None:
+    store, recorder, _reader = _setup(deployment, tmp_path)
+    _record(recorder, 1)
+    run_anchor_cycle(store, deployment.client(), time.time, AnchorPolicy())
+    other = deploy_fresh(anvil.rpc_url, artifact)
+    _record(recorder, 1)
+    with pytest.raises(AnchorStateMismatch, match="nextIndex is 0"):
+        run_anchor_cycle(store, other.client(), time.time, AnchorPolicy())
+
+
+def test_confirmations_wait_for_blocks_with_block_time(artifact: Path, tmp_path: Path) -> None:
+    chain_proc = start_anvil(port=free_port(), block_time=0.5)
+    try:
+        deployment = deploy_fresh(chain_proc.rpc_url, artifact)
+        store, recorder, _reader = _setup(deployment, tmp_path)
+        chain = deployment.client()
+        rows = _record(recorder, 2)
+        policy = AnchorPolicy(confirmations=3, receipt_timeout=10)
+        first = run_anchor_cycle(store, chain, time.time, policy)
+        assert first.batches_anchored == 1 and first.batches_verified == 0
+        with store.session() as session:
+            assert session.get(DeltaRow, rows[0].id).status == "anchored"  # type: ignore[union-attr]
+        deadline = time.monotonic() + 10
+        while run_anchor_cycle(store, chain, time.time, policy).batches_verified == 0:
+            assert time.monotonic() < deadline, "never reached 3 confirmations"
+            time.sleep(0.2)
+        with store.session() as session:
+            assert session.get(DeltaRow, rows[1].id).status == "verified"  # type: ignore[union-attr]
+    finally:
+        chain_proc.stop()
