@@ -1,0 +1,1336 @@
+#!/usr/bin/env python3
+"""Standalone verifier for a PacSpace proof bundle (``pacspace.proof.v1``).
+
+Written from docs/PROTOCOL.md alone: it never imports the ``node`` package, so a passing run
+shows the document is enough to check a receipt. It needs only web3, eth-account, eth-utils
+and eth-abi.
+
+Usage::
+
+    python scripts/verify_receipt.py BUNDLE.json [--rpc URL] [--contract 0x..]
+                                     [--confirmations N] [--explorer URL] [--json]
+
+``BUNDLE.json`` is the body of ``GET /v1/receipts/{id}/proof`` (``-`` reads stdin).
+
+* ``--rpc``: JSON-RPC endpoint of the anchor chain (env ``PACSPACE_RPC_URL``, else
+  ``http://127.0.0.1:8545``).
+* ``--contract``: the anchor contract you trust. When given, the bundle must name it and every
+  on-chain check queries it; without it the bundle's own ``contract`` is used (and printed, so
+  you can see which contract was trusted).
+* ``--confirmations``: blocks required on top of the anchoring block, counting that block
+  (default 1).
+* ``--explorer``: block explorer base URL (env ``PACSPACE_EXPLORER_URL``); prints links to the
+  anchoring transaction and the contract.
+* ``--json``: print ``{"ok": bool, "checks": [{"name", "ok", "detail"}], ...}`` instead of lines.
+
+Every check runs (none stops the others); a check whose inputs failed to parse is reported as
+failed with the reason. Offline checks: format, domain, fingerprint, metadata, signature, leaf,
+proof, range. On-chain checks: chain_id, anchorer, commitment, transaction, block,
+confirmations. Exit status: 0 all checks passed, 1 some check failed, 2 unusable input (file
+missing or not JSON).
+
+The check functions are pure: they take the parsed bundle and, for on-chain checks, the values
+fetched from the chain (``ChainFacts``); ``RpcChain`` is the only code that talks to a node, so
+the offline checks (and the on-chain ones, given a fake ``ChainSource``) run without an RPC.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from eth_abi.abi import decode, encode
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_utils.crypto import keccak
+from web3 import Web3
+from web3.types import RPCEndpoint
+
+# --- constants from docs/PROTOCOL.md ---------------------------------------------------------
+
+BUNDLE_VERSION = "pacspace.proof.v1"
+DOMAIN_NAME = "PacSpace"
+DOMAIN_VERSION = "1"
+PRIMARY_TYPE = "Delta"
+DOMAIN_TYPE = "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+DELTA_TYPE = (
+    "Delta(string tenant,string customerId,int256 delta,string reason,string referenceId,"
+    "bytes32 metadataHash,uint64 customerIndex,bytes32 prevFingerprint,uint64 recordedAt,"
+    "bytes32 salt)"
+)
+DELTA_FIELDS: list[dict[str, str]] = [
+    {"name": "tenant", "type": "string"},
+    {"name": "customerId", "type": "string"},
+    {"name": "delta", "type": "int256"},
+    {"name": "reason", "type": "string"},
+    {"name": "referenceId", "type": "string"},
+    {"name": "metadataHash", "type": "bytes32"},
+    {"name": "customerIndex", "type": "uint64"},
+    {"name": "prevFingerprint", "type": "bytes32"},
+    {"name": "recordedAt", "type": "uint64"},
+    {"name": "salt", "type": "bytes32"},
+]
+DOMAIN_FIELDS: list[dict[str, str]] = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
+BATCH_ANCHORED = "BatchAnchored(uint64,bytes32,uint64,uint32,address)"
+BATCH_ANCHORED_TOPIC = keccak(text=BATCH_ANCHORED)
+ZERO32 = bytes(32)
+MAX_SAFE_INTEGER = 2**53 - 1
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+CHECK_NAMES = (
+    "format",
+    "domain",
+    "fingerprint",
+    "metadata",
+    "signature",
+    "leaf",
+    "proof",
+    "range",
+    "chain_id",
+    "anchorer",
+    "commitment",
+    "transaction",
+    "block",
+    "confirmations",
+)
+OFFLINE_CHECKS = CHECK_NAMES[:8]
+DEFAULT_RPC = "http://127.0.0.1:8545"
+
+T = TypeVar("T")
+
+
+class UnusableInput(Exception):
+    """The bundle cannot be read at all (missing file, not JSON): exit status 2."""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    ok: bool
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "ok": self.ok, "detail": self.detail}
+
+
+# --- small helpers ---------------------------------------------------------------------------
+
+
+def hx(data: bytes) -> str:
+    """``0x``-prefixed lowercase hex."""
+    return "0x" + data.hex()
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _describe(value: object) -> str:
+    text = json.dumps(value, ensure_ascii=False) if _is_jsonable(value) else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _is_jsonable(value: object) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def leaf_hash(log_index: int, fingerprint: bytes) -> bytes:
+    """``keccak256(keccak256(abi.encode(uint256 logIndex, bytes32 fingerprint)))`` (section 2)."""
+    return keccak(keccak(encode(["uint256", "bytes32"], [log_index, fingerprint])))
+
+
+def hash_pair(a: bytes, b: bytes) -> bytes:
+    """``keccak256(min(a,b) ‖ max(a,b))``, bytewise order (OpenZeppelin sorted pair)."""
+    return keccak(a + b) if a <= b else keccak(b + a)
+
+
+def fold_proof(leaf: bytes, proof: list[bytes]) -> bytes:
+    node = leaf
+    for sibling in proof:
+        node = hash_pair(node, sibling)
+    return node
+
+
+def batch_commitment(root: bytes, count: int) -> bytes:
+    """``keccak256(abi.encode(root, uint256(count)))`` (section 3)."""
+    return keccak(encode(["bytes32", "uint256"], [root, count]))
+
+
+def proof_length_bounds(count: int) -> tuple[int, int]:
+    """Possible proof lengths in a StandardMerkleTree of ``count`` leaves.
+
+    Leaves sit at nodes ``count-1 .. 2*count-2`` of the heap array; node ``i`` has depth
+    ``floor(log2(i+1))``, so a proof has between ``floor(log2 count)`` and
+    ``floor(log2(2*count-1))`` siblings.
+    """
+    return (count.bit_length() - 1, (2 * count - 1).bit_length() - 1)
+
+
+def type_string(name: str, fields: list[dict[str, str]]) -> str:
+    return name + "(" + ",".join(f"{f['type']} {f['name']}" for f in fields) + ")"
+
+
+def domain_separator(chain_id: int, contract: bytes) -> bytes:
+    return keccak(
+        keccak(text=DOMAIN_TYPE)
+        + keccak(text=DOMAIN_NAME)
+        + keccak(text=DOMAIN_VERSION)
+        + chain_id.to_bytes(32, "big")
+        + bytes(12)
+        + contract
+    )
+
+
+# --- canonical JSON (section 1) --------------------------------------------------------------
+
+_SHORT_ESCAPES = {
+    "\b": "\\b",
+    "\t": "\\t",
+    "\n": "\\n",
+    "\f": "\\f",
+    "\r": "\\r",
+    '"': '\\"',
+    "\\": "\\\\",
+}
+
+
+def _canonical_string(text: str) -> str:
+    out = ['"']
+    for ch in text:
+        if ch in _SHORT_ESCAPES:
+            out.append(_SHORT_ESCAPES[ch])
+        elif ord(ch) < 0x20:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def canonical_json(value: object) -> str:
+    """The canonical JSON text of a parsed metadata value (RFC 8785 subset of section 1)."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        if abs(value) > MAX_SAFE_INTEGER:
+            raise ValueError(f"integer {value} is beyond ±(2^53-1)")
+        return str(value)
+    if isinstance(value, str):
+        return _canonical_string(value)
+    if isinstance(value, list):
+        return "[" + ",".join(canonical_json(v) for v in value) + "]"
+    if isinstance(value, dict):
+        items = sorted(value.items(), key=lambda kv: str(kv[0]).encode("utf-16-be"))
+        return "{" + ",".join(f"{_canonical_string(k)}:{canonical_json(v)}" for k, v in items) + "}"
+    raise ValueError(f"{type(value).__name__} values are not allowed in metadata")
+
+
+def _refuse_float(text: str) -> object:
+    raise ValueError(f"float {text} is not allowed (integers only)")
+
+
+def _refuse_constant(text: str) -> object:
+    raise ValueError(f"{text} is not JSON")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def parse_metadata(text: str) -> object:
+    """Parse metadata text strictly: no floats, NaN/Infinity or duplicate keys."""
+    return json.loads(
+        text,
+        parse_float=_refuse_float,
+        parse_constant=_refuse_constant,
+        object_pairs_hook=_no_duplicates,
+    )
+
+
+# --- bundle parsing (the `format` check) -----------------------------------------------------
+
+
+@dataclass
+class Message:
+    tenant: str
+    customer_id: str
+    delta: int
+    reason: str
+    reference_id: str
+    metadata_hash: bytes
+    customer_index: int
+    prev_fingerprint: bytes
+    recorded_at: int
+    salt: bytes
+
+
+@dataclass
+class Bundle:
+    """A parsed bundle: a field is None when it is missing or malformed (see ``problems``)."""
+
+    raw: object = None
+    version: str | None = None
+    receipt_id: str | None = None
+    chain_id: int | None = None
+    contract: bytes | None = None
+    typed_data: dict[str, Any] | None = None
+    message: Message | None = None
+    metadata_hash: bytes | None = None
+    metadata: str | None = None
+    metadata_ok: bool = False
+    fingerprint: bytes | None = None
+    signature: bytes | None = None
+    signer: bytes | None = None
+    log_index: int | None = None
+    leaf: bytes | None = None
+    proof: list[bytes] | None = None
+    batch_id: int | None = None
+    root: bytes | None = None
+    start_index: int | None = None
+    count: int | None = None
+    tx_hash: bytes | None = None
+    block_number: int | None = None
+    block_hash: bytes | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+class _Parser:
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def fail(self, path: str, why: str) -> None:
+        self.problems.append(f"{path}: {why}")
+
+    def get(self, obj: dict[str, Any], key: str, path: str) -> tuple[bool, Any]:
+        if key not in obj:
+            self.fail(path, "missing")
+            return False, None
+        return True, obj[key]
+
+    def hexbytes(self, obj: dict[str, Any], key: str, path: str, size: int) -> bytes | None:
+        present, value = self.get(obj, key, path)
+        if not present:
+            return None
+        return self.hex_value(value, path, size)
+
+    def hex_value(self, value: object, path: str, size: int) -> bytes | None:
+        want = f"0x + {2 * size} lowercase hex digits ({size} bytes)"
+        if not isinstance(value, str):
+            self.fail(path, f"expected {want}, got {_describe(value)}")
+            return None
+        if re.fullmatch(f"0x[0-9a-f]{{{2 * size}}}", value):
+            return bytes.fromhex(value[2:])
+        if re.fullmatch(f"0x[0-9a-fA-F]{{{2 * size}}}", value):
+            self.fail(path, f"must be lowercase hex, got {value}")
+        else:
+            self.fail(path, f"expected {want}, got {_describe(value)}")
+        return None
+
+    def integer(self, obj: dict[str, Any], key: str, path: str, bits: int, minimum: int = 0) -> int | None:
+        present, value = self.get(obj, key, path)
+        if not present:
+            return None
+        if not _is_int(value):
+            self.fail(path, f"expected a JSON integer, got {_describe(value)}")
+            return None
+        if not minimum <= value < 2**bits:
+            self.fail(path, f"{value} is outside [{minimum}, 2^{bits})")
+            return None
+        return int(value)
+
+    def text(self, obj: dict[str, Any], key: str, path: str) -> str | None:
+        present, value = self.get(obj, key, path)
+        if not present:
+            return None
+        return self.text_value(value, path)
+
+    def text_value(self, value: object, path: str) -> str | None:
+        if not isinstance(value, str):
+            self.fail(path, f"expected a string, got {_describe(value)}")
+            return None
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            self.fail(path, "is not valid UTF-8 (lone surrogate)")
+            return None
+        return value
+
+    def decimal(self, obj: dict[str, Any], key: str, path: str, signed: bool, bits: int) -> int | None:
+        present, value = self.get(obj, key, path)
+        if not present:
+            return None
+        pattern = r"-?(0|[1-9][0-9]*)" if signed else r"(0|[1-9][0-9]*)"
+        if not isinstance(value, str) or not re.fullmatch(pattern, value) or value == "-0":
+            self.fail(path, f"expected a decimal string (section 1), got {_describe(value)}")
+            return None
+        number = int(value)
+        low, high = (-(2 ** (bits - 1)), 2 ** (bits - 1)) if signed else (0, 2**bits)
+        if not low <= number < high:
+            self.fail(path, f"{value} is outside the range of {'int' if signed else 'uint'}{bits}")
+            return None
+        return number
+
+    def obj(self, parent: dict[str, Any], key: str, path: str) -> dict[str, Any] | None:
+        present, value = self.get(parent, key, path)
+        if not present:
+            return None
+        if not isinstance(value, dict):
+            self.fail(path, f"expected a JSON object, got {_describe(value)}")
+            return None
+        return value
+
+
+def _parse_message(p: _Parser, b: Bundle, message: dict[str, Any]) -> None:
+    allowed = {f["name"] for f in DELTA_FIELDS}
+    extra = sorted(set(message) - allowed)
+    if extra:
+        p.fail("typedData.message", f"unexpected fields {extra} (not part of the Delta type)")
+    tenant = p.text(message, "tenant", "typedData.message.tenant")
+    customer_id = p.text(message, "customerId", "typedData.message.customerId")
+    delta = p.decimal(message, "delta", "typedData.message.delta", signed=True, bits=256)
+    reason = p.text(message, "reason", "typedData.message.reason")
+    reference_id = p.text(message, "referenceId", "typedData.message.referenceId")
+    b.metadata_hash = p.hexbytes(message, "metadataHash", "typedData.message.metadataHash", 32)
+    customer_index = p.decimal(message, "customerIndex", "typedData.message.customerIndex", signed=False, bits=64)
+    prev = p.hexbytes(message, "prevFingerprint", "typedData.message.prevFingerprint", 32)
+    recorded_at = p.decimal(message, "recordedAt", "typedData.message.recordedAt", signed=False, bits=64)
+    salt = p.hexbytes(message, "salt", "typedData.message.salt", 32)
+    if (
+        tenant is None
+        or customer_id is None
+        or delta is None
+        or reason is None
+        or reference_id is None
+        or b.metadata_hash is None
+        or customer_index is None
+        or prev is None
+        or recorded_at is None
+        or salt is None
+        or extra
+    ):
+        return
+    b.message = Message(
+        tenant=tenant,
+        customer_id=customer_id,
+        delta=delta,
+        reason=reason,
+        reference_id=reference_id,
+        metadata_hash=b.metadata_hash,
+        customer_index=customer_index,
+        prev_fingerprint=prev,
+        recorded_at=recorded_at,
+        salt=salt,
+    )
+
+
+def _parse_typed_data(p: _Parser, b: Bundle, raw: dict[str, Any]) -> None:
+    typed = p.obj(raw, "typedData", "typedData")
+    if typed is None:
+        return
+    types = p.obj(typed, "types", "typedData.types")
+    domain = p.obj(typed, "domain", "typedData.domain")
+    message = p.obj(typed, "message", "typedData.message")
+    primary = p.text(typed, "primaryType", "typedData.primaryType")
+    if message is not None:
+        _parse_message(p, b, message)
+    if types is not None and domain is not None and message is not None and primary is not None:
+        b.typed_data = typed
+
+
+def _parse_batch(p: _Parser, b: Bundle, raw: dict[str, Any]) -> None:
+    batch = p.obj(raw, "batch", "batch")
+    if batch is None:
+        return
+    b.batch_id = p.integer(batch, "id", "batch.id", 64)
+    b.root = p.hexbytes(batch, "root", "batch.root", 32)
+    b.start_index = p.integer(batch, "startIndex", "batch.startIndex", 64)
+    b.count = p.integer(batch, "count", "batch.count", 32)
+    b.tx_hash = p.hexbytes(batch, "txHash", "batch.txHash", 32)
+    b.block_number = p.integer(batch, "blockNumber", "batch.blockNumber", 256)
+    b.block_hash = p.hexbytes(batch, "blockHash", "batch.blockHash", 32)
+
+
+def _parse_metadata_field(p: _Parser, b: Bundle, raw: dict[str, Any]) -> None:
+    present, value = p.get(raw, "metadata", "metadata")
+    if not present:
+        return
+    if value is None:
+        b.metadata, b.metadata_ok = None, True
+        return
+    text = p.text_value(value, "metadata")
+    if text is not None:
+        b.metadata, b.metadata_ok = text, True
+
+
+def _parse_proof(p: _Parser, b: Bundle, raw: dict[str, Any]) -> None:
+    present, value = p.get(raw, "proof", "proof")
+    if not present:
+        return
+    if not isinstance(value, list):
+        p.fail("proof", f"expected a JSON array of 32-byte hex strings, got {_describe(value)}")
+        return
+    items = [p.hex_value(item, f"proof[{i}]", 32) for i, item in enumerate(value)]
+    if all(item is not None for item in items):
+        b.proof = [item for item in items if item is not None]
+
+
+def parse_bundle(raw: object, duplicate_keys: list[str] | None = None) -> Bundle:
+    """Parse a decoded bundle; every problem is recorded, never raised."""
+    b = Bundle(raw=raw)
+    p = _Parser()
+    for key in duplicate_keys or []:
+        p.fail(key, "duplicate JSON key (the bundle is ambiguous)")
+    if not isinstance(raw, dict):
+        p.fail("bundle", f"expected a JSON object, got {_describe(raw)}")
+        b.problems = p.problems
+        return b
+    version = p.text(raw, "version", "version")
+    if version is not None and version != BUNDLE_VERSION:
+        p.fail("version", f"unknown version {version!r} (this verifier knows {BUNDLE_VERSION!r})")
+    b.version = version
+    b.receipt_id = p.text(raw, "receiptId", "receiptId")
+    b.chain_id = p.integer(raw, "chainId", "chainId", 256, minimum=1)
+    b.contract = p.hexbytes(raw, "contract", "contract", 20)
+    _parse_typed_data(p, b, raw)
+    _parse_metadata_field(p, b, raw)
+    b.fingerprint = p.hexbytes(raw, "fingerprint", "fingerprint", 32)
+    b.signature = p.hexbytes(raw, "signature", "signature", 65)
+    b.signer = p.hexbytes(raw, "signer", "signer", 20)
+    b.log_index = p.integer(raw, "logIndex", "logIndex", 64)
+    b.leaf = p.hexbytes(raw, "leaf", "leaf", 32)
+    _parse_proof(p, b, raw)
+    _parse_batch(p, b, raw)
+    b.problems = p.problems
+    return b
+
+
+# --- offline checks --------------------------------------------------------------------------
+
+
+def _needs(b: Bundle, **fields: object) -> str | None:
+    """Reason to skip a check when any of its inputs failed to parse, else None."""
+    missing = [name for name, value in fields.items() if value is None]
+    if not missing:
+        return None
+    return f"skipped: {', '.join(missing)} missing or malformed (see format)"
+
+
+def check_format(b: Bundle) -> CheckResult:
+    if b.problems:
+        shown = "; ".join(b.problems[:6])
+        more = f" (and {len(b.problems) - 6} more)" if len(b.problems) > 6 else ""
+        return CheckResult("format", False, f"{len(b.problems)} problem(s): {shown}{more}")
+    return CheckResult("format", True, f"{b.version} bundle for {b.receipt_id}; all fields present and well-typed")
+
+
+def _domain_problems(b: Bundle, typed: dict[str, Any], pinned: bytes | None) -> list[str]:
+    bad: list[str] = []
+    domain = typed.get("domain")
+    if not isinstance(domain, dict):
+        return ["typedData.domain is not an object"]
+    keys = set(domain)
+    want_keys = {"name", "version", "chainId", "verifyingContract"}
+    if keys != want_keys:
+        bad.append(f"domain fields {sorted(keys)}, expected {sorted(want_keys)}")
+    if domain.get("name") != DOMAIN_NAME:
+        bad.append(f"name: expected {DOMAIN_NAME!r}, got {_describe(domain.get('name'))}")
+    if domain.get("version") != DOMAIN_VERSION:
+        bad.append(f"version: expected {DOMAIN_VERSION!r}, got {_describe(domain.get('version'))}")
+    chain = domain.get("chainId")
+    chain_value = chain if _is_int(chain) else None
+    if isinstance(chain, str) and re.fullmatch(r"(0|[1-9][0-9]*)", chain):
+        chain_value = int(chain)
+    if chain_value is None or chain_value != b.chain_id:
+        bad.append(f"chainId: expected {b.chain_id} (bundle chainId), got {_describe(chain)}")
+    contract = domain.get("verifyingContract")
+    want_contract = hx(b.contract) if b.contract is not None else None
+    if not isinstance(contract, str) or contract.lower() != want_contract:
+        bad.append(f"verifyingContract: expected {want_contract} (bundle contract), got {_describe(contract)}")
+    if pinned is not None and b.contract is not None and b.contract != pinned:
+        bad.append(f"bundle contract {hx(b.contract)} is not the pinned contract {hx(pinned)}")
+    if typed.get("primaryType") != PRIMARY_TYPE:
+        bad.append(f"primaryType: expected 'Delta', got {_describe(typed.get('primaryType'))}")
+    types = typed.get("types")
+    if not isinstance(types, dict):
+        return [*bad, "typedData.types is not an object"]
+    extra = sorted(set(types) - {"Delta", "EIP712Domain"})
+    if extra:
+        bad.append(f"types: unexpected types {extra}")
+    if types.get("Delta") != DELTA_FIELDS:
+        bad.append(f"types.Delta is not the protocol's {DELTA_TYPE}")
+    if "EIP712Domain" in types and types["EIP712Domain"] != DOMAIN_FIELDS:
+        bad.append(f"types.EIP712Domain is not {DOMAIN_TYPE}")
+    return bad
+
+
+def check_domain(b: Bundle, pinned_contract: bytes | None = None) -> CheckResult:
+    skip = _needs(b, typedData=b.typed_data, chainId=b.chain_id, contract=b.contract)
+    if skip or b.typed_data is None:
+        return CheckResult("domain", False, skip or "")
+    bad = _domain_problems(b, b.typed_data, pinned_contract)
+    if bad:
+        return CheckResult("domain", False, "; ".join(bad))
+    return CheckResult(
+        "domain",
+        True,
+        f"PacSpace v1 on chain {b.chain_id} at {_hx_opt(b.contract)}, primaryType Delta, types as in the protocol",
+    )
+
+
+def _hx_opt(data: bytes | None) -> str:
+    return hx(data) if data is not None else "?"
+
+
+def eip712_digest(typed_data: dict[str, Any]) -> bytes:
+    """The EIP-712 digest of typed data JSON, by eth-account."""
+    signable = encode_typed_data(full_message=typed_data)
+    return keccak(b"\x19" + signable.version + signable.header + signable.body)
+
+
+def manual_digest(chain_id: int, contract: bytes, m: Message) -> bytes:
+    """The digest by hand from section 1's formulas (independent of the typed data JSON)."""
+    struct_hash = keccak(
+        keccak(text=DELTA_TYPE)
+        + keccak(text=m.tenant)
+        + keccak(text=m.customer_id)
+        + m.delta.to_bytes(32, "big", signed=True)
+        + keccak(text=m.reason)
+        + keccak(text=m.reference_id)
+        + m.metadata_hash
+        + m.customer_index.to_bytes(32, "big")
+        + m.prev_fingerprint
+        + m.recorded_at.to_bytes(32, "big")
+        + m.salt
+    )
+    return keccak(b"\x19\x01" + domain_separator(chain_id, contract) + struct_hash)
+
+
+def check_fingerprint(b: Bundle) -> CheckResult:
+    skip = _needs(b, typedData=b.typed_data, fingerprint=b.fingerprint)
+    if skip or b.typed_data is None or b.fingerprint is None:
+        return CheckResult("fingerprint", False, skip or "")
+    try:
+        digest = eip712_digest(b.typed_data)
+    except Exception as exc:
+        return CheckResult("fingerprint", False, f"eth-account cannot encode typedData: {type(exc).__name__}: {exc}")
+    if digest != b.fingerprint:
+        return CheckResult(
+            "fingerprint",
+            False,
+            f"EIP-712 digest of typedData is {hx(digest)}, bundle fingerprint is {hx(b.fingerprint)}",
+        )
+    if b.message is not None and b.chain_id is not None and b.contract is not None:
+        by_hand = manual_digest(b.chain_id, b.contract, b.message)
+        if by_hand != b.fingerprint:
+            return CheckResult(
+                "fingerprint",
+                False,
+                f"digest by section 1's formulas (domain of the bundle's chainId and contract) is "
+                f"{hx(by_hand)}, bundle fingerprint is {hx(b.fingerprint)}",
+            )
+    return CheckResult("fingerprint", True, f"{hx(digest)} is the EIP-712 digest of typedData")
+
+
+def check_metadata(b: Bundle) -> CheckResult:
+    skip = _needs(
+        b,
+        metadata="ok" if b.metadata_ok else None,
+        **{"message.metadataHash": b.metadata_hash},
+    )
+    if skip or b.metadata_hash is None:
+        return CheckResult("metadata", False, skip or "")
+    if b.metadata is None:
+        if b.metadata_hash != ZERO32:
+            return CheckResult(
+                "metadata",
+                False,
+                f"metadata is null but message.metadataHash is {hx(b.metadata_hash)}, "
+                f"expected 32 zero bytes (the bundle withholds the metadata text)",
+            )
+        return CheckResult("metadata", True, "no metadata; metadataHash is 32 zero bytes")
+    digest = keccak(b.metadata.encode("utf-8"))
+    if digest != b.metadata_hash:
+        return CheckResult(
+            "metadata",
+            False,
+            f"keccak256(metadata) is {hx(digest)}, message.metadataHash is {hx(b.metadata_hash)}",
+        )
+    try:
+        value = parse_metadata(b.metadata)
+        if not isinstance(value, dict):
+            raise ValueError(f"metadata must be a JSON object, got {type(value).__name__}")
+        canonical = canonical_json(value)
+    except (ValueError, RecursionError) as exc:
+        return CheckResult("metadata", False, f"metadata text is not canonical JSON: {exc}")
+    if canonical != b.metadata:
+        return CheckResult(
+            "metadata",
+            False,
+            f"metadata text is not canonical: got {_describe(b.metadata)}, canonical form is {_describe(canonical)}",
+        )
+    return CheckResult("metadata", True, f"canonical {_describe(b.metadata)} hashes to message.metadataHash")
+
+
+def check_signature(b: Bundle) -> CheckResult:
+    skip = _needs(b, fingerprint=b.fingerprint, signature=b.signature, signer=b.signer)
+    if skip or b.fingerprint is None or b.signature is None or b.signer is None:
+        return CheckResult("signature", False, skip or "")
+    r = int.from_bytes(b.signature[:32], "big")
+    s = int.from_bytes(b.signature[32:64], "big")
+    v = b.signature[64]
+    if v not in (27, 28):
+        return CheckResult("signature", False, f"v is {v}, expected 27 or 28")
+    if not 0 < r < SECP256K1_N:
+        return CheckResult("signature", False, "r is out of range")
+    if not 0 < s <= SECP256K1_N // 2:
+        return CheckResult("signature", False, "s is not in the lower half of the curve order")
+    try:
+        recovered = Account._recover_hash(b.fingerprint, signature=b.signature).lower()
+    except Exception as exc:
+        return CheckResult("signature", False, f"cannot recover a signer: {exc}")
+    if recovered != hx(b.signer):
+        return CheckResult("signature", False, f"signature recovers to {recovered}, bundle signer is {hx(b.signer)}")
+    return CheckResult("signature", True, f"signed by {recovered}")
+
+
+def check_leaf(b: Bundle) -> CheckResult:
+    skip = _needs(b, logIndex=b.log_index, fingerprint=b.fingerprint, leaf=b.leaf)
+    if skip or b.log_index is None or b.fingerprint is None or b.leaf is None:
+        return CheckResult("leaf", False, skip or "")
+    want = leaf_hash(b.log_index, b.fingerprint)
+    if want != b.leaf:
+        return CheckResult(
+            "leaf",
+            False,
+            f"leaf of (logIndex {b.log_index}, fingerprint) is {hx(want)}, bundle leaf is {hx(b.leaf)}",
+        )
+    return CheckResult("leaf", True, f"{hx(want)} for log index {b.log_index}")
+
+
+def check_proof(b: Bundle) -> CheckResult:
+    skip = _needs(
+        b,
+        logIndex=b.log_index,
+        fingerprint=b.fingerprint,
+        proof=b.proof,
+        **{"batch.root": b.root},
+    )
+    if skip or b.log_index is None or b.fingerprint is None or b.proof is None or b.root is None:
+        return CheckResult("proof", False, skip or "")
+    # Fold from the recomputed leaf: what matters is that this fingerprint is in the batch.
+    folded = fold_proof(leaf_hash(b.log_index, b.fingerprint), b.proof)
+    if folded != b.root:
+        return CheckResult(
+            "proof",
+            False,
+            f"proof of {len(b.proof)} hash(es) folds to {hx(folded)}, batch.root is {hx(b.root)}",
+        )
+    if b.count is not None and b.count > 0:
+        low, high = proof_length_bounds(b.count)
+        if not low <= len(b.proof) <= high:
+            return CheckResult(
+                "proof",
+                False,
+                f"a proof of {len(b.proof)} hash(es) is impossible in a batch of count "
+                f"{b.count} (a StandardMerkleTree leaf of {b.count} has {low}..{high})",
+            )
+    return CheckResult("proof", True, f"{len(b.proof)} hash(es) fold to batch root {hx(b.root)}")
+
+
+def check_range(b: Bundle) -> CheckResult:
+    skip = _needs(
+        b,
+        logIndex=b.log_index,
+        **{"batch.startIndex": b.start_index, "batch.count": b.count},
+    )
+    if skip or b.log_index is None or b.start_index is None or b.count is None:
+        return CheckResult("range", False, skip or "")
+    end = b.start_index + b.count
+    if b.count == 0:
+        return CheckResult("range", False, "batch.count is 0; a batch has at least one entry")
+    if not b.start_index <= b.log_index < end:
+        return CheckResult(
+            "range",
+            False,
+            f"logIndex {b.log_index} is outside the batch [{b.start_index}, {end})",
+        )
+    return CheckResult("range", True, f"log index {b.log_index} in [{b.start_index}, {end})")
+
+
+def run_offline_checks(b: Bundle, pinned_contract: bytes | None = None) -> list[CheckResult]:
+    return [
+        check_format(b),
+        check_domain(b, pinned_contract),
+        check_fingerprint(b),
+        check_metadata(b),
+        check_signature(b),
+        check_leaf(b),
+        check_proof(b),
+        check_range(b),
+    ]
+
+
+# --- chain access ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    address: bytes
+    topics: list[bytes]
+    data: bytes
+
+
+@dataclass(frozen=True)
+class TxReceipt:
+    status: int
+    to: bytes | None
+    block_number: int
+    block_hash: bytes
+    logs: list[LogEntry]
+
+
+class ChainSource(Protocol):
+    """What the on-chain checks need from a node; ``RpcChain`` is the real one."""
+
+    url: str
+
+    def chain_id(self) -> int: ...
+    def code_size(self, contract: bytes) -> int: ...
+    def is_anchorer(self, contract: bytes, account: bytes) -> bool: ...
+    def batch_commitment(self, contract: bytes, start_index: int) -> bytes: ...
+    def verify(
+        self,
+        contract: bytes,
+        start_index: int,
+        count: int,
+        root: bytes,
+        log_index: int,
+        fingerprint: bytes,
+        proof: list[bytes],
+    ) -> bool: ...
+    def transaction_receipt(self, tx_hash: bytes) -> TxReceipt | None: ...
+    def block_hash(self, number: int) -> bytes | None: ...
+    def head(self) -> int: ...
+
+
+class RpcError(Exception):
+    """The RPC answered with an error or an unexpected shape."""
+
+
+def _selector(signature: str) -> bytes:
+    return keccak(text=signature)[:4]
+
+
+def _hex_to_bytes(value: object, what: str) -> bytes:
+    if not isinstance(value, str) or not value.startswith("0x"):
+        raise RpcError(f"{what}: expected hex data, got {_describe(value)}")
+    return bytes.fromhex(value[2:])
+
+
+def _hex_to_int(value: object, what: str) -> int:
+    if not isinstance(value, str) or not value.startswith("0x"):
+        raise RpcError(f"{what}: expected a hex quantity, got {_describe(value)}")
+    return int(value, 16)
+
+
+class RpcChain:
+    """Raw JSON-RPC calls through web3's HTTP provider (no formatters, so PoA chains work)."""
+
+    def __init__(self, url: str, timeout: float = 15.0) -> None:
+        self.url = url
+        self._provider = Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None)
+
+    def _rpc(self, method: str, params: list[Any]) -> Any:
+        response = self._provider.make_request(RPCEndpoint(method), params)
+        if "error" in response and response["error"] is not None:
+            raise RpcError(f"{method}: {response['error']}")
+        if "result" not in response:
+            raise RpcError(f"{method}: no result in {response}")
+        return response["result"]
+
+    def _call(self, contract: bytes, data: bytes) -> bytes:
+        result = self._rpc("eth_call", [{"to": hx(contract), "data": hx(data)}, "latest"])
+        return _hex_to_bytes(result, "eth_call")
+
+    def chain_id(self) -> int:
+        return _hex_to_int(self._rpc("eth_chainId", []), "eth_chainId")
+
+    def code_size(self, contract: bytes) -> int:
+        return len(_hex_to_bytes(self._rpc("eth_getCode", [hx(contract), "latest"]), "eth_getCode"))
+
+    def is_anchorer(self, contract: bytes, account: bytes) -> bool:
+        out = self._call(contract, _selector("isAnchorer(address)") + encode(["address"], [account]))
+        return bool(decode(["bool"], out)[0])
+
+    def batch_commitment(self, contract: bytes, start_index: int) -> bytes:
+        data = _selector("batchCommitment(uint64)") + encode(["uint64"], [start_index])
+        return bytes(decode(["bytes32"], self._call(contract, data))[0])
+
+    def verify(
+        self,
+        contract: bytes,
+        start_index: int,
+        count: int,
+        root: bytes,
+        log_index: int,
+        fingerprint: bytes,
+        proof: list[bytes],
+    ) -> bool:
+        args = encode(
+            ["uint64", "uint32", "bytes32", "uint64", "bytes32", "bytes32[]"],
+            [start_index, count, root, log_index, fingerprint, proof],
+        )
+        sig = "verify(uint64,uint32,bytes32,uint64,bytes32,bytes32[])"
+        return bool(decode(["bool"], self._call(contract, _selector(sig) + args))[0])
+
+    def transaction_receipt(self, tx_hash: bytes) -> TxReceipt | None:
+        raw = self._rpc("eth_getTransactionReceipt", [hx(tx_hash)])
+        if raw is None:
+            return None
+        if not isinstance(raw, dict):
+            raise RpcError(f"eth_getTransactionReceipt: unexpected {_describe(raw)}")
+        logs = [
+            LogEntry(
+                address=_hex_to_bytes(log.get("address"), "log address"),
+                topics=[_hex_to_bytes(t, "log topic") for t in log.get("topics", [])],
+                data=_hex_to_bytes(log.get("data"), "log data"),
+            )
+            for log in raw.get("logs", [])
+        ]
+        to = raw.get("to")
+        return TxReceipt(
+            status=_hex_to_int(raw.get("status"), "receipt status"),
+            to=None if to is None else _hex_to_bytes(to, "receipt to"),
+            block_number=_hex_to_int(raw.get("blockNumber"), "receipt blockNumber"),
+            block_hash=_hex_to_bytes(raw.get("blockHash"), "receipt blockHash"),
+            logs=logs,
+        )
+
+    def block_hash(self, number: int) -> bytes | None:
+        raw = self._rpc("eth_getBlockByNumber", [hex(number), False])
+        if raw is None:
+            return None
+        if not isinstance(raw, dict):
+            raise RpcError(f"eth_getBlockByNumber: unexpected {_describe(raw)}")
+        return _hex_to_bytes(raw.get("hash"), "block hash")
+
+    def head(self) -> int:
+        return _hex_to_int(self._rpc("eth_blockNumber", []), "eth_blockNumber")
+
+
+@dataclass(frozen=True)
+class FetchError:
+    message: str
+
+
+@dataclass
+class ChainFacts:
+    """Values fetched from the chain; None = not fetched (its inputs failed to parse)."""
+
+    contract: bytes | None = None
+    chain_id: int | FetchError | None = None
+    code_size: int | FetchError | None = None
+    is_anchorer: bool | FetchError | None = None
+    commitment: bytes | FetchError | None = None
+    verify: bool | FetchError | None = None
+    receipt: TxReceipt | FetchError | None = None
+    receipt_missing: bool = False
+    block_hash: bytes | FetchError | None = None
+    block_missing: bool = False
+    head: int | FetchError | None = None
+
+
+def _attempt(fn: Callable[[], T], what: str) -> T | FetchError:
+    try:
+        return fn()
+    except OSError as exc:  # requests' ConnectionError and Timeout are OSErrors
+        return FetchError(f"{what}: RPC unreachable ({type(exc).__name__})")
+    except Exception as exc:
+        return FetchError(f"{what} failed: {type(exc).__name__}: {exc}")
+
+
+def fetch_chain_facts(chain: ChainSource, b: Bundle, contract: bytes | None) -> ChainFacts:
+    """Fetch everything the on-chain checks need, never raising."""
+    facts = ChainFacts(contract=contract)
+    try:
+        facts.chain_id = chain.chain_id()
+    except OSError as exc:
+        unreachable = FetchError(f"RPC unreachable at {chain.url} ({type(exc).__name__})")
+        facts.chain_id = facts.code_size = facts.is_anchorer = unreachable
+        facts.commitment = facts.verify = facts.receipt = unreachable
+        facts.block_hash = facts.head = unreachable
+        return facts
+    except Exception as exc:
+        facts.chain_id = FetchError(f"eth_chainId failed at {chain.url}: {exc}")
+    if contract is not None:
+        facts.code_size = _attempt(lambda: chain.code_size(contract), "eth_getCode")
+        if b.signer is not None:
+            signer = b.signer
+            facts.is_anchorer = _attempt(lambda: chain.is_anchorer(contract, signer), "isAnchorer")
+        if b.start_index is not None:
+            start = b.start_index
+            facts.commitment = _attempt(lambda: chain.batch_commitment(contract, start), "batchCommitment")
+        if (
+            b.start_index is not None
+            and b.count is not None
+            and b.root is not None
+            and b.log_index is not None
+            and b.fingerprint is not None
+            and b.proof is not None
+        ):
+            args = (b.start_index, b.count, b.root, b.log_index, b.fingerprint, b.proof)
+            facts.verify = _attempt(lambda: chain.verify(contract, *args), "verify")
+    if b.tx_hash is not None:
+        tx_hash = b.tx_hash
+        receipt = _attempt(lambda: chain.transaction_receipt(tx_hash), "eth_getTransactionReceipt")
+        facts.receipt_missing = receipt is None
+        facts.receipt = receipt
+    if b.block_number is not None:
+        number = b.block_number
+        block = _attempt(lambda: chain.block_hash(number), "eth_getBlockByNumber")
+        facts.block_missing = block is None
+        facts.block_hash = block
+    facts.head = _attempt(chain.head, "eth_blockNumber")
+    return facts
+
+
+# --- on-chain checks -------------------------------------------------------------------------
+
+
+def check_chain_id(b: Bundle, facts: ChainFacts) -> CheckResult:
+    skip = _needs(b, chainId=b.chain_id)
+    if skip or b.chain_id is None:
+        return CheckResult("chain_id", False, skip or "")
+    if isinstance(facts.chain_id, FetchError):
+        return CheckResult("chain_id", False, facts.chain_id.message)
+    if facts.chain_id != b.chain_id:
+        return CheckResult("chain_id", False, f"RPC chain id is {facts.chain_id}, bundle chainId is {b.chain_id}")
+    return CheckResult("chain_id", True, f"RPC is on chain {b.chain_id}")
+
+
+def _contract_problem(facts: ChainFacts) -> str | None:
+    if facts.contract is None:
+        return "skipped: no contract to query (bundle contract malformed, none pinned)"
+    if isinstance(facts.code_size, FetchError):
+        return facts.code_size.message
+    if facts.code_size == 0:
+        return f"no contract code at {hx(facts.contract)} on this chain"
+    return None
+
+
+def check_anchorer(b: Bundle, facts: ChainFacts) -> CheckResult:
+    skip = _needs(b, signer=b.signer) or _contract_problem(facts)
+    if skip or b.signer is None:
+        return CheckResult("anchorer", False, skip or "")
+    if isinstance(facts.is_anchorer, FetchError) or facts.is_anchorer is None:
+        why = facts.is_anchorer.message if facts.is_anchorer else "isAnchorer not called"
+        return CheckResult("anchorer", False, why)
+    if not facts.is_anchorer:
+        return CheckResult(
+            "anchorer",
+            False,
+            f"isAnchorer({hx(b.signer)}) is false on {_hx_opt(facts.contract)}: "
+            "the signer is not (or no longer) an authorised anchorer",
+        )
+    return CheckResult("anchorer", True, f"{hx(b.signer)} is an authorised anchorer")
+
+
+def check_commitment(b: Bundle, facts: ChainFacts) -> CheckResult:
+    skip = _needs(
+        b, **{"batch.root": b.root, "batch.startIndex": b.start_index, "batch.count": b.count}
+    ) or _contract_problem(facts)
+    if skip or b.root is None or b.start_index is None or b.count is None:
+        return CheckResult("commitment", False, skip or "")
+    if isinstance(facts.commitment, FetchError) or facts.commitment is None:
+        why = facts.commitment.message if facts.commitment else "batchCommitment not called"
+        return CheckResult("commitment", False, why)
+    want = batch_commitment(b.root, b.count)
+    if facts.commitment == ZERO32:
+        return CheckResult("commitment", False, f"no batch starts at log index {b.start_index} on the contract")
+    if facts.commitment != want:
+        return CheckResult(
+            "commitment",
+            False,
+            f"batchCommitment({b.start_index}) is {hx(facts.commitment)}, expected "
+            f"keccak256(abi.encode(root, {b.count})) = {hx(want)}",
+        )
+    if isinstance(facts.verify, FetchError) or facts.verify is None:
+        why = facts.verify.message if facts.verify else "skipped verify(...): inputs malformed"
+        return CheckResult("commitment", False, f"commitment matches but {why}")
+    if not facts.verify:
+        return CheckResult("commitment", False, "commitment matches but contract verify(...) returned false")
+    return CheckResult(
+        "commitment",
+        True,
+        f"batchCommitment({b.start_index}) = {hx(want)}; contract verify(...) is true",
+    )
+
+
+def _matching_event(b: Bundle, contract: bytes, receipt: TxReceipt) -> tuple[bool, str]:
+    seen: list[str] = []
+    for log in receipt.logs:
+        if log.address != contract or not log.topics or log.topics[0] != BATCH_ANCHORED_TOPIC:
+            continue
+        if len(log.topics) != 4 or len(log.data) != 64:
+            seen.append("malformed BatchAnchored log")
+            continue
+        batch_id = int.from_bytes(log.topics[1], "big")
+        root = log.topics[2]
+        start, count = decode(["uint64", "uint32"], log.data)
+        anchorer = hx(log.topics[3][12:])
+        if (batch_id, root, start, count) == (b.batch_id, b.root, b.start_index, b.count):
+            return True, f"BatchAnchored(id {batch_id}, start {start}, count {count}) by {anchorer}"
+        seen.append(f"BatchAnchored(id {batch_id}, root {hx(root)}, start {start}, count {count})")
+    if not seen:
+        return False, f"the transaction emitted no BatchAnchored from {hx(contract)}"
+    return False, (
+        f"no BatchAnchored(id {b.batch_id}, root {_hx_opt(b.root)}, start {b.start_index}, "
+        f"count {b.count}); the transaction emitted {'; '.join(seen)}"
+    )
+
+
+def check_transaction(b: Bundle, facts: ChainFacts) -> CheckResult:
+    skip = _needs(
+        b,
+        **{
+            "batch.txHash": b.tx_hash,
+            "batch.blockNumber": b.block_number,
+            "batch.blockHash": b.block_hash,
+            "batch.id": b.batch_id,
+            "batch.root": b.root,
+            "batch.startIndex": b.start_index,
+            "batch.count": b.count,
+        },
+    )
+    if facts.contract is None and not skip:
+        skip = "skipped: no contract (bundle contract malformed, none pinned)"
+    if skip or b.tx_hash is None or facts.contract is None:
+        return CheckResult("transaction", False, skip or "")
+    if isinstance(facts.receipt, FetchError):
+        return CheckResult("transaction", False, facts.receipt.message)
+    if facts.receipt is None:
+        return CheckResult("transaction", False, f"no receipt for {hx(b.tx_hash)} on this chain")
+    r = facts.receipt
+    bad: list[str] = []
+    if r.status != 1:
+        bad.append(f"status is {r.status} (reverted), expected 1")
+    if r.to != facts.contract:
+        bad.append(f"to is {_hx_opt(r.to)}, expected the contract {hx(facts.contract)}")
+    if r.block_number != b.block_number:
+        bad.append(f"blockNumber is {r.block_number}, bundle says {b.block_number}")
+    if r.block_hash != b.block_hash:
+        bad.append(f"blockHash is {hx(r.block_hash)}, bundle says {_hx_opt(b.block_hash)}")
+    found, event = _matching_event(b, facts.contract, r)
+    if not found:
+        bad.append(event)
+    if bad:
+        return CheckResult("transaction", False, f"{hx(b.tx_hash)}: " + "; ".join(bad))
+    return CheckResult("transaction", True, f"{hx(b.tx_hash)} in block {r.block_number} emitted {event}")
+
+
+def check_block(b: Bundle, facts: ChainFacts) -> CheckResult:
+    skip = _needs(b, **{"batch.blockNumber": b.block_number, "batch.blockHash": b.block_hash})
+    if skip or b.block_number is None or b.block_hash is None:
+        return CheckResult("block", False, skip or "")
+    if isinstance(facts.block_hash, FetchError):
+        return CheckResult("block", False, facts.block_hash.message)
+    if facts.block_hash is None:
+        return CheckResult("block", False, f"the chain has no block {b.block_number} (yet)")
+    if facts.block_hash != b.block_hash:
+        return CheckResult(
+            "block",
+            False,
+            f"block {b.block_number} is {hx(facts.block_hash)}, bundle blockHash is "
+            f"{hx(b.block_hash)} (reorganised away?)",
+        )
+    return CheckResult("block", True, f"block {b.block_number} {hx(b.block_hash)} is canonical")
+
+
+def check_confirmations(b: Bundle, facts: ChainFacts, required: int) -> CheckResult:
+    skip = _needs(b, **{"batch.blockNumber": b.block_number})
+    if skip or b.block_number is None:
+        return CheckResult("confirmations", False, skip or "")
+    if isinstance(facts.head, FetchError) or facts.head is None:
+        return CheckResult("confirmations", False, facts.head.message if facts.head else "")
+    got = max(0, facts.head - b.block_number + 1)
+    if got < required:
+        return CheckResult(
+            "confirmations",
+            False,
+            f"{got} confirmation(s) (head {facts.head}, block {b.block_number}), {required} required",
+        )
+    return CheckResult("confirmations", True, f"{got} confirmation(s) (head {facts.head}), {required} required")
+
+
+def run_chain_checks(b: Bundle, facts: ChainFacts, required: int) -> list[CheckResult]:
+    return [
+        check_chain_id(b, facts),
+        check_anchorer(b, facts),
+        check_commitment(b, facts),
+        check_transaction(b, facts),
+        check_block(b, facts),
+        check_confirmations(b, facts, required),
+    ]
+
+
+def run_all_checks(b: Bundle, chain: ChainSource, pinned_contract: bytes | None, required: int) -> list[CheckResult]:
+    contract = pinned_contract if pinned_contract is not None else b.contract
+    facts = fetch_chain_facts(chain, b, contract)
+    return run_offline_checks(b, pinned_contract) + run_chain_checks(b, facts, required)
+
+
+# --- CLI -------------------------------------------------------------------------------------
+
+
+def _duplicate_recorder(found: list[str]) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out:
+                found.append(key)
+            out[key] = value
+        return out
+
+    return hook
+
+
+def load_bundle(source: str) -> tuple[object, list[str]]:
+    """Read and decode the bundle (``-`` = stdin); raises UnusableInput. Returns duplicates too."""
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UnusableInput(f"cannot read {source}: {exc}") from exc
+    duplicates: list[str] = []
+    try:
+        data = json.loads(text, object_pairs_hook=_duplicate_recorder(duplicates))
+    except (ValueError, RecursionError) as exc:
+        raise UnusableInput(f"{source} is not JSON: {exc}") from exc
+    return data, duplicates
+
+
+def summary_line(results: list[CheckResult]) -> str:
+    failed = [r.name for r in results if not r.ok]
+    if not failed:
+        return f"verified: all {len(results)} checks passed"
+    return f"NOT VERIFIED: {len(failed)} of {len(results)} checks failed ({', '.join(failed)})"
+
+
+def _parse_address(text: str) -> bytes:
+    if not re.fullmatch(r"0x[0-9a-fA-F]{40}", text):
+        raise argparse.ArgumentTypeError(f"not a 20-byte 0x address: {text}")
+    return bytes.fromhex(text[2:])
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description="Verify a PacSpace proof bundle (pacspace.proof.v1) against the chain.",
+    )
+    parser.add_argument("bundle", help="proof bundle JSON file, or - for stdin")
+    parser.add_argument(
+        "--rpc",
+        default=os.environ.get("PACSPACE_RPC_URL") or DEFAULT_RPC,
+        help="JSON-RPC URL of the anchor chain (env PACSPACE_RPC_URL, default %(default)s)",
+    )
+    parser.add_argument(
+        "--contract",
+        type=_parse_address,
+        default=None,
+        help="the anchor contract you trust; the bundle must name it",
+    )
+    parser.add_argument("--confirmations", type=_non_negative, default=1, help="required confirmations (1)")
+    parser.add_argument(
+        "--explorer",
+        default=os.environ.get("PACSPACE_EXPLORER_URL") or None,
+        help="block explorer base URL (env PACSPACE_EXPLORER_URL) for links",
+    )
+    parser.add_argument("--json", action="store_true", help="print a JSON report")
+    return parser
+
+
+def _links(explorer: str | None, b: Bundle, contract: bytes | None) -> dict[str, str]:
+    if not explorer:
+        return {}
+    base = explorer.rstrip("/")
+    links: dict[str, str] = {}
+    if b.tx_hash is not None:
+        links["transaction"] = f"{base}/tx/{hx(b.tx_hash)}"
+    if contract is not None:
+        links["contract"] = f"{base}/address/{hx(contract)}"
+    return links
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(errors="replace")
+    try:
+        raw, duplicates = load_bundle(args.bundle)
+    except UnusableInput as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    pinned: bytes | None = args.contract
+    b = parse_bundle(raw, duplicates)
+    contract = pinned if pinned is not None else b.contract
+    results = run_all_checks(b, RpcChain(args.rpc), pinned, args.confirmations)
+    ok = all(r.ok for r in results)
+    links = _links(args.explorer, b, contract)
+    if args.json:
+        report: dict[str, Any] = {
+            "ok": ok,
+            "checks": [r.to_json() for r in results],
+            "contract": _hx_opt(contract),
+            "contractPinned": pinned is not None,
+            "rpc": args.rpc,
+            "summary": summary_line(results),
+        }
+        if links:
+            report["links"] = links
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+        return 0 if ok else 1
+    origin = "pinned by --contract" if pinned is not None else "taken from the bundle; pin it with --contract"
+    print(f"bundle: {b.receipt_id or '?'} ({b.version or '?'})")
+    print(f"contract: {_hx_opt(contract)} ({origin})")
+    print(f"rpc: {args.rpc}; confirmations required: {args.confirmations}")
+    for r in results:
+        print(f"{'✓' if r.ok else '✗'} {r.name}: {r.detail}")
+    for name, url in links.items():
+        print(f"{name}: {url}")
+    print(summary_line(results))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""docs/PROTOCOL.md's worked example, recomputed from the page's own JSON block.
+
+Fingerprints are recomputed twice: with eth-account's generic EIP-712 encoder from the typed
+data (what a third party does) and with the node's core, so the page, the node and a standard
+library must all agree.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_utils import keccak
+
+from node.core.canonical_json import canonicalize
+from node.core.hashing import from_hex, to_hex
+from node.core.merkle import MerkleTree, compute_leaf_hash
+from node.core.signing import Signer
+from node.core.typed_data import DELTA_TYPEHASH, EIP712_TYPES, Delta, Domain, compute_fingerprint, compute_struct_hash
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "PROTOCOL.md"
+
+
+def _example() -> dict[str, Any]:
+    match = re.search(r"```json worked-example\n(.*?)```", DOC.read_text(), re.S)
+    assert match, "the worked example block is missing from docs/PROTOCOL.md"
+    return json.loads(match.group(1))  # type: ignore[no-any-return]
+
+
+def _delta(entry: dict[str, Any]) -> tuple[Delta, str | None]:
+    meta = None if entry["metadata"] is None else canonicalize(entry["metadata"])
+    return (
+        Delta(
+            tenant=entry["tenant"],
+            customer_id=entry["customerId"],
+            delta=int(entry["delta"]),
+            reason=entry["reason"],
+            reference_id=entry["referenceId"],
+            metadata_hash=bytes(32) if meta is None else bytes(keccak(meta.encode())),
+            customer_index=int(entry["customerIndex"]),
+            prev_fingerprint=from_hex(entry["prevFingerprint"], length=32),
+            recorded_at=int(entry["recordedAt"]),
+            salt=from_hex(entry["salt"], length=32),
+        ),
+        meta,
+    )
+
+
+def test_worked_example_matches_the_document() -> None:
+    ex = _example()
+    want = ex["expected"]
+    domain = Domain(ex["domain"]["chainId"], from_hex(ex["domain"]["verifyingContract"], length=20))
+    d0, meta0 = _delta(ex["deltas"][0])
+    d1, _ = _delta(ex["deltas"][1])
+
+    assert meta0 == want["canonicalMetadata0"]
+    assert to_hex(d0.metadata_hash) == want["metadataHash0"]
+    assert to_hex(DELTA_TYPEHASH) == want["deltaTypeHash"]
+    assert to_hex(domain.separator) == want["domainSeparator"]
+    assert to_hex(compute_struct_hash(d0)) == want["structHash0"]
+
+    for delta, key in ((d0, "fingerprint0"), (d1, "fingerprint1")):
+        typed = {
+            "types": EIP712_TYPES,
+            "primaryType": "Delta",
+            "domain": domain.to_json(),
+            "message": delta.to_message(),
+        }
+        message = encode_typed_data(full_message=typed)
+        reference = keccak(b"\x19" + message.version + message.header + message.body)
+        assert to_hex(bytes(reference)) == to_hex(compute_fingerprint(domain, delta)) == want[key]
+
+    f0 = from_hex(want["fingerprint0"])
+    assert d1.prev_fingerprint == f0, "the second delta links to the first"
+    signer = Signer(from_hex(ex["signerPrivateKey"], length=32))
+    assert to_hex(signer.sign_digest(f0)) == want["signature0"]
+    assert Account._recover_hash(f0, signature=from_hex(want["signature0"])).lower() == want["signer"]
+
+    leaves = [
+        compute_leaf_hash(e["logIndex"], compute_fingerprint(domain, d))
+        for e, d in zip(ex["deltas"], (d0, d1), strict=True)
+    ]
+    assert [to_hex(x) for x in leaves] == [want["leaf7"], want["leaf8"]]
+    tree = MerkleTree.build(leaves)
+    assert to_hex(tree.root) == want["root"]
+    assert [to_hex(p) for p in tree.proof(0)] == want["proof7"]
+    commitment = keccak(tree.root + (2).to_bytes(32, "big"))
+    assert to_hex(bytes(commitment)) == want["batchCommitment"]
