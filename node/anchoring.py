@@ -124,6 +124,8 @@ def _advance_open_batches(
     with store.session() as session:
         batches = list(open_batches(session=session))
     for batch in batches:
+        if batch.status == BatchStatus.ANCHORED and not _still_canonical(store, chain, batch):
+            report.reorged += 1  # now SENT again: its stored transaction is rebroadcast below
         if batch.status == BatchStatus.PREPARED:
             _send(store, chain, batch)
         if batch.status == BatchStatus.SENT:
@@ -135,7 +137,7 @@ def _advance_open_batches(
             head = max(head, chain.head_block_number())
             report.head_block = head
         if batch.status == BatchStatus.ANCHORED:
-            _confirm(store, chain, batch, head, clock, policy, report)
+            _confirm(store, batch, head, clock, policy, report)
 
 
 def _send(store: Store, chain: AnchorClient, batch: BatchRow) -> None:
@@ -209,28 +211,26 @@ def _mark_anchored(store: Store, batch: BatchRow, mined: MinedAnchor, clock: Cal
     )
 
 
+def _still_canonical(store: Store, chain: AnchorClient, batch: BatchRow) -> bool:
+    """False (and the batch back to SENT, its deltas to pending) when its block left the chain."""
+    assert batch.block_number is not None and batch.id is not None
+    if chain.block_hash_at(batch.block_number) == batch.block_hash:
+        return True
+    with store.writer() as session:
+        batch.status = BatchStatus.SENT
+        batch.block_number = None
+        batch.block_hash = None
+        session.add(batch)
+        set_batch_deltas_status(session=session, batch_id=batch.id, status=DeltaStatus.PENDING)
+        session.commit()
+    log.warning("batch block reorganised away", extra={"batch_id": batch.id})
+    return False
+
+
 def _confirm(
-    store: Store,
-    chain: AnchorClient,
-    batch: BatchRow,
-    head: int,
-    clock: Callable[[], float],
-    policy: AnchorPolicy,
-    report: CycleReport,
+    store: Store, batch: BatchRow, head: int, clock: Callable[[], float], policy: AnchorPolicy, report: CycleReport
 ) -> None:
     assert batch.block_number is not None and batch.id is not None
-    canonical = chain.block_hash_at(batch.block_number)
-    if canonical != batch.block_hash:
-        with store.writer() as session:
-            batch.status = BatchStatus.SENT
-            batch.block_number = None
-            batch.block_hash = None
-            session.add(batch)
-            set_batch_deltas_status(session=session, batch_id=batch.id, status=DeltaStatus.PENDING)
-            session.commit()
-        report.reorged += 1
-        log.warning("batch block reorganised away", extra={"batch_id": batch.id})
-        return
     if head - batch.block_number + 1 < policy.confirmations:
         return
     with store.writer() as session:

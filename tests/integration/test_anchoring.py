@@ -163,3 +163,35 @@ def test_confirmations_wait_for_blocks_with_block_time(artifact: Path, tmp_path:
             assert session.get(DeltaRow, rows[1].id).status == "verified"  # type: ignore[union-attr]
     finally:
         chain_proc.stop()
+
+
+def test_reorged_batch_is_anchored_again_and_proofs_follow_the_new_block(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    """Until it has its confirmations, a batch's block hash is rechecked; a vanished block is re-anchored."""
+    store, recorder, reader = _setup(deployment, tmp_path)
+    chain = deployment.client()
+    provider = chain.w3.provider
+    policy = AnchorPolicy(confirmations=3)
+    rows = _record(recorder, 3)
+    snapshot = provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+    assert run_anchor_cycle(store, chain, time.time, policy).batches_anchored == 1
+    before = reader.proof_bundle(tenant="default", receipt_id=rows[0].receipt_id)["batch"]
+
+    # The block holding the anchor vanishes, and a different block takes its height.
+    provider.make_request("evm_revert", [snapshot])  # type: ignore[arg-type]
+    provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    assert chain.next_index() == 0
+
+    report = run_anchor_cycle(store, chain, time.time, policy)
+    assert report.reorged == 1
+    assert chain.next_index() == 3, "the stored transaction was broadcast again"
+    with store.session() as session:
+        assert session.get(DeltaRow, rows[0].id).status == "anchored"  # type: ignore[union-attr]
+    for _ in range(2):
+        provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    assert run_anchor_cycle(store, chain, time.time, policy).batches_verified == 1
+    after = reader.proof_bundle(tenant="default", receipt_id=rows[0].receipt_id)["batch"]
+    assert after["blockHash"] != before["blockHash"]
+    assert chain.block_hash_at(after["blockNumber"]) == from_hex(after["blockHash"])
+    assert _statuses(store) == [BatchStatus.VERIFIED]
