@@ -10,25 +10,10 @@ from node.core.bundle import BatchRecord, build_proof_bundle
 from node.core.errors import Conflict, NotFound
 from node.core.hashing import to_hex
 from node.core.merkle import MerkleTree, compute_leaf_hash
-from node.core.typed_data import Delta, Domain
+from node.core.typed_data import Domain
 from node.store.db import Store
 from node.store.models import BatchRow, BatchStatus, DeltaRow
 from node.store.queries import get_batch, get_delta_by_receipt, list_batch_deltas
-
-
-def delta_from_row(row: DeltaRow) -> Delta:
-    return Delta(
-        tenant=row.tenant,
-        customer_id=row.customer_id,
-        delta=int(row.amount),
-        reason=row.reason,
-        reference_id=row.reference_id,
-        metadata_hash=row.metadata_hash,
-        customer_index=row.customer_index,
-        prev_fingerprint=row.prev_fingerprint,
-        recorded_at=row.recorded_at,
-        salt=row.salt,
-    )
 
 
 def receipt_json(
@@ -118,7 +103,7 @@ class ReceiptReader:
         return build_proof_bundle(
             receipt_id=row.receipt_id,
             domain=self.domain,
-            delta=delta_from_row(row),
+            delta=row.to_delta(),
             fingerprint=row.fingerprint,
             signature=row.signature,
             signer=self.signer,

@@ -18,7 +18,7 @@ from node.core.errors import Conflict
 from node.core.signing import Signer
 from node.core.typed_data import Domain, compute_fingerprint
 from node.store.db import Store
-from node.store.models import DeltaRow, DeltaStatus
+from node.store.models import DeltaRow
 from node.store.queries import get_chain_head, get_delta_by_reference
 
 
@@ -60,23 +60,13 @@ class Recorder:
                     salt=secrets.token_bytes(32),
                 )
                 fingerprint = compute_fingerprint(self.domain, delta)
-                row = DeltaRow(
+                row = DeltaRow.from_signed(
+                    delta,
                     receipt_id=new_receipt_id(),
-                    tenant=tenant,
-                    customer_id=delta.customer_id,
-                    reference_id=delta.reference_id,
-                    amount=str(delta.delta),
-                    reason=delta.reason,
                     metadata_json=request.metadata_json,
-                    metadata_hash=delta.metadata_hash,
-                    customer_index=delta.customer_index,
-                    prev_fingerprint=delta.prev_fingerprint,
-                    recorded_at=delta.recorded_at,
-                    salt=delta.salt,
                     fingerprint=fingerprint,
                     signature=self.signer.sign_digest(fingerprint),
                     request_hash=request_hash,
-                    status=DeltaStatus.PENDING,
                 )
                 session.add(row)
                 try:

@@ -10,6 +10,8 @@ from enum import StrEnum
 from sqlalchemy import BigInteger, Column, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from node.core.typed_data import Delta
+
 
 class DeltaStatus(StrEnum):
     PENDING = "pending"
@@ -59,6 +61,51 @@ class DeltaRow(SQLModel, table=True):
     status: str = Field(default=DeltaStatus.PENDING, index=True, max_length=16)
     log_index: int | None = Field(default=None, sa_column=_bigint(unique=True))
     batch_id: int | None = Field(default=None, foreign_key="batches.id", index=True)
+
+    @classmethod
+    def from_signed(
+        cls,
+        delta: Delta,
+        *,
+        receipt_id: str,
+        metadata_json: str | None,
+        fingerprint: bytes,
+        signature: bytes,
+        request_hash: bytes,
+    ) -> DeltaRow:
+        return cls(
+            receipt_id=receipt_id,
+            tenant=delta.tenant,
+            customer_id=delta.customer_id,
+            reference_id=delta.reference_id,
+            amount=str(delta.delta),
+            reason=delta.reason,
+            metadata_json=metadata_json,
+            metadata_hash=delta.metadata_hash,
+            customer_index=delta.customer_index,
+            prev_fingerprint=delta.prev_fingerprint,
+            recorded_at=delta.recorded_at,
+            salt=delta.salt,
+            fingerprint=fingerprint,
+            signature=signature,
+            request_hash=request_hash,
+            status=DeltaStatus.PENDING,
+        )
+
+    def to_delta(self) -> Delta:
+        """The signed struct, rebuilt from the row (what proofs and audits hash again)."""
+        return Delta(
+            tenant=self.tenant,
+            customer_id=self.customer_id,
+            delta=int(self.amount),
+            reason=self.reason,
+            reference_id=self.reference_id,
+            metadata_hash=self.metadata_hash,
+            customer_index=self.customer_index,
+            prev_fingerprint=self.prev_fingerprint,
+            recorded_at=self.recorded_at,
+            salt=self.salt,
+        )
 
 
 class BatchRow(SQLModel, table=True):
