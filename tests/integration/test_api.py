@@ -1,9 +1,10 @@
-"""The HTTP API of a real node process (uvicorn) against a real Anvil and a real SQLite file."""
+"""The HTTP API of a real node (uvicorn on a loopback port) against a real Anvil and a real SQLite file."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -197,3 +198,17 @@ def test_node_refuses_to_start_on_the_wrong_chain_or_contract(deployment: Deploy
     ):
         with pytest.raises(ChainMismatch, match=message):
             create_app(node_settings(deployment, db_url, 0, **overrides))
+
+
+def test_enough_waiting_deltas_trigger_anchoring_before_the_interval(deployment: Deployment, tmp_path: Path) -> None:
+    slow = start_node(deployment, tmp_path, anchor_interval_seconds=3600, anchor_trigger_pending=5)
+    try:
+        with slow.client() as client:
+            time.sleep(0.5)  # let the start-up cycle pass: from now on only the trigger can anchor
+            receipts = [
+                client.post("/v1/balance/delta", json={**EXAMPLE, "referenceId": f"t{i}"}).json() for i in range(5)
+            ]
+            for receipt in receipts:
+                wait_for_status(client, receipt["receiptId"], "verified", timeout=15)
+    finally:
+        slow.stop()

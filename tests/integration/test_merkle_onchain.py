@@ -1,0 +1,28 @@
+"""Proofs from the Python tree verify on-chain through the deployed contract's verify()."""
+
+from __future__ import annotations
+
+import random
+
+from node.core.merkle import MerkleTree, compute_leaf_hash
+from tests.conftest import Deployment
+
+
+def test_every_proof_of_many_tree_sizes_verifies_through_the_contract(deployment: Deployment) -> None:
+    chain = deployment.client()
+    rng = random.Random(42)
+    start = 0
+    for size in (1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 33):
+        fingerprints = [rng.randbytes(32) for _ in range(size)]
+        tree = MerkleTree.build([compute_leaf_hash(start + i, fp) for i, fp in enumerate(fingerprints)])
+        tx_hash, raw = chain.sign_anchor(start_index=start, count=size, root=tree.root, nonce=chain.pending_nonce())
+        chain.broadcast(raw)
+        assert chain.get_mined(tx_hash) is not None
+        for i, fp in enumerate(fingerprints):
+            args = {"start_index": start, "count": size, "root": tree.root, "proof": tree.proof(i)}
+            assert chain.verify_on_chain(log_index=start + i, fingerprint=fp, **args), (size, i)
+            # The same proof for the neighbouring index, or another fingerprint, is refused.
+            assert not chain.verify_on_chain(log_index=start + i, fingerprint=bytes(32), **args)
+            if size > 1:
+                assert not chain.verify_on_chain(log_index=start + (i + 1) % size, fingerprint=fp, **args)
+        start += size
