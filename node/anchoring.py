@@ -61,6 +61,8 @@ class CycleReport:
     batches_verified: int = 0
     deltas_verified: int = 0
     reorged: int = 0
+    gas_used: int = 0
+    cost_wei: int = 0
     head_block: int | None = None
 
 
@@ -134,6 +136,8 @@ def _advance_open_batches(
                 return  # later batches cannot be mined before this one
             _mark_anchored(store, batch, mined, clock)
             report.batches_anchored += 1
+            report.gas_used += mined.gas_used
+            report.cost_wei += mined.gas_used * mined.effective_gas_price
             head = max(head, chain.head_block_number())
             report.head_block = head
         if batch.status == BatchStatus.ANCHORED:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 from node.logs import configure_logging
@@ -97,9 +98,10 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
+    from node.api.admin import key_json
     from node.core.apikeys import parse_scopes
     from node.store.db import Store
-    from node.store.keys import create_api_key, list_api_keys
+    from node.store.keys import create_api_key, get_api_key, list_api_keys, revoke_api_key, rotate_api_key
 
     url = args.database_url or os.environ.get("PACSPACE_DATABASE_URL") or os.environ.get("DATABASE_URL")
     if not url:
@@ -107,28 +109,53 @@ def cmd_keys(args: argparse.Namespace) -> int:
         return 2
     store = Store(url)
     store.create_schema()
-    with store.session() as session:
-        if args.keys_command == "create":
-            try:
-                scopes = parse_scopes(args.scope)
-            except ValueError as exc:
-                print(f"error: --scope: {exc}", file=sys.stderr)
-                return 2
-            row, token = create_api_key(
-                session=session,
-                tenant=args.tenant,
-                name=args.name,
-                scopes=scopes,
-                prefix="sk_live_" if args.live else "sk_test_",
-            )
-            print(f"created {row.id} for tenant {row.tenant} with scopes {row.scopes}")
+    try:
+        with store.writer() as session:
+            if args.keys_command == "create":
+                try:
+                    scopes = parse_scopes(args.scope)
+                except ValueError as exc:
+                    print(f"error: --scope: {exc}", file=sys.stderr)
+                    return 2
+                if args.customer and scopes != ("read",):
+                    print("error: a customer-scoped key (--customer) must have --scope read", file=sys.stderr)
+                    return 2
+                row, token = create_api_key(
+                    session=session,
+                    tenant=args.tenant,
+                    name=args.name,
+                    scopes=scopes,
+                    prefix="sk_live_" if args.live else "sk_test_",
+                    customer_id=args.customer,
+                )
+                who = f" for customer {row.customer_id}" if row.customer_id else ""
+                print(f"created {row.id} in tenant {row.tenant} with scopes {row.scopes}{who}")
+                print(f"API key (shown once): {token}")
+                return 0
+            if args.keys_command == "list":
+                for row in list_api_keys(session=session, tenant=args.tenant):
+                    view = key_json(row)
+                    customer = f"customer={row.customer_id}" if row.customer_id else "-"
+                    print(
+                        f"{row.id}  {row.tenant}  {view['status']:8}  {row.scopes:16}  {customer}  "
+                        f"created={view['createdAt']}  last_used={view['lastUsedAt'] or '-'}  {row.name}"
+                    )
+                return 0
+            found = get_api_key(session=session, key_id=args.key_id)
+            if found is None:
+                print(f"error: no API key {args.key_id}", file=sys.stderr)
+                return 1
+            now = int(time.time())
+            if args.keys_command == "revoke":
+                revoke_api_key(session=session, row=found, at=now)
+                print(f"revoked {found.id}")
+                return 0
+            new_row, token = rotate_api_key(session=session, row=found, at=now, grace_seconds=args.grace_seconds)
+            print(f"rotated {found.id} -> {new_row.id}; the old key ends in {args.grace_seconds} s")
             print(f"API key (shown once): {token}")
-        else:
-            for row in list_api_keys(session=session, tenant=args.tenant):
-                state = "revoked" if row.revoked_at else "active"
-                print(f"{row.id}  {row.prefix}…  {row.tenant}  {row.scopes}  {row.name}  {state}")
-    store.close()
-    return 0
+            return 0
+    finally:
+        store.close()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -153,16 +180,22 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("--artifact", help="forge artifact (default: out/PacSpaceAnchor.sol/PacSpaceAnchor.json)")
     deploy.set_defaults(func=cmd_deploy)
 
-    keys = sub.add_parser("keys", help="create and list API keys")
+    keys = sub.add_parser("keys", help="create, list, revoke and rotate API keys")
     keys.add_argument("--database-url")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
-    create = keys_sub.add_parser("create")
+    create = keys_sub.add_parser("create", help="create a key (the tenant is created if new)")
     create.add_argument("--tenant", default="default")
     create.add_argument("--scope", required=True, help="comma-separated: admin, write, read")
+    create.add_argument("--customer", help="customer-scoped read key: sees only this customerId")
     create.add_argument("--name", default="unnamed")
     create.add_argument("--live", action="store_true", help="sk_live_ prefix instead of sk_test_")
     listing = keys_sub.add_parser("list")
     listing.add_argument("--tenant")
+    revoke = keys_sub.add_parser("revoke", help="revoke a key, effective at once")
+    revoke.add_argument("key_id")
+    rotate = keys_sub.add_parser("rotate", help="issue a new secret; the old key ends after --grace-seconds")
+    rotate.add_argument("key_id")
+    rotate.add_argument("--grace-seconds", type=int, default=0)
     keys.set_defaults(func=cmd_keys)
     return parser
 

@@ -1,13 +1,26 @@
-"""One JSON object per log line, with the ``extra`` fields a call passes."""
+"""One JSON object per log line, with the ``extra`` fields a call passes and the request id.
+
+API keys never belong in a log line; as a second line of defence anything shaped like one is
+masked before the line is written.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
+from contextvars import ContextVar
+
+request_id_var: ContextVar[str | None] = ContextVar("pacspace_request_id", default=None)
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+_API_KEY = re.compile(r"(sk_(?:live|test)_[0-9a-f]{16}_)[0-9A-Za-z_-]{20,}")
+
+
+def mask_secrets(text: str) -> str:
+    return _API_KEY.sub(r"\1[redacted]", text)
 
 
 class JsonFormatter(logging.Formatter):
@@ -18,12 +31,15 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        request_id = request_id_var.get()
+        if request_id is not None:
+            body["request_id"] = request_id
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
                 body[key] = value
         if record.exc_info:
             body["exc"] = self.formatException(record.exc_info)
-        return json.dumps(body, default=str)
+        return mask_secrets(json.dumps(body, default=str))
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -33,3 +49,6 @@ def configure_logging(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("web3").setLevel(logging.WARNING)
+    logging.getLogger("urllib3").setLevel(logging.WARNING)

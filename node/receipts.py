@@ -63,10 +63,11 @@ class ReceiptReader:
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
-    def get(self, *, tenant: str, receipt_id: str) -> tuple[DeltaRow, BatchRow | None]:
+    def get(self, *, tenant: str, receipt_id: str, customer_id: str | None = None) -> tuple[DeltaRow, BatchRow | None]:
+        """The receipt's row and batch. ``customer_id`` limits the view to one customer (customer-scoped keys)."""
         with self.store.session() as session:
             row = get_delta_by_receipt(session=session, tenant=tenant, receipt_id=receipt_id)
-            if row is None:
+            if row is None or (customer_id is not None and row.customer_id != customer_id):
                 raise NotFound(f"no receipt {receipt_id}")
             batch = None if row.batch_id is None else get_batch(session=session, batch_id=row.batch_id)
         return row, batch
@@ -88,8 +89,8 @@ class ReceiptReader:
                 self._trees.popitem(last=False)
         return tree
 
-    def proof_bundle(self, *, tenant: str, receipt_id: str) -> dict[str, Any]:
-        row, batch = self.get(tenant=tenant, receipt_id=receipt_id)
+    def proof_bundle(self, *, tenant: str, receipt_id: str, customer_id: str | None = None) -> dict[str, Any]:
+        row, batch = self.get(tenant=tenant, receipt_id=receipt_id, customer_id=customer_id)
         if batch is None or batch.status not in (BatchStatus.ANCHORED, BatchStatus.VERIFIED):
             raise Conflict(
                 f"receipt {receipt_id} is {row.status}; its proof exists once its batch is anchored",

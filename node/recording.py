@@ -42,7 +42,7 @@ class Recorder:
         self.clock = clock
         self.on_recorded = on_recorded
 
-    def record(self, *, tenant: str, request: DeltaRequest) -> tuple[DeltaRow, bool]:
+    def record(self, *, tenant: str, request: DeltaRequest, api_key_id: str | None = None) -> tuple[DeltaRow, bool]:
         """Returns (receipt row, created). A retry with the same payload returns the first row."""
         request_hash = request.request_hash
         for _attempt in range(3):
@@ -67,6 +67,7 @@ class Recorder:
                     fingerprint=fingerprint,
                     signature=self.signer.sign_digest(fingerprint),
                     request_hash=request_hash,
+                    api_key_id=api_key_id,
                 )
                 session.add(row)
                 try:

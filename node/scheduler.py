@@ -12,6 +12,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from node.anchoring import AnchorPolicy, CycleReport, run_anchor_cycle
 from node.chain.client import AnchorClient
 from node.core.errors import ChainUnavailable
+from node.metrics import NodeMetrics
 from node.store.db import Store
 
 log = logging.getLogger("pacspace.scheduler")
@@ -27,13 +28,16 @@ class AnchorService:
         policy: AnchorPolicy,
         interval_seconds: float,
         trigger_pending: int,
+        scheduler: BackgroundScheduler,
+        metrics: NodeMetrics | None = None,
     ) -> None:
         self.store = store
         self.chain = chain
         self.policy = policy
         self.interval_seconds = interval_seconds
         self.trigger_pending = trigger_pending
-        self.scheduler = BackgroundScheduler(timezone=UTC)
+        self.scheduler = scheduler
+        self.metrics = metrics
         self.last_report: CycleReport | None = None
         self.last_error: str | None = None
         self.last_cycle_at: float | None = None
@@ -46,6 +50,7 @@ class AnchorService:
         return None if self.last_report is None else self.last_report.head_block
 
     def start(self) -> None:
+        """Add the anchoring job to the scheduler (which the caller starts and stops)."""
         self.scheduler.add_job(
             self.run_once,
             "interval",
@@ -57,11 +62,6 @@ class AnchorService:
             coalesce=True,
             next_run_time=datetime.now(UTC),
         )
-        self.scheduler.start()
-
-    def shutdown(self) -> None:
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=True)
 
     def notify_recorded(self) -> None:
         """Called after each new delta; pulls the next cycle forward once enough wait."""
@@ -90,13 +90,24 @@ class AnchorService:
             report = run_anchor_cycle(self.store, self.chain, time.time, self.policy)
         except ChainUnavailable as exc:
             self.last_error = exc.detail
+            self._count_failure("chain_unavailable")
             log.warning("chain unavailable; deltas stay pending", extra={"error": exc.detail})
             return None
         except Exception as exc:
             self.last_error = f"{type(exc).__name__}: {exc}"
+            self._count_failure("error")
             log.exception("anchoring cycle failed")
             return None
+        if self.metrics is not None:
+            self.metrics.batches_anchored.inc(report.batches_anchored)
+            self.metrics.deltas_verified.inc(report.deltas_verified)
+            self.metrics.gas_used.inc(report.gas_used)
+            self.metrics.cost_wei.inc(report.cost_wei)
         self.last_report = report
         self.last_error = None
         self.last_cycle_at = time.time()
         return report
+
+    def _count_failure(self, reason: str) -> None:
+        if self.metrics is not None:
+            self.metrics.cycle_failures.labels(reason).inc()

@@ -5,6 +5,7 @@ Built by the CLI or by tests and passed to ``create_app``; never at import time.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
@@ -42,6 +43,13 @@ class Settings(BaseSettings):
     explorer_url: str | None = None
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     run_anchorer: bool = True
+    rate_limit_per_second: float = Field(default=50.0, gt=0)
+    rate_limit_burst: int = Field(default=100, ge=1)
+    auth_failure_per_second: float = Field(default=1.0, gt=0)
+    auth_failure_burst: int = Field(default=20, ge=1)
+    usage_flush_seconds: float = Field(default=5.0, gt=0)
+    native_price: Decimal | None = Field(default=None, ge=0, description="fiat per whole native coin (ETH)")
+    fiat_currency: str = "USD"
 
     @field_validator("contract_address")
     @classmethod

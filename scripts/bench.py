@@ -60,6 +60,7 @@ def bench_gas(_args: argparse.Namespace) -> None:
                     start_index=start, count=size, root=tree.root, nonce=chain.pending_nonce()
                 )
                 chain.broadcast(raw)
+                chain.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)  # type: ignore[arg-type]
                 mined = chain.get_mined(tx_hash)
                 assert mined is not None and mined.status == 1
                 start += size

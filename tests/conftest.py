@@ -101,11 +101,13 @@ class RunningNode:
         self.thread.join(timeout=15)
 
 
-def create_key(db_url: str, scope: str = "admin", tenant: str = "default") -> str:
+def create_key(db_url: str, scope: str = "admin", tenant: str = "default", customer_id: str | None = None) -> str:
     store = Store(db_url)
     store.create_schema()
     with store.session() as session:
-        _row, token = create_api_key(session=session, tenant=tenant, name="test", scopes=scope.split(","))
+        _row, token = create_api_key(
+            session=session, tenant=tenant, name="test", scopes=scope.split(","), customer_id=customer_id
+        )
     store.close()
     return token
 

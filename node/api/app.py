@@ -1,44 +1,70 @@
-"""``create_app(settings)``: builds the store, chain client, signer and services, then the app."""
+"""``create_app(settings)``: builds the node's services, then the FastAPI app around them."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
+from apscheduler.schedulers.background import BackgroundScheduler
 from eth_account import Account
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from node.anchoring import AnchorPolicy
+from node.api.admin import router as admin_router
 from node.api.limits import RequestGuard
+from node.api.observability import Observability
 from node.api.problems import install_problem_handlers
+from node.api.ratelimit import RateLimiter
 from node.api.routes import router
 from node.chain.client import AnchorClient, connect
 from node.core.hashing import from_hex, to_hex
+from node.core.ratelimit import BucketPolicy
 from node.core.signing import Signer
 from node.core.typed_data import Domain
+from node.metrics import NodeMetrics
 from node.receipts import ReceiptReader
 from node.recording import Recorder
 from node.scheduler import AnchorService
 from node.settings import Settings
 from node.store.db import Store
 from node.store.queries import count_unbatched
+from node.usage import UsageMeter
 
 log = logging.getLogger("pacspace.app")
 
 
-def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
-    """Wire the node. Refuses to build if the chain or contract is not the configured one."""
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    signer: Signer
+    domain: Domain
+    metrics: NodeMetrics
+    usage: UsageMeter
+    scheduler: BackgroundScheduler
+    anchor: AnchorService
+    recorder: Recorder
+    receipts: ReceiptReader
+
+
+def build_services(settings: Settings, store: Store | None = None) -> Services:
+    """Refuses (ChainMismatch) if the chain, the contract or the signer is not the configured one."""
     store = store or Store(settings.database_url)
     store.create_schema()
     private_key = settings.signer_private_key()
     signer = Signer(private_key)
-    w3 = connect(settings.rpc_url)
-    chain = AnchorClient(w3, settings.contract_address, Account.from_key(private_key))
-    chain.check_identity(expected_chain_id=settings.chain_id)
+    chain = AnchorClient(connect(settings.rpc_url), settings.contract_address, Account.from_key(private_key))
     del private_key
+    chain.check_identity(expected_chain_id=settings.chain_id)
     domain = Domain(settings.chain_id, from_hex(settings.contract_address, length=20))
+    metrics = NodeMetrics()
+    metrics.watch_store(store)
+    scheduler = BackgroundScheduler(timezone=UTC)
     anchor = AnchorService(
         store=store,
         chain=chain,
@@ -49,56 +75,88 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
         ),
         interval_seconds=settings.anchor_interval_seconds,
         trigger_pending=settings.anchor_trigger_pending,
+        scheduler=scheduler,
+        metrics=metrics,
     )
+
+    def on_recorded() -> None:
+        metrics.deltas_recorded.inc()
+        anchor.notify_recorded()
+
+    return Services(
+        settings=settings,
+        store=store,
+        signer=signer,
+        domain=domain,
+        metrics=metrics,
+        usage=UsageMeter(store),
+        scheduler=scheduler,
+        anchor=anchor,
+        recorder=Recorder(store=store, domain=domain, signer=signer, on_recorded=on_recorded),
+        receipts=ReceiptReader(store=store, domain=domain, signer=signer.address),
+    )
+
+
+def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
+    services = build_services(settings, store)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if settings.run_anchorer:
-            anchor.start()
+            services.anchor.start()
+        services.scheduler.add_job(
+            services.usage.flush, "interval", seconds=settings.usage_flush_seconds, id="usage", coalesce=True
+        )
+        services.scheduler.start()
         log.info(
             "node ready",
             extra={
                 "chain_id": settings.chain_id,
                 "contract": settings.contract_address,
-                "signer": to_hex(signer.address),
+                "signer": to_hex(services.signer.address),
             },
         )
         try:
             yield
         finally:
-            anchor.shutdown()
-            store.close()
+            services.scheduler.shutdown(wait=True)
+            services.usage.flush()
+            services.store.close()
 
     app = FastAPI(
-        title="PacSpace node",
-        version="0.1.0",
-        summary="A neutral record for usage-based billing",
-        lifespan=lifespan,
+        title="PacSpace node", version="0.1.0", summary="A neutral record for usage-based billing", lifespan=lifespan
     )
-    app.state.settings = settings
-    app.state.store = store
-    app.state.signer = signer
-    app.state.domain = domain
-    app.state.anchor = anchor
-    app.state.recorder = Recorder(store=store, domain=domain, signer=signer, on_recorded=anchor.notify_recorded)
-    app.state.receipts = ReceiptReader(store=store, domain=domain, signer=signer.address)
-    app.state.head_block = lambda: anchor.head_block
+    state = app.state
+    for name, value in services.__dict__.items():
+        setattr(state, name, value)
+    state.head_block = lambda: services.anchor.head_block
+    state.rate_limiter = RateLimiter()
+    state.key_policy = BucketPolicy(settings.rate_limit_per_second, settings.rate_limit_burst)
+    state.auth_failure_policy = BucketPolicy(settings.auth_failure_per_second, settings.auth_failure_burst)
     install_problem_handlers(app)
     app.include_router(router)
+    app.include_router(admin_router)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(Observability, metrics=services.metrics, usage=services.usage)
+    _add_operational_routes(app, services)
+    return app
 
+
+def _add_operational_routes(app: FastAPI, services: Services) -> None:
     @app.get("/healthz", summary="Liveness and anchoring state")
-    def healthz(request: Request) -> dict[str, Any]:
-        with store.session() as session:
+    def healthz(_request: Request) -> dict[str, Any]:
+        with services.store.session() as session:
             waiting = count_unbatched(session=session)
         return {
-            "status": "ok" if anchor.last_error is None else "degraded",
-            "chainId": settings.chain_id,
-            "contract": settings.contract_address,
-            "signer": to_hex(signer.address),
-            "headBlock": anchor.head_block,
+            "status": "ok" if services.anchor.last_error is None else "degraded",
+            "chainId": services.settings.chain_id,
+            "contract": services.settings.contract_address,
+            "signer": to_hex(services.signer.address),
+            "headBlock": services.anchor.head_block,
             "unbatchedDeltas": waiting,
-            "lastAnchorError": anchor.last_error,
+            "lastAnchorError": services.anchor.last_error,
         }
 
-    return app
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus_metrics() -> Response:
+        return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,4 +1,8 @@
-"""Bearer API keys. Tokens are parsed, looked up by key id, and checked in constant time."""
+"""Bearer API keys: parsed, looked up by key id, checked in constant time, rate limited.
+
+Every failure is a 401 with no hint of which part was wrong, except that failures from one
+client address draw from a small bucket: past it, that client gets 429 instead of answers.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from node.core.apikeys import parse_token, verify_secret
-from node.core.errors import Forbidden, Unauthenticated
+from node.core.errors import Forbidden, PacSpaceError, Unauthenticated
+from node.core.ratelimit import BucketPolicy
 from node.store.db import Store
 from node.store.keys import get_api_key, touch_api_key
 
@@ -22,13 +27,18 @@ class Principal:
     key_id: str
     tenant: str
     scopes: frozenset[str]
+    customer_id: str | None = None
 
     def require(self, scope: str) -> None:
         if scope not in self.scopes and "admin" not in self.scopes:
             raise Forbidden(f"this API key lacks the {scope!r} scope")
 
 
-def authenticate(request: Request) -> Principal:
+def _client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _check_token(request: Request, store: Store) -> Principal:
     header = request.headers.get("authorization")
     if not header:
         raise Unauthenticated("missing Authorization header; send 'Authorization: Bearer <API key>'")
@@ -36,33 +46,52 @@ def authenticate(request: Request) -> Principal:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("the Authorization header must be 'Bearer <API key>'")
     parsed = parse_token(token.strip())
-    store: Store = request.app.state.store
     with store.session() as session:
         row = get_api_key(session=session, key_id=parsed.key_id)
     if row is None or row.prefix != parsed.prefix:
         raise Unauthenticated("the API key is not valid")
     verify_secret(row.salt, parsed.secret, row.secret_hash)
-    if row.revoked_at is not None:
-        raise Unauthenticated("the API key has been revoked")
     now = int(time.time())
+    if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
+        raise Unauthenticated("the API key has been revoked")
     if row.last_used_at is None or now - row.last_used_at >= _TOUCH_EVERY_SECONDS:
         with store.writer() as session:
             touch_api_key(session=session, key_id=row.id, at=now)
-    return Principal(row.id, row.tenant, frozenset(row.scopes.split(",")))
+    principal = Principal(row.id, row.tenant, frozenset(row.scopes.split(",")), row.customer_id)
+    request.state.key_policy = (row.rate_per_second, row.rate_burst)
+    return principal
+
+
+def authenticate(request: Request) -> Principal:
+    state = request.app.state
+    try:
+        principal = _check_token(request, state.store)
+    except PacSpaceError:
+        state.rate_limiter.spend(
+            "auth-failure:" + _client_address(request),
+            state.auth_failure_policy,
+            detail="too many failed authentications from this client",
+        )
+        raise
+    request.state.principal = principal
+    rate, burst = request.state.key_policy
+    default: BucketPolicy = state.key_policy
+    policy = default if rate is None and burst is None else BucketPolicy(rate or default.rate, burst or default.burst)
+    state.rate_limiter.spend("key:" + principal.key_id, policy, detail="this API key's rate limit is exhausted")
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(authenticate)]
 
 
-def writer(principal: PrincipalDep) -> Principal:
-    principal.require("write")
-    return principal
+def _scoped(scope: str) -> object:
+    def dependency(principal: PrincipalDep) -> Principal:
+        principal.require(scope)
+        return principal
+
+    return Depends(dependency)
 
 
-def reader(principal: PrincipalDep) -> Principal:
-    principal.require("read")
-    return principal
-
-
-WriterDep = Annotated[Principal, Depends(writer)]
-ReaderDep = Annotated[Principal, Depends(reader)]
+AdminDep = Annotated[Principal, _scoped("admin")]
+WriterDep = Annotated[Principal, _scoped("write")]
+ReaderDep = Annotated[Principal, _scoped("read")]

@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from node.core.errors import Conflict, FieldError, PacSpaceError
+from node.core.errors import Conflict, FieldError, PacSpaceError, RateLimited
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://pacspace.dev/problems/"
@@ -81,9 +81,12 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(PacSpaceError)
     async def _domain(_request: Request, exc: PacSpaceError) -> JSONResponse:
         extra = None
+        headers = None
         if isinstance(exc, Conflict) and exc.receipt_id:
             extra = {"receiptId": exc.receipt_id}
-        return problem(exc.status, exc.code, exc.title, exc.detail, exc.errors, extra=extra)
+        if isinstance(exc, RateLimited):
+            headers = {"Retry-After": exc.retry_after}
+        return problem(exc.status, exc.code, exc.title, exc.detail, exc.errors, headers=headers, extra=extra)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
 
-from node.api.auth import ReaderDep, WriterDep
+from node.api.auth import Principal, ReaderDep, WriterDep
 from node.api.schemas import DeltaCreate, Problem, Receipt
 from node.core.bundle import BUNDLE_MEDIA_TYPE
 from node.core.deltas import validate_delta_request
@@ -17,13 +17,13 @@ from node.receipts import receipt_json
 router = APIRouter(prefix="/v1")
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": Problem, "content": {"application/problem+json": {}}}
-    for code in (400, 401, 403, 404, 409, 413, 415, 422)
+    for code in (400, 401, 403, 404, 409, 413, 415, 422, 429)
 }
 
 
-def _receipt(request: Request, receipt_id: str, tenant: str) -> dict[str, Any]:
+def _receipt(request: Request, receipt_id: str, principal: Principal) -> dict[str, Any]:
     state = request.app.state
-    row, batch = state.receipts.get(tenant=tenant, receipt_id=receipt_id)
+    row, batch = state.receipts.get(tenant=principal.tenant, receipt_id=receipt_id, customer_id=principal.customer_id)
     return receipt_json(
         row,
         batch,
@@ -59,15 +59,17 @@ def record_delta(
         reference_id=body.referenceId,
         metadata=body.metadata,
     )
-    row, created = request.app.state.recorder.record(tenant=principal.tenant, request=delta_request)
+    row, created = request.app.state.recorder.record(
+        tenant=principal.tenant, request=delta_request, api_key_id=principal.key_id
+    )
     response.status_code = 201 if created else 200
     response.headers["Location"] = f"/v1/receipts/{row.receipt_id}"
-    return _receipt(request, row.receipt_id, principal.tenant)
+    return _receipt(request, row.receipt_id, principal)
 
 
 @router.get("/receipts/{receipt_id}", response_model=Receipt, responses=ERRORS, summary="A receipt and its status")
 def get_receipt(receipt_id: str, request: Request, principal: ReaderDep) -> dict[str, Any]:
-    return _receipt(request, receipt_id, principal.tenant)
+    return _receipt(request, receipt_id, principal)
 
 
 @router.get(
@@ -76,5 +78,7 @@ def get_receipt(receipt_id: str, request: Request, principal: ReaderDep) -> dict
     summary="A self-contained proof bundle for an anchored receipt",
 )
 def get_proof(receipt_id: str, request: Request, principal: ReaderDep) -> JSONResponse:
-    bundle = request.app.state.receipts.proof_bundle(tenant=principal.tenant, receipt_id=receipt_id)
+    bundle = request.app.state.receipts.proof_bundle(
+        tenant=principal.tenant, receipt_id=receipt_id, customer_id=principal.customer_id
+    )
     return JSONResponse(bundle, media_type=BUNDLE_MEDIA_TYPE)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -63,3 +63,42 @@ class Problem(BaseModel):
     code: str
     detail: str
     errors: list[dict[str, str]]
+
+
+class KeyCreate(BaseModel):
+    """A new API key. ``customerId`` makes a customer-scoped key: read only, that customer's data only."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: str = Field(min_length=1, max_length=128)
+    scopes: list[Literal["admin", "write", "read"]] = Field(min_length=1)
+    customerId: str | None = Field(default=None, min_length=1, max_length=128)
+    live: bool = False
+    ratePerSecond: float | None = Field(default=None, gt=0, le=100_000)
+    rateBurst: int | None = Field(default=None, ge=1, le=1_000_000)
+
+
+class KeyRotate(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    graceSeconds: int = Field(default=0, ge=0, le=7 * 86_400, description="how long the old key keeps working")
+
+
+class ApiKey(BaseModel):
+    id: str
+    name: str
+    prefix: str
+    scopes: list[str]
+    customerId: str | None
+    status: str = Field(description="active, expiring (rotated, in its grace period) or revoked")
+    createdAt: str
+    lastUsedAt: str | None
+    revokedAt: str | None
+    expiresAt: str | None
+    rotatedTo: str | None
+    ratePerSecond: float | None
+    rateBurst: int | None
+
+
+class ApiKeyCreated(ApiKey):
+    secret: str = Field(description="the API key itself; shown once, never stored")

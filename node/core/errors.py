@@ -81,3 +81,13 @@ class ChainUnavailable(PacSpaceError):
     code = "chain_unavailable"
     status = 503
     title = "Chain unavailable"
+
+
+class RateLimited(PacSpaceError):
+    code = "rate_limited"
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: str) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

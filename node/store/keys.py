@@ -1,4 +1,4 @@
-"""API key rows: create, look up, touch. The plain secret exists only in create's return value."""
+"""Tenants and API key rows. The plain secret exists only in the return value of create/rotate."""
 
 from __future__ import annotations
 
@@ -10,13 +10,31 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from node.core.apikeys import format_token, hash_secret
-from node.store.models import ApiKeyRow
+from node.store.models import ApiKeyRow, TenantRow
+
+
+def ensure_tenant(*, session: Session, tenant: str, name: str | None = None) -> TenantRow:
+    row = session.get(TenantRow, tenant)
+    if row is None:
+        row = TenantRow(id=tenant, name=name or tenant, created_at=int(time.time()))
+        session.add(row)
+        session.flush()
+    return row
 
 
 def create_api_key(
-    *, session: Session, tenant: str, name: str, scopes: Sequence[str], prefix: str = "sk_test_"
+    *,
+    session: Session,
+    tenant: str,
+    name: str,
+    scopes: Sequence[str],
+    prefix: str = "sk_test_",
+    customer_id: str | None = None,
+    rate_per_second: float | None = None,
+    rate_burst: int | None = None,
 ) -> tuple[ApiKeyRow, str]:
     """Returns the row and the token. The token is shown once and never stored."""
+    ensure_tenant(session=session, tenant=tenant)
     key_id = secrets.token_hex(8)
     secret = secrets.token_urlsafe(32)
     salt = secrets.token_bytes(16)
@@ -28,6 +46,9 @@ def create_api_key(
         salt=salt,
         secret_hash=hash_secret(salt, secret),
         scopes=",".join(scopes),
+        customer_id=customer_id,
+        rate_per_second=rate_per_second,
+        rate_burst=rate_burst,
         created_at=int(time.time()),
     )
     session.add(row)
@@ -39,11 +60,46 @@ def get_api_key(*, session: Session, key_id: str) -> ApiKeyRow | None:
     return session.get(ApiKeyRow, key_id)
 
 
+def get_tenant_key(*, session: Session, tenant: str, key_id: str) -> ApiKeyRow | None:
+    row = session.get(ApiKeyRow, key_id)
+    return row if row is not None and row.tenant == tenant else None
+
+
 def list_api_keys(*, session: Session, tenant: str | None = None) -> Sequence[ApiKeyRow]:
-    stmt = select(ApiKeyRow).order_by(col(ApiKeyRow.created_at))
+    stmt = select(ApiKeyRow).order_by(col(ApiKeyRow.created_at), col(ApiKeyRow.id))
     if tenant is not None:
         stmt = stmt.where(ApiKeyRow.tenant == tenant)
     return session.exec(stmt).all()
+
+
+def revoke_api_key(*, session: Session, row: ApiKeyRow, at: int) -> ApiKeyRow:
+    if row.revoked_at is None:
+        row.revoked_at = at
+        session.add(row)
+        session.commit()
+    return row
+
+
+def rotate_api_key(*, session: Session, row: ApiKeyRow, at: int, grace_seconds: int) -> tuple[ApiKeyRow, str]:
+    """A new key with the same tenant, name, scopes and limits; the old one ends after the grace period."""
+    new_row, token = create_api_key(
+        session=session,
+        tenant=row.tenant,
+        name=row.name,
+        scopes=row.scopes.split(","),
+        prefix=row.prefix,
+        customer_id=row.customer_id,
+        rate_per_second=row.rate_per_second,
+        rate_burst=row.rate_burst,
+    )
+    row.rotated_to = new_row.id
+    if grace_seconds <= 0:
+        row.revoked_at = at
+    else:
+        row.expires_at = at + grace_seconds
+    session.add(row)
+    session.commit()
+    return new_row, token
 
 
 def touch_api_key(*, session: Session, key_id: str, at: int) -> None:

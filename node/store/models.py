@@ -44,7 +44,7 @@ class DeltaRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     receipt_id: str = Field(unique=True, max_length=40)
-    tenant: str = Field(max_length=128)
+    tenant: str = Field(max_length=64, foreign_key="tenants.id")
     customer_id: str = Field(max_length=128)
     reference_id: str = Field(max_length=128)
     amount: str = Field(max_length=80)
@@ -61,6 +61,7 @@ class DeltaRow(SQLModel, table=True):
     status: str = Field(default=DeltaStatus.PENDING, index=True, max_length=16)
     log_index: int | None = Field(default=None, sa_column=_bigint(unique=True))
     batch_id: int | None = Field(default=None, foreign_key="batches.id", index=True)
+    api_key_id: str | None = Field(default=None, max_length=40)  # who recorded it
 
     @classmethod
     def from_signed(
@@ -72,6 +73,7 @@ class DeltaRow(SQLModel, table=True):
         fingerprint: bytes,
         signature: bytes,
         request_hash: bytes,
+        api_key_id: str | None = None,
     ) -> DeltaRow:
         return cls(
             receipt_id=receipt_id,
@@ -90,6 +92,7 @@ class DeltaRow(SQLModel, table=True):
             signature=signature,
             request_hash=request_hash,
             status=DeltaStatus.PENDING,
+            api_key_id=api_key_id,
         )
 
     def to_delta(self) -> Delta:
@@ -130,16 +133,51 @@ class BatchRow(SQLModel, table=True):
     verified_at: int | None = Field(default=None, sa_column=_bigint())
 
 
+class TenantRow(SQLModel, table=True):
+    """An operator organisation. Every other row names its tenant; no query crosses tenants."""
+
+    __tablename__ = "tenants"
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=128)
+    created_at: int = Field(sa_column=_bigint(nullable=False))
+
+
 class ApiKeyRow(SQLModel, table=True):
     __tablename__ = "api_keys"
 
     id: str = Field(primary_key=True, max_length=40)
-    tenant: str = Field(index=True, max_length=128)
+    tenant: str = Field(index=True, max_length=64, foreign_key="tenants.id")
     name: str = Field(max_length=128)
     prefix: str = Field(max_length=16)
     salt: bytes = Field(sa_column=_bytes())
     secret_hash: bytes = Field(sa_column=_bytes())
     scopes: str = Field(max_length=128)
+    # A customer-scoped key (read only) sees that one customer's data and nothing else.
+    customer_id: str | None = Field(default=None, max_length=128)
+    rate_per_second: float | None = None
+    rate_burst: int | None = None
     created_at: int = Field(sa_column=_bigint(nullable=False))
     last_used_at: int | None = Field(default=None, sa_column=_bigint())
     revoked_at: int | None = Field(default=None, sa_column=_bigint())
+    # Set when the key is rotated with a grace period: it works until then.
+    expires_at: int | None = Field(default=None, sa_column=_bigint())
+    rotated_to: str | None = Field(default=None, max_length=40)
+
+
+class UsageCounterRow(SQLModel, table=True):
+    """Requests per tenant, key, UTC day, route and status class (flushed from memory in batches)."""
+
+    __tablename__ = "usage_counters"
+    __table_args__ = (
+        UniqueConstraint("tenant", "key_id", "day", "method", "route", "status_class", name="uq_usage_counter"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant: str = Field(max_length=64, index=True)
+    key_id: str = Field(max_length=40)
+    day: str = Field(max_length=10, index=True)  # YYYY-MM-DD, UTC
+    method: str = Field(max_length=8)
+    route: str = Field(max_length=128)
+    status_class: str = Field(max_length=3)
+    count: int = Field(sa_column=_bigint(nullable=False))

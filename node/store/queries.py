@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
@@ -87,3 +88,21 @@ __all__ = [
     "open_batches",
     "set_batch_deltas_status",
 ]
+
+
+@dataclass(frozen=True)
+class AnchoringSnapshot:
+    unverified: int
+    oldest_unverified_at: int | None
+    last_anchored_block: int | None
+    total_gas_used: int
+
+
+def anchoring_snapshot(*, session: Session) -> AnchoringSnapshot:
+    unverified_stmt = select(func.count(), func.min(DeltaRow.recorded_at)).where(
+        DeltaRow.status != DeltaStatus.VERIFIED
+    )
+    count, oldest = session.exec(unverified_stmt).one()
+    batch_stmt = select(func.max(BatchRow.block_number), func.coalesce(func.sum(BatchRow.gas_used), 0))
+    last_block, gas = session.exec(batch_stmt).one()
+    return AnchoringSnapshot(int(count or 0), oldest, last_block, int(gas or 0))

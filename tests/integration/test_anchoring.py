@@ -18,6 +18,7 @@ from node.devchain import DEV_ANCHORER_KEY, Anvil, start_anvil
 from node.receipts import ReceiptReader
 from node.recording import Recorder
 from node.store.db import Store
+from node.store.keys import ensure_tenant
 from node.store.models import BatchRow, BatchStatus, DeltaRow
 from node.store.queries import list_batches_in_status
 from tests.conftest import Deployment, deploy_fresh, free_port
@@ -26,6 +27,9 @@ from tests.conftest import Deployment, deploy_fresh, free_port
 def _setup(deployment: Deployment, tmp_path: Path) -> tuple[Store, Recorder, ReceiptReader]:
     store = Store(f"sqlite:///{tmp_path / 'anchor.db'}")
     store.create_schema()
+    with store.session() as session:
+        ensure_tenant(session=session, tenant="default")
+        session.commit()
     signer = Signer(from_hex(DEV_ANCHORER_KEY, length=32))
     domain = Domain(31337, from_hex(deployment.address, length=20))
     return (
@@ -124,7 +128,7 @@ def test_prepared_batch_already_on_chain_is_recognised_from_the_event(deployment
     # The transaction went out but the crash lost even its hash: anchor it behind the node's back.
     tx_hash, raw = chain.sign_anchor(start_index=0, count=2, root=batch.root, nonce=chain.pending_nonce())
     chain.broadcast(raw)
-    assert chain.get_mined(tx_hash) is not None
+    assert chain.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)["status"] == 1  # type: ignore[arg-type]
     run_anchor_cycle(store, chain, time.time, AnchorPolicy())
     with store.session() as session:
         row = session.get(BatchRow, batch.id)

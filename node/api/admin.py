@@ -1,0 +1,156 @@
+"""Admin endpoints: API keys (create, list, revoke, rotate) and usage."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from node.api.auth import AdminDep
+from node.api.routes import ERRORS
+from node.api.schemas import ApiKey, ApiKeyCreated, KeyCreate, KeyRotate
+from node.core.errors import FieldError, InvalidInput, NotFound
+from node.store.keys import create_api_key, get_tenant_key, list_api_keys, revoke_api_key, rotate_api_key
+from node.store.models import ApiKeyRow
+from node.usage import build_usage_report
+
+router = APIRouter(prefix="/v1")
+MAX_USAGE_DAYS = 366
+
+
+def _iso(at: int | None) -> str | None:
+    return None if at is None else datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def key_json(row: ApiKeyRow, now: int | None = None) -> dict[str, Any]:
+    now = int(time.time()) if now is None else now
+    if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
+        status = "revoked"
+    elif row.expires_at is not None:
+        status = "expiring"
+    else:
+        status = "active"
+    return {
+        "id": row.id,
+        "name": row.name,
+        "prefix": row.prefix,
+        "scopes": row.scopes.split(","),
+        "customerId": row.customer_id,
+        "status": status,
+        "createdAt": _iso(row.created_at),
+        "lastUsedAt": _iso(row.last_used_at),
+        "revokedAt": _iso(row.revoked_at),
+        "expiresAt": _iso(row.expires_at),
+        "rotatedTo": row.rotated_to,
+        "ratePerSecond": row.rate_per_second,
+        "rateBurst": row.rate_burst,
+    }
+
+
+@router.post("/keys", status_code=201, response_model=ApiKeyCreated, responses=ERRORS, summary="Create an API key")
+def create_key(body: KeyCreate, request: Request, principal: AdminDep) -> dict[str, Any]:
+    scopes = sorted(set(body.scopes))
+    if body.customerId is not None and scopes != ["read"]:
+        raise InvalidInput(
+            "a customer-scoped key can only read",
+            errors=[FieldError("scopes", 'must be ["read"] when customerId is set')],
+        )
+    with request.app.state.store.writer() as session:
+        row, token = create_api_key(
+            session=session,
+            tenant=principal.tenant,
+            name=body.name,
+            scopes=scopes,
+            prefix="sk_live_" if body.live else "sk_test_",
+            customer_id=body.customerId,
+            rate_per_second=body.ratePerSecond,
+            rate_burst=body.rateBurst,
+        )
+    return {**key_json(row), "secret": token}
+
+
+@router.get("/keys", responses=ERRORS, summary="List this tenant's API keys")
+def list_keys(request: Request, principal: AdminDep) -> dict[str, list[dict[str, Any]]]:
+    with request.app.state.store.session() as session:
+        rows = list_api_keys(session=session, tenant=principal.tenant)
+    return {"keys": [key_json(r) for r in rows]}
+
+
+def _own_key(request: Request, principal: AdminDep, key_id: str) -> ApiKeyRow:
+    with request.app.state.store.session() as session:
+        row = get_tenant_key(session=session, tenant=principal.tenant, key_id=key_id)
+    if row is None:
+        raise NotFound(f"no API key {key_id}")
+    return row
+
+
+@router.get("/keys/{key_id}", response_model=ApiKey, responses=ERRORS, summary="One API key")
+def get_key(key_id: str, request: Request, principal: AdminDep) -> dict[str, Any]:
+    return key_json(_own_key(request, principal, key_id))
+
+
+@router.delete("/keys/{key_id}", response_model=ApiKey, responses=ERRORS, summary="Revoke an API key, at once")
+def revoke_key(key_id: str, request: Request, principal: AdminDep) -> dict[str, Any]:
+    row = _own_key(request, principal, key_id)
+    with request.app.state.store.writer() as session:
+        row = revoke_api_key(session=session, row=row, at=int(time.time()))
+    return key_json(row)
+
+
+@router.post(
+    "/keys/{key_id}/rotate",
+    status_code=201,
+    response_model=ApiKeyCreated,
+    responses=ERRORS,
+    summary="Replace a key with a new secret; the old one ends now or after graceSeconds",
+)
+def rotate_key(key_id: str, request: Request, principal: AdminDep, body: KeyRotate | None = None) -> dict[str, Any]:
+    row = _own_key(request, principal, key_id)
+    if row.revoked_at is not None or row.rotated_to is not None:
+        raise InvalidInput(
+            f"API key {key_id} is already revoked or rotated", errors=[FieldError("keyId", "not active")]
+        )
+    with request.app.state.store.writer() as session:
+        new_row, token = rotate_api_key(
+            session=session, row=row, at=int(time.time()), grace_seconds=(body or KeyRotate()).graceSeconds
+        )
+    return {**key_json(new_row), "secret": token}
+
+
+def _parse_day(value: str | None, name: str, default: date) -> date:
+    if value is None:
+        return default
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"{name} is not a date", errors=[FieldError(name, "must be YYYY-MM-DD")]) from None
+
+
+@router.get("/usage", responses=ERRORS, summary="Usage per UTC day: requests, deltas, batches, gas and cost")
+def usage(
+    request: Request,
+    principal: AdminDep,
+    from_: Annotated[
+        str | None, Query(alias="from", description="first day, YYYY-MM-DD (default: 29 days ago)")
+    ] = None,
+    to: Annotated[str | None, Query(description="last day, YYYY-MM-DD, inclusive (default: today)")] = None,
+) -> dict[str, Any]:
+    today = datetime.now(UTC).date()
+    last = _parse_day(to, "to", today)
+    first = _parse_day(from_, "from", last - timedelta(days=29))
+    if first > last:
+        raise InvalidInput("from is after to", errors=[FieldError("from", "must not be after to")])
+    if (last - first).days >= MAX_USAGE_DAYS:
+        raise InvalidInput("range too long", errors=[FieldError("from", f"at most {MAX_USAGE_DAYS} days per request")])
+    state = request.app.state
+    state.usage.flush()
+    return build_usage_report(
+        state.store,
+        tenant=principal.tenant,
+        first=first,
+        last=last,
+        native_price=state.settings.native_price,
+        currency=state.settings.fiat_currency,
+    )

@@ -1,0 +1,80 @@
+"""Prometheus metrics (names documented in docs/OPERATIONS.md). One registry per app, not the global one."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from node.store.db import Store
+from node.store.queries import anchoring_snapshot
+
+
+class NodeMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.http_requests = Counter(
+            "pacspace_http_requests",
+            "HTTP requests by method, route template and status class",
+            ["method", "route", "status_class"],
+            registry=self.registry,
+        )
+        self.http_latency = Histogram(
+            "pacspace_http_request_duration_seconds",
+            "HTTP request latency by method and route template",
+            ["method", "route"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=self.registry,
+        )
+        self.deltas_recorded = Counter(
+            "pacspace_deltas_recorded", "Deltas recorded (new receipts) by this process", registry=self.registry
+        )
+        self.batches_anchored = Counter(
+            "pacspace_batches_anchored", "Batches mined by this process's anchoring job", registry=self.registry
+        )
+        self.deltas_verified = Counter(
+            "pacspace_deltas_verified", "Deltas that reached the configured confirmations", registry=self.registry
+        )
+        self.gas_used = Counter("pacspace_anchor_gas_used", "Gas used by anchor transactions", registry=self.registry)
+        self.cost_wei = Counter(
+            "pacspace_anchor_cost_wei", "Wei spent on anchor transactions (gas x price)", registry=self.registry
+        )
+        self.cycle_failures = Counter(
+            "pacspace_anchor_cycle_failures",
+            "Anchoring cycles that failed, by reason (chain_unavailable, error)",
+            ["reason"],
+            registry=self.registry,
+        )
+
+    def watch_store(self, store: Store, clock: Callable[[], float] = time.time) -> None:
+        self.registry.register(_StoreCollector(store, clock))
+
+
+class _StoreCollector(Collector):
+    """Gauges read from the database at scrape time, so every replica reports the same truth."""
+
+    def __init__(self, store: Store, clock: Callable[[], float]) -> None:
+        self.store = store
+        self.clock = clock
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        with self.store.session() as session:
+            snap = anchoring_snapshot(session=session)
+        yield GaugeMetricFamily(
+            "pacspace_deltas_pending", "Deltas recorded but not yet verified", value=snap.unverified
+        )
+        lag = 0.0 if snap.oldest_unverified_at is None else max(0.0, self.clock() - snap.oldest_unverified_at)
+        yield GaugeMetricFamily(
+            "pacspace_anchoring_lag_seconds", "Age of the oldest delta that is not yet verified", value=lag
+        )
+        yield GaugeMetricFamily(
+            "pacspace_last_anchored_block",
+            "Block number of the most recently mined anchor transaction",
+            value=snap.last_anchored_block or 0,
+        )
+        yield GaugeMetricFamily(
+            "pacspace_gas_spent", "Gas used by all anchor transactions on record", value=snap.total_gas_used
+        )

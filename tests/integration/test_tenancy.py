@@ -1,0 +1,206 @@
+"""Tenants, scoped keys, rate limits: every endpoint against every kind of wrong caller."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import Deployment, RunningNode, create_key, start_node, wait_for_status
+
+_refs = itertools.count()
+
+
+def _delta(customer: str = "cust_a") -> dict[str, Any]:
+    return {"customerId": customer, "delta": 250, "reason": "usage", "referenceId": f"ref-{next(_refs)}"}
+
+
+@dataclass
+class World:
+    node: RunningNode
+    admin: str
+    write: str
+    read: str
+    customer_a: str
+    other_admin: str
+    receipt_a: str
+    receipt_b: str
+    spare_key_ids: Iterator[str]
+
+    def call(self, method: str, path: str, token: str | None, json: Any = None) -> httpx.Response:
+        headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+        return httpx.request(method, self.node.base_url + path, headers=headers, json=json, timeout=30)
+
+
+@pytest.fixture
+def world(deployment: Deployment, tmp_path: Path) -> Iterator[World]:
+    node = start_node(deployment, tmp_path, auth_failure_burst=10_000)
+    try:
+        db = node.db_url
+        admin = node.token
+        with node.client() as client:
+            receipt_a = client.post("/v1/balance/delta", json=_delta("cust_a")).json()["receiptId"]
+            receipt_b = client.post("/v1/balance/delta", json=_delta("cust_b")).json()["receiptId"]
+            wait_for_status(client, receipt_a, "verified")
+            wait_for_status(client, receipt_b, "verified")
+
+            def spare_keys() -> Iterator[str]:
+                while True:
+                    yield client.post("/v1/keys", json={"name": "spare", "scopes": ["read"]}).json()["id"]
+
+            yield World(
+                node=node,
+                admin=admin,
+                write=create_key(db, scope="write"),
+                read=create_key(db, scope="read"),
+                customer_a=create_key(db, scope="read", customer_id="cust_a"),
+                other_admin=create_key(db, scope="admin", tenant="other"),
+                receipt_a=receipt_a,
+                receipt_b=receipt_b,
+                spare_key_ids=spare_keys(),
+            )
+    finally:
+        node.stop()
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    template: str
+    scope: str
+    body: Any = None
+
+    def path(self, world: World) -> str:
+        return self.template.format(receipt_id=world.receipt_a, key_id=next(world.spare_key_ids))
+
+    def payload(self) -> Any:
+        return self.body() if callable(self.body) else self.body
+
+
+ENDPOINTS = [
+    Endpoint("POST", "/v1/balance/delta", "write", _delta),
+    Endpoint("GET", "/v1/receipts/{receipt_id}", "read"),
+    Endpoint("GET", "/v1/receipts/{receipt_id}/proof", "read"),
+    Endpoint("POST", "/v1/keys", "admin", {"name": "x", "scopes": ["read"]}),
+    Endpoint("GET", "/v1/keys", "admin"),
+    Endpoint("GET", "/v1/keys/{key_id}", "admin"),
+    Endpoint("DELETE", "/v1/keys/{key_id}", "admin"),
+    Endpoint("POST", "/v1/keys/{key_id}/rotate", "admin", {"graceSeconds": 0}),
+    Endpoint("GET", "/v1/usage", "admin"),
+]
+WITH_IDS = [e for e in ENDPOINTS if "{" in e.template]
+UNAUTHENTICATED = {"/healthz"}
+
+
+def test_the_table_covers_every_endpoint(world: World) -> None:
+    schema = httpx.get(world.node.base_url + "/openapi.json").json()
+    served = {(m.upper(), p) for p, ops in schema["paths"].items() for m in ops if p not in UNAUTHENTICATED}
+    covered = {(e.method, e.template.replace("{receipt_id}", "{receipt_id}")) for e in ENDPOINTS}
+    assert served == covered, f"endpoints without security cases: {served - covered}"
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: f"{e.method} {e.template}")
+def test_every_endpoint_refuses_missing_malformed_unknown_and_revoked_keys(world: World, endpoint: Endpoint) -> None:
+    revoked = create_key(world.node.db_url, scope="admin")
+    revoked_id = revoked.split("_")[2]
+    assert world.call("DELETE", f"/v1/keys/{revoked_id}", world.admin).status_code == 200
+    for token in (None, "not-a-key", "sk_test_0123456789abcdef_" + "x" * 43, revoked):
+        response = world.call(endpoint.method, endpoint.path(world), token, endpoint.payload())
+        assert response.status_code == 401, (token, response.text)
+        assert response.json()["code"] == "unauthenticated"
+        assert response.headers["content-type"].startswith("application/problem+json")
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: f"{e.method} {e.template}")
+def test_every_endpoint_refuses_a_key_without_its_scope(world: World, endpoint: Endpoint) -> None:
+    wrong = {"write": world.read, "read": world.write, "admin": create_key(world.node.db_url, scope="read,write")}
+    response = world.call(endpoint.method, endpoint.path(world), wrong[endpoint.scope], endpoint.payload())
+    assert response.status_code == 403, response.text
+    assert response.json()["code"] == "forbidden"
+
+
+@pytest.mark.parametrize("endpoint", WITH_IDS, ids=lambda e: f"{e.method} {e.template}")
+def test_another_tenants_ids_do_not_exist(world: World, endpoint: Endpoint) -> None:
+    response = world.call(endpoint.method, endpoint.path(world), world.other_admin, endpoint.payload())
+    assert response.status_code == 404, response.text
+    assert response.json()["code"] == "not_found"
+
+
+def test_another_tenants_lists_and_usage_show_nothing_of_ours(world: World) -> None:
+    keys = world.call("GET", "/v1/keys", world.other_admin).json()["keys"]
+    assert [k["name"] for k in keys] == ["test"]  # only its own admin key
+    usage = world.call("GET", "/v1/usage", world.other_admin).json()
+    assert usage["totals"]["deltasRecorded"] == 0 and usage["tenant"] == "other"
+
+
+def test_customer_scoped_key_sees_only_its_customer(world: World) -> None:
+    own = world.call("GET", f"/v1/receipts/{world.receipt_a}", world.customer_a)
+    assert own.status_code == 200 and own.json()["customerId"] == "cust_a"
+    assert world.call("GET", f"/v1/receipts/{world.receipt_a}/proof", world.customer_a).status_code == 200
+    for path in (f"/v1/receipts/{world.receipt_b}", f"/v1/receipts/{world.receipt_b}/proof"):
+        response = world.call("GET", path, world.customer_a)
+        assert response.status_code == 404 and response.json()["code"] == "not_found"
+    assert world.call("POST", "/v1/balance/delta", world.customer_a, _delta("cust_a")).status_code == 403
+    assert world.call("GET", "/v1/keys", world.customer_a).status_code == 403
+
+
+def test_customer_keys_are_read_only(world: World) -> None:
+    response = world.call("POST", "/v1/keys", world.admin, {"name": "c", "scopes": ["write"], "customerId": "cust_a"})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "scopes"
+
+
+def test_repeated_bad_keys_from_one_client_are_rate_limited(deployment: Deployment, tmp_path: Path) -> None:
+    node = start_node(deployment, tmp_path, auth_failure_burst=5, auth_failure_per_second=0.01)
+    try:
+        statuses = [
+            httpx.get(node.base_url + "/v1/keys", headers={"Authorization": f"Bearer sk_test_{i:016x}_" + "y" * 43})
+            for i in range(8)
+        ]
+        assert [r.status_code for r in statuses] == [401] * 5 + [429] * 3
+        limited = statuses[-1]
+        assert limited.json()["code"] == "rate_limited" and int(limited.headers["retry-after"]) >= 1
+    finally:
+        node.stop()
+
+
+def test_per_key_token_bucket_answers_429_with_retry_after(world: World) -> None:
+    created = world.call(
+        "POST", "/v1/keys", world.admin, {"name": "slow", "scopes": ["read"], "rateBurst": 3, "ratePerSecond": 0.01}
+    ).json()
+    codes = [world.call("GET", f"/v1/receipts/{world.receipt_a}", created["secret"]).status_code for _ in range(5)]
+    assert codes == [200, 200, 200, 429, 429]
+    limited = world.call("GET", f"/v1/receipts/{world.receipt_a}", created["secret"])
+    assert limited.json()["code"] == "rate_limited"
+    assert limited.headers["content-type"].startswith("application/problem+json")
+    assert int(limited.headers["retry-after"]) >= 1
+    # Other keys are unaffected.
+    assert world.call("GET", f"/v1/receipts/{world.receipt_a}", world.read).status_code == 200
+
+
+def test_key_lifecycle_create_list_revoke_rotate(world: World) -> None:
+    created = world.call("POST", "/v1/keys", world.admin, {"name": "billing", "scopes": ["write"], "live": True}).json()
+    assert created["secret"].startswith("sk_live_") and created["status"] == "active"
+    assert world.call("POST", "/v1/balance/delta", created["secret"], _delta()).status_code == 201
+
+    listed = {k["id"]: k for k in world.call("GET", "/v1/keys", world.admin).json()["keys"]}
+    entry = listed[created["id"]]
+    assert "secret" not in entry and entry["prefix"] == "sk_live_" and entry["scopes"] == ["write"]
+    assert entry["lastUsedAt"] is not None and entry["createdAt"].endswith("Z")
+
+    rotated = world.call("POST", f"/v1/keys/{created['id']}/rotate", world.admin, {"graceSeconds": 3600}).json()
+    assert rotated["secret"] != created["secret"] and rotated["scopes"] == ["write"]
+    assert world.call("POST", "/v1/balance/delta", created["secret"], _delta()).status_code == 201, "grace period"
+    assert world.call("GET", f"/v1/keys/{created['id']}", world.admin).json()["status"] == "expiring"
+    assert world.call("POST", "/v1/balance/delta", rotated["secret"], _delta()).status_code == 201
+
+    assert world.call("DELETE", f"/v1/keys/{rotated['id']}", world.admin).json()["status"] == "revoked"
+    assert world.call("POST", "/v1/balance/delta", rotated["secret"], _delta()).status_code == 401, "at once"
+
+    again = world.call("POST", f"/v1/keys/{rotated['id']}/rotate", world.admin, {"graceSeconds": 0})
+    assert again.status_code == 422
