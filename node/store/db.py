@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -39,6 +39,10 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+class SchemaOutdatedError(RuntimeError):
+    """The database's tables predate this version of the node."""
+
+
 class Store:
     """The database: an engine plus the write discipline around it."""
 
@@ -58,7 +62,21 @@ class Store:
         self._write_lock = threading.Lock()
 
     def create_schema(self) -> None:
+        """Create missing tables; refuse a database whose existing tables lack columns this node needs."""
         SQLModel.metadata.create_all(self.engine)
+        inspector = inspect(self.engine)
+        missing = [
+            f"{table.name}.{column.name}"
+            for table in SQLModel.metadata.sorted_tables
+            for column in table.columns
+            if column.name not in {c["name"] for c in inspector.get_columns(table.name)}
+        ]
+        if missing:
+            raise SchemaOutdatedError(
+                f"the database at {self.engine.url.render_as_string(hide_password=True)} was created by an older "
+                f"version of PacSpace node and lacks {', '.join(missing)}; back it up and start from a new "
+                "database (schema migrations arrive with `pacspace-node db upgrade`)"
+            )
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -199,3 +199,15 @@ def test_reorged_batch_is_anchored_again_and_proofs_follow_the_new_block(
     assert after["blockHash"] != before["blockHash"]
     assert chain.block_hash_at(after["blockNumber"]) == from_hex(after["blockHash"])
     assert _statuses(store) == [BatchStatus.VERIFIED]
+
+
+def test_an_outdated_database_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    import sqlite3
+
+    from node.store.db import SchemaOutdatedError
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("create table api_keys (id text primary key, tenant text)")
+    with pytest.raises(SchemaOutdatedError, match=r"lacks api_keys\.name"):
+        Store(f"sqlite:///{path}").create_schema()
