@@ -22,13 +22,14 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from node.chain.client import AnchorClient, MinedAnchor, batch_commitment
+from node.chain.client import AnchorClient, MinedAnchor
 from node.core.errors import PacSpaceError
 from node.core.hashing import ZERO32, to_hex
-from node.core.merkle import MerkleTree, compute_leaf_hash
+from node.core.merkle import MerkleTree, compute_batch_commitment, compute_leaf_hash
 from node.store.db import Store
 from node.store.models import BatchRow, BatchStatus, DeltaStatus
 from node.store.queries import (
+    add_verified_batch_to_balances,
     list_unbatched,
     next_log_index,
     open_batches,
@@ -145,7 +146,7 @@ def _advance_open_batches(
 
 
 def _send(store: Store, chain: AnchorClient, batch: BatchRow) -> None:
-    expected = batch_commitment(batch.root, batch.count)
+    expected = compute_batch_commitment(batch.root, batch.count)
     stored = chain.stored_commitment(batch.start_index)
     if stored == expected:
         # Mined already: a crash lost the hash, or another replica sent it. Find the event.
@@ -242,6 +243,7 @@ def _confirm(
         batch.verified_at = int(clock())
         session.add(batch)
         set_batch_deltas_status(session=session, batch_id=batch.id, status=DeltaStatus.VERIFIED)
+        add_verified_batch_to_balances(session=session, batch_id=batch.id)
         session.commit()
     report.batches_verified += 1
     report.deltas_verified += batch.count

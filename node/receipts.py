@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from typing import Any
 
 from node.core.bundle import BatchRecord, build_proof_bundle
 from node.core.errors import Conflict, NotFound
-from node.core.hashing import to_hex
+from node.core.hashing import ZERO32, to_hex
 from node.core.merkle import MerkleTree, compute_leaf_hash
 from node.core.typed_data import Domain
 from node.store.db import Store
 from node.store.models import BatchRow, BatchStatus, DeltaRow
-from node.store.queries import get_batch, get_delta_by_receipt, list_batch_deltas
+from node.store.queries import batch_leaves, get_batch, get_delta_by_receipt, iter_customer_deltas
 
 
 def receipt_json(
@@ -30,6 +32,8 @@ def receipt_json(
         "customerIndex": row.customer_index,
         "prevFingerprint": to_hex(row.prev_fingerprint),
         "recordedAt": row.recorded_at,
+        "corrects": None if row.corrects == ZERO32 else to_hex(row.corrects),
+        "correctsReceiptId": row.corrects_receipt_id,
         "fingerprint": to_hex(row.fingerprint),
         "signature": to_hex(row.signature),
         "signer": to_hex(signer),
@@ -80,8 +84,7 @@ class ReceiptReader:
                 self._trees.move_to_end(batch.id)
                 return tree
         with self.store.session() as session:
-            rows = list_batch_deltas(session=session, batch_id=batch.id)
-            leaves = [compute_leaf_hash(r.log_index or 0, r.fingerprint) for r in rows]
+            leaves = [compute_leaf_hash(i, fp) for i, fp in batch_leaves(session=session, batch_id=batch.id)]
         tree = MerkleTree.build(leaves)
         with self._lock:
             self._trees[batch.id] = tree
@@ -97,10 +100,13 @@ class ReceiptReader:
                 code="not_anchored",
                 receipt_id=receipt_id,
             )
+        return self.bundle_for(row, batch)
+
+    def bundle_for(self, row: DeltaRow, batch: BatchRow) -> dict[str, Any]:
+        """The proof bundle of an anchored row. Requires ``batch`` to be the row's anchored batch."""
         assert row.log_index is not None and batch.tx_hash is not None
         assert batch.block_number is not None and batch.block_hash is not None
         tree = self._tree(batch)
-        position = row.log_index - batch.start_index
         return build_proof_bundle(
             receipt_id=row.receipt_id,
             domain=self.domain,
@@ -110,7 +116,7 @@ class ReceiptReader:
             signer=self.signer,
             log_index=row.log_index,
             leaf_hash=compute_leaf_hash(row.log_index, row.fingerprint),
-            proof=tree.proof(position),
+            proof=tree.proof(row.log_index - batch.start_index),
             batch=BatchRecord(
                 batch_id=batch.onchain_batch_id if batch.onchain_batch_id is not None else -1,
                 root=batch.root,
@@ -122,3 +128,24 @@ class ReceiptReader:
             ),
             metadata_json=row.metadata_json,
         )
+
+    def export_lines(self, *, tenant: str, customer_id: str, from_index: int, to_index: int | None) -> Iterator[bytes]:
+        """JSON Lines of proof bundles for the customer's verified deltas, in constant memory."""
+        batches: dict[int, BatchRow] = {}
+        for row in iter_customer_deltas(
+            self.store.session,
+            tenant=tenant,
+            customer_id=customer_id,
+            from_index=from_index,
+            to_index=to_index,
+            verified_only=True,
+        ):
+            assert row.batch_id is not None
+            batch = batches.get(row.batch_id)
+            if batch is None:
+                with self.store.session() as session:
+                    found = get_batch(session=session, batch_id=row.batch_id)
+                assert found is not None
+                batches.clear()  # rows arrive in log order: an older batch is never needed again
+                batches[row.batch_id] = batch = found
+            yield json.dumps(self.bundle_for(row, batch), separators=(",", ":")).encode() + b"\n"

@@ -12,14 +12,16 @@ import time
 from collections.abc import Callable
 
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
 
 from node.core.deltas import ChainHead, DeltaRequest, build_delta
-from node.core.errors import Conflict
+from node.core.errors import Conflict, FieldError, InvalidInput
+from node.core.hashing import ZERO32
 from node.core.signing import Signer
 from node.core.typed_data import Domain, compute_fingerprint
 from node.store.db import Store
 from node.store.models import DeltaRow
-from node.store.queries import get_chain_head, get_delta_by_reference
+from node.store.queries import get_chain_head, get_delta_by_receipt, get_delta_by_reference
 
 
 def new_receipt_id() -> str:
@@ -51,13 +53,19 @@ class Recorder:
                 if existing is not None:
                     return self._replay(existing, request_hash), False
                 head_row = get_chain_head(session=session, tenant=tenant, customer_id=request.customer_id)
-                head = None if head_row is None else ChainHead(head_row.customer_index, head_row.fingerprint)
+                head = (
+                    None
+                    if head_row is None
+                    else ChainHead(head_row.customer_index, head_row.fingerprint, int(head_row.running_total))
+                )
+                corrects = self._corrected_fingerprint(session, tenant, request)
                 delta = build_delta(
                     tenant=tenant,
                     request=request,
                     head=head,
                     recorded_at=int(self.clock()),
                     salt=secrets.token_bytes(32),
+                    corrects=corrects,
                 )
                 fingerprint = compute_fingerprint(self.domain, delta)
                 row = DeltaRow.from_signed(
@@ -67,7 +75,9 @@ class Recorder:
                     fingerprint=fingerprint,
                     signature=self.signer.sign_digest(fingerprint),
                     request_hash=request_hash,
+                    running_total=(0 if head is None else head.running_total) + delta.delta,
                     api_key_id=api_key_id,
+                    corrects_receipt_id=request.corrects_receipt_id,
                 )
                 session.add(row)
                 try:
@@ -80,6 +90,19 @@ class Recorder:
                 self.on_recorded()
             return row, True
         raise Conflict("could not extend the customer's chain after 3 attempts; retry", code="chain_contention")
+
+    @staticmethod
+    def _corrected_fingerprint(session: Session, tenant: str, request: DeltaRequest) -> bytes:
+        """The fingerprint of the receipt a correction names; it must be this customer's own."""
+        if request.corrects_receipt_id is None:
+            return ZERO32
+        original = get_delta_by_receipt(session=session, tenant=tenant, receipt_id=request.corrects_receipt_id)
+        if original is None or original.customer_id != request.customer_id:
+            raise InvalidInput(
+                "a correction must name an existing receipt of the same customer",
+                errors=[FieldError("correctsReceiptId", f"no receipt {request.corrects_receipt_id} for this customer")],
+            )
+        return original.fingerprint
 
     @staticmethod
     def _replay(existing: DeltaRow, request_hash: bytes) -> DeltaRow:

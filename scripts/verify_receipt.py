@@ -37,6 +37,8 @@ the offline checks (and the on-chain ones, given a fake ``ChainSource``) run wit
 from __future__ import annotations
 
 import argparse
+import functools
+import importlib
 import io
 import json
 import os
@@ -63,8 +65,8 @@ PRIMARY_TYPE = "Delta"
 DOMAIN_TYPE = "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
 DELTA_TYPE = (
     "Delta(string tenant,string customerId,int256 delta,string reason,string referenceId,"
-    "bytes32 metadataHash,uint64 customerIndex,bytes32 prevFingerprint,uint64 recordedAt,"
-    "bytes32 salt)"
+    "bytes32 metadataHash,uint64 customerIndex,bytes32 prevFingerprint,bytes32 corrects,"
+    "uint64 recordedAt,bytes32 salt)"
 )
 DELTA_FIELDS: list[dict[str, str]] = [
     {"name": "tenant", "type": "string"},
@@ -75,6 +77,7 @@ DELTA_FIELDS: list[dict[str, str]] = [
     {"name": "metadataHash", "type": "bytes32"},
     {"name": "customerIndex", "type": "uint64"},
     {"name": "prevFingerprint", "type": "bytes32"},
+    {"name": "corrects", "type": "bytes32"},
     {"name": "recordedAt", "type": "uint64"},
     {"name": "salt", "type": "bytes32"},
 ]
@@ -83,6 +86,34 @@ DOMAIN_FIELDS: list[dict[str, str]] = [
     {"name": "version", "type": "string"},
     {"name": "chainId", "type": "uint256"},
     {"name": "verifyingContract", "type": "address"},
+]
+DELTA_TYPE_HASH = keccak(text=DELTA_TYPE)
+CHECKPOINT_TYPE = (
+    "Checkpoint(string tenant,string customerId,uint64 fromIndex,uint64 toIndex,uint64 count,"
+    "int256 openingBalance,int256 net,int256 closingBalance,bytes32 rangeRoot,bytes32 headFingerprint,"
+    "uint64 createdAt)"
+)
+CHECKPOINT_FIELDS: list[dict[str, str]] = [
+    {"name": "tenant", "type": "string"},
+    {"name": "customerId", "type": "string"},
+    {"name": "fromIndex", "type": "uint64"},
+    {"name": "toIndex", "type": "uint64"},
+    {"name": "count", "type": "uint64"},
+    {"name": "openingBalance", "type": "int256"},
+    {"name": "net", "type": "int256"},
+    {"name": "closingBalance", "type": "int256"},
+    {"name": "rangeRoot", "type": "bytes32"},
+    {"name": "headFingerprint", "type": "bytes32"},
+    {"name": "createdAt", "type": "uint64"},
+]
+CHECKPOINT_TYPE_HASH = keccak(text=CHECKPOINT_TYPE)
+TOKEN_VERSION = 0x01
+TOKEN_TYPES = [
+    *(f["type"] for f in CHECKPOINT_FIELDS),
+    "uint256",  # chainId
+    "address",  # verifyingContract
+    "bytes",  # nodeSignature
+    "bytes",  # countersignature
 ]
 BATCH_ANCHORED = "BatchAnchored(uint64,bytes32,uint64,uint32,address)"
 BATCH_ANCHORED_TOPIC = keccak(text=BATCH_ANCHORED)
@@ -151,14 +182,36 @@ def _is_jsonable(value: object) -> bool:
     return True
 
 
+def _optional(module: str, attr: str) -> Any:
+    """An attribute of an optional accelerator module, or None when it is not installed."""
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError):
+        return None
+
+
+# Keccak-256 is not hashlib's SHA3-256. safe-pysha3 (module ``sha3``) is ~6x faster per call than
+# eth_utils' wrapper; coincurve recovers secp256k1 signatures ~20x faster than eth-account. Both
+# are optional: without them the verifier falls back to eth-utils / eth-account.
+_KECCAK_256: Any = _optional("sha3", "keccak_256")
+_CC_PUBLIC_KEY: Any = _optional("coincurve", "PublicKey")
+
+
+def k256(data: bytes) -> bytes:
+    """Ethereum's Keccak-256 of ``data``."""
+    if _KECCAK_256 is not None:
+        return bytes(_KECCAK_256(data).digest())
+    return keccak(data)
+
+
 def leaf_hash(log_index: int, fingerprint: bytes) -> bytes:
     """``keccak256(keccak256(abi.encode(uint256 logIndex, bytes32 fingerprint)))`` (section 2)."""
-    return keccak(keccak(encode(["uint256", "bytes32"], [log_index, fingerprint])))
+    return k256(k256(log_index.to_bytes(32, "big") + fingerprint))
 
 
 def hash_pair(a: bytes, b: bytes) -> bytes:
     """``keccak256(min(a,b) ‖ max(a,b))``, bytewise order (OpenZeppelin sorted pair)."""
-    return keccak(a + b) if a <= b else keccak(b + a)
+    return k256(a + b) if a <= b else k256(b + a)
 
 
 def fold_proof(leaf: bytes, proof: list[bytes]) -> bytes:
@@ -170,7 +223,22 @@ def fold_proof(leaf: bytes, proof: list[bytes]) -> bytes:
 
 def batch_commitment(root: bytes, count: int) -> bytes:
     """``keccak256(abi.encode(root, uint256(count)))`` (section 3)."""
-    return keccak(encode(["bytes32", "uint256"], [root, count]))
+    return k256(root + count.to_bytes(32, "big"))
+
+
+def standard_tree_root(values: list[tuple[int, bytes]]) -> bytes:
+    """Root of ``StandardMerkleTree.of(values, ["uint256", "bytes32"])`` (section 2's rules).
+
+    Leaves sorted bytewise, placed from the end of a ``2n - 1`` array, parents by ``hash_pair``.
+    """
+    if not values:
+        raise ValueError("a StandardMerkleTree needs at least one leaf")
+    leaves = sorted(leaf_hash(index, fingerprint) for index, fingerprint in values)
+    n = len(leaves)
+    tree: list[bytes] = [b""] * (n - 1) + leaves[::-1]
+    for i in range(n - 2, -1, -1):
+        tree[i] = hash_pair(tree[2 * i + 1], tree[2 * i + 2])
+    return tree[0]
 
 
 def proof_length_bounds(count: int) -> tuple[int, int]:
@@ -187,8 +255,9 @@ def type_string(name: str, fields: list[dict[str, str]]) -> str:
     return name + "(" + ",".join(f"{f['type']} {f['name']}" for f in fields) + ")"
 
 
+@functools.lru_cache(maxsize=64)
 def domain_separator(chain_id: int, contract: bytes) -> bytes:
-    return keccak(
+    return k256(
         keccak(text=DOMAIN_TYPE)
         + keccak(text=DOMAIN_NAME)
         + keccak(text=DOMAIN_VERSION)
@@ -286,6 +355,7 @@ class Message:
     metadata_hash: bytes
     customer_index: int
     prev_fingerprint: bytes
+    corrects: bytes
     recorded_at: int
     salt: bytes
 
@@ -419,6 +489,7 @@ def _parse_message(p: _Parser, b: Bundle, message: dict[str, Any]) -> None:
     b.metadata_hash = p.hexbytes(message, "metadataHash", "typedData.message.metadataHash", 32)
     customer_index = p.decimal(message, "customerIndex", "typedData.message.customerIndex", signed=False, bits=64)
     prev = p.hexbytes(message, "prevFingerprint", "typedData.message.prevFingerprint", 32)
+    corrects = p.hexbytes(message, "corrects", "typedData.message.corrects", 32)
     recorded_at = p.decimal(message, "recordedAt", "typedData.message.recordedAt", signed=False, bits=64)
     salt = p.hexbytes(message, "salt", "typedData.message.salt", 32)
     if (
@@ -430,6 +501,7 @@ def _parse_message(p: _Parser, b: Bundle, message: dict[str, Any]) -> None:
         or b.metadata_hash is None
         or customer_index is None
         or prev is None
+        or corrects is None
         or recorded_at is None
         or salt is None
         or extra
@@ -444,6 +516,7 @@ def _parse_message(p: _Parser, b: Bundle, message: dict[str, Any]) -> None:
         metadata_hash=b.metadata_hash,
         customer_index=customer_index,
         prev_fingerprint=prev,
+        corrects=corrects,
         recorded_at=recorded_at,
         salt=salt,
     )
@@ -615,23 +688,43 @@ def eip712_digest(typed_data: dict[str, Any]) -> bytes:
 
 def manual_digest(chain_id: int, contract: bytes, m: Message) -> bytes:
     """The digest by hand from section 1's formulas (independent of the typed data JSON)."""
-    struct_hash = keccak(
-        keccak(text=DELTA_TYPE)
-        + keccak(text=m.tenant)
-        + keccak(text=m.customer_id)
+    struct_hash = k256(
+        DELTA_TYPE_HASH
+        + k256(m.tenant.encode("utf-8"))
+        + k256(m.customer_id.encode("utf-8"))
         + m.delta.to_bytes(32, "big", signed=True)
-        + keccak(text=m.reason)
-        + keccak(text=m.reference_id)
+        + k256(m.reason.encode("utf-8"))
+        + k256(m.reference_id.encode("utf-8"))
         + m.metadata_hash
         + m.customer_index.to_bytes(32, "big")
         + m.prev_fingerprint
+        + m.corrects
         + m.recorded_at.to_bytes(32, "big")
         + m.salt
     )
-    return keccak(b"\x19\x01" + domain_separator(chain_id, contract) + struct_hash)
+    return k256(b"\x19\x01" + domain_separator(chain_id, contract) + struct_hash)
 
 
-def check_fingerprint(b: Bundle) -> CheckResult:
+def _check_fingerprint_fast(b: Bundle) -> CheckResult:
+    """Section 1's formulas only (exports): with the domain check passing, typedData holds
+    exactly the parsed message under the bundle's domain, so this is its EIP-712 digest."""
+    skip = _needs(b, message=b.message, chainId=b.chain_id, contract=b.contract, fingerprint=b.fingerprint)
+    if skip or b.message is None or b.chain_id is None or b.contract is None or b.fingerprint is None:
+        return CheckResult("fingerprint", False, skip or "")
+    digest = manual_digest(b.chain_id, b.contract, b.message)
+    if digest != b.fingerprint:
+        return CheckResult(
+            "fingerprint",
+            False,
+            f"digest of the message by section 1's formulas is {hx(digest)}, bundle fingerprint is "
+            f"{hx(b.fingerprint)}",
+        )
+    return CheckResult("fingerprint", True, f"{hx(digest)} is the EIP-712 digest of the message")
+
+
+def check_fingerprint(b: Bundle, fast: bool = False) -> CheckResult:
+    if fast:
+        return _check_fingerprint_fast(b)
     skip = _needs(b, typedData=b.typed_data, fingerprint=b.fingerprint)
     if skip or b.typed_data is None or b.fingerprint is None:
         return CheckResult("fingerprint", False, skip or "")
@@ -674,7 +767,7 @@ def check_metadata(b: Bundle) -> CheckResult:
                 f"expected 32 zero bytes (the bundle withholds the metadata text)",
             )
         return CheckResult("metadata", True, "no metadata; metadataHash is 32 zero bytes")
-    digest = keccak(b.metadata.encode("utf-8"))
+    digest = k256(b.metadata.encode("utf-8"))
     if digest != b.metadata_hash:
         return CheckResult(
             "metadata",
@@ -697,21 +790,45 @@ def check_metadata(b: Bundle) -> CheckResult:
     return CheckResult("metadata", True, f"canonical {_describe(b.metadata)} hashes to message.metadataHash")
 
 
-def check_signature(b: Bundle) -> CheckResult:
+def signature_problem(signature: bytes, low_s: bool = True) -> str | None:
+    """Why a 65-byte ``r ‖ s ‖ v`` signature is malformed under section 1's rules, else None."""
+    if len(signature) != 65:
+        return f"signature is {len(signature)} bytes, expected 65 (r ‖ s ‖ v)"
+    r = int.from_bytes(signature[:32], "big")
+    s = int.from_bytes(signature[32:64], "big")
+    v = signature[64]
+    if v not in (27, 28):
+        return f"v is {v}, expected 27 or 28"
+    if not 0 < r < SECP256K1_N:
+        return "r is out of range"
+    if not 0 < s < SECP256K1_N:
+        return "s is out of range"
+    if low_s and s > SECP256K1_N // 2:
+        return "s is not in the lower half of the curve order"
+    return None
+
+
+def recover_signer(digest: bytes, signature: bytes, fast: bool = True) -> bytes:
+    """``ecrecover(digest, signature)`` as 20 bytes; coincurve when available and ``fast``.
+
+    The signature must already have passed ``signature_problem``; raises when no key recovers.
+    """
+    if fast and _CC_PUBLIC_KEY is not None:
+        compact = signature[:64] + bytes([signature[64] - 27])
+        public = _CC_PUBLIC_KEY.from_signature_and_message(compact, digest, hasher=None)
+        return k256(bytes(public.format(compressed=False))[1:])[12:]
+    return bytes.fromhex(Account._recover_hash(digest, signature=signature)[2:])
+
+
+def check_signature(b: Bundle, fast: bool = False) -> CheckResult:
     skip = _needs(b, fingerprint=b.fingerprint, signature=b.signature, signer=b.signer)
     if skip or b.fingerprint is None or b.signature is None or b.signer is None:
         return CheckResult("signature", False, skip or "")
-    r = int.from_bytes(b.signature[:32], "big")
-    s = int.from_bytes(b.signature[32:64], "big")
-    v = b.signature[64]
-    if v not in (27, 28):
-        return CheckResult("signature", False, f"v is {v}, expected 27 or 28")
-    if not 0 < r < SECP256K1_N:
-        return CheckResult("signature", False, "r is out of range")
-    if not 0 < s <= SECP256K1_N // 2:
-        return CheckResult("signature", False, "s is not in the lower half of the curve order")
+    problem = signature_problem(b.signature)
+    if problem:
+        return CheckResult("signature", False, problem)
     try:
-        recovered = Account._recover_hash(b.fingerprint, signature=b.signature).lower()
+        recovered = hx(recover_signer(b.fingerprint, b.signature, fast=fast))
     except Exception as exc:
         return CheckResult("signature", False, f"cannot recover a signer: {exc}")
     if recovered != hx(b.signer):
@@ -783,13 +900,15 @@ def check_range(b: Bundle) -> CheckResult:
     return CheckResult("range", True, f"log index {b.log_index} in [{b.start_index}, {end})")
 
 
-def run_offline_checks(b: Bundle, pinned_contract: bytes | None = None) -> list[CheckResult]:
+def run_offline_checks(b: Bundle, pinned_contract: bytes | None = None, fast: bool = False) -> list[CheckResult]:
+    """Section 4's offline checks. ``fast`` (exports): the fingerprint by section 1's formulas
+    only, not also through eth-account's generic encoder, and signatures recovered by coincurve."""
     return [
         check_format(b),
         check_domain(b, pinned_contract),
-        check_fingerprint(b),
+        check_fingerprint(b, fast),
         check_metadata(b),
-        check_signature(b),
+        check_signature(b, fast),
         check_leaf(b),
         check_proof(b),
         check_range(b),

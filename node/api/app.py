@@ -16,12 +16,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from node.anchoring import AnchorPolicy
 from node.api.admin import router as admin_router
+from node.api.ledger import router as ledger_router
 from node.api.limits import RequestGuard
 from node.api.observability import Observability
 from node.api.problems import install_problem_handlers
 from node.api.ratelimit import RateLimiter
 from node.api.routes import router
 from node.chain.client import AnchorClient, connect
+from node.checkpointing import Checkpoints
 from node.core.hashing import from_hex, to_hex
 from node.core.ratelimit import BucketPolicy
 from node.core.signing import Signer
@@ -50,6 +52,7 @@ class Services:
     anchor: AnchorService
     recorder: Recorder
     receipts: ReceiptReader
+    checkpoints: Checkpoints
 
 
 def build_services(settings: Settings, store: Store | None = None) -> Services:
@@ -94,6 +97,7 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
         anchor=anchor,
         recorder=Recorder(store=store, domain=domain, signer=signer, on_recorded=on_recorded),
         receipts=ReceiptReader(store=store, domain=domain, signer=signer.address),
+        checkpoints=Checkpoints(store=store, domain=domain, signer=signer),
     )
 
 
@@ -135,6 +139,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     state.auth_failure_policy = BucketPolicy(settings.auth_failure_per_second, settings.auth_failure_burst)
     install_problem_handlers(app)
     app.include_router(router)
+    app.include_router(ledger_router)
     app.include_router(admin_router)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(Observability, metrics=services.metrics, usage=services.usage)

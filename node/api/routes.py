@@ -58,6 +58,7 @@ def record_delta(
         reason=body.reason,
         reference_id=body.referenceId,
         metadata=body.metadata,
+        corrects_receipt_id=body.correctsReceiptId,
     )
     row, created = request.app.state.recorder.record(
         tenant=principal.tenant, request=delta_request, api_key_id=principal.key_id

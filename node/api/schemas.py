@@ -32,6 +32,9 @@ class DeltaCreate(BaseModel):
     reason: str = Field(min_length=1, max_length=MAX_REASON)
     referenceId: str = Field(min_length=1, max_length=MAX_REFERENCE_ID)
     metadata: dict[str, Any] | None = None
+    correctsReceiptId: str | None = Field(
+        default=None, min_length=1, max_length=40, description="the receipt this delta corrects (same customer)"
+    )
 
 
 class Receipt(BaseModel):
@@ -45,6 +48,8 @@ class Receipt(BaseModel):
     customerIndex: int
     prevFingerprint: str
     recordedAt: int = Field(description="unix seconds, as signed")
+    corrects: str | None = Field(description="fingerprint of the corrected delta")
+    correctsReceiptId: str | None
     fingerprint: str
     signature: str
     signer: str
@@ -102,3 +107,24 @@ class ApiKey(BaseModel):
 
 class ApiKeyCreated(ApiKey):
     secret: str = Field(description="the API key itself; shown once, never stored")
+
+
+class CheckpointCreate(BaseModel):
+    """A range by customer index (default: after the previous checkpoint up to the latest verified
+    delta) or by the time deltas were recorded (``from``/``to``, unix seconds, inclusive)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+    customerId: str = Field(min_length=1, max_length=MAX_CUSTOMER_ID)
+    fromIndex: int | None = Field(default=None, ge=0)
+    toIndex: int | None = Field(default=None, ge=0)
+    from_: int | None = Field(default=None, alias="from", ge=0)
+    to: int | None = Field(default=None, ge=0)
+
+
+class Countersign(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    signature: str = Field(
+        pattern=r"^0x[0-9a-fA-F]{130}$", description="65-byte secp256k1 signature over the checkpoint's EIP-712 digest"
+    )

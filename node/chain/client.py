@@ -42,11 +42,6 @@ class MinedAnchor:
     batch_id: int | None
 
 
-def batch_commitment(root: bytes, count: int) -> bytes:
-    """What the contract stores per batch: ``keccak256(abi.encode(root, uint256(count)))``."""
-    return keccak256(root + count.to_bytes(32, "big"))
-
-
 def connect(rpc_url: str, *, timeout: float = 10.0) -> Web3:
     return Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
 

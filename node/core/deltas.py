@@ -29,6 +29,7 @@ class DeltaRequest:
     reason: str
     reference_id: str
     metadata_json: str | None
+    corrects_receipt_id: str | None = None
 
     @property
     def request_hash(self) -> bytes:
@@ -41,6 +42,7 @@ class DeltaRequest:
                     "reason": self.reason,
                     "referenceId": self.reference_id,
                     "metadata": self.metadata_json,
+                    "correctsReceiptId": self.corrects_receipt_id,
                 }
             ).encode()
         )
@@ -48,10 +50,11 @@ class DeltaRequest:
 
 @dataclass(frozen=True)
 class ChainHead:
-    """The last recorded delta of one customer: its index and fingerprint."""
+    """The last recorded delta of one customer: its index, fingerprint and the running balance."""
 
     customer_index: int
     fingerprint: bytes
+    running_total: int = 0
 
 
 def _text_errors(name: str, value: str, limit: int) -> list[FieldError]:
@@ -71,6 +74,7 @@ def validate_delta_request(
     reason: str,
     reference_id: str,
     metadata: dict[str, Any] | None,
+    corrects_receipt_id: str | None = None,
 ) -> DeltaRequest:
     """Check every rule; raises InvalidInput listing each failing field, or returns the request."""
     errors = [
@@ -94,9 +98,11 @@ def validate_delta_request(
             size = len(metadata_json.encode())
             if size > MAX_METADATA_BYTES:
                 errors.append(FieldError("metadata", f"canonical form is {size} bytes; limit {MAX_METADATA_BYTES}"))
+    if corrects_receipt_id is not None:
+        errors.extend(_text_errors("correctsReceiptId", corrects_receipt_id, MAX_REFERENCE_ID))
     if errors:
         raise InvalidInput("the delta is not valid", errors=errors)
-    return DeltaRequest(customer_id, delta, reason, reference_id, metadata_json)
+    return DeltaRequest(customer_id, delta, reason, reference_id, metadata_json, corrects_receipt_id)
 
 
 def build_delta(
@@ -106,6 +112,7 @@ def build_delta(
     head: ChainHead | None,
     recorded_at: int,
     salt: bytes,
+    corrects: bytes = ZERO32,
 ) -> Delta:
     """The next link of the customer's chain: index head+1 (or 0), linked to head's fingerprint."""
     return Delta(
@@ -119,4 +126,5 @@ def build_delta(
         prev_fingerprint=ZERO32 if head is None else head.fingerprint,
         recorded_at=recorded_at,
         salt=salt,
+        corrects=corrects,
     )

@@ -89,3 +89,8 @@ def verify_proof(leaf_hash: bytes, proof: Sequence[bytes], root: bytes) -> None:
     calculated = compute_root_from_proof(leaf_hash, proof)
     if calculated != root:
         raise ProofError(expected=root, calculated=calculated)
+
+
+def compute_batch_commitment(root: bytes, count: int) -> bytes:
+    """What the anchor contract stores per batch: ``keccak256(abi.encode(root, uint256(count)))``."""
+    return keccak256(root + count.to_bytes(32, "big"))

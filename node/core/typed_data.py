@@ -22,8 +22,8 @@ UINT64_MAX = 2**64 - 1
 DOMAIN_TYPE = "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
 DELTA_TYPE = (
     "Delta(string tenant,string customerId,int256 delta,string reason,string referenceId,"
-    "bytes32 metadataHash,uint64 customerIndex,bytes32 prevFingerprint,uint64 recordedAt,"
-    "bytes32 salt)"
+    "bytes32 metadataHash,uint64 customerIndex,bytes32 prevFingerprint,bytes32 corrects,"
+    "uint64 recordedAt,bytes32 salt)"
 )
 DOMAIN_TYPEHASH = keccak256(DOMAIN_TYPE.encode())
 DELTA_TYPEHASH = keccak256(DELTA_TYPE.encode())
@@ -44,6 +44,7 @@ EIP712_TYPES: dict[str, list[dict[str, str]]] = {
         {"name": "metadataHash", "type": "bytes32"},
         {"name": "customerIndex", "type": "uint64"},
         {"name": "prevFingerprint", "type": "bytes32"},
+        {"name": "corrects", "type": "bytes32"},
         {"name": "recordedAt", "type": "uint64"},
         {"name": "salt", "type": "bytes32"},
     ],
@@ -101,13 +102,14 @@ class Delta:
     prev_fingerprint: bytes
     recorded_at: int
     salt: bytes
+    corrects: bytes = b"\x00" * 32  # fingerprint of the delta this one corrects; zero when none
 
     def __post_init__(self) -> None:
         if not INT256_MIN <= self.delta <= INT256_MAX:
             raise ValueError("delta outside int256")
         if not 0 <= self.customer_index <= UINT64_MAX or not 0 <= self.recorded_at <= UINT64_MAX:
             raise ValueError("customer_index and recorded_at must fit uint64")
-        for name in ("metadata_hash", "prev_fingerprint", "salt"):
+        for name in ("metadata_hash", "prev_fingerprint", "salt", "corrects"):
             if len(getattr(self, name)) != 32:
                 raise ValueError(f"{name} must be 32 bytes")
 
@@ -122,6 +124,7 @@ class Delta:
             "metadataHash": to_hex(self.metadata_hash),
             "customerIndex": str(self.customer_index),
             "prevFingerprint": to_hex(self.prev_fingerprint),
+            "corrects": to_hex(self.corrects),
             "recordedAt": str(self.recorded_at),
             "salt": to_hex(self.salt),
         }
@@ -138,6 +141,7 @@ def compute_struct_hash(delta: Delta) -> bytes:
         + delta.metadata_hash
         + _word(delta.customer_index)
         + delta.prev_fingerprint
+        + delta.corrects
         + _word(delta.recorded_at)
         + delta.salt
     )

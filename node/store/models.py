@@ -62,6 +62,10 @@ class DeltaRow(SQLModel, table=True):
     log_index: int | None = Field(default=None, sa_column=_bigint(unique=True))
     batch_id: int | None = Field(default=None, foreign_key="batches.id", index=True)
     api_key_id: str | None = Field(default=None, max_length=40)  # who recorded it
+    corrects: bytes = Field(sa_column=_bytes())  # fingerprint of the corrected delta, or 32 zero bytes
+    corrects_receipt_id: str | None = Field(default=None, max_length=40)
+    # Sum of this customer's deltas 0..customer_index (a decimal string: int256 sums overflow SQL integers).
+    running_total: str = Field(max_length=90)
 
     @classmethod
     def from_signed(
@@ -73,7 +77,9 @@ class DeltaRow(SQLModel, table=True):
         fingerprint: bytes,
         signature: bytes,
         request_hash: bytes,
+        running_total: int,
         api_key_id: str | None = None,
+        corrects_receipt_id: str | None = None,
     ) -> DeltaRow:
         return cls(
             receipt_id=receipt_id,
@@ -93,6 +99,9 @@ class DeltaRow(SQLModel, table=True):
             request_hash=request_hash,
             status=DeltaStatus.PENDING,
             api_key_id=api_key_id,
+            corrects=delta.corrects,
+            corrects_receipt_id=corrects_receipt_id,
+            running_total=str(running_total),
         )
 
     def to_delta(self) -> Delta:
@@ -108,6 +117,7 @@ class DeltaRow(SQLModel, table=True):
             prev_fingerprint=self.prev_fingerprint,
             recorded_at=self.recorded_at,
             salt=self.salt,
+            corrects=self.corrects,
         )
 
 
@@ -131,6 +141,42 @@ class BatchRow(SQLModel, table=True):
     created_at: int = Field(sa_column=_bigint(nullable=False))
     anchored_at: int | None = Field(default=None, sa_column=_bigint())
     verified_at: int | None = Field(default=None, sa_column=_bigint())
+
+
+class CustomerBalanceRow(SQLModel, table=True):
+    """The verified part of a customer's balance, advanced by the anchoring job as batches verify.
+
+    Derived data: ``derive?verify=true`` recomputes it from the deltas and reports any difference.
+    """
+
+    __tablename__ = "customer_balances"
+
+    tenant: str = Field(primary_key=True, max_length=64)
+    customer_id: str = Field(primary_key=True, max_length=128)
+    verified_balance: str = Field(max_length=90)
+    verified_count: int = Field(sa_column=_bigint(nullable=False))
+
+
+class CheckpointRow(SQLModel, table=True):
+    __tablename__ = "checkpoints"
+    __table_args__ = (UniqueConstraint("tenant", "customer_id", "from_index", name="uq_checkpoint_start"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    tenant: str = Field(max_length=64, foreign_key="tenants.id", index=True)
+    customer_id: str = Field(max_length=128, index=True)
+    from_index: int = Field(sa_column=_bigint(nullable=False))
+    to_index: int = Field(sa_column=_bigint(nullable=False))
+    count: int = Field(sa_column=_bigint(nullable=False))
+    opening_balance: str = Field(max_length=90)
+    net: str = Field(max_length=90)
+    closing_balance: str = Field(max_length=90)
+    range_root: bytes = Field(sa_column=_bytes())
+    head_fingerprint: bytes = Field(sa_column=_bytes())
+    created_at: int = Field(sa_column=_bigint(nullable=False))
+    node_signature: bytes = Field(sa_column=_bytes())
+    countersignature: bytes | None = Field(default=None, sa_column=_bytes(nullable=True))
+    countersigner: bytes | None = Field(default=None, sa_column=_bytes(nullable=True))
+    countersigned_at: int | None = Field(default=None, sa_column=_bigint())
 
 
 class TenantRow(SQLModel, table=True):

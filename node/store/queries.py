@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
-from node.store.models import BatchRow, BatchStatus, DeltaRow, DeltaStatus
+from node.store.models import BatchRow, BatchStatus, CheckpointRow, CustomerBalanceRow, DeltaRow, DeltaStatus
 
 
 def get_delta_by_reference(*, session: Session, tenant: str, reference_id: str) -> DeltaRow | None:
@@ -106,3 +107,127 @@ def anchoring_snapshot(*, session: Session) -> AnchoringSnapshot:
     batch_stmt = select(func.max(BatchRow.block_number), func.coalesce(func.sum(BatchRow.gas_used), 0))
     last_block, gas = session.exec(batch_stmt).one()
     return AnchoringSnapshot(int(count or 0), oldest, last_block, int(gas or 0))
+
+
+def add_verified_batch_to_balances(*, session: Session, batch_id: int) -> None:
+    """Add a newly verified batch's deltas to each customer's verified balance (same transaction)."""
+    rows = session.execute(
+        select(col(DeltaRow.tenant), col(DeltaRow.customer_id), col(DeltaRow.amount)).where(
+            col(DeltaRow.batch_id) == batch_id
+        )
+    ).all()
+    sums: dict[tuple[str, str], list[int]] = {}
+    for tenant, customer_id, amount in rows:
+        entry = sums.setdefault((tenant, customer_id), [0, 0])
+        entry[0] += int(amount)
+        entry[1] += 1
+    for (tenant, customer_id), (amount_sum, count) in sums.items():
+        balance = session.get(CustomerBalanceRow, (tenant, customer_id))
+        if balance is None:
+            balance = CustomerBalanceRow(tenant=tenant, customer_id=customer_id, verified_balance="0", verified_count=0)
+        balance.verified_balance = str(int(balance.verified_balance) + amount_sum)
+        balance.verified_count += count
+        session.add(balance)
+
+
+def get_customer_balance(*, session: Session, tenant: str, customer_id: str) -> CustomerBalanceRow | None:
+    return session.get(CustomerBalanceRow, (tenant, customer_id))
+
+
+def last_verified_log_index(*, session: Session) -> int | None:
+    stmt = select(func.max(BatchRow.start_index + BatchRow.count - 1)).where(BatchRow.status == BatchStatus.VERIFIED)
+    value = session.exec(stmt).one()
+    return None if value is None else int(value)
+
+
+def get_delta_at(*, session: Session, tenant: str, customer_id: str, customer_index: int) -> DeltaRow | None:
+    stmt = select(DeltaRow).where(
+        DeltaRow.tenant == tenant, DeltaRow.customer_id == customer_id, DeltaRow.customer_index == customer_index
+    )
+    return session.exec(stmt).first()
+
+
+def iter_customer_deltas(
+    store_session: Callable[[], AbstractContextManager[Session]],
+    *,
+    tenant: str,
+    customer_id: str,
+    from_index: int = 0,
+    to_index: int | None = None,
+    verified_only: bool = False,
+    chunk: int = 2000,
+) -> Iterator[DeltaRow]:
+    """Rows in customer-index order, fetched in chunks by keyset (constant memory, short transactions)."""
+    next_index = from_index
+    while True:
+        with store_session() as session:
+            stmt = (
+                select(DeltaRow)
+                .where(
+                    DeltaRow.tenant == tenant,
+                    DeltaRow.customer_id == customer_id,
+                    col(DeltaRow.customer_index) >= next_index,
+                )
+                .order_by(col(DeltaRow.customer_index))
+                .limit(chunk)
+            )
+            if to_index is not None:
+                stmt = stmt.where(col(DeltaRow.customer_index) <= to_index)
+            if verified_only:
+                stmt = stmt.where(DeltaRow.status == DeltaStatus.VERIFIED)
+            rows = session.exec(stmt).all()
+        if not rows:
+            return
+        yield from rows
+        next_index = rows[-1].customer_index + 1
+
+
+def customer_indexes_between(
+    *, session: Session, tenant: str, customer_id: str, recorded_from: int, recorded_to: int
+) -> tuple[int | None, int | None]:
+    stmt = select(func.min(DeltaRow.customer_index), func.max(DeltaRow.customer_index)).where(
+        DeltaRow.tenant == tenant,
+        DeltaRow.customer_id == customer_id,
+        col(DeltaRow.recorded_at) >= recorded_from,
+        col(DeltaRow.recorded_at) <= recorded_to,
+    )
+    low, high = session.exec(stmt).one()
+    return low, high
+
+
+def batch_leaves(*, session: Session, batch_id: int) -> list[tuple[int, bytes]]:
+    stmt = (
+        select(col(DeltaRow.log_index), col(DeltaRow.fingerprint))
+        .where(col(DeltaRow.batch_id) == batch_id)
+        .order_by(col(DeltaRow.log_index))
+    )
+    return [(int(i or 0), bytes(fp)) for i, fp in session.execute(stmt).all()]
+
+
+def list_checkpoints(*, session: Session, tenant: str, customer_id: str | None = None) -> Sequence[CheckpointRow]:
+    stmt = select(CheckpointRow).where(CheckpointRow.tenant == tenant)
+    if customer_id is not None:
+        stmt = stmt.where(CheckpointRow.customer_id == customer_id)
+    return session.exec(stmt.order_by(col(CheckpointRow.customer_id), col(CheckpointRow.from_index))).all()
+
+
+def overlapping_checkpoint(
+    *, session: Session, tenant: str, customer_id: str, from_index: int, to_index: int
+) -> CheckpointRow | None:
+    stmt = select(CheckpointRow).where(
+        CheckpointRow.tenant == tenant,
+        CheckpointRow.customer_id == customer_id,
+        col(CheckpointRow.from_index) <= to_index,
+        col(CheckpointRow.to_index) >= from_index,
+    )
+    return session.exec(stmt).first()
+
+
+def last_checkpoint(*, session: Session, tenant: str, customer_id: str) -> CheckpointRow | None:
+    stmt = (
+        select(CheckpointRow)
+        .where(CheckpointRow.tenant == tenant, CheckpointRow.customer_id == customer_id)
+        .order_by(col(CheckpointRow.to_index).desc())
+        .limit(1)
+    )
+    return session.exec(stmt).first()

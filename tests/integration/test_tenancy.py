@@ -30,6 +30,8 @@ class World:
     other_admin: str
     receipt_a: str
     receipt_b: str
+    checkpoint_a: str
+    checkpoint_b: str
     spare_key_ids: Iterator[str]
 
     def call(self, method: str, path: str, token: str | None, json: Any = None) -> httpx.Response:
@@ -49,6 +51,9 @@ def world(deployment: Deployment, tmp_path: Path) -> Iterator[World]:
             wait_for_status(client, receipt_a, "verified")
             wait_for_status(client, receipt_b, "verified")
 
+            checkpoint_a = client.post("/v1/checkpoints", json={"customerId": "cust_a"}).json()["checkpointId"]
+            checkpoint_b = client.post("/v1/checkpoints", json={"customerId": "cust_b"}).json()["checkpointId"]
+
             def spare_keys() -> Iterator[str]:
                 while True:
                     yield client.post("/v1/keys", json={"name": "spare", "scopes": ["read"]}).json()["id"]
@@ -62,6 +67,8 @@ def world(deployment: Deployment, tmp_path: Path) -> Iterator[World]:
                 other_admin=create_key(db, scope="admin", tenant="other"),
                 receipt_a=receipt_a,
                 receipt_b=receipt_b,
+                checkpoint_a=checkpoint_a,
+                checkpoint_b=checkpoint_b,
                 spare_key_ids=spare_keys(),
             )
     finally:
@@ -74,16 +81,21 @@ class Endpoint:
     template: str
     scope: str
     body: Any = None
+    query: str = ""
+    names_our_data: bool = False  # takes a receipt, key, checkpoint or customer of tenant "default"
 
     def path(self, world: World) -> str:
-        return self.template.format(receipt_id=world.receipt_a, key_id=next(world.spare_key_ids))
+        path = self.template.format(
+            receipt_id=world.receipt_a, key_id=next(world.spare_key_ids), checkpoint_id=world.checkpoint_a
+        )
+        return path + self.query
 
     def payload(self) -> Any:
         return self.body() if callable(self.body) else self.body
 
 
 ENDPOINTS = [
-    Endpoint("POST", "/v1/balance/delta", "write", _delta),
+    Endpoint("POST", "/v1/balance/delta", "write", _delta),  # records for the caller's own tenant
     Endpoint("GET", "/v1/receipts/{receipt_id}", "read"),
     Endpoint("GET", "/v1/receipts/{receipt_id}/proof", "read"),
     Endpoint("POST", "/v1/keys", "admin", {"name": "x", "scopes": ["read"]}),
@@ -92,15 +104,22 @@ ENDPOINTS = [
     Endpoint("DELETE", "/v1/keys/{key_id}", "admin"),
     Endpoint("POST", "/v1/keys/{key_id}/rotate", "admin", {"graceSeconds": 0}),
     Endpoint("GET", "/v1/usage", "admin"),
+    Endpoint("GET", "/v1/balance/derive", "read", query="?customerId=cust_a", names_our_data=True),
+    Endpoint("GET", "/v1/balance/derive", "read", query="?customerId=cust_a&verify=true", names_our_data=True),
+    Endpoint("GET", "/v1/balance/export", "read", query="?customerId=cust_a", names_our_data=True),
+    Endpoint("POST", "/v1/checkpoints", "write", {"customerId": "cust_a"}, names_our_data=True),
+    Endpoint("GET", "/v1/checkpoints", "read"),
+    Endpoint("GET", "/v1/checkpoints/{checkpoint_id}", "read"),
+    Endpoint("POST", "/v1/checkpoints/{checkpoint_id}/countersign", "read", {"signature": "0x" + "11" * 65}),
 ]
-WITH_IDS = [e for e in ENDPOINTS if "{" in e.template]
+WITH_IDS = [e for e in ENDPOINTS if e.names_our_data or "{" in e.template]
 UNAUTHENTICATED = {"/healthz"}
 
 
 def test_the_table_covers_every_endpoint(world: World) -> None:
     schema = httpx.get(world.node.base_url + "/openapi.json").json()
     served = {(m.upper(), p) for p, ops in schema["paths"].items() for m in ops if p not in UNAUTHENTICATED}
-    covered = {(e.method, e.template.replace("{receipt_id}", "{receipt_id}")) for e in ENDPOINTS}
+    covered = {(e.method, e.template) for e in ENDPOINTS}
     assert served == covered, f"endpoints without security cases: {served - covered}"
 
 
@@ -136,6 +155,7 @@ def test_another_tenants_lists_and_usage_show_nothing_of_ours(world: World) -> N
     assert [k["name"] for k in keys] == ["test"]  # only its own admin key
     usage = world.call("GET", "/v1/usage", world.other_admin).json()
     assert usage["totals"]["deltasRecorded"] == 0 and usage["tenant"] == "other"
+    assert world.call("GET", "/v1/checkpoints", world.other_admin).json()["checkpoints"] == []
 
 
 def test_customer_scoped_key_sees_only_its_customer(world: World) -> None:
@@ -147,6 +167,12 @@ def test_customer_scoped_key_sees_only_its_customer(world: World) -> None:
         assert response.status_code == 404 and response.json()["code"] == "not_found"
     assert world.call("POST", "/v1/balance/delta", world.customer_a, _delta("cust_a")).status_code == 403
     assert world.call("GET", "/v1/keys", world.customer_a).status_code == 403
+    assert world.call("GET", "/v1/balance/derive?customerId=cust_a", world.customer_a).json()["balance"] == 250
+    for path in ("/v1/balance/derive?customerId=cust_b", "/v1/balance/export?customerId=cust_b",
+                 f"/v1/checkpoints/{world.checkpoint_b}"):  # fmt: skip
+        assert world.call("GET", path, world.customer_a).status_code == 404, path
+    listed = world.call("GET", "/v1/checkpoints", world.customer_a).json()["checkpoints"]
+    assert [c["checkpointId"] for c in listed] == [world.checkpoint_a]
 
 
 def test_customer_keys_are_read_only(world: World) -> None:

@@ -17,6 +17,14 @@ from eth_account.messages import encode_typed_data
 from eth_utils import keccak
 
 from node.core.canonical_json import canonicalize
+from node.core.checkpoints import (
+    CHECKPOINT_TYPEHASH,
+    build_checkpoint,
+    build_checkpoint_typed_data,
+    compute_checkpoint_digest,
+    decode_proof_token,
+    encode_proof_token,
+)
 from node.core.hashing import from_hex, to_hex
 from node.core.merkle import MerkleTree, compute_leaf_hash
 from node.core.signing import Signer
@@ -45,6 +53,7 @@ def _delta(entry: dict[str, Any]) -> tuple[Delta, str | None]:
             prev_fingerprint=from_hex(entry["prevFingerprint"], length=32),
             recorded_at=int(entry["recordedAt"]),
             salt=from_hex(entry["salt"], length=32),
+            corrects=from_hex(entry["corrects"], length=32),
         ),
         meta,
     )
@@ -90,3 +99,38 @@ def test_worked_example_matches_the_document() -> None:
     assert [to_hex(p) for p in tree.proof(0)] == want["proof7"]
     commitment = keccak(tree.root + (2).to_bytes(32, "big"))
     assert to_hex(bytes(commitment)) == want["batchCommitment"]
+    assert d1.corrects == f0, "the credit names the charge it corrects"
+
+
+def test_worked_checkpoint_matches_the_document() -> None:
+    ex = _example()
+    want = ex["expected"]
+    domain = Domain(ex["domain"]["chainId"], from_hex(ex["domain"]["verifyingContract"], length=20))
+    d0, _ = _delta(ex["deltas"][0])
+    d1, _ = _delta(ex["deltas"][1])
+    spec = ex["checkpoint"]
+    cp = build_checkpoint(
+        tenant="default",
+        customer_id="cust_12345",
+        entries=[(0, compute_fingerprint(domain, d0), d0.delta), (1, compute_fingerprint(domain, d1), d1.delta)],
+        opening_balance=int(spec["openingBalance"]),
+        created_at=int(spec["createdAt"]),
+    )
+    assert (cp.from_index, cp.to_index, cp.count) == (spec["fromIndex"], spec["toIndex"], 2)
+    assert str(cp.net) == want["checkpointNet"] and str(cp.closing_balance) == want["checkpointClosingBalance"]
+    assert to_hex(CHECKPOINT_TYPEHASH) == want["checkpointTypeHash"]
+    assert to_hex(cp.range_root) == want["checkpointRangeRoot"]
+    digest = compute_checkpoint_digest(domain, cp)
+    typed = build_checkpoint_typed_data(domain, cp)
+    message = encode_typed_data(full_message=typed)
+    assert to_hex(bytes(keccak(b"\x19" + message.version + message.header + message.body))) == to_hex(digest)
+    assert to_hex(digest) == want["checkpointDigest"]
+    node_sig = Signer(from_hex(ex["signerPrivateKey"], length=32)).sign_digest(digest)
+    countersigner = Signer(from_hex(spec["countersignerPrivateKey"], length=32))
+    countersig = countersigner.sign_digest(digest)
+    assert to_hex(node_sig) == want["checkpointSignature"] and to_hex(countersig) == want["countersignature"]
+    assert to_hex(countersigner.address) == want["countersigner"]
+    token = encode_proof_token(domain, cp, node_sig, countersig)
+    assert token == want["proofToken"]
+    decoded = decode_proof_token(token)
+    assert decoded.checkpoint == cp and decoded.countersignature == countersig and decoded.domain == domain

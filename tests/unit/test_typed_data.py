@@ -33,6 +33,7 @@ deltas = st.builds(
     prev_fingerprint=digests,
     recorded_at=st.integers(0, UINT64_MAX),
     salt=digests,
+    corrects=digests,
 )
 domains = st.builds(Domain, chain_id=st.integers(1, 2**64), verifying_contract=st.binary(min_size=20, max_size=20))
 
