@@ -44,10 +44,13 @@ import json
 import os
 import re
 import sys
+import time
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, BinaryIO, Protocol, TextIO, TypeVar, cast
 
 from eth_abi.abi import decode, encode
 from eth_account import Account
@@ -716,8 +719,7 @@ def _check_fingerprint_fast(b: Bundle) -> CheckResult:
         return CheckResult(
             "fingerprint",
             False,
-            f"digest of the message by section 1's formulas is {hx(digest)}, bundle fingerprint is "
-            f"{hx(b.fingerprint)}",
+            f"digest of the message by section 1's formulas is {hx(digest)}, bundle fingerprint is {hx(b.fingerprint)}",
         )
     return CheckResult("fingerprint", True, f"{hx(digest)} is the EIP-712 digest of the message")
 
@@ -1318,10 +1320,822 @@ def run_chain_checks(b: Bundle, facts: ChainFacts, required: int) -> list[CheckR
     ]
 
 
-def run_all_checks(b: Bundle, chain: ChainSource, pinned_contract: bytes | None, required: int) -> list[CheckResult]:
+def run_all_checks(
+    b: Bundle, chain: ChainSource, pinned_contract: bytes | None, required: int, fast: bool = False
+) -> list[CheckResult]:
     contract = pinned_contract if pinned_contract is not None else b.contract
     facts = fetch_chain_facts(chain, b, contract)
-    return run_offline_checks(b, pinned_contract) + run_chain_checks(b, facts, required)
+    return run_offline_checks(b, pinned_contract, fast) + run_chain_checks(b, facts, required)
+
+
+# --- exports (section 6): every delta of one customer ----------------------------------------
+
+# Checks across the bundles of an export, on top of each bundle's own section 4 checks.
+EXPORT_CHECKS = ("gap", "order", "link", "corrects", "customer", "deployment")
+CHECKPOINT_CHECKS = (
+    "token",
+    "signature",
+    "anchorer",
+    "countersignature",
+    "export",
+    "range",
+    "opening",
+    "net",
+    "closing",
+    "root",
+    "head",
+)
+PROGRESS_EVERY = 10_000
+PRINTED_FAILURES = 50
+KEPT_FAILURES = 10_000
+CHAIN_CACHE_SIZE = 4096
+
+
+class CachedChain:
+    """A ChainSource that asks the real one once per distinct question (bounded LRU memo).
+
+    The bundles of an export share the chain id, the contract, the signer and, a batch at a
+    time, the batch facts (commitment, transaction receipt, block hash); the head is read once.
+    Errors are remembered too, so an unreachable RPC is reported for every bundle without a
+    timeout each. ``verify`` asks the contract for the first proof of each batch; the batch's
+    other proofs are checked locally by the contract's own rule (section 3: stored commitment
+    matches, index in range, proof folds to the root) against the commitment read from chain.
+    """
+
+    def __init__(self, chain: ChainSource, size: int = CHAIN_CACHE_SIZE) -> None:
+        self.url = chain.url
+        self.inner = chain
+        self._size = size
+        self._memo: OrderedDict[tuple[object, ...], tuple[bool, object]] = OrderedDict()
+
+    def _ask(self, key: tuple[object, ...], fn: Callable[[], T]) -> T:
+        hit = self._memo.get(key)
+        if hit is None:
+            try:
+                hit = (True, fn())
+            except Exception as exc:
+                hit = (False, exc)
+            self._memo[key] = hit
+            if len(self._memo) > self._size:
+                self._memo.popitem(last=False)
+        else:
+            self._memo.move_to_end(key)
+        ok, value = hit
+        if not ok:
+            assert isinstance(value, BaseException)
+            raise value.with_traceback(None)
+        return cast("T", value)
+
+    def chain_id(self) -> int:
+        return self._ask(("chain_id",), self.inner.chain_id)
+
+    def code_size(self, contract: bytes) -> int:
+        return self._ask(("code", contract), lambda: self.inner.code_size(contract))
+
+    def is_anchorer(self, contract: bytes, account: bytes) -> bool:
+        return self._ask(("anchorer", contract, account), lambda: self.inner.is_anchorer(contract, account))
+
+    def batch_commitment(self, contract: bytes, start_index: int) -> bytes:
+        return self._ask(
+            ("commitment", contract, start_index), lambda: self.inner.batch_commitment(contract, start_index)
+        )
+
+    def verify(
+        self,
+        contract: bytes,
+        start_index: int,
+        count: int,
+        root: bytes,
+        log_index: int,
+        fingerprint: bytes,
+        proof: list[bytes],
+    ) -> bool:
+        key = ("verify", contract, start_index, count, root)
+        if key not in self._memo:
+            args = (contract, start_index, count, root, log_index, fingerprint, proof)
+            return self._ask(key, lambda: self.inner.verify(*args))
+        self._ask(key, lambda: False)  # re-raises the RPC error of the batch's first call, if any
+        stored = self.batch_commitment(contract, start_index)
+        return (
+            stored != ZERO32
+            and stored == batch_commitment(root, count)
+            and start_index <= log_index < start_index + count
+            and fold_proof(leaf_hash(log_index, fingerprint), proof) == root
+        )
+
+    def transaction_receipt(self, tx_hash: bytes) -> TxReceipt | None:
+        return self._ask(("receipt", tx_hash), lambda: self.inner.transaction_receipt(tx_hash))
+
+    def block_hash(self, number: int) -> bytes | None:
+        return self._ask(("block", number), lambda: self.inner.block_hash(number))
+
+    def head(self) -> int:
+        return self._ask(("head",), self.inner.head)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One failed check of one export line."""
+
+    line: int
+    customer_index: int | None
+    receipt_id: str | None
+    check: str
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "customerIndex": self.customer_index,
+            "receiptId": self.receipt_id,
+            "check": self.check,
+            "detail": self.detail,
+            "line": self.line,
+        }
+
+    def describe(self) -> str:
+        index = "?" if self.customer_index is None else str(self.customer_index)
+        receipt = f" ({self.receipt_id})" if self.receipt_id else ""
+        return f"✗ customerIndex {index}{receipt}, line {self.line}: {self.check}: {self.detail}"
+
+
+def _loose_index(raw: object) -> int | None:
+    """``typedData.message.customerIndex`` of a bundle whose message failed to parse, if readable."""
+    try:
+        value = raw["typedData"]["message"]["customerIndex"]  # type: ignore[index]
+    except (KeyError, TypeError, IndexError):
+        return None
+    if isinstance(value, str) and re.fullmatch(r"0|[1-9][0-9]{0,19}", value):
+        return int(value)
+    return None
+
+
+def bundle_index(b: Bundle) -> int | None:
+    return b.message.customer_index if b.message is not None else _loose_index(b.raw)
+
+
+DeltaHook = Callable[[int, "int | None", "bytes | None"], None]
+
+
+class ExportChecker:
+    """Checks an export's bundles one at a time, in order, keeping little state.
+
+    Per bundle: section 4's checks (fast mode; chain facts through a ``CachedChain``). Across
+    bundles: ``gap`` (customerIndex must go 0, 1, 2, … ; names the first missing index),
+    ``order`` (an index repeated or going back), ``link`` (prevFingerprint is the previous
+    bundle's fingerprint; index 0 links to zero), ``corrects`` (a non-zero value is the
+    fingerprint of an earlier delta of the export), ``customer`` (one tenant and customerId)
+    and ``deployment`` (one chainId and contract). The fingerprints seen are kept in a set for
+    ``corrects``: about 100 bytes each, ~100 MB for a million deltas.
+    """
+
+    def __init__(
+        self,
+        chain: ChainSource,
+        pinned: bytes | None,
+        required: int,
+        *,
+        customer: tuple[str, str] | None = None,
+        deployment: tuple[int, bytes] | None = None,
+        on_delta: DeltaHook | None = None,
+        kept: int = KEPT_FAILURES,
+    ) -> None:
+        self.chain = chain if isinstance(chain, CachedChain) else CachedChain(chain)
+        self.pinned = pinned
+        self.required = required
+        self.customer = customer
+        self.customer_from = "the checkpoint's" if customer is not None else "the export's"
+        self.deployment = deployment
+        self.deployment_from = "the checkpoint's" if deployment is not None else "the export's"
+        self.on_delta = on_delta
+        self.kept = kept
+        self.count = 0
+        self.balance = 0
+        self.next_index = 0
+        self.prev_fingerprint: bytes | None = ZERO32
+        self.head_index: int | None = None
+        self.head_fingerprint: bytes | None = None
+        self.seen: set[bytes] = set()
+        self.failures: list[Failure] = []
+        self.failure_count = 0
+        self.failed_bundles = 0
+        self.by_check: Counter[str] = Counter()
+
+    @property
+    def ok(self) -> bool:
+        return self.count > 0 and self.failure_count == 0
+
+    def _record(self, line: int, index: int | None, receipt_id: str | None, fails: list[tuple[str, str]]) -> None:
+        if not fails:
+            return
+        self.failed_bundles += 1
+        for check, detail in fails:
+            self.failure_count += 1
+            self.by_check[check] += 1
+            if len(self.failures) < self.kept:
+                self.failures.append(Failure(line, index, receipt_id, check, detail))
+
+    def add_unreadable(self, line: int, why: str) -> None:
+        """A line that is no bundle at all: it takes the next index, whose link is unknown."""
+        self.count += 1
+        self._record(line, None, None, [("format", why)])
+        self.head_index, self.head_fingerprint = self.next_index, None
+        self.next_index += 1
+        self.prev_fingerprint = None
+
+    def add(self, line: int, b: Bundle) -> None:
+        self.count += 1
+        fails = [
+            (r.name, r.detail) for r in run_all_checks(b, self.chain, self.pinned, self.required, fast=True) if not r.ok
+        ]
+        m = b.message
+        if m is not None:
+            who = (m.tenant, m.customer_id)
+            if self.customer is None:
+                self.customer = who
+            elif who != self.customer:
+                fails.append(
+                    (
+                        "customer",
+                        f"tenant/customerId is {_describe(m.tenant)}/{_describe(m.customer_id)}, "
+                        f"{self.customer_from} is {_describe(self.customer[0])}/{_describe(self.customer[1])}",
+                    )
+                )
+        if b.chain_id is not None and b.contract is not None:
+            where = (b.chain_id, b.contract)
+            if self.deployment is None:
+                self.deployment = where
+            elif where != self.deployment:
+                fails.append(
+                    (
+                        "deployment",
+                        f"chainId {b.chain_id} contract {hx(b.contract)}, {self.deployment_from} is chainId "
+                        f"{self.deployment[0]} contract {hx(self.deployment[1])}",
+                    )
+                )
+        index = bundle_index(b)
+        in_sequence = self._sequence(b, index, fails)
+        if m is not None and m.corrects != ZERO32 and m.corrects not in self.seen:
+            fails.append(
+                (
+                    "corrects",
+                    f"corrects {hx(m.corrects)} is not the fingerprint of an earlier delta of this export",
+                )
+            )
+        if b.fingerprint is not None:
+            self.seen.add(b.fingerprint)
+        if in_sequence and index is not None:
+            delta = m.delta if m is not None else None
+            if delta is not None:
+                self.balance += delta
+            if self.on_delta is not None:
+                self.on_delta(index, delta, b.fingerprint)
+        self._record(line, index, b.receipt_id, fails)
+
+    def _sequence(self, b: Bundle, index: int | None, fails: list[tuple[str, str]]) -> bool:
+        """Place the bundle in the customer's chain; True when it extends it."""
+        if index is None:  # the format check names the problem; assume it took the next index
+            self.head_index, self.head_fingerprint = self.next_index, b.fingerprint
+            self.next_index += 1
+            self.prev_fingerprint = b.fingerprint
+            return False
+        if index < self.next_index:
+            fails.append(
+                (
+                    "order",
+                    f"customerIndex {index} comes after {self.next_index - 1}: repeated or out of order",
+                )
+            )
+            return False
+        if index > self.next_index:
+            first = self.next_index
+            span = (
+                f"customerIndex {first} is missing"
+                if index == first + 1
+                else (f"customerIndexes {first}..{index - 1} are missing ({index - first}), first missing {first}")
+            )
+            if first == 0:
+                span += ": the export must start at customerIndex 0 to derive the balance"
+            fails.append(("gap", span))
+        else:
+            want = ZERO32 if index == 0 else self.prev_fingerprint
+            m = b.message
+            if m is not None and want is not None and m.prev_fingerprint != want:
+                previous = (
+                    "32 zero bytes (customerIndex 0)"
+                    if index == 0
+                    else (f"the fingerprint of customerIndex {index - 1}, {hx(want)}")
+                )
+                fails.append(("link", f"prevFingerprint is {hx(m.prev_fingerprint)}, expected {previous}"))
+        self.next_index = index + 1
+        self.prev_fingerprint = b.fingerprint
+        self.head_index, self.head_fingerprint = index, b.fingerprint
+        return True
+
+    def summary(self) -> str:
+        if self.ok:
+            return f"derived: balance {self.balance} over {self.count} verified deltas"
+        checks = ", ".join(f"{name} ×{n}" for name, n in self.by_check.most_common())
+        return (
+            f"NOT DERIVED: {self.failure_count} failure(s) in {self.failed_bundles} of {self.count} "
+            f"bundle(s) ({checks})"
+        )
+
+    def failures_json(self) -> dict[str, Any]:
+        return {
+            "failures": [f.to_json() for f in self.failures],
+            "failureCount": self.failure_count,
+            "failuresOmitted": self.failure_count - len(self.failures),
+        }
+
+    def print_failures(self, out: TextIO, limit: int = PRINTED_FAILURES) -> None:
+        for failure in self.failures[:limit]:
+            print(failure.describe(), file=out)
+        if self.failure_count > limit:
+            print(f"… and {self.failure_count - limit} more failure(s)", file=out)
+
+
+def _decode_line(raw: bytes) -> tuple[dict[str, Any], list[str]] | str:
+    """The bundle on one export line, or why the line is not one."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"not UTF-8: {exc}"
+    duplicates: list[str] = []
+    try:
+        data = json.loads(text, object_pairs_hook=_duplicate_recorder(duplicates))
+    except (ValueError, RecursionError) as exc:
+        return f"not JSON: {exc}"
+    if not isinstance(data, dict):
+        return f"expected a proof bundle (a JSON object), got {_describe(data)}"
+    return data, duplicates
+
+
+def _open_export(source: str) -> BinaryIO:
+    if source == "-":
+        return sys.stdin.buffer
+    try:
+        return open(source, "rb")
+    except OSError as exc:
+        raise UnusableInput(f"cannot read {source}: {exc}") from exc
+
+
+def scan_export(
+    source: str,
+    checker: ExportChecker,
+    *,
+    progress: TextIO | None = None,
+    stop_after: int | None = None,
+) -> None:
+    """Stream the JSON Lines export through ``checker``, a line at a time.
+
+    ``stop_after``: stop at the first bundle whose customerIndex is beyond it (checkpoints).
+    Raises UnusableInput when the file cannot be read, holds no bundle, or its first line is
+    not a JSON object (so it is no JSON Lines export, e.g. a pretty-printed single bundle).
+    """
+    handle = _open_export(source)
+    started = time.monotonic()
+    seen_any = False
+    try:
+        for line_no, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            decoded = _decode_line(raw)
+            if isinstance(decoded, str):
+                if not seen_any:
+                    raise UnusableInput(f"{source} line {line_no} is {decoded}; expected JSON Lines (a bundle a line)")
+                checker.add_unreadable(line_no, decoded)
+            else:
+                b = parse_bundle(*decoded)
+                if stop_after is not None:
+                    index = bundle_index(b)
+                    if index is not None and index > stop_after:
+                        break
+                checker.add(line_no, b)
+            seen_any = True
+            if progress is not None and checker.count % PROGRESS_EVERY == 0:
+                rate = checker.count / max(time.monotonic() - started, 1e-9)
+                print(f"checked {checker.count:,} bundles ({rate:,.0f}/s)", file=progress, flush=True)
+    except OSError as exc:
+        raise UnusableInput(f"cannot read {source}: {exc}") from exc
+    finally:
+        if handle is not sys.stdin.buffer:
+            handle.close()
+    if not seen_any:
+        raise UnusableInput(f"{source} holds no bundle")
+
+
+# --- checkpoints (section 5) -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Token:
+    """A decoded proofToken."""
+
+    tenant: str
+    customer_id: str
+    from_index: int
+    to_index: int
+    count: int
+    opening_balance: int
+    net: int
+    closing_balance: int
+    range_root: bytes
+    head_fingerprint: bytes
+    created_at: int
+    chain_id: int
+    contract: bytes
+    node_signature: bytes
+    countersignature: bytes
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tenant": self.tenant,
+            "customerId": self.customer_id,
+            "fromIndex": self.from_index,
+            "toIndex": self.to_index,
+            "count": self.count,
+            "openingBalance": str(self.opening_balance),
+            "net": str(self.net),
+            "closingBalance": str(self.closing_balance),
+            "rangeRoot": hx(self.range_root),
+            "headFingerprint": hx(self.head_fingerprint),
+            "createdAt": self.created_at,
+            "chainId": self.chain_id,
+            "verifyingContract": hx(self.contract),
+            "nodeSignature": hx(self.node_signature),
+            "countersignature": hx(self.countersignature) if self.countersignature else None,
+        }
+
+
+def read_token(argument: str) -> bytes:
+    """The proofToken bytes from ``0x…`` or ``@file``; raises UnusableInput."""
+    text = argument
+    if argument.startswith("@"):
+        try:
+            text = Path(argument[1:]).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UnusableInput(f"cannot read {argument[1:]}: {exc}") from exc
+    text = text.strip()
+    if not re.fullmatch(r"0x(?:[0-9a-fA-F]{2})+", text):
+        raise UnusableInput(f"the token is not 0x-prefixed hex bytes: {_describe(text)}")
+    return bytes.fromhex(text[2:])
+
+
+def decode_token(data: bytes) -> Token:
+    """Decode ``0x01 ‖ abi.encode(…15 fields…)``; raises ValueError naming the problem."""
+    if data[0] != TOKEN_VERSION:
+        raise ValueError(f"token version byte is 0x{data[0]:02x}, this verifier knows 0x{TOKEN_VERSION:02x}")
+    body = data[1:]
+    try:
+        values = decode(TOKEN_TYPES, body)
+    except Exception as exc:
+        raise ValueError(f"not abi.encode of section 5's 15 fields: {type(exc).__name__}: {exc}") from exc
+    if encode(TOKEN_TYPES, list(values)) != body:
+        raise ValueError("not the canonical abi.encode of its fields (extra, padded or rearranged bytes)")
+    tenant, customer, from_index, to_index, count, opening, net, closing, root, head, created = values[:11]
+    chain_id, contract, node_signature, countersignature = values[11:]
+    return Token(
+        tenant=tenant,
+        customer_id=customer,
+        from_index=from_index,
+        to_index=to_index,
+        count=count,
+        opening_balance=opening,
+        net=net,
+        closing_balance=closing,
+        range_root=bytes(root),
+        head_fingerprint=bytes(head),
+        created_at=created,
+        chain_id=chain_id,
+        contract=bytes.fromhex(contract[2:]),
+        node_signature=bytes(node_signature),
+        countersignature=bytes(countersignature),
+    )
+
+
+def checkpoint_digest(t: Token) -> bytes:
+    """The checkpoint's EIP-712 digest by hand (section 5's type, section 1's domain and rules)."""
+    struct_hash = k256(
+        CHECKPOINT_TYPE_HASH
+        + k256(t.tenant.encode("utf-8"))
+        + k256(t.customer_id.encode("utf-8"))
+        + t.from_index.to_bytes(32, "big")
+        + t.to_index.to_bytes(32, "big")
+        + t.count.to_bytes(32, "big")
+        + t.opening_balance.to_bytes(32, "big", signed=True)
+        + t.net.to_bytes(32, "big", signed=True)
+        + t.closing_balance.to_bytes(32, "big", signed=True)
+        + t.range_root
+        + t.head_fingerprint
+        + t.created_at.to_bytes(32, "big")
+    )
+    return k256(b"\x19\x01" + domain_separator(t.chain_id, t.contract) + struct_hash)
+
+
+def checkpoint_typed_data(t: Token) -> dict[str, Any]:
+    """The checkpoint as EIP-712 typed data JSON (what ``eth_signTypedData_v4`` signs)."""
+    return {
+        "types": {"EIP712Domain": DOMAIN_FIELDS, "Checkpoint": CHECKPOINT_FIELDS},
+        "primaryType": "Checkpoint",
+        "domain": {
+            "name": DOMAIN_NAME,
+            "version": DOMAIN_VERSION,
+            "chainId": t.chain_id,
+            "verifyingContract": hx(t.contract),
+        },
+        "message": {
+            "tenant": t.tenant,
+            "customerId": t.customer_id,
+            "fromIndex": t.from_index,
+            "toIndex": t.to_index,
+            "count": t.count,
+            "openingBalance": t.opening_balance,
+            "net": t.net,
+            "closingBalance": t.closing_balance,
+            "rangeRoot": hx(t.range_root),
+            "headFingerprint": hx(t.head_fingerprint),
+            "createdAt": t.created_at,
+        },
+    }
+
+
+@dataclass
+class RangeSums:
+    """What a checkpoint states, recomputed from the export's in-sequence deltas."""
+
+    from_index: int
+    to_index: int
+    opening: int = 0
+    opening_deltas: int = 0
+    net: int = 0
+    net_deltas: int = 0
+    leaves: list[tuple[int, bytes]] = field(default_factory=list)
+    head: bytes | None = None
+
+    def __call__(self, index: int, delta: int | None, fingerprint: bytes | None) -> None:
+        if index < self.from_index:
+            if delta is not None:
+                self.opening += delta
+                self.opening_deltas += 1
+        elif index <= self.to_index:
+            if delta is not None:
+                self.net += delta
+                self.net_deltas += 1
+            if fingerprint is not None:
+                self.leaves.append((index, fingerprint))
+            if index == self.to_index:
+                self.head = fingerprint
+
+
+INT256_MIN, INT256_MAX = -(2**255), 2**255 - 1
+
+
+@dataclass
+class CheckpointOutcome:
+    results: list[CheckResult]
+    signer: bytes | None = None
+    countersigner: bytes | None = None
+
+
+def _cp_token(t: Token, pinned: bytes | None) -> CheckResult:
+    if pinned is not None and t.contract != pinned:
+        return CheckResult(
+            "token", False, f"verifyingContract {hx(t.contract)} is not the pinned contract {hx(pinned)}"
+        )
+    when = datetime.fromtimestamp(t.created_at, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if t.created_at < 2**40 else "?"
+    return CheckResult(
+        "token",
+        True,
+        f"v1 checkpoint of {_describe(t.tenant)}/{_describe(t.customer_id)} deltas {t.from_index}..{t.to_index}, "
+        f"chain {t.chain_id}, contract {hx(t.contract)}, created {t.created_at} ({when})",
+    )
+
+
+def _cp_signature(t: Token) -> tuple[CheckResult, bytes | None]:
+    problem = signature_problem(t.node_signature)
+    if problem:
+        return CheckResult("signature", False, f"node signature: {problem}"), None
+    digest = checkpoint_digest(t)
+    try:
+        signable = encode_typed_data(full_message=checkpoint_typed_data(t))
+        library = keccak(b"\x19" + signable.version + signable.header + signable.body)
+    except Exception as exc:
+        return CheckResult("signature", False, f"eth-account cannot encode the checkpoint: {exc}"), None
+    if library != digest:
+        return CheckResult(
+            "signature",
+            False,
+            f"eth-account's EIP-712 digest {hx(library)} differs from section 5's formulas {hx(digest)}",
+        ), None
+    try:
+        signer = recover_signer(digest, t.node_signature, fast=False)
+    except Exception as exc:
+        return CheckResult("signature", False, f"cannot recover a signer: {exc}"), None
+    return CheckResult("signature", True, f"checkpoint digest {hx(digest)} signed by {hx(signer)}"), signer
+
+
+def _cp_anchorer(t: Token, signer: bytes | None, chain: ChainSource, contract: bytes) -> CheckResult:
+    if signer is None:
+        return CheckResult("anchorer", False, "skipped: no node signer recovered (see signature)")
+    try:
+        rpc_chain = chain.chain_id()
+        if rpc_chain != t.chain_id:
+            return CheckResult("anchorer", False, f"RPC chain id is {rpc_chain}, the token's chainId is {t.chain_id}")
+        if chain.code_size(contract) == 0:
+            return CheckResult("anchorer", False, f"no contract code at {hx(contract)} on this chain")
+        authorised = chain.is_anchorer(contract, signer)
+    except OSError as exc:
+        return CheckResult("anchorer", False, f"RPC unreachable at {chain.url} ({type(exc).__name__})")
+    except Exception as exc:
+        return CheckResult("anchorer", False, f"isAnchorer failed: {type(exc).__name__}: {exc}")
+    if not authorised:
+        return CheckResult(
+            "anchorer",
+            False,
+            f"isAnchorer({hx(signer)}) is false on {hx(contract)}: the node signature is not by an authorised "
+            "anchorer (an altered token recovers to an unrelated address)",
+        )
+    return CheckResult(
+        "anchorer", True, f"{hx(signer)} is an authorised anchorer of {hx(contract)} on chain {rpc_chain}"
+    )
+
+
+def _cp_countersignature(t: Token) -> tuple[CheckResult, bytes | None]:
+    if not t.countersignature:
+        return CheckResult("countersignature", True, "not countersigned"), None
+    signature = t.countersignature
+    if len(signature) == 65 and signature[64] in (0, 1):  # some wallets return v as 0/1
+        signature = signature[:64] + bytes([signature[64] + 27])
+    problem = signature_problem(signature, low_s=False)
+    if problem:
+        return CheckResult("countersignature", False, problem), None
+    try:
+        countersigner = recover_signer(checkpoint_digest(t), signature, fast=False)
+    except Exception as exc:
+        return CheckResult("countersignature", False, f"cannot recover a countersigner: {exc}"), None
+    return CheckResult(
+        "countersignature",
+        True,
+        f"countersigned by {hx(countersigner)} (whether that is the customer's key is for you to decide)",
+    ), countersigner
+
+
+def _cp_export(checker: ExportChecker) -> CheckResult:
+    if checker.failure_count:
+        checks = ", ".join(f"{name} ×{n}" for name, n in checker.by_check.most_common())
+        return CheckResult(
+            "export",
+            False,
+            f"{checker.failure_count} failure(s) in {checker.failed_bundles} of {checker.count} bundle(s): {checks}",
+        )
+    return CheckResult(
+        "export",
+        True,
+        f"{checker.count} bundle(s), customerIndex 0..{checker.head_index}: every section 4 check, links, corrects",
+    )
+
+
+def _cp_range(t: Token, checker: ExportChecker) -> CheckResult:
+    if t.from_index > t.to_index:
+        return CheckResult("range", False, f"fromIndex {t.from_index} is after toIndex {t.to_index}")
+    if t.count != t.to_index - t.from_index + 1:
+        return CheckResult(
+            "range", False, f"count is {t.count}, toIndex - fromIndex + 1 is {t.to_index - t.from_index + 1}"
+        )
+    if checker.head_index != t.to_index:
+        return CheckResult(
+            "range",
+            False,
+            f"the export ends at customerIndex {checker.head_index}, the checkpoint needs 0..{t.to_index}",
+        )
+    return CheckResult(
+        "range", True, f"{t.count} delta(s) {t.from_index}..{t.to_index}; the export reaches {t.to_index}"
+    )
+
+
+def _cp_sums(t: Token, sums: RangeSums) -> list[CheckResult]:
+    out: list[CheckResult] = []
+    opening_ok = sums.opening_deltas == t.from_index
+    net_ok = t.count == t.to_index - t.from_index + 1 and sums.net_deltas == t.count
+    if not opening_ok:
+        out.append(
+            CheckResult(
+                "opening",
+                False,
+                f"cannot recompute: the export has {sums.opening_deltas} of the {t.from_index} delta(s) before "
+                f"fromIndex",
+            )
+        )
+    elif sums.opening != t.opening_balance:
+        out.append(
+            CheckResult(
+                "opening",
+                False,
+                f"deltas 0..{t.from_index - 1} sum to {sums.opening}, openingBalance is {t.opening_balance}",
+            )
+        )
+    else:
+        out.append(CheckResult("opening", True, f"deltas before {t.from_index} sum to {sums.opening}"))
+    if not net_ok:
+        out.append(
+            CheckResult(
+                "net",
+                False,
+                f"cannot recompute: the export has {sums.net_deltas} delta(s) in {t.from_index}..{t.to_index}",
+            )
+        )
+    elif sums.net != t.net:
+        out.append(CheckResult("net", False, f"deltas {t.from_index}..{t.to_index} sum to {sums.net}, net is {t.net}"))
+    else:
+        out.append(CheckResult("net", True, f"deltas {t.from_index}..{t.to_index} sum to {sums.net}"))
+    closing = sums.opening + sums.net
+    stated = t.opening_balance + t.net
+    if not (opening_ok and net_ok):
+        out.append(CheckResult("closing", False, "cannot recompute: opening or net could not be recomputed"))
+    elif not INT256_MIN <= closing <= INT256_MAX or not INT256_MIN <= sums.opening <= INT256_MAX:
+        out.append(CheckResult("closing", False, f"the recomputed sums leave int256 (closing {closing})"))
+    elif closing != t.closing_balance:
+        note = "" if stated == t.closing_balance else f"; the token's own openingBalance + net is {stated}"
+        out.append(
+            CheckResult("closing", False, f"opening + net is {closing}, closingBalance is {t.closing_balance}{note}")
+        )
+    elif stated != t.closing_balance:
+        out.append(
+            CheckResult(
+                "closing", False, f"the token's openingBalance + net is {stated}, closingBalance is {t.closing_balance}"
+            )
+        )
+    else:
+        out.append(CheckResult("closing", True, f"opening {sums.opening} + net {sums.net} = {closing}"))
+    if not net_ok or len(sums.leaves) != t.count:
+        out.append(
+            CheckResult(
+                "root",
+                False,
+                f"cannot recompute: the export has {len(sums.leaves)} fingerprint(s) in {t.from_index}..{t.to_index}",
+            )
+        )
+    else:
+        root = standard_tree_root(sums.leaves)
+        if root != t.range_root:
+            out.append(
+                CheckResult(
+                    "root",
+                    False,
+                    f"StandardMerkleTree of (customerIndex, fingerprint) over {t.from_index}..{t.to_index} is "
+                    f"{hx(root)}, rangeRoot is {hx(t.range_root)}",
+                )
+            )
+        else:
+            out.append(CheckResult("root", True, f"{hx(root)} over {t.count} leaf/leaves"))
+    if sums.head is None:
+        out.append(CheckResult("head", False, f"cannot recompute: no fingerprint at customerIndex {t.to_index}"))
+    elif sums.head != t.head_fingerprint:
+        out.append(
+            CheckResult(
+                "head",
+                False,
+                f"the fingerprint at customerIndex {t.to_index} is {hx(sums.head)}, headFingerprint is "
+                f"{hx(t.head_fingerprint)}",
+            )
+        )
+    else:
+        out.append(CheckResult("head", True, f"customerIndex {t.to_index} is {hx(sums.head)}"))
+    return out
+
+
+def run_checkpoint_checks(
+    t: Token,
+    checker: ExportChecker,
+    sums: RangeSums,
+    contract: bytes,
+    pinned: bytes | None,
+) -> CheckpointOutcome:
+    """The checkpoint checks, once the export (0..toIndex) has gone through ``checker``."""
+    signature, signer = _cp_signature(t)
+    countersignature, countersigner = _cp_countersignature(t)
+    results = [
+        _cp_token(t, pinned),
+        signature,
+        _cp_anchorer(t, signer, checker.chain, contract),
+        countersignature,
+        _cp_export(checker),
+        _cp_range(t, checker),
+        *_cp_sums(t, sums),
+    ]
+    return CheckpointOutcome(results, signer, countersigner)
+
+
+def checkpoint_summary(t: Token | None, outcome: CheckpointOutcome) -> str:
+    failed = [r.name for r in outcome.results if not r.ok]
+    if failed or t is None:
+        return f"CHECKPOINT NOT VERIFIED: {len(failed)} of {len(outcome.results)} checks failed ({', '.join(failed)})"
+    counter = f"countersigned by {hx(outcome.countersigner)}" if outcome.countersigner else "not countersigned"
+    return (
+        f"checkpoint verified: {t.tenant}/{t.customer_id} deltas {t.from_index}..{t.to_index}, opening "
+        f"{t.opening_balance}, net {t.net}, closing {t.closing_balance}; signed by anchorer "
+        f"{_hx_opt(outcome.signer)}, {counter}"
+    )
 
 
 # --- CLI -------------------------------------------------------------------------------------
