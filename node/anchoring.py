@@ -19,9 +19,11 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlmodel import Session
 
+from node import webhooks
 from node.chain.client import AnchorClient, MinedAnchor
 from node.core.errors import PacSpaceError
 from node.core.hashing import ZERO32, to_hex
@@ -30,6 +32,8 @@ from node.store.db import Store
 from node.store.models import BatchRow, BatchStatus, DeltaStatus
 from node.store.queries import (
     add_verified_batch_to_balances,
+    batch_tenant_counts,
+    list_batch_deltas,
     list_unbatched,
     next_log_index,
     open_batches,
@@ -209,6 +213,7 @@ def _mark_anchored(store: Store, batch: BatchRow, mined: MinedAnchor, clock: Cal
         session.add(batch)
         assert batch.id is not None
         set_batch_deltas_status(session=session, batch_id=batch.id, status=DeltaStatus.ANCHORED)
+        _emit_batch_event(session, batch, "batch.anchored", clock())
         session.commit()
     log.info(
         "batch anchored",
@@ -222,6 +227,7 @@ def _still_canonical(store: Store, chain: AnchorClient, batch: BatchRow) -> bool
     if chain.block_hash_at(batch.block_number) == batch.block_hash:
         return True
     with store.writer() as session:
+        _emit_batch_event(session, batch, "batch.reorged", time.time())
         batch.status = BatchStatus.SENT
         batch.block_number = None
         batch.block_hash = None
@@ -230,6 +236,49 @@ def _still_canonical(store: Store, chain: AnchorClient, batch: BatchRow) -> bool
         session.commit()
     log.warning("batch block reorganised away", extra={"batch_id": batch.id})
     return False
+
+
+def _batch_json(batch: BatchRow) -> dict[str, Any]:
+    return {
+        "id": batch.onchain_batch_id,
+        "startIndex": batch.start_index,
+        "count": batch.count,
+        "root": to_hex(batch.root),
+        "txHash": None if batch.tx_hash is None else to_hex(batch.tx_hash),
+        "blockNumber": batch.block_number,
+        "blockHash": None if batch.block_hash is None else to_hex(batch.block_hash),
+    }
+
+
+def _emit_batch_event(session: Session, batch: BatchRow, event_type: str, now: float) -> None:
+    if batch.id is None or not webhooks.any_endpoints(session):
+        return
+    counts = batch_tenant_counts(session=session, batch_id=batch.id)
+    webhooks.enqueue_batch_event(
+        session, event_type=event_type, batch=_batch_json(batch), tenant_counts=counts, now=now
+    )
+
+
+def _emit_verified(session: Session, batch: BatchRow, now: float) -> None:
+    if batch.id is None or not webhooks.any_endpoints(session):
+        return
+    receipts = [
+        {
+            "tenant": row.tenant,
+            "receiptId": row.receipt_id,
+            "fingerprint": to_hex(row.fingerprint),
+            "customerId": row.customer_id,
+            "referenceId": row.reference_id,
+            "delta": int(row.amount),
+            "customerIndex": row.customer_index,
+            "logIndex": row.log_index,
+            "batchId": batch.onchain_batch_id,
+            "txHash": None if batch.tx_hash is None else to_hex(batch.tx_hash),
+            "blockNumber": batch.block_number,
+        }
+        for row in list_batch_deltas(session=session, batch_id=batch.id)
+    ]
+    webhooks.enqueue_verified_batch(session, receipts=receipts, batch=_batch_json(batch), now=now)
 
 
 def _confirm(
@@ -244,6 +293,7 @@ def _confirm(
         session.add(batch)
         set_batch_deltas_status(session=session, batch_id=batch.id, status=DeltaStatus.VERIFIED)
         add_verified_batch_to_balances(session=session, batch_id=batch.id)
+        _emit_verified(session, batch, clock())
         session.commit()
     report.batches_verified += 1
     report.deltas_verified += batch.count

@@ -32,6 +32,7 @@ from node.store.queries import (
     list_checkpoints,
     overlapping_checkpoint,
 )
+from node.webhooks import enqueue
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,13 @@ class Checkpoints:
                 node_signature=self.signer.sign_digest(compute_checkpoint_digest(self.domain, cp)),
             )
             session.add(row)
+            enqueue(
+                session,
+                tenant=tenant,
+                event_type="checkpoint.created",
+                payloads=[({"checkpoint": self.to_json(row)}, f"{row.id}:created:{tenant}")],
+                now=self.clock(),
+            )
             session.commit()
         return row
 
@@ -204,6 +212,13 @@ class Checkpoints:
             fresh.countersigner = signer
             fresh.countersigned_at = int(self.clock())
             session.add(fresh)
+            enqueue(
+                session,
+                tenant=tenant,
+                event_type="checkpoint.countersigned",
+                payloads=[({"checkpoint": self.to_json(fresh)}, f"{fresh.id}:countersigned:{tenant}")],
+                now=self.clock(),
+            )
             session.commit()
         return fresh
 

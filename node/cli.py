@@ -47,7 +47,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         if not key_file.exists():
             store = Store(env["PACSPACE_DATABASE_URL"])
             store.create_schema()
-            with store.session() as session:
+            with store.writer() as session:
                 _row, token = create_api_key(
                     session=session, tenant="default", name="first key (dev)", scopes=("admin",)
                 )

@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     usage_flush_seconds: float = Field(default=5.0, gt=0)
     native_price: Decimal | None = Field(default=None, ge=0, description="fiat per whole native coin (ETH)")
     fiat_currency: str = "USD"
+    webhook_allow_http_loopback: bool | None = Field(
+        default=None, description="plain http to loopback URLs; default: only on a development chain"
+    )
+    webhook_poll_seconds: float = Field(default=1.0, gt=0)
+    webhook_concurrency: int = Field(default=8, ge=1, le=64)
+    webhook_retry_base_seconds: float = Field(default=5.0, gt=0, description="first retry delay; doubles each time")
 
     @field_validator("contract_address")
     @classmethod
@@ -66,6 +72,11 @@ class Settings(BaseSettings):
         if self.signer_keystore is not None and self.signer_keystore_password is None:
             raise ValueError("PACSPACE_SIGNER_KEYSTORE needs PACSPACE_SIGNER_KEYSTORE_PASSWORD")
         return self
+
+    def webhook_http_loopback_allowed(self) -> bool:
+        if self.webhook_allow_http_loopback is not None:
+            return self.webhook_allow_http_loopback
+        return self.chain_id in DEV_CHAIN_IDS
 
     def signer_private_key(self) -> bytes:
         """The anchoring/receipt key: from the env, or decrypted from an encrypted keystore."""

@@ -104,7 +104,7 @@ class RunningNode:
 def create_key(db_url: str, scope: str = "admin", tenant: str = "default", customer_id: str | None = None) -> str:
     store = Store(db_url)
     store.create_schema()
-    with store.session() as session:
+    with store.writer() as session:
         _row, token = create_api_key(
             session=session, tenant=tenant, name="test", scopes=scope.split(","), customer_id=customer_id
         )

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -22,6 +22,7 @@ from node.api.observability import Observability
 from node.api.problems import install_problem_handlers
 from node.api.ratelimit import RateLimiter
 from node.api.routes import router
+from node.api.webhook_routes import router as webhook_router
 from node.chain.client import AnchorClient, connect
 from node.checkpointing import Checkpoints
 from node.core.hashing import from_hex, to_hex
@@ -36,6 +37,7 @@ from node.settings import Settings
 from node.store.db import Store
 from node.store.queries import count_unbatched
 from node.usage import UsageMeter
+from node.webhooks import WebhookWorker
 
 log = logging.getLogger("pacspace.app")
 
@@ -53,6 +55,7 @@ class Services:
     recorder: Recorder
     receipts: ReceiptReader
     checkpoints: Checkpoints
+    webhooks: WebhookWorker
 
 
 def build_services(settings: Settings, store: Store | None = None) -> Services:
@@ -98,6 +101,12 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
         recorder=Recorder(store=store, domain=domain, signer=signer, on_recorded=on_recorded),
         receipts=ReceiptReader(store=store, domain=domain, signer=signer.address),
         checkpoints=Checkpoints(store=store, domain=domain, signer=signer),
+        webhooks=WebhookWorker(
+            store=store,
+            allow_loopback_http=settings.webhook_http_loopback_allowed(),
+            concurrency=settings.webhook_concurrency,
+            retry_base_seconds=settings.webhook_retry_base_seconds,
+        ),
     )
 
 
@@ -110,6 +119,14 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
             services.anchor.start()
         services.scheduler.add_job(
             services.usage.flush, "interval", seconds=settings.usage_flush_seconds, id="usage", coalesce=True
+        )
+        services.scheduler.add_job(
+            _quietly(services.webhooks.deliver_due),
+            "interval",
+            seconds=settings.webhook_poll_seconds,
+            id="webhooks",
+            coalesce=True,
+            max_instances=1,
         )
         services.scheduler.start()
         log.info(
@@ -124,6 +141,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
             yield
         finally:
             services.scheduler.shutdown(wait=True)
+            services.webhooks.close()
             services.usage.flush()
             services.store.close()
 
@@ -134,6 +152,13 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     for name, value in services.__dict__.items():
         setattr(state, name, value)
     state.head_block = lambda: services.anchor.head_block
+
+    def wake_webhooks() -> None:
+        job = services.scheduler.get_job("webhooks")
+        if job is not None:
+            job.modify(next_run_time=datetime.now(UTC))
+
+    state.wake_webhooks = wake_webhooks
     state.rate_limiter = RateLimiter()
     state.key_policy = BucketPolicy(settings.rate_limit_per_second, settings.rate_limit_burst)
     state.auth_failure_policy = BucketPolicy(settings.auth_failure_per_second, settings.auth_failure_burst)
@@ -141,10 +166,23 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     app.include_router(router)
     app.include_router(ledger_router)
     app.include_router(admin_router)
+    app.include_router(webhook_router)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(Observability, metrics=services.metrics, usage=services.usage)
     _add_operational_routes(app, services)
     return app
+
+
+def _quietly(job: Callable[[], object]) -> Callable[[], None]:
+    """A scheduler job that logs its failure instead of letting APScheduler print a traceback."""
+
+    def run() -> None:
+        try:
+            job()
+        except Exception:
+            log.exception("background job failed", extra={"job": getattr(job, "__name__", "job")})
+
+    return run
 
 
 def _add_operational_routes(app: FastAPI, services: Services) -> None:

@@ -27,7 +27,8 @@ class _TooLarge(Exception):
 
 
 class RequestGuard:
-    """413 for bodies over ``max_body_bytes`` (declared or streamed); 415 for non-JSON bodies."""
+    """413 for bodies over ``max_body_bytes`` (declared or streamed); 415 for non-JSON bodies
+    (a POST without a body, such as an action on a resource, needs no content type)."""
 
     def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
         self.app = app
@@ -62,8 +63,9 @@ class RequestGuard:
                 f"the body is {declared} bytes; the limit is {self.max_body_bytes}",
             )
             return
+        has_body = (declared is not None and declared != "0") or "transfer-encoding" in headers
         content_type = headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type != "application/json":
+        if has_body and content_type != "application/json":
             await self._reject(
                 send, 415, "unsupported_media_type", "Unsupported media type", "send the body as application/json"
             )

@@ -128,3 +128,38 @@ class Countersign(BaseModel):
     signature: str = Field(
         pattern=r"^0x[0-9a-fA-F]{130}$", description="65-byte secp256k1 signature over the checkpoint's EIP-712 digest"
     )
+
+
+WebhookEvent = Literal[
+    "delta.verified",
+    "batch.verified",
+    "batch.anchored",
+    "batch.reorged",
+    "checkpoint.created",
+    "checkpoint.countersigned",
+]
+
+
+class WebhookCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    url: str = Field(min_length=8, max_length=2048)
+    events: list[WebhookEvent] = Field(min_length=1)
+    aggregate: bool = Field(
+        default=False, description="one batch.verified request per batch (paged) instead of delta.verified per delta"
+    )
+
+
+class WebhookUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    url: str | None = Field(default=None, min_length=8, max_length=2048)
+    events: list[WebhookEvent] | None = Field(default=None, min_length=1)
+    enabled: bool | None = None
+    aggregate: bool | None = None
+
+
+class WebhookRotate(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    graceSeconds: int = Field(default=86_400, ge=0, le=7 * 86_400, description="the old secret keeps signing this long")

@@ -227,3 +227,54 @@ class UsageCounterRow(SQLModel, table=True):
     route: str = Field(max_length=128)
     status_class: str = Field(max_length=3)
     count: int = Field(sa_column=_bigint(nullable=False))
+
+
+class WebhookEndpointRow(SQLModel, table=True):
+    __tablename__ = "webhook_endpoints"
+
+    id: str = Field(primary_key=True, max_length=40)
+    tenant: str = Field(max_length=64, foreign_key="tenants.id", index=True)
+    url: str = Field(max_length=2048)
+    events: str = Field(max_length=512)  # comma-separated event types
+    enabled: bool = True
+    disabled_reason: str | None = Field(default=None, max_length=256)
+    aggregate: bool = False  # batch.verified (one request per batch) instead of delta.verified per delta
+    # Needed in clear to sign deliveries (HMAC); never returned after creation or rotation.
+    secret: str = Field(max_length=128)
+    previous_secret: str | None = Field(default=None, max_length=128)
+    previous_secret_expires_at: int | None = Field(default=None, sa_column=_bigint())
+    created_at: int = Field(sa_column=_bigint(nullable=False))
+    updated_at: int = Field(sa_column=_bigint(nullable=False))
+
+
+class WebhookDeliveryRow(SQLModel, table=True):
+    """One event for one endpoint: the outbox row, written in the transaction that caused the event."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: str = Field(primary_key=True, max_length=40)
+    tenant: str = Field(max_length=64, index=True)
+    endpoint_id: str = Field(max_length=40, foreign_key="webhook_endpoints.id", index=True)
+    event_type: str = Field(max_length=64)
+    payload: str
+    idempotency_key: str = Field(max_length=200)
+    status: str = Field(default="pending", max_length=16, index=True)  # pending, delivered, failed
+    attempts: int = 0
+    next_attempt_at: int = Field(sa_column=_bigint(nullable=False, index=True))
+    created_at: int = Field(sa_column=_bigint(nullable=False))
+    last_attempt_at: int | None = Field(default=None, sa_column=_bigint())
+    delivered_at: int | None = Field(default=None, sa_column=_bigint())
+    last_status_code: int | None = None
+    last_error: str | None = Field(default=None, max_length=512)
+
+
+class WebhookAttemptRow(SQLModel, table=True):
+    __tablename__ = "webhook_attempts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: str = Field(max_length=40, foreign_key="webhook_deliveries.id", index=True)
+    attempted_at: int = Field(sa_column=_bigint(nullable=False))
+    status_code: int | None = None
+    latency_ms: int
+    error: str | None = Field(default=None, max_length=512)
+    response_snippet: str | None = Field(default=None, max_length=512)

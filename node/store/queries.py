@@ -231,3 +231,12 @@ def last_checkpoint(*, session: Session, tenant: str, customer_id: str) -> Check
         .limit(1)
     )
     return session.exec(stmt).first()
+
+
+def batch_tenant_counts(*, session: Session, batch_id: int) -> dict[str, int]:
+    stmt = (
+        select(col(DeltaRow.tenant), func.count())
+        .where(col(DeltaRow.batch_id) == batch_id)
+        .group_by(col(DeltaRow.tenant))
+    )
+    return {tenant: int(n) for tenant, n in session.execute(stmt).all()}

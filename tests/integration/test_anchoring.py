@@ -27,7 +27,7 @@ from tests.conftest import Deployment, deploy_fresh, free_port
 def _setup(deployment: Deployment, tmp_path: Path) -> tuple[Store, Recorder, ReceiptReader]:
     store = Store(f"sqlite:///{tmp_path / 'anchor.db'}")
     store.create_schema()
-    with store.session() as session:
+    with store.writer() as session:
         ensure_tenant(session=session, tenant="default")
         session.commit()
     signer = Signer(from_hex(DEV_ANCHORER_KEY, length=32))

@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Deployment, RunningNode, create_key, start_node, wait_for_status
+from node.devchain import Anvil
+from tests.conftest import Deployment, RunningNode, create_key, deploy_fresh, start_node, wait_for_status
 
 _refs = itertools.count()
 
@@ -33,15 +34,18 @@ class World:
     checkpoint_a: str
     checkpoint_b: str
     spare_key_ids: Iterator[str]
+    spare_webhooks: Iterator[tuple[str, str]]
 
     def call(self, method: str, path: str, token: str | None, json: Any = None) -> httpx.Response:
         headers = {} if token is None else {"Authorization": f"Bearer {token}"}
         return httpx.request(method, self.node.base_url + path, headers=headers, json=json, timeout=30)
 
 
-@pytest.fixture
-def world(deployment: Deployment, tmp_path: Path) -> Iterator[World]:
-    node = start_node(deployment, tmp_path, auth_failure_burst=10_000)
+@pytest.fixture(scope="module")
+def world(anvil: Anvil, artifact: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """One node for the module: every test uses fresh keys, webhooks and ids it creates itself."""
+    deployment = deploy_fresh(anvil.rpc_url, artifact)
+    node = start_node(deployment, tmp_path_factory.mktemp("world"), auth_failure_burst=10_000, rate_limit_burst=100_000)
     try:
         db = node.db_url
         admin = node.token
@@ -58,6 +62,14 @@ def world(deployment: Deployment, tmp_path: Path) -> Iterator[World]:
                 while True:
                     yield client.post("/v1/keys", json={"name": "spare", "scopes": ["read"]}).json()["id"]
 
+            def spare_webhooks() -> Iterator[tuple[str, str]]:
+                while True:
+                    hook = client.post(
+                        "/v1/webhooks", json={"url": "http://127.0.0.1:9/hook", "events": ["delta.verified"]}
+                    ).json()["id"]
+                    delivery = client.post(f"/v1/webhooks/{hook}/test").json()["deliveryId"]
+                    yield hook, delivery
+
             yield World(
                 node=node,
                 admin=admin,
@@ -70,6 +82,7 @@ def world(deployment: Deployment, tmp_path: Path) -> Iterator[World]:
                 checkpoint_a=checkpoint_a,
                 checkpoint_b=checkpoint_b,
                 spare_key_ids=spare_keys(),
+                spare_webhooks=spare_webhooks(),
             )
     finally:
         node.stop()
@@ -85,10 +98,12 @@ class Endpoint:
     names_our_data: bool = False  # takes a receipt, key, checkpoint or customer of tenant "default"
 
     def path(self, world: World) -> str:
-        path = self.template.format(
-            receipt_id=world.receipt_a, key_id=next(world.spare_key_ids), checkpoint_id=world.checkpoint_a
-        )
-        return path + self.query
+        ids: dict[str, str] = {"receipt_id": world.receipt_a, "checkpoint_id": world.checkpoint_a}
+        if "{key_id}" in self.template:
+            ids["key_id"] = next(world.spare_key_ids)
+        if "{endpoint_id}" in self.template:
+            ids["endpoint_id"], ids["delivery_id"] = next(world.spare_webhooks)
+        return self.template.format(**ids) + self.query
 
     def payload(self) -> Any:
         return self.body() if callable(self.body) else self.body
@@ -111,6 +126,15 @@ ENDPOINTS = [
     Endpoint("GET", "/v1/checkpoints", "read"),
     Endpoint("GET", "/v1/checkpoints/{checkpoint_id}", "read"),
     Endpoint("POST", "/v1/checkpoints/{checkpoint_id}/countersign", "read", {"signature": "0x" + "11" * 65}),
+    Endpoint("POST", "/v1/webhooks", "admin", {"url": "http://127.0.0.1:9/x", "events": ["delta.verified"]}),
+    Endpoint("GET", "/v1/webhooks", "admin"),
+    Endpoint("GET", "/v1/webhooks/{endpoint_id}", "admin"),
+    Endpoint("PATCH", "/v1/webhooks/{endpoint_id}", "admin", {"enabled": True}),
+    Endpoint("DELETE", "/v1/webhooks/{endpoint_id}", "admin"),
+    Endpoint("POST", "/v1/webhooks/{endpoint_id}/rotate-secret", "admin", {"graceSeconds": 0}),
+    Endpoint("POST", "/v1/webhooks/{endpoint_id}/test", "admin"),
+    Endpoint("GET", "/v1/webhooks/{endpoint_id}/deliveries", "admin"),
+    Endpoint("POST", "/v1/webhooks/{endpoint_id}/deliveries/{delivery_id}/redeliver", "admin"),
 ]
 WITH_IDS = [e for e in ENDPOINTS if e.names_our_data or "{" in e.template]
 UNAUTHENTICATED = {"/healthz"}
@@ -152,10 +176,14 @@ def test_another_tenants_ids_do_not_exist(world: World, endpoint: Endpoint) -> N
 
 def test_another_tenants_lists_and_usage_show_nothing_of_ours(world: World) -> None:
     keys = world.call("GET", "/v1/keys", world.other_admin).json()["keys"]
-    assert [k["name"] for k in keys] == ["test"]  # only its own admin key
+    assert {k["name"] for k in keys} <= {"test", "x"}  # its own admin key, and keys it created in other tests
+    ours = {k["id"] for k in world.call("GET", "/v1/keys", world.admin).json()["keys"]}
+    assert not ours & {k["id"] for k in keys}
     usage = world.call("GET", "/v1/usage", world.other_admin).json()
     assert usage["totals"]["deltasRecorded"] == 0 and usage["tenant"] == "other"
     assert world.call("GET", "/v1/checkpoints", world.other_admin).json()["checkpoints"] == []
+    next(world.spare_webhooks)
+    assert world.call("GET", "/v1/webhooks", world.other_admin).json()["webhooks"] == []
 
 
 def test_customer_scoped_key_sees_only_its_customer(world: World) -> None:
