@@ -1,16 +1,21 @@
 #!/usr/bin/env python3
-"""Standalone verifier for a PacSpace proof bundle (``pacspace.proof.v1``).
+"""Standalone verifier for PacSpace proof bundles, exports and checkpoints.
 
 Written from docs/PROTOCOL.md alone: it never imports the ``node`` package, so a passing run
 shows the document is enough to check a receipt. It needs only web3, eth-account, eth-utils
-and eth-abi.
+and eth-abi (safe-pysha3 and coincurve, when installed, make exports faster).
 
-Usage::
+Three modes::
 
     python scripts/verify_receipt.py BUNDLE.json [--rpc URL] [--contract 0x..]
                                      [--confirmations N] [--explorer URL] [--json]
+    python scripts/verify_receipt.py derive EXPORT.jsonl [--rpc URL] [--contract 0x..]
+                                     [--confirmations N] [--json] [--quiet]
+    python scripts/verify_receipt.py checkpoint TOKEN --export EXPORT.jsonl [--rpc URL]
+                                     [--contract 0x..] [--confirmations N] [--json] [--quiet]
 
-``BUNDLE.json`` is the body of ``GET /v1/receipts/{id}/proof`` (``-`` reads stdin).
+**Bundle** (section 4). ``BUNDLE.json`` is the body of ``GET /v1/receipts/{id}/proof`` (``-``
+reads stdin).
 
 * ``--rpc``: JSON-RPC endpoint of the anchor chain (env ``PACSPACE_RPC_URL``, else
   ``http://127.0.0.1:8545``).
@@ -28,6 +33,22 @@ failed with the reason. Offline checks: format, domain, fingerprint, metadata, s
 proof, range. On-chain checks: chain_id, anchorer, commitment, transaction, block,
 confirmations. Exit status: 0 all checks passed, 1 some check failed, 2 unusable input (file
 missing or not JSON).
+
+**derive** (section 6). ``EXPORT.jsonl`` is ``GET /v1/balance/export`` (one bundle a line,
+customerIndex order), streamed a line at a time. Every bundle gets the 14 checks above (the
+fingerprint by section 1's formulas, chain facts fetched once per batch, the chain id once,
+``isAnchorer`` once per signer); across bundles: ``gap`` (customerIndex must run 0, 1, 2, …;
+the first missing index is named), ``order``, ``link`` (prevFingerprint), ``corrects`` (names
+an earlier delta of the export), ``customer`` and ``deployment`` (one tenant/customer, one
+chain/contract). Prints the count, the balance (sum of ``message.delta``), the head index and
+fingerprint, and ``derived: balance N over C verified deltas`` or the failures (first 50 lines;
+``--json`` keeps up to 10,000 and the total). Progress goes to stderr every 10,000 bundles
+unless ``--quiet``.
+
+**checkpoint** (section 5). ``TOKEN`` is the ``0x`` proofToken or ``@file``. Checks: token,
+signature, anchorer, countersignature, export (every derive check on indexes 0..toIndex; later
+lines are ignored), range, opening, net, closing, root, head. The countersigner's address is
+printed (or "not countersigned"); whether it is the customer's is for the reader to decide.
 
 The check functions are pure: they take the parsed bundle and, for on-chain checks, the values
 fetched from the chain (``ChainFacts``); ``RpcChain`` is the only code that talks to a node, so
@@ -47,7 +68,7 @@ import sys
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, TextIO, TypeVar, cast
@@ -207,6 +228,7 @@ def k256(data: bytes) -> bytes:
     return keccak(data)
 
 
+@functools.lru_cache(maxsize=16)  # the leaf, proof and commitment checks of a bundle share it
 def leaf_hash(log_index: int, fingerprint: bytes) -> bytes:
     """``keccak256(keccak256(abi.encode(uint256 logIndex, bytes32 fingerprint)))`` (section 2)."""
     return k256(k256(log_index.to_bytes(32, "big") + fingerprint))
@@ -222,6 +244,17 @@ def fold_proof(leaf: bytes, proof: list[bytes]) -> bytes:
     for sibling in proof:
         node = hash_pair(node, sibling)
     return node
+
+
+@functools.lru_cache(maxsize=16)
+def _proof_root(log_index: int, fingerprint: bytes, proof: tuple[bytes, ...]) -> bytes:
+    return fold_proof(leaf_hash(log_index, fingerprint), list(proof))
+
+
+def proof_root(log_index: int, fingerprint: bytes, proof: list[bytes]) -> bytes:
+    """What ``proof`` folds to from the leaf of ``(log_index, fingerprint)`` (memoised briefly:
+    the proof check and an export's local ``verify`` fold the same proof)."""
+    return _proof_root(log_index, fingerprint, tuple(proof))
 
 
 def batch_commitment(root: bytes, count: int) -> bytes:
@@ -393,6 +426,18 @@ class Bundle:
     problems: list[str] = field(default_factory=list)
 
 
+_SIGNED_DECIMAL = re.compile(r"-?(0|[1-9][0-9]*)")
+_UNSIGNED_DECIMAL = re.compile(r"(0|[1-9][0-9]*)")
+
+
+@functools.lru_cache(maxsize=8)
+def _hex_pattern(size: int) -> re.Pattern[str]:
+    return re.compile(f"0x[0-9a-f]{{{2 * size}}}")
+
+
+_HEX_PATTERNS = {size: _hex_pattern(size) for size in (20, 32, 65)}
+
+
 class _Parser:
     def __init__(self) -> None:
         self.problems: list[str] = []
@@ -413,12 +458,13 @@ class _Parser:
         return self.hex_value(value, path, size)
 
     def hex_value(self, value: object, path: str, size: int) -> bytes | None:
+        pattern = _HEX_PATTERNS.get(size) or _hex_pattern(size)
+        if isinstance(value, str) and pattern.fullmatch(value):
+            return bytes.fromhex(value[2:])
         want = f"0x + {2 * size} lowercase hex digits ({size} bytes)"
         if not isinstance(value, str):
             self.fail(path, f"expected {want}, got {_describe(value)}")
             return None
-        if re.fullmatch(f"0x[0-9a-f]{{{2 * size}}}", value):
-            return bytes.fromhex(value[2:])
         if re.fullmatch(f"0x[0-9a-fA-F]{{{2 * size}}}", value):
             self.fail(path, f"must be lowercase hex, got {value}")
         else:
@@ -458,14 +504,15 @@ class _Parser:
         present, value = self.get(obj, key, path)
         if not present:
             return None
-        pattern = r"-?(0|[1-9][0-9]*)" if signed else r"(0|[1-9][0-9]*)"
-        if not isinstance(value, str) or not re.fullmatch(pattern, value) or value == "-0":
+        pattern = _SIGNED_DECIMAL if signed else _UNSIGNED_DECIMAL
+        if not isinstance(value, str) or not pattern.fullmatch(value) or value == "-0":
             self.fail(path, f"expected a decimal string (section 1), got {_describe(value)}")
             return None
-        number = int(value)
         low, high = (-(2 ** (bits - 1)), 2 ** (bits - 1)) if signed else (0, 2**bits)
-        if not low <= number < high:
-            self.fail(path, f"{value} is outside the range of {'int' if signed else 'uint'}{bits}")
+        # int() refuses strings of over 4300 digits; anything that long is out of range anyway
+        number = int(value) if len(value) <= len(str(high)) + 1 else None
+        if number is None or not low <= number < high:
+            self.fail(path, f"{_describe(value)} is outside the range of {'int' if signed else 'uint'}{bits}")
             return None
         return number
 
@@ -863,7 +910,7 @@ def check_proof(b: Bundle) -> CheckResult:
     if skip or b.log_index is None or b.fingerprint is None or b.proof is None or b.root is None:
         return CheckResult("proof", False, skip or "")
     # Fold from the recomputed leaf: what matters is that this fingerprint is in the batch.
-    folded = fold_proof(leaf_hash(b.log_index, b.fingerprint), b.proof)
+    folded = proof_root(b.log_index, b.fingerprint, b.proof)
     if folded != b.root:
         return CheckResult(
             "proof",
@@ -1223,7 +1270,10 @@ def _matching_event(b: Bundle, contract: bytes, receipt: TxReceipt) -> tuple[boo
             continue
         batch_id = int.from_bytes(log.topics[1], "big")
         root = log.topics[2]
-        start, count = decode(["uint64", "uint32"], log.data)
+        start, count = int.from_bytes(log.data[:32], "big"), int.from_bytes(log.data[32:], "big")
+        if start >= 2**64 or count >= 2**32:
+            seen.append("malformed BatchAnchored log (startIndex or count out of range)")
+            continue
         anchorer = hx(log.topics[3][12:])
         if (batch_id, root, start, count) == (b.batch_id, b.root, b.start_index, b.count):
             return True, f"BatchAnchored(id {batch_id}, start {start}, count {count}) by {anchorer}"
@@ -1420,7 +1470,7 @@ class CachedChain:
             stored != ZERO32
             and stored == batch_commitment(root, count)
             and start_index <= log_index < start_index + count
-            and fold_proof(leaf_hash(log_index, fingerprint), proof) == root
+            and proof_root(log_index, fingerprint, proof) == root
         )
 
     def transaction_receipt(self, tx_hash: bytes) -> TxReceipt | None:
@@ -1497,7 +1547,7 @@ class ExportChecker:
         customer: tuple[str, str] | None = None,
         deployment: tuple[int, bytes] | None = None,
         on_delta: DeltaHook | None = None,
-        kept: int = KEPT_FAILURES,
+        kept: int | None = None,
     ) -> None:
         self.chain = chain if isinstance(chain, CachedChain) else CachedChain(chain)
         self.pinned = pinned
@@ -1507,7 +1557,7 @@ class ExportChecker:
         self.deployment = deployment
         self.deployment_from = "the checkpoint's" if deployment is not None else "the export's"
         self.on_delta = on_delta
-        self.kept = kept
+        self.kept = KEPT_FAILURES if kept is None else kept
         self.count = 0
         self.balance = 0
         self.next_index = 0
@@ -1519,6 +1569,7 @@ class ExportChecker:
         self.failure_count = 0
         self.failed_bundles = 0
         self.by_check: Counter[str] = Counter()
+        self._batch_checks: dict[tuple[object, ...], tuple[ChainFacts, list[CheckResult]]] = {}
 
     @property
     def ok(self) -> bool:
@@ -1535,18 +1586,68 @@ class ExportChecker:
                 self.failures.append(Failure(line, index, receipt_id, check, detail))
 
     def add_unreadable(self, line: int, why: str) -> None:
-        """A line that is no bundle at all: it takes the next index, whose link is unknown."""
+        """A line that is no bundle at all. It takes no index: if it stood for a delta, the next
+        bundle reports the gap."""
         self.count += 1
         self._record(line, None, None, [("format", why)])
-        self.head_index, self.head_fingerprint = self.next_index, None
-        self.next_index += 1
-        self.prev_fingerprint = None
+
+    def _chain_checks(self, b: Bundle) -> list[CheckResult]:
+        """Section 4's on-chain checks. All but ``commitment`` depend only on the batch, the
+        signer, chainId and contract, so they run once per batch; ``commitment`` includes the
+        contract's ``verify`` of this bundle's proof and runs for every bundle."""
+        contract = self.pinned if self.pinned is not None else b.contract
+        key: tuple[object, ...] = (contract, b.chain_id, b.signer, b.batch_id, b.root, b.start_index, b.count)
+        key += (b.tx_hash, b.block_number, b.block_hash)
+        memo = self._batch_checks.get(key)
+        if memo is None:
+            facts = fetch_chain_facts(self.chain, b, contract)
+            results = run_chain_checks(b, facts, self.required)
+            self._batch_checks[key] = (facts, results)
+            if len(self._batch_checks) > CHAIN_CACHE_SIZE:
+                self._batch_checks.pop(next(iter(self._batch_checks)))
+            return results
+        facts, results = memo
+        if self._in_verified_batch(b, results):
+            return results  # the contract's verify rule, checked locally, holds: same results
+        unreachable = isinstance(facts.chain_id, FetchError) and facts.verify is facts.chain_id
+        verify = facts.verify if unreachable else self._verify(b, contract)
+        commitment = check_commitment(b, replace(facts, verify=verify))
+        return [commitment if r.name == "commitment" else r for r in results]
+
+    @staticmethod
+    def _in_verified_batch(b: Bundle, results: list[CheckResult]) -> bool:
+        """The batch's commitment check passed (stored commitment matches, the contract's verify
+        was true for its first bundle) and this bundle meets the rest of verify's rule: its log
+        index is in the batch and its proof folds to the root."""
+        return (
+            all(r.ok for r in results if r.name == "commitment")
+            and b.log_index is not None
+            and b.start_index is not None
+            and b.count is not None
+            and b.fingerprint is not None
+            and b.proof is not None
+            and b.start_index <= b.log_index < b.start_index + b.count
+            and proof_root(b.log_index, b.fingerprint, b.proof) == b.root
+        )
+
+    def _verify(self, b: Bundle, contract: bytes | None) -> bool | FetchError | None:
+        if (
+            contract is None
+            or b.start_index is None
+            or b.count is None
+            or b.root is None
+            or b.log_index is None
+            or b.fingerprint is None
+            or b.proof is None
+        ):
+            return None
+        args = (contract, b.start_index, b.count, b.root, b.log_index, b.fingerprint, b.proof)
+        return _attempt(lambda: self.chain.verify(*args), "verify")
 
     def add(self, line: int, b: Bundle) -> None:
         self.count += 1
-        fails = [
-            (r.name, r.detail) for r in run_all_checks(b, self.chain, self.pinned, self.required, fast=True) if not r.ok
-        ]
+        results = run_offline_checks(b, self.pinned, fast=True) + self._chain_checks(b)
+        fails = [(r.name, r.detail) for r in results if not r.ok]
         m = b.message
         if m is not None:
             who = (m.tenant, m.customer_id)
@@ -1593,10 +1694,7 @@ class ExportChecker:
 
     def _sequence(self, b: Bundle, index: int | None, fails: list[tuple[str, str]]) -> bool:
         """Place the bundle in the customer's chain; True when it extends it."""
-        if index is None:  # the format check names the problem; assume it took the next index
-            self.head_index, self.head_fingerprint = self.next_index, b.fingerprint
-            self.next_index += 1
-            self.prev_fingerprint = b.fingerprint
+        if index is None:  # the format check names it; like an unreadable line, it takes no index
             return False
         if index < self.next_index:
             fails.append(
@@ -1647,7 +1745,8 @@ class ExportChecker:
             "failuresOmitted": self.failure_count - len(self.failures),
         }
 
-    def print_failures(self, out: TextIO, limit: int = PRINTED_FAILURES) -> None:
+    def print_failures(self, out: TextIO, limit: int | None = None) -> None:
+        limit = PRINTED_FAILURES if limit is None else limit
         for failure in self.failures[:limit]:
             print(failure.describe(), file=out)
         if self.failure_count > limit:
@@ -1783,6 +1882,8 @@ def read_token(argument: str) -> bytes:
 
 def decode_token(data: bytes) -> Token:
     """Decode ``0x01 ‖ abi.encode(…15 fields…)``; raises ValueError naming the problem."""
+    if not data:
+        raise ValueError("the token is empty")
     if data[0] != TOKEN_VERSION:
         raise ValueError(f"token version byte is 0x{data[0]:02x}, this verifier knows 0x{TOKEN_VERSION:02x}")
     body = data[1:]
@@ -1902,7 +2003,12 @@ def _cp_token(t: Token, pinned: bytes | None) -> CheckResult:
         return CheckResult(
             "token", False, f"verifyingContract {hx(t.contract)} is not the pinned contract {hx(pinned)}"
         )
-    when = datetime.fromtimestamp(t.created_at, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if t.created_at < 2**40 else "?"
+    last_second = 253402300799  # 9999-12-31T23:59:59Z, the last time datetime can show
+    when = (
+        datetime.fromtimestamp(t.created_at, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if t.created_at <= last_second
+        else "?"
+    )
     return CheckResult(
         "token",
         True,
@@ -1931,7 +2037,9 @@ def _cp_signature(t: Token) -> tuple[CheckResult, bytes | None]:
         signer = recover_signer(digest, t.node_signature, fast=False)
     except Exception as exc:
         return CheckResult("signature", False, f"cannot recover a signer: {exc}"), None
-    return CheckResult("signature", True, f"checkpoint digest {hx(digest)} signed by {hx(signer)}"), signer
+    return CheckResult(
+        "signature", True, f"node signature over checkpoint digest {hx(digest)} recovers to {hx(signer)}"
+    ), signer
 
 
 def _cp_anchorer(t: Token, signer: bytes | None, chain: ChainSource, contract: bytes) -> CheckResult:
@@ -2052,8 +2160,14 @@ def _cp_sums(t: Token, sums: RangeSums) -> list[CheckResult]:
     stated = t.opening_balance + t.net
     if not (opening_ok and net_ok):
         out.append(CheckResult("closing", False, "cannot recompute: opening or net could not be recomputed"))
-    elif not INT256_MIN <= closing <= INT256_MAX or not INT256_MIN <= sums.opening <= INT256_MAX:
-        out.append(CheckResult("closing", False, f"the recomputed sums leave int256 (closing {closing})"))
+    elif not all(INT256_MIN <= value <= INT256_MAX for value in (sums.opening, sums.net, closing)):
+        out.append(
+            CheckResult(
+                "closing",
+                False,
+                f"the recomputed sums leave int256 (opening {sums.opening}, net {sums.net}, closing {closing})",
+            )
+        )
     elif closing != t.closing_balance:
         note = "" if stated == t.closing_balance else f"; the token's own openingBalance + net is {stated}"
         out.append(
@@ -2143,11 +2257,13 @@ def checkpoint_summary(t: Token | None, outcome: CheckpointOutcome) -> str:
 
 def _duplicate_recorder(found: list[str]) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
     def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in out:
-                found.append(key)
-            out[key] = value
+        out = dict(pairs)  # the last value wins, as in json.loads
+        if len(out) != len(pairs):
+            seen: set[str] = set()
+            for key, _ in pairs:
+                if key in seen:
+                    found.append(key)
+                seen.add(key)
         return out
 
     return hook
@@ -2187,11 +2303,18 @@ def _non_negative(text: str) -> int:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description="Verify a PacSpace proof bundle (pacspace.proof.v1) against the chain.",
-    )
-    parser.add_argument("bundle", help="proof bundle JSON file, or - for stdin")
+MODES_HELP = """modes:
+  verify_receipt.py BUNDLE.json [--rpc URL] ...
+      one proof bundle (section 4): 14 checks
+  verify_receipt.py derive EXPORT.jsonl [--rpc URL] [--contract 0x..] [--confirmations N] [--json] [--quiet]
+      a customer's balance from an export (section 6), every bundle checked, the chain linked
+  verify_receipt.py checkpoint TOKEN --export EXPORT.jsonl [--rpc URL] [--contract 0x..] [--json]
+      a checkpoint proofToken (section 5; TOKEN is 0x… or @file) against the customer's export
+run "verify_receipt.py derive --help" or "verify_receipt.py checkpoint --help" for their options.
+exit status: 0 verified, 1 some check failed, 2 unusable input."""
+
+
+def _add_chain_options(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument(
         "--rpc",
         default=os.environ.get("PACSPACE_RPC_URL") or DEFAULT_RPC,
@@ -2201,9 +2324,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--contract",
         type=_parse_address,
         default=None,
-        help="the anchor contract you trust; the bundle must name it",
+        help=f"the anchor contract you trust; {what} must name it",
     )
     parser.add_argument("--confirmations", type=_non_negative, default=1, help="required confirmations (1)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description="Verify a PacSpace proof bundle (pacspace.proof.v1) against the chain.",
+        epilog=MODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("bundle", help="proof bundle JSON file, or - for stdin")
+    _add_chain_options(parser, "the bundle")
     parser.add_argument(
         "--explorer",
         default=os.environ.get("PACSPACE_EXPLORER_URL") or None,
@@ -2226,9 +2359,178 @@ def _links(explorer: str | None, b: Bundle, contract: bytes | None) -> dict[str,
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(errors="replace")
+    if argv and argv[0] == "derive":
+        return main_derive(argv[1:])
+    if argv and argv[0] == "checkpoint":
+        return main_checkpoint(argv[1:])
+    return main_bundle(argv)
+
+
+def build_derive_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="verify_receipt.py derive",
+        description=(
+            "Derive a customer's balance from an export (GET /v1/balance/export, JSON Lines, section 6): "
+            "every bundle gets section 4's checks (chain facts fetched once per batch), and across bundles "
+            "customerIndex must run 0, 1, 2, … with each prevFingerprint linking, corrects must name an earlier "
+            "delta, and one tenant, customer, chain and contract."
+        ),
+        epilog=MODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("export", help="the export, JSON Lines (one proof bundle a line), or - for stdin")
+    _add_chain_options(parser, "every bundle")
+    parser.add_argument("--json", action="store_true", help="print a JSON report")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    return parser
+
+
+def _contract_origin(pinned: bytes | None, source: str) -> str:
+    return "pinned by --contract" if pinned is not None else f"taken from the {source}; pin it with --contract"
+
+
+def main_derive(argv: list[str]) -> int:
+    args = build_derive_parser().parse_args(argv)
+    pinned: bytes | None = args.contract
+    checker = ExportChecker(RpcChain(args.rpc), pinned, args.confirmations)
+    try:
+        scan_export(args.export, checker, progress=None if args.quiet else sys.stderr)
+    except UnusableInput as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    contract = pinned if pinned is not None else (checker.deployment[1] if checker.deployment else None)
+    head = _hx_opt(checker.head_fingerprint) if checker.head_index is not None else None
+    if args.json:
+        report: dict[str, Any] = {
+            "ok": checker.ok,
+            "count": checker.count,
+            "balance": str(checker.balance),
+            "headIndex": checker.head_index,
+            "headFingerprint": head,
+            **checker.failures_json(),
+            "tenant": checker.customer[0] if checker.customer else None,
+            "customerId": checker.customer[1] if checker.customer else None,
+            "chainId": checker.deployment[0] if checker.deployment else None,
+            "contract": _hx_opt(contract) if contract is not None else None,
+            "contractPinned": pinned is not None,
+            "rpc": args.rpc,
+            "summary": checker.summary(),
+        }
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+        return 0 if checker.ok else 1
+    print(f"export: {args.export}")
+    print(f"contract: {_hx_opt(contract)} ({_contract_origin(pinned, 'export')})")
+    print(f"rpc: {args.rpc}; confirmations required: {args.confirmations}")
+    if checker.customer is not None:
+        chain = f" on chain {checker.deployment[0]}" if checker.deployment else ""
+        print(f"customer: {checker.customer[0]}/{checker.customer[1]}{chain}")
+    print(f"bundles: {checker.count}")
+    print(f"balance: {checker.balance}")
+    print(f"head: customerIndex {checker.head_index}, fingerprint {head}")
+    checker.print_failures(sys.stdout)
+    print(checker.summary())
+    return 0 if checker.ok else 1
+
+
+def build_checkpoint_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="verify_receipt.py checkpoint",
+        description=(
+            "Verify a checkpoint proofToken (section 5) against the customer's export: the node signature "
+            "recovers to an authorised anchorer, the export (customerIndex 0..toIndex, later lines ignored) "
+            "passes every derive check, and the opening, net and closing balances, count, rangeRoot and "
+            "headFingerprint recompute. A countersignature's address is printed."
+        ),
+        epilog=MODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("token", help="the proofToken, 0x-prefixed hex, or @FILE to read it from a file")
+    parser.add_argument("--export", required=True, help="the customer's export, JSON Lines, or - for stdin")
+    _add_chain_options(parser, "the token and every bundle")
+    parser.add_argument("--json", action="store_true", help="print a JSON report")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    return parser
+
+
+def main_checkpoint(argv: list[str]) -> int:
+    args = build_checkpoint_parser().parse_args(argv)
+    pinned: bytes | None = args.contract
+    try:
+        data = read_token(args.token)
+    except UnusableInput as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    token: Token | None = None
+    checker: ExportChecker | None = None
+    try:
+        token = decode_token(data)
+    except ValueError as exc:
+        skipped = "skipped: the token cannot be decoded"
+        outcome = CheckpointOutcome(
+            [CheckResult("token", False, str(exc))]
+            + [CheckResult(name, False, skipped) for name in CHECKPOINT_CHECKS[1:]]
+        )
+    else:
+        contract = pinned if pinned is not None else token.contract
+        sums = RangeSums(token.from_index, token.to_index)
+        checker = ExportChecker(
+            RpcChain(args.rpc),
+            contract,
+            args.confirmations,
+            customer=(token.tenant, token.customer_id),
+            deployment=(token.chain_id, token.contract),
+            on_delta=sums,
+        )
+        try:
+            scan_export(args.export, checker, progress=None if args.quiet else sys.stderr, stop_after=token.to_index)
+        except UnusableInput as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        outcome = run_checkpoint_checks(token, checker, sums, contract, pinned)
+    ok = all(r.ok for r in outcome.results)
+    summary = checkpoint_summary(token, outcome)
+    contract_shown = pinned if pinned is not None else (token.contract if token else None)
+    if args.json:
+        report: dict[str, Any] = {
+            "ok": ok,
+            "checks": [r.to_json() for r in outcome.results],
+            "checkpoint": token.to_json() if token else None,
+            "signer": _hx_opt(outcome.signer) if outcome.signer else None,
+            "countersigner": _hx_opt(outcome.countersigner) if outcome.countersigner else None,
+            "count": checker.count if checker else 0,
+            "headIndex": checker.head_index if checker else None,
+            "headFingerprint": _hx_opt(checker.head_fingerprint) if checker and checker.head_fingerprint else None,
+            **(checker.failures_json() if checker else {"failures": [], "failureCount": 0, "failuresOmitted": 0}),
+            "contract": _hx_opt(contract_shown) if contract_shown else None,
+            "contractPinned": pinned is not None,
+            "rpc": args.rpc,
+            "summary": summary,
+        }
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+        return 0 if ok else 1
+    if token is not None:
+        print(
+            f"checkpoint: {token.tenant}/{token.customer_id} deltas {token.from_index}..{token.to_index} "
+            f"(count {token.count}), opening {token.opening_balance}, net {token.net}, "
+            f"closing {token.closing_balance}"
+        )
+    print(f"contract: {_hx_opt(contract_shown)} ({_contract_origin(pinned, 'token')})")
+    print(f"rpc: {args.rpc}; confirmations required: {args.confirmations}")
+    print(f"signer: {_hx_opt(outcome.signer)}")
+    print(f"countersigner: {hx(outcome.countersigner) if outcome.countersigner else 'not countersigned'}")
+    for r in outcome.results:
+        print(f"{'✓' if r.ok else '✗'} {r.name}: {r.detail}")
+    if checker is not None:
+        checker.print_failures(sys.stdout)
+    print(summary)
+    return 0 if ok else 1
+
+
+def main_bundle(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
     try:
         raw, duplicates = load_bundle(args.bundle)
     except UnusableInput as exc:

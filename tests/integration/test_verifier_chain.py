@@ -125,3 +125,47 @@ def test_unmet_confirmations_and_an_untrusted_contract_fail(
     other = deploy_fresh(anvil.rpc_url, artifact)
     pinned = _run(bundle, tmp_path, deployment.rpc_url, "--contract", other.address)
     assert pinned.returncode == 1 and "domain" in _failed(pinned)
+
+
+def _main(*argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        code = VERIFIER.main(list(argv))
+    return code, out.getvalue()
+
+
+def test_verifier_derive_and_checkpoint_agree_with_the_node(
+    node: RunningNode, deployment: Deployment, tmp_path: Path
+) -> None:
+    """The customer's own path: export, derive offline against the chain, check the invoice checkpoint."""
+    amounts = [1000, -250, 2**200, -(2**199), 7]
+    with node.client() as client:
+        receipts = [
+            client.post(
+                "/v1/balance/delta", json={"customerId": "aud", "delta": a, "reason": "usage", "referenceId": f"a{i}"}
+            ).json()
+            for i, a in enumerate(amounts)
+        ]
+        for receipt in receipts:
+            wait_for_status(client, receipt["receiptId"], "verified")
+        derived = client.get("/v1/balance/derive", params={"customerId": "aud"}).json()
+        export = tmp_path / "aud.jsonl"
+        export.write_text(client.get("/v1/balance/export", params={"customerId": "aud"}).text)
+        checkpoint = client.post("/v1/checkpoints", json={"customerId": "aud", "fromIndex": 2, "toIndex": 4}).json()
+
+    code, out = _main("derive", str(export), "--rpc", deployment.rpc_url, "--json", "--quiet")
+    report = json.loads(out)
+    assert code == 0 and report["ok"], out
+    assert int(report["balance"]) == derived["balance"] == sum(amounts)
+    assert report["count"] == 5 and report["headFingerprint"] == derived["headFingerprint"]
+
+    code, out = _main("checkpoint", checkpoint["proofToken"], "--export", str(export), "--rpc", deployment.rpc_url)
+    assert code == 0, out
+    assert "not countersigned" in out
+
+    lines = export.read_text().splitlines()
+    gap = tmp_path / "gap.jsonl"
+    gap.write_text("\n".join(lines[:2] + lines[3:]) + "\n")
+    code, out = _main("derive", str(gap), "--rpc", deployment.rpc_url, "--json", "--quiet")
+    failures = json.loads(out)["failures"]
+    assert code == 1 and any(f["customerIndex"] in (2, 3) for f in failures), failures

@@ -72,6 +72,7 @@ def _valid_bundle() -> dict[str, Any]:
         "metadataHash": want["metadataHash0"],
         "customerIndex": str(int(d["customerIndex"])),
         "prevFingerprint": d["prevFingerprint"],
+        "corrects": d["corrects"],
         "recordedAt": str(int(d["recordedAt"])),
         "salt": d["salt"],
     }
@@ -255,6 +256,42 @@ def test_document_values_agree_with_the_verifier_helpers() -> None:
     assert vr.hx(vr.leaf_hash(8, _b(want["fingerprint1"]))) == want["leaf8"]
     assert vr.hx(vr.batch_commitment(_b(want["root"]), 2)) == want["batchCommitment"]
     assert vr.type_string("Delta", _doc_type("Delta")) == vr.DELTA_TYPE
+    assert len(vr.DELTA_FIELDS) == 11
+    assert [f["name"] for f in vr.DELTA_FIELDS][7:9] == ["prevFingerprint", "corrects"]
+    message = vr.parse_bundle(_valid_bundle()).message
+    assert message is not None and message.corrects == bytes(32)
+    struct_hash = keccak(vr.DELTA_TYPE_HASH + b"".join(_struct_words(ex, 0)))
+    assert vr.hx(struct_hash) == want["structHash0"]
+
+
+def _struct_words(ex: dict[str, Any], i: int) -> list[bytes]:
+    """hashStruct's words for delta ``i`` of the worked example, in section 1's order."""
+    d = ex["deltas"][i]
+    text = ex["expected"]["canonicalMetadata0"] if d["metadata"] is not None else None
+    return [
+        keccak(text=d["tenant"]),
+        keccak(text=d["customerId"]),
+        int(d["delta"]).to_bytes(32, "big", signed=True),
+        keccak(text=d["reason"]),
+        keccak(text=d["referenceId"]),
+        keccak(text=text) if text is not None else bytes(32),
+        int(d["customerIndex"]).to_bytes(32, "big"),
+        _b(d["prevFingerprint"]),
+        _b(d["corrects"]),
+        int(d["recordedAt"]).to_bytes(32, "big"),
+        _b(d["salt"]),
+    ]
+
+
+def test_manual_digest_reproduces_both_worked_example_fingerprints() -> None:
+    ex = _example()
+    want = ex["expected"]
+    domain = vr.domain_separator(ex["domain"]["chainId"], _b(ex["domain"]["verifyingContract"]))
+    for i in (0, 1):
+        digest = keccak(b"\x19\x01" + domain + keccak(vr.DELTA_TYPE_HASH + b"".join(_struct_words(ex, i))))
+        assert vr.hx(digest) == want[f"fingerprint{i}"]
+    # delta 1 corrects delta 0, and links to it
+    assert ex["deltas"][1]["corrects"] == ex["deltas"][1]["prevFingerprint"] == want["fingerprint0"]
 
 
 def test_second_delta_without_metadata_verifies_offline() -> None:
@@ -263,7 +300,7 @@ def test_second_delta_without_metadata_verifies_offline() -> None:
     d = ex["deltas"][1]
     bundle = _valid_bundle()
     msg = bundle["typedData"]["message"]
-    for key in ("delta", "reason", "referenceId", "customerIndex", "prevFingerprint"):
+    for key in ("delta", "reason", "referenceId", "customerIndex", "prevFingerprint", "corrects"):
         msg[key] = d[key]
     msg["recordedAt"], msg["salt"] = d["recordedAt"], d["salt"]
     msg["metadataHash"] = "0x" + "00" * 32
@@ -289,7 +326,14 @@ MUTATIONS: list[tuple[str, Any, str]] = [
     ("typedData.message.customerIndex", "1", "fingerprint"),
     ("typedData.message.tenant", "other", "fingerprint"),
     ("typedData.message.recordedAt", "1770733922", "fingerprint"),
+    ("typedData.message.corrects", "0x" + "01" * 32, "fingerprint"),
+    ("typedData.message.corrects", _example()["expected"]["fingerprint1"], "fingerprint"),
+    ("typedData.message.corrects", "0x" + "AB" * 32, "format"),
+    ("typedData.message.corrects", "0x" + "00" * 31, "format"),
+    ("typedData.message.corrects", None, "format"),
+    ("typedData.message.corrects", "", "format"),
     ("typedData.message.delta", -1000, "format"),
+    ("typedData.message.delta", "9" * 5000, "format"),  # beyond int256 (and int()'s 4300-digit limit)
     ("fingerprint", _example()["expected"]["fingerprint1"], "fingerprint"),
     ("fingerprint", _example()["expected"]["fingerprint0"].upper().replace("0X", "0x"), "format"),
     ("signature", "0xfd" + _example()["expected"]["signature0"][4:], "signature"),
@@ -342,6 +386,41 @@ def test_types_must_be_exactly_the_protocols() -> None:
     bundle["typedData"]["types"]["Delta"][2]["type"] = "int128"
     failed = _failed(vr.run_offline_checks(vr.parse_bundle(bundle)))
     assert "domain" in failed
+
+
+def test_the_ten_field_delta_type_of_before_corrects_is_refused() -> None:
+    bundle = _valid_bundle()
+    bundle["typedData"]["types"]["Delta"] = [f for f in _doc_type("Delta") if f["name"] != "corrects"]
+    del bundle["typedData"]["message"]["corrects"]
+    failed = _failed(vr.run_offline_checks(vr.parse_bundle(bundle)))
+    assert "typedData.message.corrects: missing" in failed["format"]
+    assert "types.Delta is not" in failed["domain"]
+
+
+def test_a_missing_corrects_is_a_format_failure() -> None:
+    bundle = _valid_bundle()
+    del bundle["typedData"]["message"]["corrects"]
+    failed = _failed(vr.run_offline_checks(vr.parse_bundle(bundle)))
+    assert "typedData.message.corrects: missing" in failed["format"]
+
+
+def test_uppercase_corrects_is_named_in_format() -> None:
+    bundle = _valid_bundle()
+    bundle["typedData"]["message"]["corrects"] = "0x" + "AB" * 32
+    failed = _failed(vr.run_offline_checks(vr.parse_bundle(bundle)))
+    assert "typedData.message.corrects: must be lowercase hex" in failed["format"]
+
+
+def test_fast_mode_agrees_with_eth_account_on_the_worked_example() -> None:
+    parsed = vr.parse_bundle(_valid_bundle())
+    assert _failed(vr.run_offline_checks(parsed, fast=True)) == {}
+    assert parsed.fingerprint is not None and parsed.signature is not None
+    assert vr.recover_signer(parsed.fingerprint, parsed.signature, fast=True) == vr.recover_signer(
+        parsed.fingerprint, parsed.signature, fast=False
+    )
+    bundle = _valid_bundle()
+    bundle["typedData"]["message"]["corrects"] = "0x" + "01" * 32
+    assert "fingerprint" in _failed(vr.run_offline_checks(vr.parse_bundle(bundle), fast=True))
 
 
 def test_metadata_must_be_canonical_even_when_its_hash_matches() -> None:
