@@ -59,7 +59,7 @@ def receipt_json(
 class ReceiptReader:
     """Looks up receipts for one tenant and builds proof bundles, caching recent trees."""
 
-    def __init__(self, *, store: Store, domain: Domain, signer: bytes, cache_size: int = 32) -> None:
+    def __init__(self, *, store: Store, domain: Domain, signer: bytes, cache_size: int = 4) -> None:
         self.store = store
         self.domain = domain
         self.signer = signer
