@@ -1,0 +1,330 @@
+"""Chain access: the ``ChainSource`` the on-chain checks need, ``RpcChain``, ``CachedChain``, facts.
+
+``RpcChain`` is the only code that talks to a node; ``CachedChain`` wraps any source for exports,
+where thousands of bundles share a few chain facts. ``fetch_chain_facts`` asks a source what the
+on-chain checks of one bundle need and never raises: a failed call is kept as a ``FetchError``
+for the check that needed it to report.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar, cast
+
+from eth_abi.abi import decode, encode
+from eth_utils.crypto import keccak
+from web3 import Web3
+from web3.types import RPCEndpoint
+
+from pacspace_verify.bundle import Bundle
+from pacspace_verify.protocol import ZERO32, batch_commitment, describe, hx, proof_root
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    address: bytes
+    topics: list[bytes]
+    data: bytes
+
+
+@dataclass(frozen=True)
+class TxReceipt:
+    status: int
+    to: bytes | None
+    block_number: int
+    block_hash: bytes
+    logs: list[LogEntry]
+
+
+class ChainSource(Protocol):
+    """What the on-chain checks need from a node; ``RpcChain`` is the real one."""
+
+    url: str
+
+    def chain_id(self) -> int: ...
+    def code_size(self, contract: bytes) -> int: ...
+    def is_anchorer(self, contract: bytes, account: bytes) -> bool: ...
+    def batch_commitment(self, contract: bytes, start_index: int) -> bytes: ...
+    def verify(
+        self,
+        contract: bytes,
+        start_index: int,
+        count: int,
+        root: bytes,
+        log_index: int,
+        fingerprint: bytes,
+        proof: list[bytes],
+    ) -> bool: ...
+    def transaction_receipt(self, tx_hash: bytes) -> TxReceipt | None: ...
+    def block_hash(self, number: int) -> bytes | None: ...
+    def head(self) -> int: ...
+
+
+class RpcError(Exception):
+    """The RPC answered with an error or an unexpected shape."""
+
+
+def _selector(signature: str) -> bytes:
+    return keccak(text=signature)[:4]
+
+
+def _hex_to_bytes(value: object, what: str) -> bytes:
+    if not isinstance(value, str) or not value.startswith("0x"):
+        raise RpcError(f"{what}: expected hex data, got {describe(value)}")
+    return bytes.fromhex(value[2:])
+
+
+def _hex_to_int(value: object, what: str) -> int:
+    if not isinstance(value, str) or not value.startswith("0x"):
+        raise RpcError(f"{what}: expected a hex quantity, got {describe(value)}")
+    return int(value, 16)
+
+
+class RpcChain:
+    """Raw JSON-RPC calls through web3's HTTP provider (no formatters, so PoA chains work)."""
+
+    def __init__(self, url: str, timeout: float = 15.0) -> None:
+        self.url = url
+        self._provider = Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None)
+
+    def _rpc(self, method: str, params: list[Any]) -> Any:
+        response = self._provider.make_request(RPCEndpoint(method), params)
+        if "error" in response and response["error"] is not None:
+            raise RpcError(f"{method}: {response['error']}")
+        if "result" not in response:
+            raise RpcError(f"{method}: no result in {response}")
+        return response["result"]
+
+    def _call(self, contract: bytes, data: bytes) -> bytes:
+        result = self._rpc("eth_call", [{"to": hx(contract), "data": hx(data)}, "latest"])
+        return _hex_to_bytes(result, "eth_call")
+
+    def chain_id(self) -> int:
+        return _hex_to_int(self._rpc("eth_chainId", []), "eth_chainId")
+
+    def code_size(self, contract: bytes) -> int:
+        return len(_hex_to_bytes(self._rpc("eth_getCode", [hx(contract), "latest"]), "eth_getCode"))
+
+    def is_anchorer(self, contract: bytes, account: bytes) -> bool:
+        out = self._call(contract, _selector("isAnchorer(address)") + encode(["address"], [account]))
+        return bool(decode(["bool"], out)[0])
+
+    def batch_commitment(self, contract: bytes, start_index: int) -> bytes:
+        data = _selector("batchCommitment(uint64)") + encode(["uint64"], [start_index])
+        return bytes(decode(["bytes32"], self._call(contract, data))[0])
+
+    def verify(
+        self,
+        contract: bytes,
+        start_index: int,
+        count: int,
+        root: bytes,
+        log_index: int,
+        fingerprint: bytes,
+        proof: list[bytes],
+    ) -> bool:
+        args = encode(
+            ["uint64", "uint32", "bytes32", "uint64", "bytes32", "bytes32[]"],
+            [start_index, count, root, log_index, fingerprint, proof],
+        )
+        sig = "verify(uint64,uint32,bytes32,uint64,bytes32,bytes32[])"
+        return bool(decode(["bool"], self._call(contract, _selector(sig) + args))[0])
+
+    def transaction_receipt(self, tx_hash: bytes) -> TxReceipt | None:
+        raw = self._rpc("eth_getTransactionReceipt", [hx(tx_hash)])
+        if raw is None:
+            return None
+        if not isinstance(raw, dict):
+            raise RpcError(f"eth_getTransactionReceipt: unexpected {describe(raw)}")
+        logs = [
+            LogEntry(
+                address=_hex_to_bytes(log.get("address"), "log address"),
+                topics=[_hex_to_bytes(t, "log topic") for t in log.get("topics", [])],
+                data=_hex_to_bytes(log.get("data"), "log data"),
+            )
+            for log in raw.get("logs", [])
+        ]
+        to = raw.get("to")
+        return TxReceipt(
+            status=_hex_to_int(raw.get("status"), "receipt status"),
+            to=None if to is None else _hex_to_bytes(to, "receipt to"),
+            block_number=_hex_to_int(raw.get("blockNumber"), "receipt blockNumber"),
+            block_hash=_hex_to_bytes(raw.get("blockHash"), "receipt blockHash"),
+            logs=logs,
+        )
+
+    def block_hash(self, number: int) -> bytes | None:
+        raw = self._rpc("eth_getBlockByNumber", [hex(number), False])
+        if raw is None:
+            return None
+        if not isinstance(raw, dict):
+            raise RpcError(f"eth_getBlockByNumber: unexpected {describe(raw)}")
+        return _hex_to_bytes(raw.get("hash"), "block hash")
+
+    def head(self) -> int:
+        return _hex_to_int(self._rpc("eth_blockNumber", []), "eth_blockNumber")
+
+
+@dataclass(frozen=True)
+class FetchError:
+    message: str
+
+
+@dataclass
+class ChainFacts:
+    """Values fetched from the chain; None = not fetched (its inputs failed to parse)."""
+
+    contract: bytes | None = None
+    chain_id: int | FetchError | None = None
+    code_size: int | FetchError | None = None
+    is_anchorer: bool | FetchError | None = None
+    commitment: bytes | FetchError | None = None
+    verify: bool | FetchError | None = None
+    receipt: TxReceipt | FetchError | None = None
+    receipt_missing: bool = False
+    block_hash: bytes | FetchError | None = None
+    block_missing: bool = False
+    head: int | FetchError | None = None
+
+
+def attempt(fn: Callable[[], T], what: str) -> T | FetchError:
+    try:
+        return fn()
+    except OSError as exc:  # requests' ConnectionError and Timeout are OSErrors
+        return FetchError(f"{what}: RPC unreachable ({type(exc).__name__})")
+    except Exception as exc:
+        return FetchError(f"{what} failed: {type(exc).__name__}: {exc}")
+
+
+def fetch_chain_facts(chain: ChainSource, b: Bundle, contract: bytes | None) -> ChainFacts:
+    """Fetch everything the on-chain checks need, never raising."""
+    facts = ChainFacts(contract=contract)
+    try:
+        facts.chain_id = chain.chain_id()
+    except OSError as exc:
+        unreachable = FetchError(f"RPC unreachable at {chain.url} ({type(exc).__name__})")
+        facts.chain_id = facts.code_size = facts.is_anchorer = unreachable
+        facts.commitment = facts.verify = facts.receipt = unreachable
+        facts.block_hash = facts.head = unreachable
+        return facts
+    except Exception as exc:
+        facts.chain_id = FetchError(f"eth_chainId failed at {chain.url}: {exc}")
+    if contract is not None:
+        facts.code_size = attempt(lambda: chain.code_size(contract), "eth_getCode")
+        if b.signer is not None:
+            signer = b.signer
+            facts.is_anchorer = attempt(lambda: chain.is_anchorer(contract, signer), "isAnchorer")
+        if b.start_index is not None:
+            start = b.start_index
+            facts.commitment = attempt(lambda: chain.batch_commitment(contract, start), "batchCommitment")
+        if (
+            b.start_index is not None
+            and b.count is not None
+            and b.root is not None
+            and b.log_index is not None
+            and b.fingerprint is not None
+            and b.proof is not None
+        ):
+            args = (b.start_index, b.count, b.root, b.log_index, b.fingerprint, b.proof)
+            facts.verify = attempt(lambda: chain.verify(contract, *args), "verify")
+    if b.tx_hash is not None:
+        tx_hash = b.tx_hash
+        receipt = attempt(lambda: chain.transaction_receipt(tx_hash), "eth_getTransactionReceipt")
+        facts.receipt_missing = receipt is None
+        facts.receipt = receipt
+    if b.block_number is not None:
+        number = b.block_number
+        block = attempt(lambda: chain.block_hash(number), "eth_getBlockByNumber")
+        facts.block_missing = block is None
+        facts.block_hash = block
+    facts.head = attempt(chain.head, "eth_blockNumber")
+    return facts
+
+
+CHAIN_CACHE_SIZE = 4096
+
+
+class CachedChain:
+    """A ChainSource that asks the real one once per distinct question (bounded LRU memo).
+
+    The bundles of an export share the chain id, the contract, the signer and, a batch at a
+    time, the batch facts (commitment, transaction receipt, block hash); the head is read once.
+    Errors are remembered too, so an unreachable RPC is reported for every bundle without a
+    timeout each. ``verify`` asks the contract for the first proof of each batch; the batch's
+    other proofs are checked locally by the contract's own rule (section 3: stored commitment
+    matches, index in range, proof folds to the root) against the commitment read from chain.
+    """
+
+    def __init__(self, chain: ChainSource, size: int = CHAIN_CACHE_SIZE) -> None:
+        self.url = chain.url
+        self.inner = chain
+        self._size = size
+        self._memo: OrderedDict[tuple[object, ...], tuple[bool, object]] = OrderedDict()
+
+    def _ask(self, key: tuple[object, ...], fn: Callable[[], T]) -> T:
+        hit = self._memo.get(key)
+        if hit is None:
+            try:
+                hit = (True, fn())
+            except Exception as exc:
+                hit = (False, exc)
+            self._memo[key] = hit
+            if len(self._memo) > self._size:
+                self._memo.popitem(last=False)
+        else:
+            self._memo.move_to_end(key)
+        ok, value = hit
+        if not ok:
+            assert isinstance(value, BaseException)
+            raise value.with_traceback(None)
+        return cast("T", value)
+
+    def chain_id(self) -> int:
+        return self._ask(("chain_id",), self.inner.chain_id)
+
+    def code_size(self, contract: bytes) -> int:
+        return self._ask(("code", contract), lambda: self.inner.code_size(contract))
+
+    def is_anchorer(self, contract: bytes, account: bytes) -> bool:
+        return self._ask(("anchorer", contract, account), lambda: self.inner.is_anchorer(contract, account))
+
+    def batch_commitment(self, contract: bytes, start_index: int) -> bytes:
+        return self._ask(
+            ("commitment", contract, start_index), lambda: self.inner.batch_commitment(contract, start_index)
+        )
+
+    def verify(
+        self,
+        contract: bytes,
+        start_index: int,
+        count: int,
+        root: bytes,
+        log_index: int,
+        fingerprint: bytes,
+        proof: list[bytes],
+    ) -> bool:
+        key = ("verify", contract, start_index, count, root)
+        if key not in self._memo:
+            args = (contract, start_index, count, root, log_index, fingerprint, proof)
+            return self._ask(key, lambda: self.inner.verify(*args))
+        self._ask(key, lambda: False)  # re-raises the RPC error of the batch's first call, if any
+        stored = self.batch_commitment(contract, start_index)
+        return (
+            stored != ZERO32
+            and stored == batch_commitment(root, count)
+            and start_index <= log_index < start_index + count
+            and proof_root(log_index, fingerprint, proof) == root
+        )
+
+    def transaction_receipt(self, tx_hash: bytes) -> TxReceipt | None:
+        return self._ask(("receipt", tx_hash), lambda: self.inner.transaction_receipt(tx_hash))
+
+    def block_hash(self, number: int) -> bytes | None:
+        return self._ask(("block", number), lambda: self.inner.block_hash(number))
+
+    def head(self) -> int:
+        return self._ask(("head",), self.inner.head)
