@@ -41,6 +41,8 @@ EVENT_TYPES = (
     "batch.reorged",
     "checkpoint.created",
     "checkpoint.countersigned",
+    "compare.settled",
+    "compare.disputed",
     "webhook.test",
 )
 RETRY_WINDOW_SECONDS = 3 * 86_400

@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from node.anchoring import AnchorPolicy
 from node.api.admin import router as admin_router
+from node.api.compare_routes import router as compare_router
 from node.api.ledger import router as ledger_router
 from node.api.limits import RequestGuard
 from node.api.observability import Observability
@@ -25,6 +26,7 @@ from node.api.routes import router
 from node.api.webhook_routes import router as webhook_router
 from node.chain.client import AnchorClient, connect
 from node.checkpointing import Checkpoints
+from node.comparing import Comparisons
 from node.core.hashing import from_hex, to_hex
 from node.core.ratelimit import BucketPolicy
 from node.core.signing import Signer
@@ -56,6 +58,7 @@ class Services:
     receipts: ReceiptReader
     checkpoints: Checkpoints
     webhooks: WebhookWorker
+    comparisons: Comparisons
 
 
 def build_services(settings: Settings, store: Store | None = None) -> Services:
@@ -89,6 +92,7 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
         metrics.deltas_recorded.inc()
         anchor.notify_recorded()
 
+    recorder = Recorder(store=store, domain=domain, signer=signer, on_recorded=on_recorded)
     return Services(
         settings=settings,
         store=store,
@@ -98,7 +102,7 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
         usage=UsageMeter(store),
         scheduler=scheduler,
         anchor=anchor,
-        recorder=Recorder(store=store, domain=domain, signer=signer, on_recorded=on_recorded),
+        recorder=recorder,
         receipts=ReceiptReader(store=store, domain=domain, signer=signer.address),
         checkpoints=Checkpoints(store=store, domain=domain, signer=signer),
         webhooks=WebhookWorker(
@@ -107,6 +111,7 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
             concurrency=settings.webhook_concurrency,
             retry_base_seconds=settings.webhook_retry_base_seconds,
         ),
+        comparisons=Comparisons(store=store, recorder=recorder),
     )
 
 
@@ -167,7 +172,12 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     app.include_router(ledger_router)
     app.include_router(admin_router)
     app.include_router(webhook_router)
-    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    app.include_router(compare_router)
+    app.add_middleware(
+        RequestGuard,
+        max_body_bytes=settings.max_body_bytes,
+        large_bodies={"/v1/balance/compare": (settings.max_compare_bytes, frozenset({"text/csv"}))},
+    )
     app.add_middleware(Observability, metrics=services.metrics, usage=services.usage)
     _add_operational_routes(app, services)
     return app

@@ -30,9 +30,13 @@ class RequestGuard:
     """413 for bodies over ``max_body_bytes`` (declared or streamed); 415 for non-JSON bodies
     (a POST without a body, such as an action on a resource, needs no content type)."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, large_bodies: dict[str, tuple[int, frozenset[str]]] | None = None
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # path -> (its own limit, content types it also accepts), e.g. CSV uploads to compare
+        self.large_bodies = large_bodies or {}
 
     async def _reject(self, send: Send, status: int, code: str, title: str, detail: str) -> None:
         body = _problem_bytes(status, code, title, detail)
@@ -53,19 +57,20 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        limit, extra_types = self.large_bodies.get(scope["path"], (self.max_body_bytes, frozenset()))
         declared = headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+        if declared is not None and declared.isdigit() and int(declared) > limit:
             await self._reject(
                 send,
                 413,
                 "payload_too_large",
                 "Payload too large",
-                f"the body is {declared} bytes; the limit is {self.max_body_bytes}",
+                f"the body is {declared} bytes; the limit is {limit}",
             )
             return
         has_body = (declared is not None and declared != "0") or "transfer-encoding" in headers
         content_type = headers.get("content-type", "").split(";")[0].strip().lower()
-        if has_body and content_type != "application/json":
+        if has_body and content_type != "application/json" and content_type not in extra_types:
             await self._reject(
                 send, 415, "unsupported_media_type", "Unsupported media type", "send the body as application/json"
             )
@@ -78,7 +83,7 @@ class RequestGuard:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_body_bytes:
+                if seen > limit:
                     raise _TooLarge
             return message
 
@@ -93,5 +98,5 @@ class RequestGuard:
         except _TooLarge:
             if not started:
                 await self._reject(
-                    send, 413, "payload_too_large", "Payload too large", f"the body exceeds {self.max_body_bytes} bytes"
+                    send, 413, "payload_too_large", "Payload too large", f"the body exceeds {limit} bytes"
                 )

@@ -137,6 +137,8 @@ WebhookEvent = Literal[
     "batch.reorged",
     "checkpoint.created",
     "checkpoint.countersigned",
+    "compare.settled",
+    "compare.disputed",
 ]
 
 
@@ -163,3 +165,42 @@ class WebhookRotate(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     graceSeconds: int = Field(default=86_400, ge=0, le=7 * 86_400, description="the old secret keeps signing this long")
+
+
+class TheirDelta(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    referenceId: str = Field(min_length=1, max_length=MAX_REFERENCE_ID)
+    delta: int = Field(ge=-(2**255), le=2**255 - 1)
+
+
+class AsOf(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    customerIndex: int | None = Field(default=None, ge=0)
+    recordedAt: int | None = Field(default=None, ge=0, description="unix seconds, inclusive")
+
+
+class ToleranceModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    absolute: int | None = Field(default=None, ge=0, le=2**255 - 1, description="minor units")
+    basisPoints: int | None = Field(default=None, ge=0, le=10_000, description="of the record balance")
+
+
+class CompareBody(BaseModel):
+    """The counterparty's view: a balance, deltas, or both. For large sets, POST text/csv instead."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    customerId: str = Field(min_length=1, max_length=MAX_CUSTOMER_ID)
+    theirBalance: int | None = Field(default=None, ge=-(2**255), le=2**255 - 1)
+    theirDeltas: list[TheirDelta] | None = None
+    asOf: AsOf | None = None
+    tolerance: ToleranceModel | None = None
+
+
+class TenantSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    tolerance: ToleranceModel

@@ -18,6 +18,7 @@ MAX_CUSTOMER_ID = 128
 MAX_REFERENCE_ID = 128
 MAX_REASON = 512
 MAX_METADATA_BYTES = 16 * 1024
+RESERVED_CUSTOMER_PREFIX = "pacspace:"  # the node's own chains, such as settlements of comparisons
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,11 @@ def validate_delta_request(
     """Check every rule; raises InvalidInput listing each failing field, or returns the request."""
     errors = [
         *_text_errors("customerId", customer_id, MAX_CUSTOMER_ID),
+        *(
+            [FieldError("customerId", f"ids starting with {RESERVED_CUSTOMER_PREFIX!r} are reserved")]
+            if customer_id.startswith(RESERVED_CUSTOMER_PREFIX)
+            else []
+        ),
         *_text_errors("reason", reason, MAX_REASON),
         *_text_errors("referenceId", reference_id, MAX_REFERENCE_ID),
     ]

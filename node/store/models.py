@@ -187,6 +187,8 @@ class TenantRow(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=64)
     name: str = Field(max_length=128)
     created_at: int = Field(sa_column=_bigint(nullable=False))
+    tolerance_absolute: str | None = Field(default=None, max_length=90)  # minor units (int256 as text)
+    tolerance_basis_points: int | None = None
 
 
 class ApiKeyRow(SQLModel, table=True):
@@ -278,3 +280,21 @@ class WebhookAttemptRow(SQLModel, table=True):
     latency_ms: int
     error: str | None = Field(default=None, max_length=512)
     response_snippet: str | None = Field(default=None, max_length=512)
+
+
+class ComparisonRow(SQLModel, table=True):
+    __tablename__ = "comparisons"
+
+    id: str = Field(primary_key=True, max_length=40)
+    tenant: str = Field(max_length=64, foreign_key="tenants.id", index=True)
+    customer_id: str = Field(max_length=128, index=True)
+    submitted_by: str = Field(max_length=40)  # API key id
+    as_of_index: int | None = Field(default=None, sa_column=_bigint())
+    record_balance: str = Field(max_length=90)
+    their_balance: str = Field(max_length=90)
+    variance: str = Field(max_length=90)
+    tolerance: str = Field(max_length=200)  # JSON
+    resolution: str = Field(max_length=16)
+    evidence: str  # JSON: every difference, in full
+    settlement_receipt_id: str | None = Field(default=None, max_length=40)
+    created_at: int = Field(sa_column=_bigint(nullable=False))

@@ -33,6 +33,7 @@ class World:
     receipt_b: str
     checkpoint_a: str
     checkpoint_b: str
+    comparison_a: str
     spare_key_ids: Iterator[str]
     spare_webhooks: Iterator[tuple[str, str]]
 
@@ -57,6 +58,9 @@ def world(anvil: Anvil, artifact: Path, tmp_path_factory: pytest.TempPathFactory
 
             checkpoint_a = client.post("/v1/checkpoints", json={"customerId": "cust_a"}).json()["checkpointId"]
             checkpoint_b = client.post("/v1/checkpoints", json={"customerId": "cust_b"}).json()["checkpointId"]
+            comparison_a = client.post("/v1/balance/compare", json={"customerId": "cust_a", "theirBalance": 1}).json()[
+                "comparisonId"
+            ]
 
             def spare_keys() -> Iterator[str]:
                 while True:
@@ -81,6 +85,7 @@ def world(anvil: Anvil, artifact: Path, tmp_path_factory: pytest.TempPathFactory
                 receipt_b=receipt_b,
                 checkpoint_a=checkpoint_a,
                 checkpoint_b=checkpoint_b,
+                comparison_a=comparison_a,
                 spare_key_ids=spare_keys(),
                 spare_webhooks=spare_webhooks(),
             )
@@ -98,7 +103,11 @@ class Endpoint:
     names_our_data: bool = False  # takes a receipt, key, checkpoint or customer of tenant "default"
 
     def path(self, world: World) -> str:
-        ids: dict[str, str] = {"receipt_id": world.receipt_a, "checkpoint_id": world.checkpoint_a}
+        ids: dict[str, str] = {
+            "receipt_id": world.receipt_a,
+            "checkpoint_id": world.checkpoint_a,
+            "comparison_id": world.comparison_a,
+        }
         if "{key_id}" in self.template:
             ids["key_id"] = next(world.spare_key_ids)
         if "{endpoint_id}" in self.template:
@@ -126,6 +135,11 @@ ENDPOINTS = [
     Endpoint("GET", "/v1/checkpoints", "read"),
     Endpoint("GET", "/v1/checkpoints/{checkpoint_id}", "read"),
     Endpoint("POST", "/v1/checkpoints/{checkpoint_id}/countersign", "read", {"signature": "0x" + "11" * 65}),
+    Endpoint("POST", "/v1/balance/compare", "read", {"customerId": "cust_a", "theirBalance": 5}, names_our_data=True),
+    Endpoint("GET", "/v1/comparisons/{comparison_id}", "read"),
+    Endpoint("GET", "/v1/comparisons/{comparison_id}/evidence", "read"),
+    Endpoint("GET", "/v1/settings", "admin"),
+    Endpoint("PUT", "/v1/settings", "admin", {"tolerance": {"absolute": 0}}),
     Endpoint("POST", "/v1/webhooks", "admin", {"url": "http://127.0.0.1:9/x", "events": ["delta.verified"]}),
     Endpoint("GET", "/v1/webhooks", "admin"),
     Endpoint("GET", "/v1/webhooks/{endpoint_id}", "admin"),
