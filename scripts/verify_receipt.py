@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Standalone verifier for PacSpace proof bundles, exports and checkpoints.
+"""Standalone verifier for PacSpace proof bundles, exports, checkpoints and evidence packs.
 
 Written from docs/PROTOCOL.md alone: it never imports the ``node`` package, so a passing run
 shows the document is enough to check a receipt. It needs only web3, eth-account, eth-utils
 and eth-abi (safe-pysha3 and coincurve, when installed, make exports faster).
 
-Three modes::
+Four modes::
 
     python scripts/verify_receipt.py BUNDLE.json [--rpc URL] [--contract 0x..]
                                      [--confirmations N] [--explorer URL] [--json]
@@ -13,6 +13,8 @@ Three modes::
                                      [--confirmations N] [--json] [--quiet]
     python scripts/verify_receipt.py checkpoint TOKEN --export EXPORT.jsonl [--rpc URL]
                                      [--contract 0x..] [--confirmations N] [--json] [--quiet]
+    python scripts/verify_receipt.py evidence PACK.json [--rpc URL] [--contract 0x..]
+                                     [--confirmations N] [--json]
 
 **Bundle** (section 4). ``BUNDLE.json`` is the body of ``GET /v1/receipts/{id}/proof`` (``-``
 reads stdin).
@@ -50,6 +52,19 @@ signature, anchorer, countersignature, export (every derive check on indexes 0..
 lines are ignored), range, opening, net, closing, root, head. The countersigner's address is
 printed (or "not countersigned"); whether it is the customer's is for the reader to decide.
 
+**evidence**. ``PACK.json`` is ``GET /v1/comparisons/{id}/evidence`` (``pacspace.evidence.v1``:
+the comparison, its complete difference lists and a proof bundle for every disputed record
+item; ``-`` reads stdin). It prints the customer, record vs their balance, the variance, the
+resolution and the counts, then the checks: ``format`` (version, required fields, types),
+``arithmetic`` (variance = theirBalance − recordBalance; each count is its list's length),
+``coverage`` (exactly one bundle per receipt of onlyInRecord and amountMismatch, none other),
+``items`` (each of those items against its bundle's message: referenceId, the record's amount
+= delta, customerIndex, the comparison's customerId), ``bundles`` (the 14 checks above for every
+bundle, chain facts fetched once per batch as in derive; each failure names its receipt) and
+``resolution`` ("match" needs variance 0 and no onlyInTheirs or amountMismatch; "auto_settled"
+must be within the tolerance, "needs_evidence" beyond it: ``absolute`` bounds |variance|,
+``basisPoints`` bounds it by |recordBalance|·bp/10000, both when both are set, only 0 when none).
+
 The check functions are pure: they take the parsed bundle and, for on-chain checks, the values
 fetched from the chain (``ChainFacts``); ``RpcChain`` is the only code that talks to a node, so
 the offline checks (and the on-chain ones, given a fake ``ChainSource``) run without an RPC.
@@ -70,7 +85,20 @@ from typing import Any
 if (_here := str(Path(__file__).resolve().parent)) not in sys.path:
     sys.path.insert(0, _here)
 
-from pacspace_verify import bundle, chain, checkpoint, cli, derive, inputs, offline, onchain, proof_token, protocol
+from pacspace_verify import (
+    bundle,
+    chain,
+    checkpoint,
+    cli,
+    derive,
+    evidence,
+    evidence_pack,
+    inputs,
+    offline,
+    onchain,
+    proof_token,
+    protocol,
+)
 from pacspace_verify.bundle import parse_bundle
 from pacspace_verify.chain import LogEntry, RpcChain, TxReceipt
 from pacspace_verify.cli import main, summary_line
@@ -139,6 +167,8 @@ _MODULES: tuple[ModuleType, ...] = (
     proof_token,
     checkpoint,
     cli,
+    evidence_pack,
+    evidence,
 )
 
 

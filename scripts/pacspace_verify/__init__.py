@@ -1,4 +1,4 @@
-"""The auditor's verifier of PacSpace proof bundles, exports and checkpoints.
+"""The auditor's verifier of PacSpace proof bundles, exports, checkpoints and evidence packs.
 
 Written from docs/PROTOCOL.md alone: nothing here imports the ``node`` package. Run it through
 ``scripts/verify_receipt.py``. Modules, from the protocol up to the command line:
@@ -12,5 +12,7 @@ Written from docs/PROTOCOL.md alone: nothing here imports the ``node`` package. 
 * ``inputs``: reading a bundle, a proofToken and an export (``UnusableInput``)
 * ``proof_token``: decoding a checkpoint's proofToken and its digest (section 5)
 * ``checkpoint``: section 5's checkpoint checks
+* ``evidence_pack``: a comparison's evidence pack parsed (the ``Pack`` model, ``format``'s problems)
+* ``evidence``: the evidence pack's checks (arithmetic, coverage, items, bundles, resolution)
 * ``cli``: argument parsing, output and exit status (``main``)
 """

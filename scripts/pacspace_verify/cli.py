@@ -1,4 +1,4 @@
-"""The command line: the bundle, ``derive`` and ``checkpoint`` modes, their output and exit status.
+"""The command line: the bundle, ``derive``, ``checkpoint`` and ``evidence`` modes, their output and exit status.
 
 Exit status: 0 all checks passed, 1 some check failed, 2 unusable input. ``RpcChain`` is built
 here, from ``--rpc``; everything below takes the chain as an argument.
@@ -23,7 +23,9 @@ from pacspace_verify.checkpoint import (
     checkpoint_summary,
     run_checkpoint_checks,
 )
-from pacspace_verify.derive import ExportChecker
+from pacspace_verify.derive import PRINTED_FAILURES, ExportChecker
+from pacspace_verify.evidence import evidence_summary, pack_contract, pack_lines, run_evidence_checks
+from pacspace_verify.evidence_pack import parse_pack
 from pacspace_verify.inputs import UnusableInput, load_bundle, read_token, scan_export
 from pacspace_verify.onchain import run_all_checks
 from pacspace_verify.proof_token import Token, decode_token
@@ -59,7 +61,10 @@ MODES_HELP = """modes:
       a customer's balance from an export (section 6), every bundle checked, the chain linked
   verify_receipt.py checkpoint TOKEN --export EXPORT.jsonl [--rpc URL] [--contract 0x..] [--json]
       a checkpoint proofToken (section 5; TOKEN is 0x… or @file) against the customer's export
-run "verify_receipt.py derive --help" or "verify_receipt.py checkpoint --help" for their options.
+  verify_receipt.py evidence PACK.json [--rpc URL] [--contract 0x..] [--confirmations N] [--json]
+      a comparison's evidence pack (GET /v1/comparisons/{id}/evidence): arithmetic, coverage,
+      each disputed item against its proof bundle, every bundle checked, the resolution
+run "verify_receipt.py MODE --help" (derive, checkpoint, evidence) for their options.
 exit status: 0 verified, 1 some check failed, 2 unusable input."""
 
 
@@ -115,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         return main_derive(argv[1:])
     if argv and argv[0] == "checkpoint":
         return main_checkpoint(argv[1:])
+    if argv and argv[0] == "evidence":
+        return main_evidence(argv[1:])
     return main_bundle(argv)
 
 
@@ -314,3 +321,62 @@ def main_bundle(argv: list[str]) -> int:
         print(f"{name}: {url}")
     print(summary_line(results))
     return 0 if ok else 1
+
+
+def build_evidence_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="verify_receipt.py evidence",
+        description=(
+            "Verify a comparison's evidence pack (GET /v1/comparisons/{id}/evidence, pacspace.evidence.v1): "
+            "format, arithmetic (variance and counts), coverage (one bundle per disputed receipt), items (each "
+            "disputed item against its bundle), bundles (section 4's checks, chain facts once per batch) and "
+            "resolution (consistent with the tolerance)."
+        ),
+        epilog=MODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("pack", help="the evidence pack JSON file, or - for stdin")
+    _add_chain_options(parser, "every bundle")
+    parser.add_argument("--json", action="store_true", help="print a JSON report")
+    return parser
+
+
+def main_evidence(argv: list[str]) -> int:
+    args = build_evidence_parser().parse_args(argv)
+    try:
+        raw, duplicates = load_bundle(args.pack)
+    except UnusableInput as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    pinned: bytes | None = args.contract
+    pack = parse_pack(raw, duplicates)
+    outcome = run_evidence_checks(pack, RpcChain(args.rpc), pinned, args.confirmations)
+    contract = pinned if pinned is not None else pack_contract(pack)
+    summary = evidence_summary(pack, outcome)
+    if args.json:
+        report: dict[str, Any] = {
+            "ok": outcome.ok,
+            "checks": [r.to_json() for r in outcome.results],
+            "comparison": pack.to_json(),
+            "bundleFailures": [f.to_json() for f in outcome.failures],
+            "bundleFailureCount": outcome.failure_count,
+            "contract": hx_opt(contract) if contract is not None else None,
+            "contractPinned": pinned is not None,
+            "rpc": args.rpc,
+            "summary": summary,
+        }
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+        return 0 if outcome.ok else 1
+    print(f"evidence: {args.pack} ({pack.version or '?'})")
+    for line in pack_lines(pack):
+        print(line)
+    print(f"contract: {hx_opt(contract)} ({_contract_origin(pinned, 'bundles')})")
+    print(f"rpc: {args.rpc}; confirmations required: {args.confirmations}")
+    for r in outcome.results:
+        print(f"{'✓' if r.ok else '✗'} {r.name}: {r.detail}")
+    for failure in outcome.failures[:PRINTED_FAILURES]:
+        print(failure.describe())
+    if outcome.failure_count > PRINTED_FAILURES:
+        print(f"… and {outcome.failure_count - PRINTED_FAILURES} more bundle failure(s)")
+    print(summary)
+    return 0 if outcome.ok else 1

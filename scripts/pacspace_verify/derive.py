@@ -178,9 +178,14 @@ class ExportChecker:
         args = (contract, b.start_index, b.count, b.root, b.log_index, b.fingerprint, b.proof)
         return attempt(lambda: self.chain.verify(*args), "verify")
 
+    def bundle_checks(self, b: Bundle) -> list[CheckResult]:
+        """Section 4's 14 checks of one bundle: the offline ones in fast mode, the on-chain ones
+        with chain facts fetched once per batch (``evidence`` checks its bundles through this)."""
+        return run_offline_checks(b, self.pinned, fast=True) + self._chain_checks(b)
+
     def add(self, line: int, b: Bundle) -> None:
         self.count += 1
-        results = run_offline_checks(b, self.pinned, fast=True) + self._chain_checks(b)
+        results = self.bundle_checks(b)
         fails = [(r.name, r.detail) for r in results if not r.ok]
         m = b.message
         if m is not None:
