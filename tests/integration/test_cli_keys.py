@@ -47,5 +47,6 @@ def test_keys_commands(tmp_path: Path) -> None:
     with store.session() as session:
         row = get_api_key(session=session, key_id=key_id)
         assert row is not None and key_json(row)["status"] == "revoked" and row.customer_id == "cust_9"
-        assert row.secret_hash != token.encode() and token.split("_")[-1].encode() not in row.secret_hash
+        secret = token.removeprefix(f"sk_test_{key_id}_")
+        assert len(secret) == 43 and secret.encode() not in row.secret_hash and len(row.secret_hash) == 32
     store.close()
