@@ -123,6 +123,7 @@ class Checkpoints:
                     f"the range {from_index}..{to_index} overlaps checkpoint {clash.id} "
                     f"({clash.from_index}..{clash.to_index})",
                     code="checkpoint_overlap",
+                    checkpoint_id=clash.id,
                 )
             before = (
                 None
@@ -207,6 +208,7 @@ class Checkpoints:
                 raise Conflict(
                     f"checkpoint {checkpoint_id} is already countersigned by {to_hex(fresh.countersigner or b'')}",
                     code="already_countersigned",
+                    checkpoint_id=fresh.id,
                 )
             fresh.countersignature = signature
             fresh.countersigner = signer

@@ -82,8 +82,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _domain(_request: Request, exc: PacSpaceError) -> JSONResponse:
         extra = None
         headers = None
-        if isinstance(exc, Conflict) and exc.receipt_id:
-            extra = {"receiptId": exc.receipt_id}
+        if isinstance(exc, Conflict):
+            ids = {"receiptId": exc.receipt_id, "checkpointId": exc.checkpoint_id}
+            extra = {k: v for k, v in ids.items() if v is not None} or None
         if isinstance(exc, RateLimited):
             headers = {"Retry-After": exc.retry_after}
         return problem(exc.status, exc.code, exc.title, exc.detail, exc.errors, headers=headers, extra=extra)

@@ -46,10 +46,13 @@ class Conflict(PacSpaceError):
     status = 409
     title = "Conflict"
 
-    def __init__(self, detail: str, *, code: str = "conflict", receipt_id: str | None = None) -> None:
+    def __init__(
+        self, detail: str, *, code: str = "conflict", receipt_id: str | None = None, checkpoint_id: str | None = None
+    ) -> None:
         super().__init__(detail)
         self.code = code
         self.receipt_id = receipt_id
+        self.checkpoint_id = checkpoint_id
 
 
 class Unauthenticated(PacSpaceError):

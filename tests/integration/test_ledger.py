@@ -132,6 +132,7 @@ def test_checkpoints_cover_verified_ranges_without_overlap(node: RunningNode) ->
         assert nothing.status_code == 409 and nothing.json()["code"] == "nothing_to_checkpoint"
         overlap = client.post("/v1/checkpoints", json={"customerId": "k", "fromIndex": 2, "toIndex": 2})
         assert overlap.status_code == 409 and cp["checkpointId"] in overlap.json()["detail"]
+        assert overlap.json()["checkpointId"] == cp["checkpointId"]
 
         second = _record(client, "k", [5, 6], "k2")
         _settle(client, second)
