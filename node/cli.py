@@ -72,6 +72,59 @@ def cmd_dev(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Check the whole database against the chain; exit 1 on any finding."""
+    import json
+
+    from eth_account import Account
+
+    from node.audit import audit_database
+    from node.chain.client import AnchorClient, connect
+    from node.core.hashing import from_hex
+    from node.core.signing import Signer
+    from node.core.typed_data import Domain
+    from node.settings import Settings
+    from node.store.db import Store
+
+    settings = Settings()
+    key = settings.signer_private_key()
+    chain = AnchorClient(connect(settings.rpc_url), settings.contract_address, Account.from_key(key))
+    chain.check_identity(expected_chain_id=settings.chain_id)
+    store = Store(settings.database_url)
+    store.create_schema()
+    report = audit_database(
+        store,
+        chain,
+        domain=Domain(settings.chain_id, from_hex(settings.contract_address, length=20)),
+        signer=Signer(key).address,
+    )
+    store.close()
+    customer_findings = {k: v for k, v in report.by_customer.items() if v}
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "ok": report.ok,
+                    "batches": report.batches,
+                    "customers": report.customers,
+                    "deltas": report.deltas,
+                    "findings": [f.to_json() for f in report.findings],
+                    "customerFindings": {k: [f.to_json() for f in v] for k, v in customer_findings.items()},
+                }
+            )
+        )
+    else:
+        print(f"audited {report.batches} batches, {report.customers} customers, {report.deltas} deltas")
+        for finding in report.findings:
+            print(f"✗ batch at log index {finding.batch_start}: {finding.reason}: {finding.detail}")
+        for customer, findings in customer_findings.items():
+            for finding in findings:
+                where = f"index {finding.customer_index}" if finding.customer_index is not None else "balance"
+                print(f"✗ {customer} {where} {finding.receipt_id or ''}: {finding.reason}: {finding.detail}")
+        print("OK: the database agrees with itself and with the chain" if report.ok else "FINDINGS: see above")
+    return 0 if report.ok else 1
+
+
 def cmd_serve(_args: argparse.Namespace) -> int:
     _serve()
     return 0
@@ -172,6 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="serve the API and anchor, configured by PACSPACE_* variables")
     serve.set_defaults(func=cmd_serve)
+
+    audit = sub.add_parser("audit", help="check the whole database against the chain (PACSPACE_* settings)")
+    audit.add_argument("--json", action="store_true")
+    audit.set_defaults(func=cmd_audit)
 
     deploy = sub.add_parser("deploy", help="deploy the anchor contract (deployer key in PACSPACE_DEPLOYER_KEY)")
     deploy.add_argument("--rpc-url", required=True)
