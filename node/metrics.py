@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -46,6 +46,12 @@ class NodeMetrics:
             "pacspace_anchor_cycle_failures",
             "Anchoring cycles that failed, by reason (chain_unavailable, error)",
             ["reason"],
+            registry=self.registry,
+        )
+
+        self.anchor_backoff = Gauge(
+            "pacspace_anchor_backoff_seconds",
+            "Current wait before the next anchoring attempt after the chain was unreachable (0 when healthy)",
             registry=self.registry,
         )
 

@@ -17,6 +17,7 @@ from node.store.db import Store
 
 log = logging.getLogger("pacspace.scheduler")
 JOB_ID = "anchor"
+MAX_BACKOFF_SECONDS = 60.0
 
 
 class AnchorService:
@@ -44,6 +45,8 @@ class AnchorService:
         self._recorded_since_cycle = 0
         self._lock = threading.Lock()
         self._cycle_lock = threading.Lock()
+        self._failures = 0
+        self.backoff_until = 0.0
 
     @property
     def head_block(self) -> int | None:
@@ -75,7 +78,10 @@ class AnchorService:
             if job is not None:
                 job.modify(next_run_time=datetime.now(UTC))
 
-    def run_once(self) -> CycleReport | None:
+    def run_once(self, *, force: bool = False) -> CycleReport | None:
+        """One cycle, unless one is running or the chain is being backed off from (``force`` ignores that)."""
+        if not force and time.time() < self.backoff_until:
+            return None
         if not self._cycle_lock.acquire(blocking=False):
             return None
         try:
@@ -91,14 +97,27 @@ class AnchorService:
         except ChainUnavailable as exc:
             self.last_error = exc.detail
             self._count_failure("chain_unavailable")
-            log.warning("chain unavailable; deltas stay pending", extra={"error": exc.detail})
+            self._failures += 1
+            delay = min(MAX_BACKOFF_SECONDS, self.interval_seconds * 2 ** min(self._failures, 16))
+            self.backoff_until = time.time() + delay
+            if self.metrics is not None:
+                self.metrics.anchor_backoff.set(delay)
+            log.warning(
+                "chain unavailable; deltas stay pending, backing off",
+                extra={"error": exc.detail, "retry_in_seconds": round(delay, 2), "failures": self._failures},
+            )
             return None
         except Exception as exc:
             self.last_error = f"{type(exc).__name__}: {exc}"
             self._count_failure("error")
             log.exception("anchoring cycle failed")
             return None
+        if self._failures:
+            log.info("chain reachable again; anchoring resumed", extra={"after_failures": self._failures})
+        self._failures = 0
+        self.backoff_until = 0.0
         if self.metrics is not None:
+            self.metrics.anchor_backoff.set(0)
             self.metrics.batches_anchored.inc(report.batches_anchored)
             self.metrics.deltas_verified.inc(report.deltas_verified)
             self.metrics.gas_used.inc(report.gas_used)

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from node.core.errors import Conflict, FieldError, PacSpaceError, RateLimited
@@ -101,6 +102,18 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
         return problem(exc.status_code, code, title, str(exc.detail), headers=dict(exc.headers or {}))
+
+    @app.exception_handler(OperationalError)
+    async def _database(_request: Request, exc: OperationalError) -> JSONResponse:
+        # Locked, full or unreachable: the transaction rolled back, so nothing was half-written.
+        log.warning("database unavailable", extra={"error": str(exc.orig)[:200]})
+        return problem(
+            503,
+            "database_unavailable",
+            "Database unavailable",
+            "the database could not take the request (locked, full or unreachable); nothing was stored, retry",
+            headers={"Retry-After": "1"},
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

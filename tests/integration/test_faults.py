@@ -1,0 +1,88 @@
+"""Faults done for real: a stopped chain, a locked database, a storm of retries."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from node.devchain import start_anvil
+from tests.conftest import RunningNode, deploy_fresh, free_port, start_node, wait_for_status
+
+DELTA = {"customerId": "f", "delta": 9, "reason": "usage", "referenceId": "storm-1"}
+
+
+def test_a_hundred_concurrent_retries_record_exactly_one_delta(node: RunningNode) -> None:
+    def post(_i: int) -> tuple[int, str]:
+        with node.client() as client:
+            response = client.post("/v1/balance/delta", json=DELTA)
+            return response.status_code, response.json()["receiptId"]
+
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        results = list(pool.map(post, range(100)))
+    assert sorted({code for code, _ in results}) == [200, 201]
+    assert [code for code, _ in results].count(201) == 1
+    assert len({receipt for _, receipt in results}) == 1
+    with sqlite3.connect(node.db_url.removeprefix("sqlite:///")) as conn:
+        assert conn.execute("select count(*) from deltas").fetchone()[0] == 1
+
+
+def test_a_locked_database_answers_503_and_recovers(artifact: Path, anvil: Any, tmp_path: Path) -> None:
+    deployment = deploy_fresh(anvil.rpc_url, artifact)
+    node = start_node(deployment, tmp_path, db_busy_timeout_ms=200, run_anchorer=False)
+    try:
+        blocker = sqlite3.connect(node.db_url.removeprefix("sqlite:///"), isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")
+        with node.client() as client:
+            locked = client.post("/v1/balance/delta", json=DELTA)
+            assert locked.status_code == 503, locked.text
+            assert locked.json()["code"] == "database_unavailable" and locked.headers["retry-after"] == "1"
+            blocker.execute("ROLLBACK")
+            blocker.close()
+            recovered = client.post("/v1/balance/delta", json=DELTA)
+            assert recovered.status_code == 201, recovered.text
+        with sqlite3.connect(node.db_url.removeprefix("sqlite:///")) as conn:
+            assert conn.execute("select count(*) from deltas").fetchone()[0] == 1
+    finally:
+        node.stop()
+
+
+def test_the_api_keeps_recording_while_the_chain_is_down(artifact: Path, tmp_path: Path) -> None:
+    port = free_port()
+    state = tmp_path / "anvil-state.json"
+    chain = start_anvil(port=port, state_file=state)
+    deployment = deploy_fresh(chain.rpc_url, artifact)
+    node = start_node(deployment, tmp_path, anchor_interval_seconds=0.2)
+    try:
+        with node.client() as client:
+            first = client.post("/v1/balance/delta", json={**DELTA, "referenceId": "before"}).json()
+            wait_for_status(client, first["receiptId"], "verified")
+            chain.stop()  # the RPC provider is gone (Anvil writes its state on the way out)
+
+            during = [client.post("/v1/balance/delta", json={**DELTA, "referenceId": f"during-{i}"}) for i in range(3)]
+            assert [r.status_code for r in during] == [201, 201, 201]
+            deadline = time.monotonic() + 15
+            while client.get("/healthz").json()["status"] != "degraded":
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+            metrics = httpx.get(node.base_url + "/metrics").text
+            failures = re.search(r'pacspace_anchor_cycle_failures_total\{reason="chain_unavailable"\} (\d+)', metrics)
+            assert failures and int(failures.group(1)) >= 1
+            backoff = re.search(r"^pacspace_anchor_backoff_seconds ([0-9.e+-]+)$", metrics, re.M)
+            assert backoff and float(backoff.group(1)) > 0, "the anchorer backs off while the chain is down"
+            assert all(
+                client.get(f"/v1/receipts/{r.json()['receiptId']}").json()["status"] == "pending" for r in during
+            )
+
+            chain = start_anvil(port=port, state_file=state)  # the provider is back, with its chain
+            for response in during:
+                wait_for_status(client, response.json()["receiptId"], "verified", timeout=90)
+            assert client.get("/healthz").json()["status"] == "ok"
+    finally:
+        node.stop()
+        chain.stop()
