@@ -136,7 +136,7 @@ def _advance_open_batches(
         if batch.status == BatchStatus.PREPARED:
             _send(store, chain, batch)
         if batch.status == BatchStatus.SENT:
-            mined = _await_mined(chain, batch, policy)
+            mined = _await_mined(chain, batch, policy) or _recover_or_bump(store, chain, batch)
             if mined is None:
                 return  # later batches cannot be mined before this one
             _mark_anchored(store, batch, mined, clock)
@@ -170,6 +170,28 @@ def _send(store: Store, chain: AnchorClient, batch: BatchRow) -> None:
         _apply_tx(session, batch, tx_hash, nonce, raw_tx)
     chain.broadcast(raw_tx)
     log.info("anchor sent", extra={"batch_id": batch.id, "tx_hash": to_hex(tx_hash), "nonce": nonce})
+
+
+def _recover_or_bump(store: Store, chain: AnchorClient, batch: BatchRow) -> MinedAnchor | None:
+    """Not mined in time. If another transaction of ours anchored the batch (an earlier fee level
+    that got mined after all), use it; if ours is stuck in the mempool, replace it at the same
+    nonce with higher fees."""
+    if chain.stored_commitment(batch.start_index) == compute_batch_commitment(batch.root, batch.count):
+        return chain.find_anchor_transaction(root=batch.root)
+    if batch.tx_hash is None or batch.tx_nonce is None or not chain.is_pending_transaction(batch.tx_hash):
+        return None  # mined meanwhile (next cycle reads it) or dropped (next cycle rebroadcasts it)
+    tx_hash, raw_tx = chain.sign_anchor(
+        start_index=batch.start_index, count=batch.count, root=batch.root, nonce=batch.tx_nonce, replacing=batch.tx_hash
+    )
+    old = batch.tx_hash
+    with store.writer() as session:
+        _apply_tx(session, batch, tx_hash, batch.tx_nonce, raw_tx)
+    chain.broadcast(raw_tx)
+    log.warning(
+        "anchor transaction stuck; replaced with higher fees at the same nonce",
+        extra={"batch_id": batch.id, "old_tx": to_hex(old), "new_tx": to_hex(tx_hash), "nonce": batch.tx_nonce},
+    )
+    return None
 
 
 def _apply_tx(session: Session, batch: BatchRow, tx_hash: bytes, nonce: int | None, raw_tx: bytes | None) -> None:

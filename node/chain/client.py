@@ -104,6 +104,16 @@ class AnchorClient:
             raise ChainUnavailable(f"RPC failed: {exc}") from None
         return self._mined_from_receipt(receipt)
 
+    def is_pending_transaction(self, tx_hash: bytes) -> bool:
+        """Known to the node and not yet in a block."""
+        try:
+            tx = self.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+        except TransactionNotFound:
+            return False
+        except Exception as exc:
+            raise ChainUnavailable(f"RPC failed: {exc}") from None
+        return tx.get("blockNumber") is None
+
     def is_known_transaction(self, tx_hash: bytes) -> bool:
         try:
             self.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
@@ -134,24 +144,32 @@ class AnchorClient:
     def pending_nonce(self) -> int:
         return int(self._rpc(lambda: self.w3.eth.get_transaction_count(self.account.address, "pending")))
 
-    def sign_anchor(self, *, start_index: int, count: int, root: bytes, nonce: int) -> tuple[bytes, bytes]:
+    def sign_anchor(
+        self, *, start_index: int, count: int, root: bytes, nonce: int, replacing: bytes | None = None
+    ) -> tuple[bytes, bytes]:
         """Build and sign ``anchor(startIndex, count, root)``; returns (tx hash, raw signed tx).
 
         Gas is estimated against the chain, so a call the contract would refuse fails here,
-        before anything is broadcast.
+        before anything is broadcast. ``replacing`` names a pending transaction at the same nonce:
+        the new one pays at least 12.5% more in both fee fields, as nodes require to replace it.
         """
 
         def build() -> TxParams:
             latest = self.w3.eth.get_block("latest")
             base_fee = int(latest.get("baseFeePerGas", 0) or 0)
             priority = int(self.w3.eth.max_priority_fee)
+            max_fee = 2 * base_fee + priority
+            if replacing is not None:
+                old = self.w3.eth.get_transaction(replacing)  # type: ignore[arg-type]
+                priority = max(priority, int(old.get("maxPriorityFeePerGas", 0)) * 9 // 8 + 1)
+                max_fee = max(2 * base_fee + priority, int(old.get("maxFeePerGas", 0)) * 9 // 8 + 1)
             fn = self.contract.functions.anchor(start_index, count, root)
             gas = int(fn.estimate_gas({"from": self.account.address}))
             params: TxParams = {
                 "from": self.account.address,
                 "nonce": Nonce(nonce),
                 "gas": gas + gas // 5,
-                "maxFeePerGas": Wei(2 * base_fee + priority),
+                "maxFeePerGas": Wei(max_fee),
                 "maxPriorityFeePerGas": Wei(priority),
                 "chainId": self.w3.eth.chain_id,
             }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import col, select
@@ -211,3 +212,39 @@ def test_an_outdated_database_is_refused_with_a_clear_message(tmp_path: Path) ->
         conn.execute("create table api_keys (id text primary key, tenant text)")
     with pytest.raises(SchemaOutdatedError, match=r"lacks api_keys\.name"):
         Store(f"sqlite:///{path}").create_schema()
+
+
+def test_a_transaction_not_mined_in_time_is_replaced_at_the_same_nonce(artifact: Path, tmp_path: Path) -> None:
+    chain_proc = start_anvil(port=free_port())
+    try:
+        deployment = deploy_fresh(chain_proc.rpc_url, artifact)
+        store, recorder, reader = _setup(deployment, tmp_path)
+        chain = deployment.client()
+        provider = chain.w3.provider
+        signed: list[tuple[bytes, int, bytes | None]] = []
+        original = chain.sign_anchor
+
+        def spy(**kwargs: Any) -> tuple[bytes, bytes]:
+            tx_hash, raw = original(**kwargs)
+            signed.append((tx_hash, kwargs["nonce"], kwargs.get("replacing")))
+            return tx_hash, raw
+
+        chain.sign_anchor = spy  # type: ignore[method-assign]
+        rows = _record(recorder, 2)
+        provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]  # nothing gets mined now
+        run_anchor_cycle(store, chain, time.time, AnchorPolicy(receipt_timeout=0.3))
+        assert len(signed) == 2, "sent, not mined in time, replaced"
+        (first, nonce, _), (second, second_nonce, replacing) = signed
+        assert second_nonce == nonce and replacing == first and second != first
+        new_fee = chain.w3.eth.get_transaction(second)["maxPriorityFeePerGas"]  # type: ignore[arg-type]
+        assert new_fee > chain.w3.eth.max_priority_fee, "the replacement pays more than the going tip"
+        assert not chain.is_known_transaction(first), "the node dropped the replaced transaction"
+
+        provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        report = run_anchor_cycle(store, chain, time.time, AnchorPolicy(receipt_timeout=5))
+        assert report.batches_verified == 1 and chain.next_index() == 2
+        bundle = reader.proof_bundle(tenant="default", receipt_id=rows[0].receipt_id)
+        assert bundle["batch"]["txHash"] == "0x" + second.hex()
+        assert chain.get_mined(first) is None, "the replaced transaction never lands"
+    finally:
+        chain_proc.stop()
