@@ -20,7 +20,7 @@ from node.receipts import ReceiptReader
 from node.recording import Recorder
 from node.store.db import Store
 from node.store.keys import ensure_tenant
-from node.store.models import BatchRow, BatchStatus, DeltaRow
+from node.store.models import BatchRow, BatchStatus, DeltaRow, WebhookDeliveryRow, WebhookEndpointRow
 from node.store.queries import list_batches_in_status
 from tests.conftest import Deployment, deploy_fresh, free_port
 
@@ -178,6 +178,14 @@ def test_reorged_batch_is_anchored_again_and_proofs_follow_the_new_block(
     chain = deployment.client()
     provider = chain.w3.provider
     policy = AnchorPolicy(confirmations=3)
+    with store.writer() as session:
+        session.add(
+            WebhookEndpointRow(
+                id="whk_reorg", tenant="default", url="https://example.invalid/h", events="batch.reorged",
+                secret="whsec_AAAA", created_at=0, updated_at=0,
+            )
+        )  # fmt: skip
+        session.commit()
     rows = _record(recorder, 3)
     snapshot = provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
     assert run_anchor_cycle(store, chain, time.time, policy).batches_anchored == 1
@@ -190,6 +198,9 @@ def test_reorged_batch_is_anchored_again_and_proofs_follow_the_new_block(
 
     report = run_anchor_cycle(store, chain, time.time, policy)
     assert report.reorged == 1
+    with store.session() as session:
+        events = [d.event_type for d in session.exec(select(WebhookDeliveryRow)).all()]
+    assert events == ["batch.reorged"], "the reorg is announced to subscribed endpoints"
     assert chain.next_index() == 3, "the stored transaction was broadcast again"
     with store.session() as session:
         assert session.get(DeltaRow, rows[0].id).status == "anchored"  # type: ignore[union-attr]

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
+import subprocess
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from node.devchain import start_anvil
 from tests.conftest import RunningNode, deploy_fresh, free_port, start_node, wait_for_status
@@ -86,3 +90,47 @@ def test_the_api_keeps_recording_while_the_chain_is_down(artifact: Path, tmp_pat
     finally:
         node.stop()
         chain.stop()
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 4 MiB filesystem of its own (tmpfs; the tests run as root, as CI does)."""
+    mount_point = tmp_path / "tiny"
+    mount_point.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)], check=True)
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def test_a_full_disk_answers_503_and_recovers(artifact: Path, anvil: Any, tmp_path: Path, tiny_disk: Path) -> None:
+    deployment = deploy_fresh(anvil.rpc_url, artifact)
+    node = start_node(deployment, tiny_disk, run_anchorer=False)
+    try:
+        filler = tiny_disk / "filler"
+        with node.client() as client:
+            assert client.post("/v1/balance/delta", json={**DELTA, "referenceId": "ok-0"}).status_code == 201
+            with contextlib.suppress(OSError), filler.open("wb") as f:  # take every free byte
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+            statuses = []
+            for i in range(40):
+                body = {**DELTA, "referenceId": f"full-{i}", "metadata": {"pad": "x" * 8000}}
+                statuses.append(client.post("/v1/balance/delta", json=body).status_code)
+                if statuses[-1] == 503:
+                    break
+            assert statuses[-1] == 503, statuses
+            refused = client.post(
+                "/v1/balance/delta", json={**DELTA, "referenceId": "full-x", "metadata": {"p": "x" * 8000}}
+            )
+            assert refused.status_code == 503 and refused.json()["code"] == "database_unavailable"
+            filler.unlink()
+            assert client.post("/v1/balance/delta", json={**DELTA, "referenceId": "ok-1"}).status_code == 201
+        with sqlite3.connect(node.db_url.removeprefix("sqlite:///")) as conn:
+            refs = {row[0] for row in conn.execute("select reference_id from deltas")}
+        acknowledged = {"ok-0", "ok-1"} | {f"full-{i}" for i, s in enumerate(statuses) if s == 201}
+        assert refs == acknowledged, "exactly the acknowledged deltas, nothing half-written"
+    finally:
+        node.stop()
