@@ -17,6 +17,14 @@ from node.chain.client import ChainMismatch
 from node.core.hashing import from_hex
 from tests.conftest import Deployment, RunningNode, create_key, node_settings, start_node, wait_for_status
 
+
+def _nested(depth: int) -> dict[str, Any]:
+    value: dict[str, Any] = {"leaf": 1}
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
 EXAMPLE = {"customerId": "cust_12345", "delta": -1000, "reason": "Monthly usage charge", "referenceId": "req_abc123"}
 
 
@@ -94,6 +102,9 @@ def test_retry_returns_the_first_receipt_and_a_changed_payload_conflicts(node: R
         ({**EXAMPLE, "surprise": 1}, "surprise", "unknown"),
         ({**EXAMPLE, "metadata": {"price": 1.25}}, "metadata.price", "floats"),
         ({**EXAMPLE, "metadata": [1, 2]}, "metadata", ""),
+        ({**EXAMPLE, "metadata": _nested(40)}, "metadata" + ".a" * 17, "nested deeper than 16"),
+        ({**EXAMPLE, "customerId": "cust\u0000"}, "customerId", "control"),
+        ({**EXAMPLE, "reason": "tab\there"}, "reason", "control"),
     ],
 )
 def test_bad_input_is_422_naming_the_field_and_stores_nothing(
@@ -109,6 +120,16 @@ def test_bad_input_is_422_naming_the_field_and_stores_nothing(
     assert field in messages, problem
     assert fragment in messages[field]
     assert _count_deltas(node) == 0
+
+
+def test_unicode_ids_are_kept_exactly(node: RunningNode) -> None:
+    customer = "客户-🙂-\u202eRTL-e\u0301"  # CJK, emoji, a bidi override, a combining accent
+    with node.client() as client:
+        created = client.post("/v1/balance/delta", json={**EXAMPLE, "customerId": customer, "referenceId": "ü-1"})
+        assert created.status_code == 201, created.text
+        assert created.json()["customerId"] == customer and created.json()["referenceId"] == "ü-1"
+        derived = client.get("/v1/balance/derive", params={"customerId": customer}).json()
+    assert derived["balance"] + derived["pendingBalance"] == -1000
 
 
 def test_int256_limits_round_trip_exactly(node: RunningNode) -> None:
