@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +14,7 @@ import httpx
 import pytest
 
 from tests.conftest import Deployment, RunningNode, create_key, start_node, wait_for_status
+from tests.support import load_verifier
 
 AMOUNTS = {"r0": 100, "r1": -30, "r2": 45, "r3": 7}
 
@@ -193,25 +197,19 @@ def test_a_customer_with_verified_deltas_only_waits_for_nothing(node: RunningNod
 def test_the_verifier_checks_a_real_evidence_pack(
     ledger: tuple[RunningNode, httpx.Client], deployment: Deployment, tmp_path: Path
 ) -> None:
-    import contextlib
-    import io
-    import json
-
-    from tests.integration.test_verifier_chain import VERIFIER
-
     _node, client = ledger
     result = _compare(client, theirDeltas=_theirs({"r0": 100, "r1": -35, "x9": 12})).json()
     pack = tmp_path / "pack.json"
     pack.write_text(client.get(f"/v1/comparisons/{result['comparisonId']}/evidence").text)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        code = VERIFIER.main(["evidence", str(pack), "--rpc", deployment.rpc_url, "--json"])
+        code = load_verifier().main(["evidence", str(pack), "--rpc", deployment.rpc_url, "--json"])
     assert code == 0, out.getvalue()
     data = json.loads(pack.read_text())
     data["evidence"]["amountMismatch"][0]["record"] = -31  # the pack now lies about the record
     pack.write_text(json.dumps(data))
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        code = VERIFIER.main(["evidence", str(pack), "--rpc", deployment.rpc_url, "--json"])
+        code = load_verifier().main(["evidence", str(pack), "--rpc", deployment.rpc_url, "--json"])
     report = json.loads(out.getvalue())
     assert code == 1 and "items" in {c["name"] for c in report["checks"] if not c["ok"]}

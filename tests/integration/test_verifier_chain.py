@@ -6,33 +6,23 @@ Each on-chain failure mode gets its own bundle edit; the verifier must name the 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import json
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
 from tests.conftest import REPO, Deployment, RunningNode, deploy_fresh, wait_for_status
+from tests.support import load_verifier
 
 Edit = Callable[[dict[str, Any]], None]
 
 
-def _load_verifier() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("verify_receipt", REPO / "scripts" / "verify_receipt.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the file executes
-    spec.loader.exec_module(module)
-    return module
-
-
-VERIFIER = _load_verifier()
+VERIFIER = load_verifier()
 
 
 def _run(

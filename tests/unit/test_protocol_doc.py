@@ -7,8 +7,6 @@ library must all agree.
 
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +27,9 @@ from node.core.hashing import from_hex, to_hex
 from node.core.merkle import MerkleTree, compute_leaf_hash
 from node.core.signing import Signer
 from node.core.typed_data import DELTA_TYPEHASH, EIP712_TYPES, Delta, Domain, compute_fingerprint, compute_struct_hash
+from tests.support import worked_example
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "PROTOCOL.md"
-
-
-def _example() -> dict[str, Any]:
-    match = re.search(r"```json worked-example\n(.*?)```", DOC.read_text(), re.S)
-    assert match, "the worked example block is missing from docs/PROTOCOL.md"
-    return json.loads(match.group(1))  # type: ignore[no-any-return]
 
 
 def _delta(entry: dict[str, Any]) -> tuple[Delta, str | None]:
@@ -60,7 +53,7 @@ def _delta(entry: dict[str, Any]) -> tuple[Delta, str | None]:
 
 
 def test_worked_example_matches_the_document() -> None:
-    ex = _example()
+    ex = worked_example()
     want = ex["expected"]
     domain = Domain(ex["domain"]["chainId"], from_hex(ex["domain"]["verifyingContract"], length=20))
     d0, meta0 = _delta(ex["deltas"][0])
@@ -103,7 +96,7 @@ def test_worked_example_matches_the_document() -> None:
 
 
 def test_worked_checkpoint_matches_the_document() -> None:
-    ex = _example()
+    ex = worked_example()
     want = ex["expected"]
     domain = Domain(ex["domain"]["chainId"], from_hex(ex["domain"]["verifyingContract"], length=20))
     d0, _ = _delta(ex["deltas"][0])

@@ -8,7 +8,6 @@ The checkpoint tests start from the document's worked example and its proofToken
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -18,7 +17,6 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -26,6 +24,8 @@ from coincurve import PrivateKey
 from eth_abi.abi import decode, encode
 from eth_account.messages import encode_typed_data
 from eth_utils.crypto import keccak
+
+from tests.support import load_verifier, worked_example
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "PROTOCOL.md"
@@ -65,25 +65,10 @@ TOKEN_TYPES = [
 OTHER_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"
 
 
-def _load_verifier() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("verify_receipt", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
+vr = load_verifier()
 
 
-vr = _load_verifier()
-
-
-def _example() -> dict[str, Any]:
-    match = re.search(r"```json worked-example\n(.*?)```", DOC.read_text(), re.S)
-    assert match, "the worked example block is missing from docs/PROTOCOL.md"
-    return json.loads(match.group(1))  # type: ignore[no-any-return]
-
-
-EX = _example()
+EX = worked_example()
 WANT = EX["expected"]
 CHAIN_ID: int = EX["domain"]["chainId"]
 CONTRACT: str = EX["domain"]["verifyingContract"]

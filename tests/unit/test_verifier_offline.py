@@ -8,7 +8,6 @@ On-chain checks run against an in-memory fake chain that answers as the contract
 from __future__ import annotations
 
 import ast
-import importlib.util
 import json
 import os
 import re
@@ -17,11 +16,12 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 from eth_utils.crypto import keccak
+
+from tests.support import load_verifier, worked_example
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "PROTOCOL.md"
@@ -33,22 +33,7 @@ BLOCK_HASH = "0x" + "cd" * 32
 OTHER = "0x" + "ee" * 32
 
 
-def _load_verifier() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("verify_receipt", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
-
-
-vr = _load_verifier()
-
-
-def _example() -> dict[str, Any]:
-    match = re.search(r"```json worked-example\n(.*?)```", DOC.read_text(), re.S)
-    assert match, "the worked example block is missing from docs/PROTOCOL.md"
-    return json.loads(match.group(1))  # type: ignore[no-any-return]
+vr = load_verifier()
 
 
 def _doc_type(name: str) -> list[dict[str, str]]:
@@ -60,7 +45,7 @@ def _doc_type(name: str) -> list[dict[str, str]]:
 
 
 def _valid_bundle() -> dict[str, Any]:
-    ex = _example()
+    ex = worked_example()
     want = ex["expected"]
     d = ex["deltas"][0]
     message = {
@@ -122,8 +107,8 @@ class FakeChain:
 
     url: str = "fake://chain"
     chain: int = 31337
-    contract: bytes = field(default_factory=lambda: _b(_example()["domain"]["verifyingContract"]))
-    anchorers: set[bytes] = field(default_factory=lambda: {_b(_example()["expected"]["signer"])})
+    contract: bytes = field(default_factory=lambda: _b(worked_example()["domain"]["verifyingContract"]))
+    anchorers: set[bytes] = field(default_factory=lambda: {_b(worked_example()["expected"]["signer"])})
     commitments: dict[int, bytes] = field(default_factory=dict)
     blocks: dict[int, bytes] = field(default_factory=lambda: {1: _b(BLOCK_HASH)})
     head_number: int = 1
@@ -131,7 +116,7 @@ class FakeChain:
     event_batch_id: int = 0
 
     def __post_init__(self) -> None:
-        root = _b(_example()["expected"]["root"])
+        root = _b(worked_example()["expected"]["root"])
         if not self.commitments:
             self.commitments = {7: keccak(root + (2).to_bytes(32, "big"))}
 
@@ -170,7 +155,7 @@ class FakeChain:
     def transaction_receipt(self, tx_hash: bytes) -> Any:
         if tx_hash != _b(TX_HASH):
             return None
-        want = _example()["expected"]
+        want = worked_example()["expected"]
         log = vr.LogEntry(
             address=self.contract,
             topics=[
@@ -235,7 +220,7 @@ def test_script_does_not_import_the_node_package() -> None:
                 assert (node.module or "").split(".")[0] != "node", path
 
 
-def test_offline_checks_pass_on_the_worked_example() -> None:
+def test_offline_checks_pass_on_the_workedworked_example() -> None:
     results = vr.run_offline_checks(vr.parse_bundle(_valid_bundle()))
     assert [r.name for r in results] == OFFLINE
     assert _failed(results) == {}, _failed(results)
@@ -249,7 +234,7 @@ def test_all_checks_pass_against_an_honest_chain() -> None:
 
 
 def test_document_values_agree_with_the_verifier_helpers() -> None:
-    ex = _example()
+    ex = worked_example()
     want = ex["expected"]
     assert vr.canonical_json(ex["deltas"][0]["metadata"]) == want["canonicalMetadata0"]
     assert vr.hx(keccak(text=vr.DELTA_TYPE)) == want["deltaTypeHash"]
@@ -286,7 +271,7 @@ def _struct_words(ex: dict[str, Any], i: int) -> list[bytes]:
 
 
 def test_manual_digest_reproduces_both_worked_example_fingerprints() -> None:
-    ex = _example()
+    ex = worked_example()
     want = ex["expected"]
     domain = vr.domain_separator(ex["domain"]["chainId"], _b(ex["domain"]["verifyingContract"]))
     for i in (0, 1):
@@ -297,7 +282,7 @@ def test_manual_digest_reproduces_both_worked_example_fingerprints() -> None:
 
 
 def test_second_delta_without_metadata_verifies_offline() -> None:
-    ex = _example()
+    ex = worked_example()
     want = ex["expected"]
     d = ex["deltas"][1]
     bundle = _valid_bundle()
@@ -329,23 +314,23 @@ MUTATIONS: list[tuple[str, Any, str]] = [
     ("typedData.message.tenant", "other", "fingerprint"),
     ("typedData.message.recordedAt", "1770733922", "fingerprint"),
     ("typedData.message.corrects", "0x" + "01" * 32, "fingerprint"),
-    ("typedData.message.corrects", _example()["expected"]["fingerprint1"], "fingerprint"),
+    ("typedData.message.corrects", worked_example()["expected"]["fingerprint1"], "fingerprint"),
     ("typedData.message.corrects", "0x" + "AB" * 32, "format"),
     ("typedData.message.corrects", "0x" + "00" * 31, "format"),
     ("typedData.message.corrects", None, "format"),
     ("typedData.message.corrects", "", "format"),
     ("typedData.message.delta", -1000, "format"),
     ("typedData.message.delta", "9" * 5000, "format"),  # beyond int256 (and int()'s 4300-digit limit)
-    ("fingerprint", _example()["expected"]["fingerprint1"], "fingerprint"),
-    ("fingerprint", _example()["expected"]["fingerprint0"].upper().replace("0X", "0x"), "format"),
-    ("signature", "0xfd" + _example()["expected"]["signature0"][4:], "signature"),
-    ("signature", _example()["expected"]["signature0"][:-2] + "1d", "signature"),
-    ("signature", _example()["expected"]["signature0"][:-2], "format"),
+    ("fingerprint", worked_example()["expected"]["fingerprint1"], "fingerprint"),
+    ("fingerprint", worked_example()["expected"]["fingerprint0"].upper().replace("0X", "0x"), "format"),
+    ("signature", "0xfd" + worked_example()["expected"]["signature0"][4:], "signature"),
+    ("signature", worked_example()["expected"]["signature0"][:-2] + "1d", "signature"),
+    ("signature", worked_example()["expected"]["signature0"][:-2], "format"),
     ("signer", "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266", "signature"),
     ("logIndex", 8, "leaf"),
     ("logIndex", 8, "proof"),
-    ("leaf", _example()["expected"]["leaf8"], "leaf"),
-    ("proof.0", _example()["expected"]["leaf7"], "proof"),
+    ("leaf", worked_example()["expected"]["leaf8"], "leaf"),
+    ("proof.0", worked_example()["expected"]["leaf7"], "proof"),
     ("batch.root", OTHER, "proof"),
     ("batch.root", OTHER, "commitment"),
     ("batch.count", 3, "commitment"),
@@ -413,7 +398,7 @@ def test_uppercase_corrects_is_named_in_format() -> None:
     assert "typedData.message.corrects: must be lowercase hex" in failed["format"]
 
 
-def test_fast_mode_agrees_with_eth_account_on_the_worked_example() -> None:
+def test_fast_mode_agrees_with_eth_account_on_the_workedworked_example() -> None:
     parsed = vr.parse_bundle(_valid_bundle())
     assert _failed(vr.run_offline_checks(parsed, fast=True)) == {}
     assert parsed.fingerprint is not None and parsed.signature is not None

@@ -1,0 +1,35 @@
+"""Helpers shared by test modules: the auditor's verifier loaded from its file, and the
+protocol document's worked example."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import re
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+VERIFIER_SCRIPT = REPO / "scripts" / "verify_receipt.py"
+PROTOCOL_DOC = REPO / "docs" / "PROTOCOL.md"
+
+
+@functools.cache
+def load_verifier() -> ModuleType:
+    """scripts/verify_receipt.py as a module (scripts/ is not a package): loaded once per process."""
+    spec = importlib.util.spec_from_file_location("verify_receipt", VERIFIER_SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the file executes
+    spec.loader.exec_module(module)
+    return module
+
+
+def worked_example() -> dict[str, Any]:
+    """The ```json worked-example block of docs/PROTOCOL.md."""
+    match = re.search(r"```json worked-example\n(.*?)```", PROTOCOL_DOC.read_text(), re.S)
+    assert match, "the worked example block is missing from docs/PROTOCOL.md"
+    return json.loads(match.group(1))  # type: ignore[no-any-return]
