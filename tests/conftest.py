@@ -135,7 +135,7 @@ def node(deployment: Deployment, tmp_path: Path) -> Iterator[RunningNode]:
     running.stop()
 
 
-def wait_for_status(client: httpx.Client, receipt_id: str, status: str, timeout: float = 20) -> dict[str, object]:
+def wait_for_status(client: httpx.Client, receipt_id: str, status: str, timeout: float = 60) -> dict[str, object]:
     deadline = time.monotonic() + timeout
     while True:
         body: dict[str, object] = client.get(f"/v1/receipts/{receipt_id}").json()

@@ -65,7 +65,13 @@ def record_delta(
     )
     response.status_code = 201 if created else 200
     response.headers["Location"] = f"/v1/receipts/{row.receipt_id}"
-    return _receipt(request, row.receipt_id, principal)
+    if not created:
+        return _receipt(request, row.receipt_id, principal)  # a retry: the receipt may be anchored by now
+    state = request.app.state
+    # A new row has no batch yet: answer from it without reading it back (the hot path).
+    return receipt_json(
+        row, None, signer=state.signer.address, head_block=None, confirmations_required=state.settings.confirmations
+    )
 
 
 @router.get("/receipts/{receipt_id}", response_model=Receipt, responses=ERRORS, summary="A receipt and its status")
