@@ -49,6 +49,7 @@ class Recorder:
         request_hash = request.request_hash
         for _attempt in range(3):
             with self.store.writer() as session:
+                self.store.lock_chains(session, [(tenant, request.customer_id)])
                 existing = get_delta_by_reference(session=session, tenant=tenant, reference_id=request.reference_id)
                 if existing is not None:
                     return self._replay(existing, request_hash), False

@@ -90,5 +90,15 @@ class Store:
         with self._write_lock, Session(self._write_engine, expire_on_commit=False) as session:
             yield session
 
+    def lock_chains(self, session: Session, chains: list[tuple[str, str]]) -> None:
+        """Serialise writers of these (tenant, customerId) chains until the transaction ends.
+
+        SQLite's writer transaction is already exclusive, so this is a no-op there; other
+        backends take transaction-scoped locks in a fixed order (no deadlock between writers).
+        """
+        if self.is_sqlite:
+            return
+        raise NotImplementedError("chain locks for this backend arrive with PostgreSQL support")
+
     def close(self) -> None:
         self.engine.dispose()
