@@ -114,6 +114,7 @@ class Checkpoints:
 
     def create(self, *, tenant: str, req: RangeRequest) -> CheckpointRow:
         with self.store.writer() as session:
+            self.store.lock_chains(session, [(tenant, req.customer_id)])  # overlap check and insert as one
             from_index, to_index = self._resolve_range(tenant, req)
             clash = overlapping_checkpoint(
                 session=session, tenant=tenant, customer_id=req.customer_id, from_index=from_index, to_index=to_index
@@ -202,7 +203,7 @@ class Checkpoints:
                 "the countersignature is malformed", errors=[FieldError("signature", str(exc))]
             ) from None
         with self.store.writer() as session:
-            fresh = session.get(CheckpointRow, checkpoint_id)
+            fresh = session.get(CheckpointRow, checkpoint_id, with_for_update=True)  # one countersignature wins
             assert fresh is not None
             if fresh.countersignature is not None:
                 raise Conflict(

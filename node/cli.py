@@ -1,4 +1,4 @@
-"""``pacspace-node``: dev, serve, deploy, keys."""
+"""``pacspace-node``: dev, serve, deploy, keys, audit, db."""
 
 from __future__ import annotations
 
@@ -44,16 +44,16 @@ def cmd_dev(args: argparse.Namespace) -> int:
         env["PACSPACE_PORT"] = str(args.port)
         env.setdefault("PACSPACE_ANCHOR_INTERVAL_SECONDS", os.environ.get("PACSPACE_ANCHOR_INTERVAL_SECONDS", "1"))
         key_file = data_dir / "api-key"
+        store = Store(env["PACSPACE_DATABASE_URL"])
+        store.create_schema()  # a development database is migrated without asking
         if not key_file.exists():
-            store = Store(env["PACSPACE_DATABASE_URL"])
-            store.create_schema()
             with store.writer() as session:
                 _row, token = create_api_key(
                     session=session, tenant="default", name="first key (dev)", scopes=("admin",)
                 )
-            store.close()
             key_file.touch(mode=0o600)
             key_file.write_text(token + "\n")
+        store.close()
         token = key_file.read_text().strip()
         print(
             "\nPacSpace node (development)\n"
@@ -91,7 +91,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     chain = AnchorClient(connect(settings.rpc_url), settings.contract_address, Account.from_key(key))
     chain.check_identity(expected_chain_id=settings.chain_id)
     store = Store(settings.database_url)
-    store.create_schema()
+    store.require_current_schema()
     report = audit_database(
         store,
         chain,
@@ -161,7 +161,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
         print("error: pass --database-url or set PACSPACE_DATABASE_URL", file=sys.stderr)
         return 2
     store = Store(url)
-    store.create_schema()
+    store.require_current_schema()
     try:
         with store.writer() as session:
             if args.keys_command == "create":
@@ -211,6 +211,29 @@ def cmd_keys(args: argparse.Namespace) -> int:
         store.close()
 
 
+def cmd_db(args: argparse.Namespace) -> int:
+    from node.store.db import Store
+    from node.store.migrate import current_revision, head_revision, upgrade
+
+    url = args.database_url or os.environ.get("PACSPACE_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    url = url or "sqlite:///.pacspace/pacspace.db"
+    store = Store(url)
+    try:
+        if args.db_command == "upgrade":
+            before, after = upgrade(store)
+            if before == after:
+                print(f"{store.describe()}: already at schema revision {after}")
+            else:
+                print(f"{store.describe()}: upgraded from {before or 'an empty database'} to schema revision {after}")
+            return 0
+        current, head = current_revision(store), head_revision()
+        state = "up to date" if current == head else "needs `pacspace-node db upgrade`"
+        print(f"{store.describe()}: schema revision {current or 'none'}; this node needs {head} ({state})")
+        return 0 if current == head else 1
+    finally:
+        store.close()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pacspace-node", description="PacSpace node")
     parser.add_argument("--log-level", default=os.environ.get("PACSPACE_LOG_LEVEL", "INFO"))
@@ -254,14 +277,28 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.add_argument("key_id")
     rotate.add_argument("--grace-seconds", type=int, default=0)
     keys.set_defaults(func=cmd_keys)
+
+    db = sub.add_parser("db", help="database schema: upgrade (apply migrations), current (show the revision)")
+    db.add_argument(
+        "--database-url", help="default: PACSPACE_DATABASE_URL, DATABASE_URL, then sqlite:///.pacspace/pacspace.db"
+    )
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply every pending migration (back the database up first)")
+    db_sub.add_parser("current", help="print the schema revision; exit 1 if an upgrade is pending")
+    db.set_defaults(func=cmd_db)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args.log_level)
+    from node.store.db import SchemaOutdatedError, UnsupportedDatabase
+
     try:
         return int(args.func(args))
+    except (SchemaOutdatedError, UnsupportedDatabase) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 

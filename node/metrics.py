@@ -54,6 +54,11 @@ class NodeMetrics:
             "Current wait before the next anchoring attempt after the chain was unreachable (0 when healthy)",
             registry=self.registry,
         )
+        self.anchor_leader = Gauge(
+            "pacspace_anchor_leader",
+            "1 while this process holds the anchoring leader lock, else 0 (exactly one process reads 1)",
+            registry=self.registry,
+        )
 
     def watch_store(self, store: Store, clock: Callable[[], float] = time.time) -> None:
         self.registry.register(_StoreCollector(store, clock))

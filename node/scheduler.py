@@ -1,4 +1,10 @@
-"""Runs ``run_anchor_cycle`` on an APScheduler 3.x interval, or sooner when enough deltas wait."""
+"""Runs ``run_anchor_cycle`` on an APScheduler 3.x interval, or sooner when enough deltas wait.
+
+Only the leader anchors (node.store.leader): every process runs this job, and each run first
+checks, or tries to take, the leader lock. A standby therefore takes over within one
+interval of the leader's death, and finishes whatever batch the leader left half-done from
+the batch rows it wrote ahead (the anchoring job's recovery path).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from node.chain.client import AnchorClient
 from node.core.errors import ChainUnavailable
 from node.metrics import NodeMetrics
 from node.store.db import Store
+from node.store.leader import Leadership, SoleLeadership
 
 log = logging.getLogger("pacspace.scheduler")
 JOB_ID = "anchor"
@@ -31,6 +38,7 @@ class AnchorService:
         trigger_pending: int,
         scheduler: BackgroundScheduler,
         metrics: NodeMetrics | None = None,
+        leadership: Leadership | None = None,
     ) -> None:
         self.store = store
         self.chain = chain
@@ -47,6 +55,9 @@ class AnchorService:
         self._cycle_lock = threading.Lock()
         self._failures = 0
         self.backoff_until = 0.0
+        self.leadership = leadership or SoleLeadership()
+        self.is_leader = False
+        self.leader_since: float | None = None
 
     @property
     def head_block(self) -> int | None:
@@ -85,9 +96,35 @@ class AnchorService:
         if not self._cycle_lock.acquire(blocking=False):
             return None
         try:
+            if not self._lead():
+                return None
             return self._cycle()
         finally:
             self._cycle_lock.release()
+
+    def _lead(self) -> bool:
+        """Check, or try to take, the leader lock; log and count every change."""
+        try:
+            leading = self.leadership.hold()
+        except Exception:
+            log.exception("could not check the leader lock; not anchoring this time")
+            leading = False
+        if leading != self.is_leader:
+            self.is_leader = leading
+            self.leader_since = time.time() if leading else None
+            if leading:
+                log.info("this process is now the anchoring leader")
+            else:
+                log.warning("this process is no longer the anchoring leader")
+            if self.metrics is not None:
+                self.metrics.anchor_leader.set(1 if leading else 0)
+        return leading
+
+    def stop(self) -> None:
+        """Give up leadership (the scheduler must already be stopped)."""
+        with self._cycle_lock:
+            self.leadership.release()
+            self.is_leader = False
 
     def _cycle(self) -> CycleReport | None:
         with self._lock:

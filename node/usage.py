@@ -50,23 +50,17 @@ class UsageMeter:
             counts, self._counts = self._counts, Counter()
         if not counts:
             return
+        # One atomic upsert per counter: processes flushing the same counter add, never overwrite.
+        table = UsageCounterRow.__table__  # type: ignore[attr-defined]
         with self.store.writer() as session:
             for key, n in counts.items():
-                row = session.exec(
-                    select(UsageCounterRow).where(
-                        UsageCounterRow.tenant == key.tenant,
-                        UsageCounterRow.key_id == key.key_id,
-                        UsageCounterRow.day == key.day,
-                        UsageCounterRow.method == key.method,
-                        UsageCounterRow.route == key.route,
-                        UsageCounterRow.status_class == key.status_class,
+                insert = self.store.insert(table).values(**key.__dict__, count=n)
+                session.execute(
+                    insert.on_conflict_do_update(
+                        index_elements=["tenant", "key_id", "day", "method", "route", "status_class"],
+                        set_={"count": table.c.count + insert.excluded.count},
                     )
-                ).first()
-                if row is None:
-                    row = UsageCounterRow(**key.__dict__, count=n)
-                else:
-                    row.count += n
-                session.add(row)
+                )
             session.commit()
 
 

@@ -265,6 +265,8 @@ class WebhookWorker:
                     .where(WebhookDeliveryRow.status == "pending", col(WebhookDeliveryRow.next_attempt_at) <= int(now))
                     .order_by(col(WebhookDeliveryRow.next_attempt_at))
                     .limit(limit)
+                    # PostgreSQL: processes polling together claim disjoint rows (SQLite's writer is exclusive).
+                    .with_for_update(skip_locked=True)
                 ).all()
             )
             endpoints = {

@@ -1,10 +1,15 @@
-"""Shared fixtures: a real Anvil, a freshly deployed anchor contract, a real node process."""
+"""Shared fixtures: a real Anvil, a freshly deployed anchor contract, a real PostgreSQL, a real node.
+
+Database backend: tests get SQLite unless they are marked ``@BOTH_BACKENDS`` (or a module sets
+``pytestmark = BOTH_BACKENDS``), which runs them once on SQLite and once on PostgreSQL.
+"""
 
 from __future__ import annotations
 
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +22,7 @@ import uvicorn
 from node.api.app import create_app
 from node.chain.client import AnchorClient, account_from_key, connect, deploy_anchor
 from node.devchain import ARTIFACT, DEV_ANCHORER_KEY, DEV_OWNER_KEY, Anvil, start_anvil
+from node.devpostgres import Postgres, start_postgres
 from node.settings import Settings
 from node.store.db import Store
 from node.store.keys import create_api_key
@@ -41,6 +47,41 @@ def anvil() -> Iterator[Anvil]:
     chain = start_anvil(port=free_port())
     yield chain
     chain.stop()
+
+
+TEMPLATE_DB = "pacspace_template"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A throwaway PostgreSQL cluster for this test process, with a migrated template database."""
+    cluster = start_postgres(free_port())
+    template = Store(cluster.create_database(TEMPLATE_DB))
+    template.create_schema()
+    template.close()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def db_backend() -> str:
+    return "sqlite"
+
+
+BOTH_BACKENDS = pytest.mark.parametrize("db_backend", ["sqlite", "postgresql"])
+
+
+def new_database(request: pytest.FixtureRequest, backend: str, tmp_path: Path, name: str = "node") -> str:
+    """A URL to a new, empty-of-rows database at the current schema (PostgreSQL: a template copy)."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / f'{name}.db'}"
+    cluster: Postgres = request.getfixturevalue("postgres")
+    return cluster.create_database(f"t_{uuid.uuid4().hex[:16]}", template=TEMPLATE_DB)
+
+
+@pytest.fixture
+def db_url(request: pytest.FixtureRequest, db_backend: str, tmp_path: Path) -> str:
+    return new_database(request, db_backend, tmp_path)
 
 
 @dataclass
@@ -112,8 +153,8 @@ def create_key(db_url: str, scope: str = "admin", tenant: str = "default", custo
     return token
 
 
-def start_node(deployment: Deployment, tmp_path: Path, **overrides: Any) -> RunningNode:
-    db_url = f"sqlite:///{tmp_path / 'node.db'}"
+def start_node(deployment: Deployment, tmp_path: Path, db_url: str | None = None, **overrides: Any) -> RunningNode:
+    db_url = db_url or f"sqlite:///{tmp_path / 'node.db'}"
     token = create_key(db_url)
     port = free_port()
     app = create_app(node_settings(deployment, db_url, port, **overrides))
@@ -129,8 +170,8 @@ def start_node(deployment: Deployment, tmp_path: Path, **overrides: Any) -> Runn
 
 
 @pytest.fixture
-def node(deployment: Deployment, tmp_path: Path) -> Iterator[RunningNode]:
-    running = start_node(deployment, tmp_path)
+def node(deployment: Deployment, tmp_path: Path, db_url: str) -> Iterator[RunningNode]:
+    running = start_node(deployment, tmp_path, db_url)
     yield running
     running.stop()
 

@@ -33,3 +33,17 @@ def worked_example() -> dict[str, Any]:
     match = re.search(r"```json worked-example\n(.*?)```", PROTOCOL_DOC.read_text(), re.S)
     assert match, "the worked example block is missing from docs/PROTOCOL.md"
     return json.loads(match.group(1))  # type: ignore[no-any-return]
+
+
+def sql(db_url: str, statement: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    """Run one SQL statement against either backend (the tests' way to look under, or tamper with, the API)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(db_url, poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            result = conn.execute(text(statement), params or {})
+            return [tuple(row) for row in result] if result.returns_rows else []
+    finally:
+        engine.dispose()

@@ -37,6 +37,7 @@ from node.recording import Recorder
 from node.scheduler import AnchorService
 from node.settings import Settings
 from node.store.db import Store
+from node.store.leader import leadership_for
 from node.store.queries import count_unbatched
 from node.usage import UsageMeter
 from node.webhooks import WebhookWorker
@@ -64,7 +65,7 @@ class Services:
 def build_services(settings: Settings, store: Store | None = None) -> Services:
     """Refuses (ChainMismatch) if the chain, the contract or the signer is not the configured one."""
     store = store or Store(settings.database_url, busy_timeout_ms=settings.db_busy_timeout_ms)
-    store.create_schema()
+    store.require_current_schema()
     private_key = settings.signer_private_key()
     signer = Signer(private_key)
     chain = AnchorClient(connect(settings.rpc_url), settings.contract_address, Account.from_key(private_key))
@@ -86,6 +87,7 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
         trigger_pending=settings.anchor_trigger_pending,
         scheduler=scheduler,
         metrics=metrics,
+        leadership=leadership_for(store) if settings.run_anchorer else None,
     )
 
     def on_recorded() -> None:
@@ -146,6 +148,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
             yield
         finally:
             services.scheduler.shutdown(wait=True)
+            services.anchor.stop()
             services.webhooks.close()
             services.usage.flush()
             services.store.close()
@@ -208,6 +211,8 @@ def _add_operational_routes(app: FastAPI, services: Services) -> None:
             "headBlock": services.anchor.head_block,
             "unbatchedDeltas": waiting,
             "lastAnchorError": services.anchor.last_error,
+            "anchoringLeader": services.anchor.is_leader,
+            "database": services.store.backend,
         }
 
     @app.get("/metrics", include_in_schema=False)

@@ -1,24 +1,58 @@
 """Engine and sessions, built from a URL by the caller (never at import time).
 
-SQLite is opened in WAL mode with ``synchronous=FULL`` (an acknowledged delta survives a
-power cut, not just a process crash) and every writer transaction begins IMMEDIATE, so two
-writers never both read the same chain head. Within one process a lock serialises
-writers first, which is cheaper than SQLite's busy-wait backoff. Read sessions begin DEFERRED.
+Two backends, one write discipline:
+
+* **SQLite** (the zero-configuration default) is opened in WAL mode with ``synchronous=FULL``
+  (an acknowledged delta survives a power cut, not just a process crash) and every writer
+  transaction begins IMMEDIATE, so two writers never both read the same chain head. Within
+  one process a lock serialises writers first, cheaper than SQLite's busy-wait backoff.
+* **PostgreSQL** (``postgresql+psycopg://``) runs writers concurrently at READ COMMITTED.
+  A writer that extends a customer's chain takes a transaction-scoped advisory lock on that
+  chain first (:meth:`Store.lock_chains`), so writers in any number of processes extend it
+  one at a time; the unique constraints on (tenant, referenceId) and (tenant, customer,
+  index) refuse whatever slips past anyway.
+
+Schema changes are Alembic migrations (``node/store/migrations``); see :mod:`node.store.migrate`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, inspect
+from sqlalchemy import event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
-from sqlmodel import Session, SQLModel, create_engine
+from sqlalchemy.engine.url import URL
+from sqlmodel import Session, create_engine
 
 from node.store import models  # noqa: F401  (registers the tables)
+
+SUPPORTED = ("sqlite", "postgresql")
+
+
+class UnsupportedDatabase(ValueError):
+    """The database URL names a backend the node does not run on."""
+
+
+def normalise_url(url: str) -> URL:
+    """Accept ``postgres://`` and ``postgresql://`` (as hosting providers hand them out) as psycopg 3."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend not in SUPPORTED:
+        raise UnsupportedDatabase(
+            f"database URL {parsed.render_as_string(hide_password=True)!r}: the node runs on SQLite "
+            "(sqlite:///path/to/file.db) or PostgreSQL (postgresql+psycopg://user:password@host/db)"
+        )
+    if backend == "postgresql" and parsed.get_driver_name() != "psycopg":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
@@ -39,44 +73,60 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def advisory_key(*parts: str) -> int:
+    """A signed 64-bit key for ``pg_advisory_*lock`` naming these strings (stable across processes)."""
+    digest = hashlib.blake2b("\x00".join(parts).encode(), digest_size=8, person=b"pacspace-lock").digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
 class SchemaOutdatedError(RuntimeError):
-    """The database's tables predate this version of the node."""
+    """The database's schema is not the one this version of the node needs."""
 
 
 class Store:
     """The database: an engine plus the write discipline around it."""
 
-    def __init__(self, url: str, *, busy_timeout_ms: int = 10_000) -> None:
-        parsed = make_url(url)
-        self.url = url
-        self.is_sqlite = parsed.get_backend_name() == "sqlite"
-        if self.is_sqlite and parsed.database not in (None, "", ":memory:"):
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, url: str, *, busy_timeout_ms: int = 10_000, pool_size: int = 10) -> None:
+        parsed = normalise_url(url)
+        self.url = parsed.render_as_string(hide_password=False)
+        self.backend = parsed.get_backend_name()
+        self.is_sqlite = self.backend == "sqlite"
+        self.is_postgresql = self.backend == "postgresql"
         kwargs: dict[str, Any] = {}
         if self.is_sqlite:
+            if parsed.database not in (None, "", ":memory:"):
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy_timeout_ms / 1000}
-        self.engine = create_engine(url, **kwargs)
+        else:
+            kwargs.update(
+                pool_size=pool_size,
+                max_overflow=2 * pool_size,
+                pool_pre_ping=True,
+                pool_timeout=max(1.0, busy_timeout_ms / 1000),
+                connect_args={"connect_timeout": 10, "application_name": "pacspace-node"},
+            )
+        self.engine = create_engine(parsed, **kwargs)
+        self._write_engine: Engine = self.engine
         if self.is_sqlite:
             _configure_sqlite(self.engine, busy_timeout_ms)
-        self._write_engine = self.engine.execution_options(pacspace_immediate=True)
-        self._write_lock = threading.Lock()
+            self._write_engine = self.engine.execution_options(pacspace_immediate=True)
+        self._write_lock = threading.Lock() if self.is_sqlite else None
+
+    def describe(self) -> str:
+        """The URL without its password (for logs and messages)."""
+        return self.engine.url.render_as_string(hide_password=True)
 
     def create_schema(self) -> None:
-        """Create missing tables; refuse a database whose existing tables lack columns this node needs."""
-        SQLModel.metadata.create_all(self.engine)
-        inspector = inspect(self.engine)
-        missing = [
-            f"{table.name}.{column.name}"
-            for table in SQLModel.metadata.sorted_tables
-            for column in table.columns
-            if column.name not in {c["name"] for c in inspector.get_columns(table.name)}
-        ]
-        if missing:
-            raise SchemaOutdatedError(
-                f"the database at {self.engine.url.render_as_string(hide_password=True)} was created by an older "
-                f"version of PacSpace node and lacks {', '.join(missing)}; back it up and start from a new "
-                "database (schema migrations arrive with `pacspace-node db upgrade`)"
-            )
+        """Bring the database to this node's schema: create it if empty, else apply pending migrations."""
+        from node.store.migrate import upgrade
+
+        upgrade(self)
+
+    def require_current_schema(self) -> None:
+        """Create an empty database's schema; refuse (SchemaOutdatedError) one at another revision."""
+        from node.store.migrate import ensure_current
+
+        ensure_current(self)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -86,19 +136,29 @@ class Store:
 
     @contextmanager
     def writer(self) -> Iterator[Session]:
-        """A session that holds the process write lock for its whole life."""
+        """A session for writes. On SQLite it holds the process write lock for its whole life."""
+        if self._write_lock is None:
+            with Session(self._write_engine, expire_on_commit=False) as session:
+                yield session
+            return
         with self._write_lock, Session(self._write_engine, expire_on_commit=False) as session:
             yield session
 
-    def lock_chains(self, session: Session, chains: list[tuple[str, str]]) -> None:
+    def lock_chains(self, session: Session, chains: Iterable[tuple[str, str]]) -> None:
         """Serialise writers of these (tenant, customerId) chains until the transaction ends.
 
-        SQLite's writer transaction is already exclusive, so this is a no-op there; other
-        backends take transaction-scoped locks in a fixed order (no deadlock between writers).
+        SQLite's writer transaction is already exclusive, so this is a no-op there. PostgreSQL
+        takes transaction-scoped advisory locks in ascending key order, so two writers that
+        lock overlapping sets never deadlock.
         """
         if self.is_sqlite:
             return
-        raise NotImplementedError("chain locks for this backend arrive with PostgreSQL support")
+        for key in sorted({advisory_key("chain", tenant, customer) for tenant, customer in chains}):
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+    def insert(self, table: Any) -> Any:
+        """This backend's INSERT construct (both have ``on_conflict_do_nothing/_do_update``)."""
+        return postgresql.insert(table) if self.is_postgresql else sqlite.insert(table)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 
 from sqlalchemy import update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from node.core.apikeys import format_token, hash_secret
@@ -14,11 +15,17 @@ from node.store.models import ApiKeyRow, TenantRow
 
 
 def ensure_tenant(*, session: Session, tenant: str, name: str | None = None) -> TenantRow:
+    """The tenant's row, created if missing (safe when several processes create it at once)."""
     row = session.get(TenantRow, tenant)
     if row is None:
-        row = TenantRow(id=tenant, name=name or tenant, created_at=int(time.time()))
-        session.add(row)
-        session.flush()
+        table = TenantRow.__table__  # type: ignore[attr-defined]
+        dialect = session.get_bind().dialect.name
+        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+        session.execute(
+            insert.values(id=tenant, name=name or tenant, created_at=int(time.time())).on_conflict_do_nothing()
+        )
+        row = session.get(TenantRow, tenant)
+        assert row is not None
     return row
 
 

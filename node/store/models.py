@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Column, LargeBinary, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Integer, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from node.core.typed_data import Delta
@@ -30,6 +30,11 @@ def _bytes(*, nullable: bool = False, unique: bool = False, index: bool = False)
     return Column(LargeBinary, nullable=nullable, unique=unique, index=index)
 
 
+def _row_id() -> Column[int]:
+    """A 64-bit surrogate key (SQLite's rowid is 64-bit already, and must be spelled INTEGER)."""
+    return Column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True)
+
+
 def _bigint(*, nullable: bool = True, unique: bool = False, index: bool = False) -> Column[int]:
     return Column(BigInteger, nullable=nullable, unique=unique, index=index)
 
@@ -42,7 +47,7 @@ class DeltaRow(SQLModel, table=True):
         UniqueConstraint("tenant", "customer_id", "customer_index", name="uq_deltas_chain"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, sa_column=_row_id())
     receipt_id: str = Field(unique=True, max_length=40)
     tenant: str = Field(max_length=64, foreign_key="tenants.id")
     customer_id: str = Field(max_length=128)
@@ -221,7 +226,7 @@ class UsageCounterRow(SQLModel, table=True):
         UniqueConstraint("tenant", "key_id", "day", "method", "route", "status_class", name="uq_usage_counter"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, sa_column=_row_id())
     tenant: str = Field(max_length=64, index=True)
     key_id: str = Field(max_length=40)
     day: str = Field(max_length=10, index=True)  # YYYY-MM-DD, UTC
@@ -273,7 +278,7 @@ class WebhookDeliveryRow(SQLModel, table=True):
 class WebhookAttemptRow(SQLModel, table=True):
     __tablename__ = "webhook_attempts"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, sa_column=_row_id())
     delivery_id: str = Field(max_length=40, foreign_key="webhook_deliveries.id", index=True)
     attempted_at: int = Field(sa_column=_bigint(nullable=False))
     status_code: int | None = None

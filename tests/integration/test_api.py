@@ -1,9 +1,8 @@
-"""The HTTP API of a real node (uvicorn on a loopback port) against a real Anvil and a real SQLite file."""
+"""The HTTP API of a real node (uvicorn on a loopback port) against a real Anvil, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,7 +14,18 @@ import pytest
 from node.api.app import create_app
 from node.chain.client import ChainMismatch
 from node.core.hashing import from_hex
-from tests.conftest import Deployment, RunningNode, create_key, node_settings, start_node, wait_for_status
+from tests.conftest import (
+    BOTH_BACKENDS,
+    Deployment,
+    RunningNode,
+    create_key,
+    node_settings,
+    start_node,
+    wait_for_status,
+)
+from tests.support import sql
+
+pytestmark = BOTH_BACKENDS
 
 
 def _nested(depth: int) -> dict[str, Any]:
@@ -29,8 +39,7 @@ EXAMPLE = {"customerId": "cust_12345", "delta": -1000, "reason": "Monthly usage 
 
 
 def _count_deltas(node: RunningNode) -> int:
-    with sqlite3.connect(node.db_url.removeprefix("sqlite:///")) as conn:
-        return int(conn.execute("select count(*) from deltas").fetchone()[0])
+    return int(sql(node.db_url, "select count(*) from deltas")[0][0])
 
 
 def test_record_then_anchored_then_verified_with_a_proof(node: RunningNode, deployment: Deployment) -> None:
@@ -182,8 +191,8 @@ def test_authentication_and_scopes(node: RunningNode) -> None:
     assert _count_deltas(node) == 0
 
 
-def test_proof_of_a_pending_receipt_is_409(deployment: Deployment, tmp_path: Path) -> None:
-    paused = start_node(deployment, tmp_path, run_anchorer=False)
+def test_proof_of_a_pending_receipt_is_409(deployment: Deployment, tmp_path: Path, db_url: str) -> None:
+    paused = start_node(deployment, tmp_path, db_url, run_anchorer=False)
     try:
         with paused.client() as client:
             receipt = client.post("/v1/balance/delta", json=EXAMPLE).json()
@@ -210,8 +219,7 @@ def test_concurrent_writers_for_one_customer_build_one_gap_free_chain(node: Runn
         assert by_index[index]["prevFingerprint"] == by_index[index - 1]["fingerprint"]
 
 
-def test_node_refuses_to_start_on_the_wrong_chain_or_contract(deployment: Deployment, tmp_path: Path) -> None:
-    db_url = f"sqlite:///{tmp_path / 'refused.db'}"
+def test_node_refuses_to_start_on_the_wrong_chain_or_contract(deployment: Deployment, db_url: str) -> None:
     for overrides, message in (
         ({"chain_id": 1337}, "RPC reports chain id 31337, but the node is configured for 1337"),
         ({"contract_address": "0x" + "12" * 20}, "no contract at"),
@@ -221,8 +229,10 @@ def test_node_refuses_to_start_on_the_wrong_chain_or_contract(deployment: Deploy
             create_app(node_settings(deployment, db_url, 0, **overrides))
 
 
-def test_enough_waiting_deltas_trigger_anchoring_before_the_interval(deployment: Deployment, tmp_path: Path) -> None:
-    slow = start_node(deployment, tmp_path, anchor_interval_seconds=3600, anchor_trigger_pending=5)
+def test_enough_waiting_deltas_trigger_anchoring_before_the_interval(
+    deployment: Deployment, tmp_path: Path, db_url: str
+) -> None:
+    slow = start_node(deployment, tmp_path, db_url, anchor_interval_seconds=3600, anchor_trigger_pending=5)
     try:
         with slow.client() as client:
             time.sleep(0.5)  # let the start-up cycle pass: from now on only the trigger can anchor
