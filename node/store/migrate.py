@@ -59,17 +59,19 @@ def _adopt_legacy(connection: Connection, store: Store) -> None:
     """Stamp a pre-migration database as the baseline if it has every baseline column."""
     inspector = inspect(connection)
     tables = set(inspector.get_table_names())
-    missing = [
+    missing_tables = [t.name for t in SQLModel.metadata.sorted_tables if t.name not in tables]
+    missing_columns = [
         f"{table.name}.{column.name}"
         for table in SQLModel.metadata.sorted_tables
+        if table.name in tables
         for column in table.columns
-        if table.name not in tables or column.name not in {c["name"] for c in inspector.get_columns(table.name)}
+        if column.name not in {c["name"] for c in inspector.get_columns(table.name)}
     ]
-    if missing:
+    if missing_tables or missing_columns:
+        lacks = [f"table {name}" for name in missing_tables] + [f"column {name}" for name in missing_columns]
         raise SchemaOutdatedError(
-            f"the database at {store.describe()} predates schema migrations and lacks {', '.join(missing[:8])}"
-            f"{' …' if len(missing) > 8 else ''}; it cannot be migrated automatically: back it up and start "
-            "from a new database"
+            f"the database at {store.describe()} predates schema migrations and lacks {', '.join(lacks)}; "
+            "it cannot be migrated automatically: back it up and start from a new database"
         )
     command.stamp(_config(connection), BASELINE)
 

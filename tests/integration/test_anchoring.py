@@ -22,11 +22,13 @@ from node.store.db import Store
 from node.store.keys import ensure_tenant
 from node.store.models import BatchRow, BatchStatus, DeltaRow, WebhookDeliveryRow, WebhookEndpointRow
 from node.store.queries import list_batches_in_status
-from tests.conftest import Deployment, deploy_fresh, free_port
+from tests.conftest import BOTH_BACKENDS, Deployment, deploy_fresh, free_port
+
+pytestmark = BOTH_BACKENDS
 
 
-def _setup(deployment: Deployment, tmp_path: Path) -> tuple[Store, Recorder, ReceiptReader]:
-    store = Store(f"sqlite:///{tmp_path / 'anchor.db'}")
+def _setup(deployment: Deployment, db_url: str) -> tuple[Store, Recorder, ReceiptReader]:
+    store = Store(db_url)
     store.create_schema()
     with store.writer() as session:
         ensure_tenant(session=session, tenant="default")
@@ -56,9 +58,9 @@ def _statuses(store: Store) -> list[str]:
 
 
 def test_cycle_anchors_contiguous_batches_and_every_proof_verifies_on_chain(
-    deployment: Deployment, tmp_path: Path
+    deployment: Deployment, db_url: str
 ) -> None:
-    store, recorder, reader = _setup(deployment, tmp_path)
+    store, recorder, reader = _setup(deployment, db_url)
     chain = deployment.client()
     policy = AnchorPolicy(max_batch_size=4)
     rows = _record(recorder, 10)
@@ -92,15 +94,15 @@ def test_cycle_anchors_contiguous_batches_and_every_proof_verifies_on_chain(
         )
 
 
-def test_nothing_pending_sends_nothing(deployment: Deployment, tmp_path: Path) -> None:
-    store, _recorder, _reader = _setup(deployment, tmp_path)
+def test_nothing_pending_sends_nothing(deployment: Deployment, db_url: str) -> None:
+    store, _recorder, _reader = _setup(deployment, db_url)
     report = run_anchor_cycle(store, deployment.client(), time.time, AnchorPolicy())
     assert report.batches_prepared == 0 and deployment.client().next_index() == 0
 
 
-def test_crash_after_write_ahead_is_finished_by_the_next_cycle(deployment: Deployment, tmp_path: Path) -> None:
+def test_crash_after_write_ahead_is_finished_by_the_next_cycle(deployment: Deployment, db_url: str) -> None:
     """A cycle that died after writing the batch (or after broadcasting) never anchors twice."""
-    store, recorder, _reader = _setup(deployment, tmp_path)
+    store, recorder, _reader = _setup(deployment, db_url)
     chain = deployment.client()
     _record(recorder, 3)
     # Simulate a crash right after broadcast: sign + persist + broadcast, then "die" before the receipt.
@@ -118,8 +120,8 @@ def test_crash_after_write_ahead_is_finished_by_the_next_cycle(deployment: Deplo
     assert _statuses(store) == [BatchStatus.VERIFIED]
 
 
-def test_prepared_batch_already_on_chain_is_recognised_from_the_event(deployment: Deployment, tmp_path: Path) -> None:
-    store, recorder, _reader = _setup(deployment, tmp_path)
+def test_prepared_batch_already_on_chain_is_recognised_from_the_event(deployment: Deployment, db_url: str) -> None:
+    store, recorder, _reader = _setup(deployment, db_url)
     chain = deployment.client()
     _record(recorder, 2)
     from node.anchoring import _prepare_batch
@@ -137,9 +139,9 @@ def test_prepared_batch_already_on_chain_is_recognised_from_the_event(deployment
 
 
 def test_database_of_another_contract_is_refused(
-    deployment: Deployment, anvil: Anvil, artifact: Path, tmp_path: Path
+    deployment: Deployment, anvil: Anvil, artifact: Path, db_url: str
 ) -> None:
-    store, recorder, _reader = _setup(deployment, tmp_path)
+    store, recorder, _reader = _setup(deployment, db_url)
     _record(recorder, 1)
     run_anchor_cycle(store, deployment.client(), time.time, AnchorPolicy())
     other = deploy_fresh(anvil.rpc_url, artifact)
@@ -148,11 +150,11 @@ def test_database_of_another_contract_is_refused(
         run_anchor_cycle(store, other.client(), time.time, AnchorPolicy())
 
 
-def test_confirmations_wait_for_blocks_with_block_time(artifact: Path, tmp_path: Path) -> None:
+def test_confirmations_wait_for_blocks_with_block_time(artifact: Path, db_url: str) -> None:
     chain_proc = start_anvil(port=free_port(), block_time=0.5)
     try:
         deployment = deploy_fresh(chain_proc.rpc_url, artifact)
-        store, recorder, _reader = _setup(deployment, tmp_path)
+        store, recorder, _reader = _setup(deployment, db_url)
         chain = deployment.client()
         rows = _record(recorder, 2)
         policy = AnchorPolicy(confirmations=3, receipt_timeout=10)
@@ -170,11 +172,9 @@ def test_confirmations_wait_for_blocks_with_block_time(artifact: Path, tmp_path:
         chain_proc.stop()
 
 
-def test_reorged_batch_is_anchored_again_and_proofs_follow_the_new_block(
-    deployment: Deployment, tmp_path: Path
-) -> None:
+def test_reorged_batch_is_anchored_again_and_proofs_follow_the_new_block(deployment: Deployment, db_url: str) -> None:
     """Until it has its confirmations, a batch's block hash is rechecked; a vanished block is re-anchored."""
-    store, recorder, reader = _setup(deployment, tmp_path)
+    store, recorder, reader = _setup(deployment, db_url)
     chain = deployment.client()
     provider = chain.w3.provider
     policy = AnchorPolicy(confirmations=3)
@@ -213,23 +213,11 @@ def test_reorged_batch_is_anchored_again_and_proofs_follow_the_new_block(
     assert _statuses(store) == [BatchStatus.VERIFIED]
 
 
-def test_an_outdated_database_is_refused_with_a_clear_message(tmp_path: Path) -> None:
-    import sqlite3
-
-    from node.store.db import SchemaOutdatedError
-
-    path = tmp_path / "old.db"
-    with sqlite3.connect(path) as conn:
-        conn.execute("create table api_keys (id text primary key, tenant text)")
-    with pytest.raises(SchemaOutdatedError, match=r"lacks api_keys\.name"):
-        Store(f"sqlite:///{path}").create_schema()
-
-
-def test_a_transaction_not_mined_in_time_is_replaced_at_the_same_nonce(artifact: Path, tmp_path: Path) -> None:
+def test_a_transaction_not_mined_in_time_is_replaced_at_the_same_nonce(artifact: Path, db_url: str) -> None:
     chain_proc = start_anvil(port=free_port())
     try:
         deployment = deploy_fresh(chain_proc.rpc_url, artifact)
-        store, recorder, reader = _setup(deployment, tmp_path)
+        store, recorder, reader = _setup(deployment, db_url)
         chain = deployment.client()
         provider = chain.w3.provider
         signed: list[tuple[bytes, int, bytes | None]] = []

@@ -1,0 +1,154 @@
+"""Schema migrations on real SQLite files and a real PostgreSQL: created, checked, adopted, refused."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlmodel import SQLModel
+
+from node.store.db import SchemaOutdatedError, Store, UnsupportedDatabase
+from node.store.migrate import current_revision, head_revision, upgrade
+from node.store.models import DeltaRow
+from tests.conftest import BOTH_BACKENDS, REPO, new_database
+from tests.support import sql
+
+
+@pytest.fixture
+def empty_url(request: pytest.FixtureRequest, db_backend: str, tmp_path: Path) -> str:
+    """A database with no tables at all (not the migrated template)."""
+    if db_backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'empty.db'}"
+    cluster = request.getfixturevalue("postgres")
+    return str(cluster.create_database(f"e_{os.urandom(6).hex()}"))
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "node.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+    )
+
+
+@BOTH_BACKENDS
+def test_the_models_and_the_migrations_describe_the_same_schema(empty_url: str) -> None:
+    store = Store(empty_url)
+    upgrade(store)
+    with store.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+    store.close()
+    assert differences == [], "models changed without a migration: write one (docs/DEPLOYMENT.md, 'Migrations')"
+
+
+@BOTH_BACKENDS
+def test_an_empty_database_is_created_at_the_newest_revision_by_any_of_several_processes_at_once(
+    empty_url: str,
+) -> None:
+    errors: list[BaseException] = []
+    stores = [Store(empty_url) for _ in range(4)]
+
+    def start(store: Store) -> None:
+        try:
+            store.require_current_schema()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start, args=(s,)) for s in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert current_revision(stores[0]) == head_revision()
+    assert sql(empty_url, "select count(*) from alembic_version") == [(1,)]
+    for store in stores:
+        store.close()
+
+
+@BOTH_BACKENDS
+def test_a_database_at_a_revision_this_node_does_not_know_is_refused(db_url: str) -> None:
+    Store(db_url).create_schema()
+    sql(db_url, "update alembic_version set version_num = '9999'")
+    store = Store(db_url)
+    with pytest.raises(SchemaOutdatedError, match=r"revision 9999, which this version .* does not know"):
+        store.require_current_schema()
+    store.close()
+
+
+@BOTH_BACKENDS
+def test_a_database_from_before_migrations_is_refused_until_db_upgrade_adopts_it(db_url: str) -> None:
+    Store(db_url).create_schema()
+    sql(db_url, "drop table alembic_version")
+    store = Store(db_url)
+    with pytest.raises(SchemaOutdatedError, match=r"created before schema migrations.*pacspace-node db upgrade"):
+        store.require_current_schema()
+    before, after = upgrade(store)
+    assert (before, after) == (None, head_revision())
+    store.require_current_schema()
+    with store.session() as session:
+        assert session.get(DeltaRow, 1) is None  # the tables are usable
+    store.close()
+
+
+def test_a_pre_migration_database_missing_columns_is_refused_naming_them(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    sql(url, "create table api_keys (id text primary key, tenant text)")
+    store = Store(url)
+    with pytest.raises(SchemaOutdatedError, match=r"lacks table batches.*column api_keys\.name"):
+        store.create_schema()
+    assert sql(url, "select name from sqlite_master where name = 'alembic_version'") == []  # nothing changed
+    store.close()
+
+
+def test_db_upgrade_and_db_current_from_the_command_line(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    current = _cli("db", "--database-url", url, "current")
+    assert current.returncode == 1 and "schema revision none" in current.stdout
+    upgraded = _cli("db", "upgrade", env={"PACSPACE_DATABASE_URL": url})
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert f"upgraded from an empty database to schema revision {head_revision()}" in upgraded.stdout
+    again = _cli("db", "--database-url", url, "upgrade")
+    assert "already at schema revision" in again.stdout
+    assert _cli("db", "--database-url", url, "current").returncode == 0
+
+
+def test_serve_refuses_an_outdated_database_with_the_command_that_fixes_it(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'serve.db'}"
+    Store(url).create_schema()
+    sql(url, "drop table alembic_version")
+    served = _cli(
+        "serve",
+        env={
+            "PACSPACE_DATABASE_URL": url,
+            "PACSPACE_CHAIN_ID": "31337",
+            "PACSPACE_CONTRACT_ADDRESS": "0x" + "11" * 20,
+            "PACSPACE_SIGNER_KEY": "0x" + "22" * 32,
+        },
+    )
+    assert served.returncode == 2
+    assert "error: the database at" in served.stderr and "pacspace-node db upgrade" in served.stderr
+    assert "Traceback" not in served.stderr
+
+
+def test_unsupported_database_urls_are_refused_by_name() -> None:
+    with pytest.raises(UnsupportedDatabase, match=r"runs on SQLite .* or PostgreSQL"):
+        Store("mysql://user@localhost/pacspace")
+
+
+def test_postgres_urls_from_hosting_providers_use_psycopg(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    url = new_database(request, "postgresql", tmp_path)
+    plain = url.replace("postgresql+psycopg://", "postgres://")
+    store = Store(plain)
+    assert store.engine.dialect.driver == "psycopg"
+    store.require_current_schema()
+    store.close()
