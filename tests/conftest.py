@@ -49,6 +49,22 @@ def anvil() -> Iterator[Anvil]:
     chain.stop()
 
 
+# Modules whose tests share one expensive module fixture run on one xdist worker; every other
+# test is scheduled on its own, as with `--dist load`.
+ONE_WORKER_MODULES = ("tests/integration/test_scale_out.py",)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Scheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if module in ONE_WORKER_MODULES else nodeid
+
+    return Scheduling(config, log)
+
+
 TEMPLATE_DB = "pacspace_template"
 
 
