@@ -213,7 +213,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 def cmd_db(args: argparse.Namespace) -> int:
     from node.store.db import Store
-    from node.store.migrate import current_revision, head_revision, upgrade
+    from node.store.migrate import current_revision, head_revision, new_revision, upgrade
 
     url = args.database_url or os.environ.get("PACSPACE_DATABASE_URL") or os.environ.get("DATABASE_URL")
     url = url or "sqlite:///.pacspace/pacspace.db"
@@ -225,6 +225,9 @@ def cmd_db(args: argparse.Namespace) -> int:
                 print(f"{store.describe()}: already at schema revision {after}")
             else:
                 print(f"{store.describe()}: upgraded from {before or 'an empty database'} to schema revision {after}")
+            return 0
+        if args.db_command == "revision":
+            print(f"wrote {new_revision(store, args.message)}: read it before you commit it")
             return 0
         current, head = current_revision(store), head_revision()
         state = "up to date" if current == head else "needs `pacspace-node db upgrade`"
@@ -285,6 +288,10 @@ def build_parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply every pending migration (back the database up first)")
     db_sub.add_parser("current", help="print the schema revision; exit 1 if an upgrade is pending")
+    revision = db_sub.add_parser(
+        "revision", help="contributors: generate the next migration from the models (use a scratch database)"
+    )
+    revision.add_argument("-m", "--message", required=True)
     db.set_defaults(func=cmd_db)
     return parser
 

@@ -42,7 +42,10 @@ class Settings(BaseSettings):
     receipt_timeout_seconds: float = Field(default=30.0, gt=0)
     explorer_url: str | None = None
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
-    db_busy_timeout_ms: int = Field(default=10_000, ge=0, description="SQLite: wait this long for a lock, then 503")
+    db_busy_timeout_ms: int = Field(
+        default=10_000, ge=0, description="wait this long for a SQLite lock or a PostgreSQL pool connection, then 503"
+    )
+    db_pool_size: int = Field(default=10, ge=1, le=200, description="PostgreSQL connections kept per process")
     max_compare_bytes: int = Field(default=256 * 1024 * 1024, ge=1024, description="JSON or CSV sent to compare")
     run_anchorer: bool = True
     rate_limit_per_second: float = Field(default=50.0, gt=0)

@@ -64,7 +64,9 @@ class Services:
 
 def build_services(settings: Settings, store: Store | None = None) -> Services:
     """Refuses (ChainMismatch) if the chain, the contract or the signer is not the configured one."""
-    store = store or Store(settings.database_url, busy_timeout_ms=settings.db_busy_timeout_ms)
+    store = store or Store(
+        settings.database_url, busy_timeout_ms=settings.db_busy_timeout_ms, pool_size=settings.db_pool_size
+    )
     store.require_current_schema()
     private_key = settings.signer_private_key()
     signer = Signer(private_key)

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from node.core.errors import Conflict, FieldError, PacSpaceError, RateLimited
@@ -104,9 +105,11 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem(exc.status_code, code, title, str(exc.detail), headers=dict(exc.headers or {}))
 
     @app.exception_handler(OperationalError)
-    async def _database(_request: Request, exc: OperationalError) -> JSONResponse:
-        # Locked, full or unreachable: the transaction rolled back, so nothing was half-written.
-        log.warning("database unavailable", extra={"error": str(exc.orig)[:200]})
+    @app.exception_handler(PoolTimeout)
+    async def _database(_request: Request, exc: OperationalError | PoolTimeout) -> JSONResponse:
+        # Locked, full, unreachable or out of pooled connections: the transaction rolled back,
+        # so nothing was half-written.
+        log.warning("database unavailable", extra={"error": str(getattr(exc, "orig", exc))[:200]})
         return problem(
             503,
             "database_unavailable",

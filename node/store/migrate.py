@@ -100,6 +100,17 @@ def upgrade(store: Store) -> tuple[str | None, str]:
     return before, after
 
 
+def new_revision(store: Store, message: str) -> str:
+    """Generate the next migration from the difference between the models and ``store`` (at head)."""
+    upgrade(store)
+    number = len(known_revisions()) + 1
+    with store.engine.connect() as connection:
+        script = command.revision(_config(connection), message=message, autogenerate=True, rev_id=f"{number:04d}")
+        connection.commit()
+    assert script is not None and not isinstance(script, list)
+    return str(script.path)
+
+
 def ensure_current(store: Store) -> None:
     """Create an empty database's schema; accept the current revision; refuse anything else."""
     head = head_revision()

@@ -152,3 +152,26 @@ def test_postgres_urls_from_hosting_providers_use_psycopg(request: pytest.Fixtur
     assert store.engine.dialect.driver == "psycopg"
     store.require_current_schema()
     store.close()
+
+
+def test_db_revision_writes_the_next_numbered_migration_from_the_models(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from node.store import migrate
+
+    scratch = tmp_path / "migrations"
+    shutil.copytree(migrate.MIGRATIONS, scratch, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(migrate, "MIGRATIONS", scratch)
+    store = Store(f"sqlite:///{tmp_path / 'scratch.db'}")
+    written = Path(migrate.new_revision(store, "nothing changed"))
+    store.close()
+    number = len(list((scratch / "versions").glob("*.py")))
+    assert written.name.startswith(f"{number:04d}_nothing_changed")
+    text = written.read_text()
+    assert f"down_revision = '{number - 1:04d}'" in text
+    upgrade_body = text.split("def upgrade() -> None:", 1)[1].split("def downgrade", 1)[0]
+    assert [
+        line.strip() for line in upgrade_body.splitlines() if line.strip() and not line.strip().startswith("#")
+    ] == ["pass"]  # the models match the newest revision: nothing to do
