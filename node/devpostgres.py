@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -43,6 +43,7 @@ class Postgres:
     root: Path
     port: int
     bin_dir: Path
+    options: list[str] = field(default_factory=list)
 
     @property
     def data_dir(self) -> Path:
@@ -63,13 +64,35 @@ class Postgres:
             conn.execute(statement)
         return self.url(name)
 
-    def stop(self) -> None:
+    def stop_server(self) -> None:
+        """Stop the server immediately (as a crash would), keeping its data directory."""
         if (self.data_dir / "postmaster.pid").exists():
             subprocess.run(  # noqa: S603  (our own argv, no shell)
                 _as_owner([str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "immediate", "-w", "stop"]),
                 capture_output=True,
                 check=False,
             )
+
+    def start_server(self) -> None:
+        pg_ctl = [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.root / "server.log")]
+        subprocess.run(  # noqa: S603  (our own argv, no shell)
+            _as_owner([*pg_ctl, "-o", " ".join(self.options), "-w", "-t", "30", "start"]),
+            check=True,
+            capture_output=True,
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with psycopg.connect(self.dsn(), connect_timeout=2):
+                    return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Stop the server and delete the cluster."""
+        self.stop_server()
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -83,7 +106,15 @@ def start_postgres(port: int, *, durable: bool = False, max_connections: int = 2
     root = Path(tempfile.mkdtemp(prefix="pacspace-pg-"))
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
-    cluster = Postgres(root=root, port=port, bin_dir=bin_dir)
+    options = [
+        "-c listen_addresses=127.0.0.1",
+        f"-p {port}",
+        f"-k {root}",
+        f"-c max_connections={max_connections}",
+    ]
+    if not durable:
+        options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
+    cluster = Postgres(root=root, port=port, bin_dir=bin_dir, options=options)
     try:
         initdb = [str(bin_dir / "initdb"), "-D", str(cluster.data_dir), "-U", SUPERUSER, "--auth=trust"]
         subprocess.run(  # noqa: S603  (our own argv, no shell)
@@ -91,31 +122,10 @@ def start_postgres(port: int, *, durable: bool = False, max_connections: int = 2
             check=True,
             capture_output=True,
         )
-        options = [
-            "-c listen_addresses=127.0.0.1",
-            f"-p {port}",
-            f"-k {root}",
-            f"-c max_connections={max_connections}",
-        ]
-        if not durable:
-            options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
-        pg_ctl = [str(bin_dir / "pg_ctl"), "-D", str(cluster.data_dir), "-l", str(root / "server.log")]
-        subprocess.run(  # noqa: S603  (our own argv, no shell)
-            _as_owner([*pg_ctl, "-o", " ".join(options), "-w", "-t", "30", "start"]),
-            check=True,
-            capture_output=True,
-        )
-    except subprocess.CalledProcessError as exc:
+        cluster.start_server()
+    except (subprocess.CalledProcessError, psycopg.OperationalError) as exc:
         log = (root / "server.log").read_text() if (root / "server.log").exists() else ""
         cluster.stop()
-        raise RuntimeError(f"PostgreSQL did not start: {exc.stderr.decode(errors='replace')}\n{log}") from exc
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            with psycopg.connect(cluster.dsn(), connect_timeout=2):
-                return cluster
-        except psycopg.OperationalError:
-            if time.monotonic() > deadline:
-                cluster.stop()
-                raise
-            time.sleep(0.05)
+        stderr = exc.stderr.decode(errors="replace") if isinstance(exc, subprocess.CalledProcessError) else str(exc)
+        raise RuntimeError(f"PostgreSQL did not start: {stderr}\n{log}") from exc
+    return cluster

@@ -16,11 +16,14 @@ import httpx
 import pytest
 
 from node.devchain import start_anvil
-from tests.conftest import RunningNode, deploy_fresh, free_port, start_node, wait_for_status
+from node.devpostgres import start_postgres
+from tests.conftest import BOTH_BACKENDS, Deployment, RunningNode, deploy_fresh, free_port, start_node, wait_for_status
+from tests.support import sql
 
 DELTA = {"customerId": "f", "delta": 9, "reason": "usage", "referenceId": "storm-1"}
 
 
+@BOTH_BACKENDS
 def test_a_hundred_concurrent_retries_record_exactly_one_delta(node: RunningNode) -> None:
     def post(_i: int) -> tuple[int, str]:
         with node.client() as client:
@@ -32,8 +35,36 @@ def test_a_hundred_concurrent_retries_record_exactly_one_delta(node: RunningNode
     assert sorted({code for code, _ in results}) == [200, 201]
     assert [code for code, _ in results].count(201) == 1
     assert len({receipt for _, receipt in results}) == 1
-    with sqlite3.connect(node.db_url.removeprefix("sqlite:///")) as conn:
-        assert conn.execute("select count(*) from deltas").fetchone()[0] == 1
+    assert sql(node.db_url, "select count(*) from deltas") == [(1,)]
+
+
+def test_postgres_going_away_answers_503_and_the_node_recovers_when_it_returns(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    cluster = start_postgres(free_port(), durable=True)  # fsync on: an immediate stop is a crash
+    node = None
+    try:
+        url = cluster.create_database("restarted")
+        node = start_node(deployment, tmp_path, url, db_busy_timeout_ms=1000)
+        with node.client() as client:
+            first = client.post("/v1/balance/delta", json={**DELTA, "referenceId": "before"})
+            assert first.status_code == 201, first.text
+            cluster.stop_server()  # immediate shutdown, like a crash of the database host
+            down = client.post("/v1/balance/delta", json={**DELTA, "referenceId": "during"})
+            assert down.status_code == 503, down.text
+            assert down.json()["code"] == "database_unavailable" and down.headers["retry-after"] == "1"
+            cluster.start_server()
+            again = client.post("/v1/balance/delta", json={**DELTA, "referenceId": "during"})
+            assert again.status_code == 201, again.text
+            assert again.json()["customerIndex"] == 1  # the refused attempt left nothing behind
+            wait_for_status(client, first.json()["receiptId"], "verified")
+            wait_for_status(client, again.json()["receiptId"], "verified")
+            health = client.get("/healthz").json()
+            assert health["anchoringLeader"] is True and health["database"] == "postgresql"
+    finally:
+        if node is not None:
+            node.stop()
+        cluster.stop()
 
 
 def test_a_locked_database_answers_503_and_recovers(artifact: Path, anvil: Any, tmp_path: Path) -> None:
