@@ -12,8 +12,9 @@ from fastapi import APIRouter
 from node.dashboard import customers, keys, ledger, overview, signin, webhooks
 from node.dashboard.web import PREFIX, STATIC_DIR
 
+ROUTERS = tuple(m.router for m in (signin, overview, keys, webhooks, ledger, customers))
 router = APIRouter()
-for _module in (signin, overview, keys, webhooks, ledger, customers):
-    router.include_router(_module.router, prefix=PREFIX)
+for _pages in ROUTERS:
+    router.include_router(_pages, prefix=PREFIX)
 
-__all__ = ["PREFIX", "STATIC_DIR", "router"]
+__all__ = ["PREFIX", "ROUTERS", "STATIC_DIR", "router"]

@@ -80,7 +80,11 @@ def customer_page(request: Request, session: SessionDep, id: str = "") -> Respon
 
 
 def _optional_index(text: str) -> int | str | None:
-    return None if not text.strip() else text.strip()
+    """Empty: None; digits: the number; anything else as typed (the model refuses it, by field)."""
+    value = text.strip()
+    if not value:
+        return None
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 20 else value
 
 
 @router.post("/customer/checkpoints", response_class=HTMLResponse, include_in_schema=False)

@@ -20,16 +20,13 @@ from node.dashboard.sessions import (
     load_session,
     start_session,
 )
-from node.dashboard.web import PREFIX, DashboardRoute, SessionDep, render, sign_in_url
+from node.dashboard.web import PREFIX, DashboardRoute, SessionDep, render, safe_next, sign_in_url
 
 router = APIRouter(route_class=DashboardRoute)
 
 
 def _safe_next(value: str | None) -> str:
-    """Only a dashboard path of this site (never //host or a scheme): no open redirect."""
-    if value and value.startswith(PREFIX) and not value.startswith("//") and "\\" not in value and "://" not in value:
-        return value
-    return PREFIX
+    return safe_next(value) or PREFIX
 
 
 def _cookie(response: Response, request: Request, name: str, value: str, max_age: int, same_site: str) -> None:

@@ -183,10 +183,21 @@ def current_session(request: Request) -> DashboardSession:
 SessionDep = Annotated[DashboardSession, Depends(current_session)]
 
 
+def safe_next(value: str | None) -> str | None:
+    """``value`` if it is a dashboard path of this site (no scheme, host or ``..``), else None:
+    where to go after signing in must never be an open redirect."""
+    if not value or not (value == PREFIX or value.startswith(PREFIX + "/") or value.startswith(PREFIX + "?")):
+        return None
+    if "//" in value or "\\" in value or ".." in value or any(ord(c) < 32 for c in value):
+        return None
+    return value
+
+
 def sign_in_url(next_path: str | None = None, notice: str | None = None) -> str:
     params = []
-    if next_path and next_path.startswith(PREFIX) and not next_path.startswith(SIGN_IN_PATH):
-        params.append("next=" + quote(next_path, safe="/"))
+    target = safe_next(next_path)
+    if target and not target.startswith(SIGN_IN_PATH):
+        params.append("next=" + quote(target, safe="/"))
     if notice:
         params.append("notice=" + notice)
     return SIGN_IN_PATH + ("?" + "&".join(params) if params else "")

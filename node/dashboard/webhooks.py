@@ -3,21 +3,21 @@ the delivery log with status and latency; redeliver; send a test event."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, get_args
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
 from node import webhook_endpoints as endpoints
-from node.api.schemas import WebhookCreate, WebhookUpdate
+from node.api.schemas import WebhookCreate, WebhookEvent, WebhookUpdate
 from node.core.errors import InvalidInput
 from node.dashboard.sessions import DashboardSession
 from node.dashboard.web import PREFIX, DashboardRoute, SessionDep, render
 from node.store.models import WebhookEndpointRow
-from node.webhooks import EVENT_TYPES
 
 router = APIRouter(route_class=DashboardRoute)
+EVENT_TYPES = get_args(WebhookEvent)  # what an endpoint may subscribe to (webhook.test goes to any endpoint)
 ROTATION_GRACE = {"0": 0, "3600": 3600, "86400": 86_400}
 
 
