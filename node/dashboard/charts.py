@@ -63,10 +63,14 @@ def bar_chart(
     days: Sequence[str],
     series: Sequence[tuple[str, Sequence[float]]],
     value_label: Callable[[float], str] = lambda v: f"{v:,.0f}",
+    whole: bool = True,
 ) -> BarChart:
-    """Grouped bars: one group per day, one bar per series. Requires every series to have a value per day."""
+    """Grouped bars: one group per day, one bar per series. Requires every series to have a value per day.
+    ``whole``: the values are counts, so the axis steps by whole numbers."""
     largest = max((v for _name, values in series for v in values), default=0.0)
     step = nice_step(largest) if largest > 0 else 1.0
+    if whole:
+        step = max(1.0, step)
     top = step * math.ceil(largest / step) if largest > 0 else step * 4
     plot_height = HEIGHT - _TOP - _BOTTOM
     plot_width = WIDTH - _LEFT - _RIGHT

@@ -47,6 +47,7 @@ def _charts(report: dict[str, Any]) -> list[Any]:
             days=days,
             series=[("gwei per verified delta", cost_gwei)],
             value_label=lambda v: f"{v:,.0f}" if v >= 100 else f"{v:,.3g}",
+            whole=False,
         ),
     ]
 

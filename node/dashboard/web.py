@@ -99,8 +99,10 @@ def format_wei(wei: int | str | None) -> str:
     amount = int(wei)
     if amount < 1_000_000:
         return f"{amount:,} wei"
-    if amount < 10**15:
+    if amount < 10**12:
         return f"{amount / 10**9:,.3f} gwei"
+    if amount < 10**15:
+        return f"{amount / 10**9:,.0f} gwei"
     return f"{amount / 10**18:,.6f} ETH"
 
 
