@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import time
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
@@ -160,7 +159,6 @@ def render(
         explorer=Explorer(state.settings.explorer_url),
         chain_id=state.settings.chain_id,
         contract=state.settings.contract_address,
-        now=int(time.time()),
         **context,
     )
     return HTMLResponse(html, status_code=status_code)
