@@ -15,7 +15,13 @@ from node.core.merkle import MerkleTree, compute_leaf_hash
 from node.core.typed_data import Domain
 from node.store.db import Store
 from node.store.models import BatchRow, BatchStatus, DeltaRow
-from node.store.queries import batch_leaves, get_batch, get_delta_by_receipt, iter_customer_deltas
+from node.store.queries import (
+    batch_leaves,
+    get_batch,
+    get_delta_by_receipt,
+    get_delta_by_reference,
+    iter_customer_deltas,
+)
 
 
 def receipt_json(
@@ -73,6 +79,17 @@ class ReceiptReader:
             row = get_delta_by_receipt(session=session, tenant=tenant, receipt_id=receipt_id)
             if row is None or (customer_id is not None and row.customer_id != customer_id):
                 raise NotFound(f"no receipt {receipt_id}")
+            batch = None if row.batch_id is None else get_batch(session=session, batch_id=row.batch_id)
+        return row, batch
+
+    def find(self, *, tenant: str, receipt_or_reference_id: str) -> tuple[DeltaRow, BatchRow | None]:
+        """By receipt id, else by the referenceId it was recorded with. Raises NotFound."""
+        with self.store.session() as session:
+            row = get_delta_by_receipt(session=session, tenant=tenant, receipt_id=receipt_or_reference_id)
+            if row is None:
+                row = get_delta_by_reference(session=session, tenant=tenant, reference_id=receipt_or_reference_id)
+            if row is None:
+                raise NotFound(f"no receipt with id or referenceId {receipt_or_reference_id!r}")
             batch = None if row.batch_id is None else get_batch(session=session, batch_id=row.batch_id)
         return row, batch
 

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from node import api_keys
 from node.api.auth import AdminDep
 from node.api.routes import ERRORS
 from node.api.schemas import ApiKey, ApiKeyCreated, KeyCreate, KeyRotate
-from node.core.errors import FieldError, InvalidInput, NotFound
-from node.store.keys import create_api_key, get_tenant_key, list_api_keys, revoke_api_key, rotate_api_key
+from node.core.errors import FieldError, InvalidInput
 from node.store.models import ApiKeyRow
 from node.usage import build_usage_report
 
@@ -25,20 +24,13 @@ def _iso(at: int | None) -> str | None:
 
 
 def key_json(row: ApiKeyRow, now: int | None = None) -> dict[str, Any]:
-    now = int(time.time()) if now is None else now
-    if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
-        status = "revoked"
-    elif row.expires_at is not None:
-        status = "expiring"
-    else:
-        status = "active"
     return {
         "id": row.id,
         "name": row.name,
         "prefix": row.prefix,
         "scopes": row.scopes.split(","),
         "customerId": row.customer_id,
-        "status": status,
+        "status": api_keys.key_status(row, now),
         "createdAt": _iso(row.created_at),
         "lastUsedAt": _iso(row.last_used_at),
         "revokedAt": _iso(row.revoked_at),
@@ -51,52 +43,32 @@ def key_json(row: ApiKeyRow, now: int | None = None) -> dict[str, Any]:
 
 @router.post("/keys", status_code=201, response_model=ApiKeyCreated, responses=ERRORS, summary="Create an API key")
 def create_key(body: KeyCreate, request: Request, principal: AdminDep) -> dict[str, Any]:
-    scopes = sorted(set(body.scopes))
-    if body.customerId is not None and scopes != ["read"]:
-        raise InvalidInput(
-            "a customer-scoped key can only read",
-            errors=[FieldError("scopes", 'must be ["read"] when customerId is set')],
-        )
-    with request.app.state.store.writer() as session:
-        row, token = create_api_key(
-            session=session,
-            tenant=principal.tenant,
-            name=body.name,
-            scopes=scopes,
-            prefix="sk_live_" if body.live else "sk_test_",
-            customer_id=body.customerId,
-            rate_per_second=body.ratePerSecond,
-            rate_burst=body.rateBurst,
-        )
+    row, token = api_keys.issue_key(
+        request.app.state.store,
+        tenant=principal.tenant,
+        name=body.name,
+        scopes=body.scopes,
+        customer_id=body.customerId,
+        live=body.live,
+        rate_per_second=body.ratePerSecond,
+        rate_burst=body.rateBurst,
+    )
     return {**key_json(row), "secret": token}
 
 
 @router.get("/keys", responses=ERRORS, summary="List this tenant's API keys")
 def list_keys(request: Request, principal: AdminDep) -> dict[str, list[dict[str, Any]]]:
-    with request.app.state.store.session() as session:
-        rows = list_api_keys(session=session, tenant=principal.tenant)
-    return {"keys": [key_json(r) for r in rows]}
-
-
-def _own_key(request: Request, principal: AdminDep, key_id: str) -> ApiKeyRow:
-    with request.app.state.store.session() as session:
-        row = get_tenant_key(session=session, tenant=principal.tenant, key_id=key_id)
-    if row is None:
-        raise NotFound(f"no API key {key_id}")
-    return row
+    return {"keys": [key_json(r) for r in api_keys.tenant_keys(request.app.state.store, tenant=principal.tenant)]}
 
 
 @router.get("/keys/{key_id}", response_model=ApiKey, responses=ERRORS, summary="One API key")
 def get_key(key_id: str, request: Request, principal: AdminDep) -> dict[str, Any]:
-    return key_json(_own_key(request, principal, key_id))
+    return key_json(api_keys.tenant_key(request.app.state.store, tenant=principal.tenant, key_id=key_id))
 
 
 @router.delete("/keys/{key_id}", response_model=ApiKey, responses=ERRORS, summary="Revoke an API key, at once")
 def revoke_key(key_id: str, request: Request, principal: AdminDep) -> dict[str, Any]:
-    row = _own_key(request, principal, key_id)
-    with request.app.state.store.writer() as session:
-        row = revoke_api_key(session=session, row=row, at=int(time.time()))
-    return key_json(row)
+    return key_json(api_keys.revoke_key(request.app.state.store, tenant=principal.tenant, key_id=key_id))
 
 
 @router.post(
@@ -107,15 +79,12 @@ def revoke_key(key_id: str, request: Request, principal: AdminDep) -> dict[str, 
     summary="Replace a key with a new secret; the old one ends now or after graceSeconds",
 )
 def rotate_key(key_id: str, request: Request, principal: AdminDep, body: KeyRotate | None = None) -> dict[str, Any]:
-    row = _own_key(request, principal, key_id)
-    if row.revoked_at is not None or row.rotated_to is not None:
-        raise InvalidInput(
-            f"API key {key_id} is already revoked or rotated", errors=[FieldError("keyId", "not active")]
-        )
-    with request.app.state.store.writer() as session:
-        new_row, token = rotate_api_key(
-            session=session, row=row, at=int(time.time()), grace_seconds=(body or KeyRotate()).graceSeconds
-        )
+    new_row, token = api_keys.rotate_key(
+        request.app.state.store,
+        tenant=principal.tenant,
+        key_id=key_id,
+        grace_seconds=(body or KeyRotate()).graceSeconds,
+    )
     return {**key_json(new_row), "secret": token}
 
 

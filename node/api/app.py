@@ -12,6 +12,7 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from eth_account import Account
 from fastapi import FastAPI, Request, Response
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from node.anchoring import AnchorPolicy
@@ -31,6 +32,9 @@ from node.core.hashing import from_hex, to_hex
 from node.core.ratelimit import BucketPolicy
 from node.core.signing import Signer
 from node.core.typed_data import Domain
+from node.dashboard import PREFIX as DASHBOARD_PREFIX
+from node.dashboard import STATIC_DIR as DASHBOARD_STATIC
+from node.dashboard import router as dashboard_router
 from node.metrics import NodeMetrics
 from node.receipts import ReceiptReader
 from node.recording import Recorder
@@ -178,10 +182,13 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     app.include_router(admin_router)
     app.include_router(webhook_router)
     app.include_router(compare_router)
+    app.include_router(dashboard_router)
+    app.mount(DASHBOARD_PREFIX + "/static", StaticFiles(directory=DASHBOARD_STATIC), name="dashboard-static")
     app.add_middleware(
         RequestGuard,
         max_body_bytes=settings.max_body_bytes,
         large_bodies={"/v1/balance/compare": (settings.max_compare_bytes, frozenset({"text/csv"}))},
+        form_prefixes=(DASHBOARD_PREFIX,),
     )
     app.add_middleware(Observability, metrics=services.metrics, usage=services.usage)
     _add_operational_routes(app, services)

@@ -17,6 +17,7 @@ from node.core.errors import Forbidden, PacSpaceError, Unauthenticated
 from node.core.ratelimit import BucketPolicy
 from node.store.db import Store
 from node.store.keys import get_api_key, touch_api_key
+from node.store.models import ApiKeyRow
 
 # Touch last_used_at at most this often per key: a write per request would cost more than the request.
 _TOUCH_EVERY_SECONDS = 60
@@ -34,18 +35,13 @@ class Principal:
             raise Forbidden(f"this API key lacks the {scope!r} scope")
 
 
-def _client_address(request: Request) -> str:
+def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _check_token(request: Request, store: Store) -> Principal:
-    header = request.headers.get("authorization")
-    if not header:
-        raise Unauthenticated("missing Authorization header; send 'Authorization: Bearer <API key>'")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthenticated("the Authorization header must be 'Bearer <API key>'")
-    parsed = parse_token(token.strip())
+def verify_api_key(store: Store, token: str) -> ApiKeyRow:
+    """The row of a valid, live key (its secret compared in constant time); raises Unauthenticated."""
+    parsed = parse_token(token)
     with store.session() as session:
         row = get_api_key(session=session, key_id=parsed.key_id)
     if row is None or row.prefix != parsed.prefix:
@@ -57,6 +53,17 @@ def _check_token(request: Request, store: Store) -> Principal:
     if row.last_used_at is None or now - row.last_used_at >= _TOUCH_EVERY_SECONDS:
         with store.writer() as session:
             touch_api_key(session=session, key_id=row.id, at=now)
+    return row
+
+
+def _check_token(request: Request, store: Store) -> Principal:
+    header = request.headers.get("authorization")
+    if not header:
+        raise Unauthenticated("missing Authorization header; send 'Authorization: Bearer <API key>'")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("the Authorization header must be 'Bearer <API key>'")
+    row = verify_api_key(store, token.strip())
     principal = Principal(row.id, row.tenant, frozenset(row.scopes.split(",")), row.customer_id)
     request.state.key_policy = (row.rate_per_second, row.rate_burst)
     return principal
@@ -68,7 +75,7 @@ def authenticate(request: Request) -> Principal:
         principal = _check_token(request, state.store)
     except PacSpaceError:
         state.rate_limiter.spend(
-            "auth-failure:" + _client_address(request),
+            "auth-failure:" + client_address(request),
             state.auth_failure_policy,
             detail="too many failed authentications from this client",
         )

@@ -7,6 +7,7 @@ import json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _JSON_METHODS = {"POST", "PUT", "PATCH"}
+_FORM_TYPES = frozenset({"application/x-www-form-urlencoded"})
 
 
 def _problem_bytes(status: int, code: str, title: str, detail: str) -> bytes:
@@ -28,15 +29,22 @@ class _TooLarge(Exception):
 
 class RequestGuard:
     """413 for bodies over ``max_body_bytes`` (declared or streamed); 415 for non-JSON bodies
-    (a POST without a body, such as an action on a resource, needs no content type)."""
+    (a POST without a body, such as an action on a resource, needs no content type), except
+    HTML form posts to paths under ``form_prefixes`` (the dashboard)."""
 
     def __init__(
-        self, app: ASGIApp, *, max_body_bytes: int, large_bodies: dict[str, tuple[int, frozenset[str]]] | None = None
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        large_bodies: dict[str, tuple[int, frozenset[str]]] | None = None,
+        form_prefixes: tuple[str, ...] = (),
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         # path -> (its own limit, content types it also accepts), e.g. CSV uploads to compare
         self.large_bodies = large_bodies or {}
+        self.form_prefixes = form_prefixes
 
     async def _reject(self, send: Send, status: int, code: str, title: str, detail: str) -> None:
         body = _problem_bytes(status, code, title, detail)
@@ -58,6 +66,8 @@ class RequestGuard:
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         limit, extra_types = self.large_bodies.get(scope["path"], (self.max_body_bytes, frozenset()))
+        if scope["path"].startswith(self.form_prefixes):
+            extra_types = _FORM_TYPES
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await self._reject(

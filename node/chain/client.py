@@ -19,6 +19,7 @@ from web3.exceptions import TransactionNotFound
 from web3.types import Nonce, TxParams, Wei
 
 from node.chain.abi import ANCHOR_ABI
+from node.core.chain_checks import AnchorEvent, AnchorTransaction
 from node.core.errors import ChainUnavailable, PacSpaceError
 from node.core.hashing import keccak256
 
@@ -93,6 +94,50 @@ class AnchorClient:
     ) -> bool:
         fn = self.contract.functions.verify(start_index, count, root, log_index, fingerprint, proof)
         return bool(self._rpc(fn.call))
+
+    def chain_id(self) -> int:
+        return int(self._rpc(lambda: self.w3.eth.chain_id))
+
+    def code_size(self) -> int:
+        return len(self._rpc(lambda: self.w3.eth.get_code(self.address)))
+
+    def is_anchorer(self, account: bytes) -> bool:
+        checksum = Web3.to_checksum_address(account)
+        return bool(self._rpc(self.contract.functions.isAnchorer(checksum).call))
+
+    def anchor_transaction(self, tx_hash: bytes) -> AnchorTransaction | None:
+        """A mined transaction with the contract's BatchAnchored logs decoded; None if the chain lacks it."""
+        try:
+            receipt = self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+        except TransactionNotFound:
+            return None
+        except Exception as exc:
+            raise ChainUnavailable(f"RPC failed: {exc}") from None
+        events = []
+        for log in receipt["logs"]:
+            topics = [bytes(t) for t in log["topics"]]
+            data = bytes(log["data"])
+            if log["address"].lower() != self.address.lower() or len(topics) != 4 or len(data) != 64:
+                continue
+            if topics[0] != self._batch_anchored_topic:
+                continue
+            events.append(
+                AnchorEvent(
+                    batch_id=int.from_bytes(topics[1], "big"),
+                    root=topics[2],
+                    start_index=int.from_bytes(data[:32], "big"),
+                    count=int.from_bytes(data[32:], "big"),
+                    anchorer=topics[3][12:],
+                )
+            )
+        to = receipt.get("to")
+        return AnchorTransaction(
+            status=int(receipt["status"]),
+            to=None if to is None else bytes.fromhex(str(to)[2:]),
+            block_number=int(receipt["blockNumber"]),
+            block_hash=bytes(receipt["blockHash"]),
+            events=events,
+        )
 
     def get_mined(self, tx_hash: bytes) -> MinedAnchor | None:
         """The receipt of an anchor transaction, or None while it is not mined."""

@@ -303,3 +303,18 @@ class ComparisonRow(SQLModel, table=True):
     evidence: str  # JSON: every difference, in full
     settlement_receipt_id: str | None = Field(default=None, max_length=40)
     created_at: int = Field(sa_column=_bigint(nullable=False))
+
+
+class DashboardSessionRow(SQLModel, table=True):
+    """A signed-in dashboard browser. The cookie holds a random token; only its SHA-256 is stored here,
+    so a copy of the database lets nobody in. The session ends with its key (revoked or expired)."""
+
+    __tablename__ = "dashboard_sessions"
+
+    id: str = Field(primary_key=True, max_length=64)  # hex SHA-256 of the cookie's token
+    key_id: str = Field(max_length=40, index=True)
+    tenant: str = Field(max_length=64)
+    csrf_token: str = Field(max_length=64)  # echoed in every form of the session, checked on every POST
+    created_at: int = Field(sa_column=_bigint(nullable=False))
+    last_seen_at: int = Field(sa_column=_bigint(nullable=False))
+    expires_at: int = Field(sa_column=_bigint(nullable=False))

@@ -1,0 +1,108 @@
+"""Sign in with an admin API key, sign out."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from node.api.auth import client_address, verify_api_key
+from node.core.errors import PacSpaceError
+from node.dashboard.sessions import (
+    COOKIE_PATH,
+    LIFETIME_SECONDS,
+    SESSION_COOKIE,
+    SIGN_IN_COOKIE,
+    SIGN_IN_FORM_SECONDS,
+    end_session,
+    load_session,
+    start_session,
+)
+from node.dashboard.web import PREFIX, DashboardRoute, SessionDep, render, safe_next, sign_in_url
+
+router = APIRouter(route_class=DashboardRoute)
+
+
+def _safe_next(value: str | None) -> str:
+    return safe_next(value) or PREFIX
+
+
+def _cookie(response: Response, request: Request, name: str, value: str, max_age: int, same_site: str) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path=COOKIE_PATH,
+        httponly=True,
+        samesite=same_site,  # type: ignore[arg-type]
+        secure=request.url.scheme == "https",
+    )
+
+
+def _form(
+    request: Request, *, status_code: int = 200, error: str | None = None, next_path: str | None = None
+) -> HTMLResponse:
+    token = secrets.token_urlsafe(32)
+    response = render(
+        request,
+        "sign_in.html",
+        session=None,
+        title="Sign in",
+        status_code=status_code,
+        csrf_token=token,
+        error=error,
+        next_path=_safe_next(next_path or request.query_params.get("next")),
+    )
+    _cookie(response, request, SIGN_IN_COOKIE, token, SIGN_IN_FORM_SECONDS, "strict")
+    return response
+
+
+@router.get("/sign-in", response_class=HTMLResponse, include_in_schema=False)
+def sign_in_form(request: Request) -> Response:
+    if load_session(request.app.state.store, request.cookies.get(SESSION_COOKIE)) is not None:
+        return RedirectResponse(_safe_next(request.query_params.get("next")), status_code=303)
+    return _form(request)
+
+
+@router.post("/sign-in", response_class=HTMLResponse, include_in_schema=False)
+def sign_in(
+    request: Request, api_key: Annotated[str, Form()] = "", next_path: Annotated[str, Form(alias="next")] = PREFIX
+) -> Response:
+    state = request.app.state
+    token = api_key.strip()
+    if not token:
+        return _form(request, status_code=422, error="Enter an API key.", next_path=next_path)
+    try:
+        key = verify_api_key(state.store, token)
+    except PacSpaceError:
+        # Failed sign-ins draw from the same per-client bucket as failed API authentications.
+        state.rate_limiter.spend(
+            "auth-failure:" + client_address(request),
+            state.auth_failure_policy,
+            detail="Too many failed sign-ins from this address",
+        )
+        return _form(request, status_code=401, error="That API key is not valid.", next_path=next_path)
+    if "admin" not in key.scopes.split(","):
+        scopes = key.scopes.replace(",", ", ")
+        scoped = f" for customer {key.customer_id}" if key.customer_id else ""
+        return _form(
+            request,
+            status_code=403,
+            error=f"Only an admin key can sign in to the dashboard; this key has the {scopes} scope{scoped}.",
+            next_path=next_path,
+        )
+    cookie_token, _session = start_session(state.store, key)
+    response = RedirectResponse(_safe_next(next_path), status_code=303)
+    _cookie(response, request, SESSION_COOKIE, cookie_token, LIFETIME_SECONDS, "lax")
+    response.delete_cookie(SIGN_IN_COOKIE, path=COOKIE_PATH)
+    return response
+
+
+@router.post("/sign-out", include_in_schema=False)
+def sign_out(request: Request, session: SessionDep) -> Response:
+    end_session(request.app.state.store, session.session_id)
+    response = RedirectResponse(sign_in_url(notice="signed_out"), status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH, httponly=True, samesite="lax")
+    return response

@@ -1,0 +1,176 @@
+"""A tenant's webhook endpoints: create, change, rotate the secret, test, read the delivery log,
+redeliver. The JSON API and the dashboard both call these; delivery itself is ``node.webhooks``.
+
+Another tenant's endpoint or delivery id is ``NotFound``, like one that does not exist.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlmodel import col, delete, select
+
+from node.core.errors import NotFound
+from node.core.webhooks import new_secret
+from node.store.db import Store
+from node.store.models import WebhookAttemptRow, WebhookDeliveryRow, WebhookEndpointRow
+from node.webhooks import check_url, enqueue
+
+
+@dataclass(frozen=True)
+class Delivery:
+    row: WebhookDeliveryRow
+    attempts: list[WebhookAttemptRow]
+
+
+def _events(events: Sequence[str]) -> str:
+    return ",".join(sorted(set(events)))
+
+
+def create_endpoint(
+    store: Store, *, tenant: str, url: str, events: Sequence[str], aggregate: bool, allow_loopback_http: bool
+) -> WebhookEndpointRow:
+    """A new endpoint with a new secret (the caller shows it once). Raises InvalidInput for a refused URL."""
+    check_url(url, allow_loopback_http=allow_loopback_http)
+    now = int(time.time())
+    row = WebhookEndpointRow(
+        id="whk_" + secrets.token_hex(12),
+        tenant=tenant,
+        url=url,
+        events=_events(events),
+        aggregate=aggregate,
+        secret=new_secret(),
+        created_at=now,
+        updated_at=now,
+    )
+    with store.writer() as session:
+        session.add(row)
+        session.commit()
+    return row
+
+
+def list_endpoints(store: Store, *, tenant: str) -> list[WebhookEndpointRow]:
+    with store.session() as session:
+        return list(
+            session.exec(
+                select(WebhookEndpointRow)
+                .where(WebhookEndpointRow.tenant == tenant)
+                .order_by(col(WebhookEndpointRow.created_at))
+            ).all()
+        )
+
+
+def get_endpoint(store: Store, *, tenant: str, endpoint_id: str) -> WebhookEndpointRow:
+    with store.session() as session:
+        row: WebhookEndpointRow | None = session.get(WebhookEndpointRow, endpoint_id)
+    if row is None or row.tenant != tenant:
+        raise NotFound(f"no webhook endpoint {endpoint_id}")
+    return row
+
+
+def update_endpoint(
+    store: Store,
+    row: WebhookEndpointRow,
+    *,
+    allow_loopback_http: bool,
+    url: str | None = None,
+    events: Sequence[str] | None = None,
+    aggregate: bool | None = None,
+    enabled: bool | None = None,
+) -> WebhookEndpointRow:
+    """Change what is given; re-enabling clears the reason it was disabled."""
+    if url is not None:
+        check_url(url, allow_loopback_http=allow_loopback_http)
+        row.url = url
+    if events is not None:
+        row.events = _events(events)
+    if aggregate is not None:
+        row.aggregate = aggregate
+    if enabled is not None:
+        row.enabled = enabled
+        row.disabled_reason = None if enabled else "disabled by an admin"
+    row.updated_at = int(time.time())
+    with store.writer() as session:
+        session.add(row)
+        session.commit()
+    return row
+
+
+def delete_endpoint(store: Store, row: WebhookEndpointRow) -> None:
+    """The endpoint, its deliveries and their attempts."""
+    with store.writer() as session:
+        ids = select(WebhookDeliveryRow.id).where(WebhookDeliveryRow.endpoint_id == row.id)
+        session.execute(delete(WebhookAttemptRow).where(col(WebhookAttemptRow.delivery_id).in_(ids)))
+        session.execute(delete(WebhookDeliveryRow).where(col(WebhookDeliveryRow.endpoint_id) == row.id))
+        session.execute(delete(WebhookEndpointRow).where(col(WebhookEndpointRow.id) == row.id))
+        session.commit()
+
+
+def rotate_secret(store: Store, row: WebhookEndpointRow, *, grace_seconds: int) -> WebhookEndpointRow:
+    """A new secret; with a grace period the old one keeps signing alongside until it ends."""
+    now = int(time.time())
+    row.previous_secret = row.secret if grace_seconds > 0 else None
+    row.previous_secret_expires_at = now + grace_seconds if grace_seconds > 0 else None
+    row.secret = new_secret()
+    row.updated_at = now
+    with store.writer() as session:
+        session.add(row)
+        session.commit()
+    return row
+
+
+def send_test_event(store: Store, row: WebhookEndpointRow) -> str | None:
+    """Queue a ``webhook.test`` delivery to this endpoint; its id, or None if the endpoint is disabled."""
+    with store.writer() as session:
+        enqueue(
+            session,
+            tenant=row.tenant,
+            event_type="webhook.test",
+            payloads=[({"message": "a test event from PacSpace node"}, f"test-{time.time_ns()}:{row.tenant}")],
+            now=time.time(),
+            endpoint_filter=lambda e: e.id == row.id,
+            subscribed_as=tuple(row.events.split(",")),
+        )
+        session.commit()
+        delivery = session.exec(
+            select(WebhookDeliveryRow)
+            .where(WebhookDeliveryRow.endpoint_id == row.id, WebhookDeliveryRow.event_type == "webhook.test")
+            .order_by(col(WebhookDeliveryRow.created_at).desc())
+        ).first()
+    return None if delivery is None else delivery.id
+
+
+def list_deliveries(
+    store: Store, row: WebhookEndpointRow, *, status: str | None = None, limit: int = 100
+) -> list[Delivery]:
+    """The endpoint's deliveries, newest first, each with its attempts in order."""
+    with store.session() as session:
+        stmt = select(WebhookDeliveryRow).where(WebhookDeliveryRow.endpoint_id == row.id)
+        if status is not None:
+            stmt = stmt.where(WebhookDeliveryRow.status == status)
+        items = session.exec(stmt.order_by(col(WebhookDeliveryRow.created_at).desc()).limit(limit)).all()
+        attempts: dict[str, list[WebhookAttemptRow]] = {}
+        for a in session.exec(
+            select(WebhookAttemptRow)
+            .where(col(WebhookAttemptRow.delivery_id).in_([d.id for d in items]))
+            .order_by(col(WebhookAttemptRow.id))
+        ).all():
+            attempts.setdefault(a.delivery_id, []).append(a)
+    return [Delivery(d, attempts.get(d.id, [])) for d in items]
+
+
+def redeliver(store: Store, row: WebhookEndpointRow, *, delivery_id: str) -> None:
+    """Send a delivery of this endpoint again now, with a fresh 3-day retry window."""
+    with store.writer() as session:
+        delivery = session.get(WebhookDeliveryRow, delivery_id)
+        if delivery is None or delivery.endpoint_id != row.id:
+            raise NotFound(f"no delivery {delivery_id}")
+        now = int(time.time())
+        delivery.status = "pending"
+        delivery.next_attempt_at = now
+        delivery.created_at = now
+        session.add(delivery)
+        session.commit()
