@@ -12,17 +12,20 @@ the first revision when it has every column of that revision.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, text
+from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Connection
-from sqlmodel import SQLModel
 
 from node.store.db import SchemaOutdatedError, Store, advisory_key
+
+log = logging.getLogger("pacspace.migrations")
+logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines describe plugins, not our data
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 BASELINE = "0001"
@@ -55,17 +58,32 @@ def _user_tables(connection: Connection) -> set[str]:
     return set(inspect(connection).get_table_names()) - {VERSION_TABLE}
 
 
+def _baseline_schema() -> dict[str, set[str]]:
+    """Tables and their columns at the baseline revision (built in a scratch in-memory SQLite)."""
+    scratch = create_engine("sqlite://")
+    with scratch.connect() as connection:
+        command.upgrade(_config(connection), BASELINE)
+        inspector = inspect(connection)
+        schema = {
+            table: {column["name"] for column in inspector.get_columns(table)}
+            for table in inspector.get_table_names()
+            if table != VERSION_TABLE
+        }
+    scratch.dispose()
+    return schema
+
+
 def _adopt_legacy(connection: Connection, store: Store) -> None:
     """Stamp a pre-migration database as the baseline if it has every baseline column."""
     inspector = inspect(connection)
     tables = set(inspector.get_table_names())
-    missing_tables = [t.name for t in SQLModel.metadata.sorted_tables if t.name not in tables]
+    baseline = _baseline_schema()
+    missing_tables = sorted(name for name in baseline if name not in tables)
     missing_columns = [
-        f"{table.name}.{column.name}"
-        for table in SQLModel.metadata.sorted_tables
-        if table.name in tables
-        for column in table.columns
-        if column.name not in {c["name"] for c in inspector.get_columns(table.name)}
+        f"{table}.{column}"
+        for table, columns in sorted(baseline.items())
+        if table in tables
+        for column in sorted(columns - {c["name"] for c in inspector.get_columns(table)})
     ]
     if missing_tables or missing_columns:
         lacks = [f"table {name}" for name in missing_tables] + [f"column {name}" for name in missing_columns]
@@ -97,6 +115,8 @@ def upgrade(store: Store) -> tuple[str | None, str]:
                 connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": lock_key})
                 connection.commit()
     assert after is not None
+    if before != after:
+        log.info("database schema upgraded", extra={"from_revision": before, "to_revision": after})
     return before, after
 
 

@@ -85,11 +85,38 @@ def test_a_database_at_a_revision_this_node_does_not_know_is_refused(db_url: str
     store.close()
 
 
+def _at_revision(url: str, revision: str) -> None:
+    from alembic import command
+
+    from node.store.migrate import _config
+
+    store = Store(url)
+    with store.engine.connect() as connection:
+        command.upgrade(_config(connection), revision)
+        connection.commit()
+    store.close()
+
+
 @BOTH_BACKENDS
-def test_a_database_from_before_migrations_is_refused_until_db_upgrade_adopts_it(db_url: str) -> None:
-    Store(db_url).create_schema()
-    sql(db_url, "drop table alembic_version")
-    store = Store(db_url)
+def test_a_database_at_an_older_revision_is_refused_until_db_upgrade_keeps_its_rows(empty_url: str) -> None:
+    _at_revision(empty_url, "0001")
+    sql(empty_url, "insert into tenants (id, name, created_at) values ('kept', 'kept', 1)")
+    store = Store(empty_url)
+    with pytest.raises(
+        SchemaOutdatedError, match=rf"at schema revision 0001 but this node needs {head_revision()}.*db upgrade"
+    ):
+        store.require_current_schema()
+    assert upgrade(store) == ("0001", head_revision())
+    store.require_current_schema()
+    store.close()
+    assert sql(empty_url, "select name from tenants") == [("kept",)]
+
+
+@BOTH_BACKENDS
+def test_a_database_from_before_migrations_is_refused_until_db_upgrade_adopts_it(empty_url: str) -> None:
+    _at_revision(empty_url, "0001")  # what the node created before it had migrations
+    sql(empty_url, "drop table alembic_version")
+    store = Store(empty_url)
     with pytest.raises(SchemaOutdatedError, match=r"created before schema migrations.*pacspace-node db upgrade"):
         store.require_current_schema()
     before, after = upgrade(store)
