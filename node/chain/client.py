@@ -107,12 +107,9 @@ class AnchorClient:
 
     def anchor_transaction(self, tx_hash: bytes) -> AnchorTransaction | None:
         """A mined transaction with the contract's BatchAnchored logs decoded; None if the chain lacks it."""
-        try:
-            receipt = self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
-        except TransactionNotFound:
+        receipt = self._receipt(tx_hash)
+        if receipt is None:
             return None
-        except Exception as exc:
-            raise ChainUnavailable(f"RPC failed: {exc}") from None
         events = []
         for log in receipt["logs"]:
             topics = [bytes(t) for t in log["topics"]]
@@ -141,13 +138,17 @@ class AnchorClient:
 
     def get_mined(self, tx_hash: bytes) -> MinedAnchor | None:
         """The receipt of an anchor transaction, or None while it is not mined."""
+        receipt = self._receipt(tx_hash)
+        return None if receipt is None else self._mined_from_receipt(receipt)
+
+    def _receipt(self, tx_hash: bytes) -> Any:
+        """The transaction's receipt, or None while the chain has not mined it."""
         try:
-            receipt = self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+            return self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
         except TransactionNotFound:
             return None
         except Exception as exc:
             raise ChainUnavailable(f"RPC failed: {exc}") from None
-        return self._mined_from_receipt(receipt)
 
     def is_pending_transaction(self, tx_hash: bytes) -> bool:
         """Known to the node and not yet in a block."""
