@@ -14,12 +14,12 @@ from node.core.hashing import ZERO32, to_hex
 from node.core.merkle import MerkleTree, compute_leaf_hash
 from node.core.typed_data import Domain
 from node.store.db import Store
-from node.store.models import BatchRow, BatchStatus, DeltaRow
+from node.store.models import BatchRow, BatchStatus, DeltaRow, RecordedDelta
 from node.store.queries import batch_leaves, get_batch, get_delta_by_receipt, iter_customer_deltas
 
 
 def receipt_json(
-    row: DeltaRow, batch: BatchRow | None, *, signer: bytes, head_block: int | None, confirmations_required: int
+    row: DeltaRow | RecordedDelta, batch: BatchRow | None, *, signer: bytes, head_block: int | None, confirmations_required: int
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "receiptId": row.receipt_id,

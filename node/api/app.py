@@ -146,6 +146,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
             yield
         finally:
             services.scheduler.shutdown(wait=True)
+            services.recorder.close()
             services.webhooks.close()
             services.usage.flush()
             services.store.close()
