@@ -19,7 +19,12 @@ from node.store.queries import batch_leaves, get_batch, get_delta_by_receipt, it
 
 
 def receipt_json(
-    row: DeltaRow | RecordedDelta, batch: BatchRow | None, *, signer: bytes, head_block: int | None, confirmations_required: int
+    row: DeltaRow | RecordedDelta,
+    batch: BatchRow | None,
+    *,
+    signer: bytes,
+    head_block: int | None,
+    confirmations_required: int,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "receiptId": row.receipt_id,

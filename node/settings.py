@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     explorer_url: str | None = None
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     db_busy_timeout_ms: int = Field(default=10_000, ge=0, description="SQLite: wait this long for a lock, then 503")
+    max_bulk_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1024, description="body limit for POST /v1/balance/deltas (up to 1,000 deltas)"
+    )
     max_compare_bytes: int = Field(default=256 * 1024 * 1024, ge=1024, description="JSON or CSV sent to compare")
     run_anchorer: bool = True
     rate_limit_per_second: float = Field(default=50.0, gt=0)

@@ -120,6 +120,7 @@ class Endpoint:
 
 ENDPOINTS = [
     Endpoint("POST", "/v1/balance/delta", "write", _delta),  # records for the caller's own tenant
+    Endpoint("POST", "/v1/balance/deltas", "write", lambda: {"deltas": [_delta()]}),
     Endpoint("GET", "/v1/receipts/{receipt_id}", "read"),
     Endpoint("GET", "/v1/receipts/{receipt_id}/proof", "read"),
     Endpoint("POST", "/v1/keys", "admin", {"name": "x", "scopes": ["read"]}),
