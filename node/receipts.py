@@ -11,11 +11,11 @@ from typing import Any
 from node.core.bundle import BatchRecord, build_proof_bundle
 from node.core.errors import Conflict, NotFound
 from node.core.hashing import ZERO32, to_hex
-from node.core.merkle import MerkleTree, compute_leaf_hash
+from node.core.merkle import MerkleTree, compute_leaf_hash, compute_leaf_hashes, proof_from_packed
 from node.core.typed_data import Domain
 from node.store.db import Store
 from node.store.models import BatchRow, BatchStatus, DeltaRow, RecordedDelta
-from node.store.queries import batch_leaves, get_batch, get_delta_by_receipt, iter_customer_deltas
+from node.store.queries import batch_leaves, get_batch, get_batch_tree, get_delta_by_receipt, iter_customer_deltas
 
 
 def receipt_json(
@@ -62,14 +62,20 @@ def receipt_json(
 
 
 class ReceiptReader:
-    """Looks up receipts for one tenant and builds proof bundles, caching recent trees."""
+    """Looks up receipts for one tenant and builds proof bundles from packed batch trees.
 
-    def __init__(self, *, store: Store, domain: Domain, signer: bytes, cache_size: int = 4) -> None:
+    A batch's tree is read from ``batch_trees`` (written by the anchoring job with the batch) or, for a
+    batch anchored before that table existed, rebuilt from its fingerprints; either way it is kept in an
+    LRU of packed trees bounded by bytes, and a proof is a binary search plus a few slices of it.
+    """
+
+    def __init__(self, *, store: Store, domain: Domain, signer: bytes, cache_bytes: int = 64 * 1024 * 1024) -> None:
         self.store = store
         self.domain = domain
         self.signer = signer
-        self._trees: OrderedDict[int, MerkleTree] = OrderedDict()
-        self._cache_size = cache_size
+        self._trees: OrderedDict[int, bytes] = OrderedDict()
+        self._cache_bytes = cache_bytes
+        self._cached = 0
         self._lock = threading.Lock()
 
     def get(self, *, tenant: str, receipt_id: str, customer_id: str | None = None) -> tuple[DeltaRow, BatchRow | None]:
@@ -81,21 +87,27 @@ class ReceiptReader:
             batch = None if row.batch_id is None else get_batch(session=session, batch_id=row.batch_id)
         return row, batch
 
-    def _tree(self, batch: BatchRow) -> MerkleTree:
+    def _packed_tree(self, batch: BatchRow) -> bytes:
         assert batch.id is not None
         with self._lock:
-            tree = self._trees.get(batch.id)
-            if tree is not None and tree.root == batch.root:
+            packed = self._trees.get(batch.id)
+            if packed is not None and packed[:32] == batch.root:
                 self._trees.move_to_end(batch.id)
-                return tree
+                return packed
         with self.store.session() as session:
-            leaves = [compute_leaf_hash(i, fp) for i, fp in batch_leaves(session=session, batch_id=batch.id)]
-        tree = MerkleTree.build(leaves)
+            packed = get_batch_tree(session=session, batch_id=batch.id)
+            if packed is None or packed[:32] != batch.root:
+                leaves = batch_leaves(session=session, batch_id=batch.id)
+                packed = MerkleTree.build(compute_leaf_hashes(leaves[0][0], [fp for _i, fp in leaves])).pack()
         with self._lock:
-            self._trees[batch.id] = tree
-            while len(self._trees) > self._cache_size:
-                self._trees.popitem(last=False)
-        return tree
+            old = self._trees.pop(batch.id, None)
+            self._cached -= 0 if old is None else len(old)
+            self._trees[batch.id] = packed
+            self._cached += len(packed)
+            while self._cached > self._cache_bytes and len(self._trees) > 1:
+                _id, evicted = self._trees.popitem(last=False)
+                self._cached -= len(evicted)
+        return packed
 
     def proof_bundle(self, *, tenant: str, receipt_id: str, customer_id: str | None = None) -> dict[str, Any]:
         row, batch = self.get(tenant=tenant, receipt_id=receipt_id, customer_id=customer_id)
@@ -111,7 +123,8 @@ class ReceiptReader:
         """The proof bundle of an anchored row. Requires ``batch`` to be the row's anchored batch."""
         assert row.log_index is not None and batch.tx_hash is not None
         assert batch.block_number is not None and batch.block_hash is not None
-        tree = self._tree(batch)
+        leaf_hash = compute_leaf_hash(row.log_index, row.fingerprint)
+        proof = proof_from_packed(self._packed_tree(batch), leaf_hash)
         return build_proof_bundle(
             receipt_id=row.receipt_id,
             domain=self.domain,
@@ -120,8 +133,8 @@ class ReceiptReader:
             signature=row.signature,
             signer=self.signer,
             log_index=row.log_index,
-            leaf_hash=compute_leaf_hash(row.log_index, row.fingerprint),
-            proof=tree.proof(row.log_index - batch.start_index),
+            leaf_hash=leaf_hash,
+            proof=proof,
             batch=BatchRecord(
                 batch_id=batch.onchain_batch_id if batch.onchain_batch_id is not None else -1,
                 root=batch.root,

@@ -183,6 +183,20 @@ class BatchRow(SQLModel, table=True):
     verified_at: int | None = Field(default=None, sa_column=_bigint())
 
 
+class BatchTreeRow(SQLModel, table=True):
+    """A batch's whole Merkle tree (``MerkleTree.pack``: 2n-1 nodes of 32 bytes), written with the batch.
+
+    Derived data, kept so a proof is a few slices of one row instead of rebuilding the tree from
+    the batch's fingerprints (10,000 leaves: tens of milliseconds). A batch without one (anchored
+    before this table existed) is rebuilt on demand as before.
+    """
+
+    __tablename__ = "batch_trees"
+
+    batch_id: int = Field(primary_key=True, foreign_key="batches.id")
+    nodes: bytes = Field(sa_column=_bytes())
+
+
 class CustomerBalanceRow(SQLModel, table=True):
     """The verified part of a customer's balance, advanced by the anchoring job as batches verify.
 

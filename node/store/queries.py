@@ -11,7 +11,15 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from node.store.db import Store
-from node.store.models import BatchRow, BatchStatus, CheckpointRow, CustomerBalanceRow, DeltaRow, DeltaStatus
+from node.store.models import (
+    BatchRow,
+    BatchStatus,
+    BatchTreeRow,
+    CheckpointRow,
+    CustomerBalanceRow,
+    DeltaRow,
+    DeltaStatus,
+)
 
 
 def get_delta_by_reference(*, session: Session, tenant: str, reference_id: str) -> DeltaRow | None:
@@ -204,6 +212,12 @@ def batch_leaves(*, session: Session, batch_id: int) -> list[tuple[int, bytes]]:
         .order_by(col(DeltaRow.log_index))
     )
     return [(int(i or 0), bytes(fp)) for i, fp in session.execute(stmt).all()]
+
+
+def get_batch_tree(*, session: Session, batch_id: int) -> bytes | None:
+    """The batch's packed Merkle tree, if the anchoring job stored one."""
+    row = session.get(BatchTreeRow, batch_id)
+    return None if row is None else bytes(row.nodes)
 
 
 def list_checkpoints(*, session: Session, tenant: str, customer_id: str | None = None) -> Sequence[CheckpointRow]:
