@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from node.api.auth import Principal, ReaderDep, WriterDep
+from node.api.auth import Principal, PrincipalDep, ReaderDep, WriterDep
 from node.api.schemas import DeltaCreate, Problem, Receipt
 from node.core.bundle import BUNDLE_MEDIA_TYPE
 from node.core.deltas import validate_delta_request
@@ -92,3 +92,16 @@ def get_proof(receipt_id: str, request: Request, principal: ReaderDep) -> JSONRe
         tenant=principal.tenant, receipt_id=receipt_id, customer_id=principal.customer_id
     )
     return JSONResponse(bundle, media_type=BUNDLE_MEDIA_TYPE)
+
+
+@router.get("/me", responses=ERRORS, summary="The API key making the request: its id, tenant, scopes and customer")
+async def me(principal: PrincipalDep) -> JSONResponse:
+    """Any valid key may ask (no scope needed); it answers from the authentication alone, touching nothing else."""
+    return JSONResponse(
+        {
+            "keyId": principal.key_id,
+            "tenant": principal.tenant,
+            "scopes": sorted(principal.scopes),
+            "customerId": principal.customer_id,
+        }
+    )
