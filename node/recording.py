@@ -29,7 +29,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -39,7 +38,7 @@ from node.core.hashing import ZERO32
 from node.core.signing import Signer
 from node.core.typed_data import Domain, compute_fingerprint
 from node.store.db import Store
-from node.store.models import BYTES_COLUMNS, DELTA_COLUMNS, DeltaRow, DeltaStatus, RecordedDelta
+from node.store.models import BYTES_COLUMNS, DELTA_COLUMNS, DeltaStatus, RecordedDelta
 from node.store.queries import get_delta_by_receipt
 
 log = logging.getLogger("pacspace.recording")
@@ -48,13 +47,28 @@ log = logging.getLogger("pacspace.recording")
 # group's transaction stays short (about 10 ms for 1,000 here).
 MAX_GROUP = 1000
 _ATTEMPTS = 3
+_HEADS_PER_STATEMENT = 200
 _HEAD_SQL = (
-    "SELECT customer_index, fingerprint, running_total FROM deltas "
+    "SELECT tenant, customer_id, customer_index, fingerprint, running_total FROM deltas "
     "WHERE tenant = ? AND customer_id = ? ORDER BY customer_index DESC LIMIT 1"
 )
 _INSERTED = tuple(name for name in DELTA_COLUMNS if name != "id")
-_SELECT_ROWS = f"SELECT {', '.join(DELTA_COLUMNS)} FROM deltas"  # noqa: S608 (our own column names)
+# Statements built from our own column names only; values always travel as parameters.
+_SELECT_ROWS = "SELECT {} FROM deltas".format(", ".join(DELTA_COLUMNS))  # noqa: S608
+_BY_REFERENCE_SQL = _SELECT_ROWS + " WHERE tenant = ? AND reference_id IN ({})"
+_INSERT_SQL = "INSERT INTO deltas ({}) VALUES ({})".format(", ".join(_INSERTED), ", ".join("?" * len(_INSERTED)))  # noqa: S608
+_IDS_SQL = "SELECT receipt_id, id FROM deltas WHERE receipt_id IN ({})"
 _RANDOM_BYTES = 32 + 12  # a salt and a receipt id per delta
+
+
+def _heads_sql(chains: int) -> str:
+    """``chains`` head lookups as one UNION ALL (each part keeps its own index seek and LIMIT)."""
+    return " UNION ALL ".join(f"SELECT * FROM ({_HEAD_SQL}) AS h{i}" for i in range(chains))  # noqa: S608
+
+
+def cursor_of(session: Session) -> Any:
+    """A driver cursor inside the session's transaction (for the statements the hot path runs raw)."""
+    return session.connection().connection.cursor()
 
 
 def new_receipt_id() -> str:
@@ -146,6 +160,11 @@ class Recorder:
         self._wakeup = threading.Condition()
         self._writer: threading.Thread | None = None
         self._closing = False
+        # The hot path runs raw driver statements, whose constraint violations are the driver's own class.
+        dbapi = store.engine.dialect.dbapi
+        self._integrity_errors: tuple[type[Exception], ...] = (IntegrityError,) + (
+            (dbapi.IntegrityError,) if dbapi is not None else ()
+        )
 
     def record(
         self, *, tenant: str, request: DeltaRequest, api_key_id: str | None = None
@@ -237,7 +256,7 @@ class Recorder:
         try:
             try:
                 self._commit(jobs)
-            except IntegrityError:
+            except self._integrity_errors:
                 # A writer in another process won a race for a reference or a chain index: one
                 # transaction per delta from here, each re-reading what the other wrote.
                 for job in jobs:
@@ -259,7 +278,7 @@ class Recorder:
             try:
                 self._commit([job])
                 return
-            except IntegrityError:
+            except self._integrity_errors:
                 continue
         job.row, job.created = None, False
         job.error = Conflict("could not extend the customer's chain after 3 attempts; retry", code="chain_contention")
@@ -271,12 +290,9 @@ class Recorder:
         with self.store.writer() as session:
             chains = sorted({(job.tenant, job.request.customer_id) for job in jobs})
             self.store.lock_chains(session, chains)
-            cursor: Any = session.connection().connection.cursor()
-            try:
-                known = self._existing_references(cursor, jobs)
-                heads = self._chain_heads(cursor, chains)
-            finally:
-                cursor.close()
+            cursor = cursor_of(session)
+            known = self._existing_references(cursor, jobs)
+            heads = self._chain_heads(cursor, chains)
             recorded_at = int(self.clock())
             # One read of the system's randomness for the whole group: salts and receipt ids.
             randomness = os.urandom(_RANDOM_BYTES * len(jobs))
@@ -297,14 +313,7 @@ class Recorder:
                 new_rows.append(row)
                 outcomes.append((row, True, None))
             if new_rows:
-                # One multi-row INSERT (batched by SQLAlchemy) that returns the new ids in order.
-                table = DeltaRow.__table__  # type: ignore[attr-defined]
-                ids = session.execute(
-                    insert(table).returning(table.c.id, sort_by_parameter_order=True),
-                    [{name: getattr(new, name) for name in _INSERTED} for new in new_rows],
-                ).scalars()
-                for new, new_id in zip(new_rows, ids, strict=True):
-                    new.id = new_id
+                self._insert(cursor_of(session), new_rows)
             session.commit()
         for job, (outcome_row, created, error) in zip(jobs, outcomes, strict=True):
             job.row, job.created, job.error = outcome_row, created, error
@@ -320,26 +329,33 @@ class Recorder:
             ordered = sorted(references)
             for start in range(0, len(ordered), 500):
                 chunk = ordered[start : start + 500]
-                placeholders = ",".join("?" * len(chunk))
-                cursor.execute(
-                    self.store.sql(f"{_SELECT_ROWS} WHERE tenant = ? AND reference_id IN ({placeholders})"),
-                    (tenant, *chunk),
-                )
+                cursor.execute(self.store.sql(_BY_REFERENCE_SQL.format(",".join("?" * len(chunk)))), (tenant, *chunk))
                 for values in cursor.fetchall():
                     row = _recorded(values)
                     found[(tenant, row.reference_id)] = row
         return found
 
     def _chain_heads(self, cursor: Any, chains: list[tuple[str, str]]) -> dict[tuple[str, str], ChainHead]:
-        """Each chain's last delta, read inside the writer transaction (one indexed read per chain)."""
+        """Each chain's last delta, read inside the writer transaction: one index seek per chain, up to
+        200 chains per statement (the per-statement cost dominates one seek)."""
         heads: dict[tuple[str, str], ChainHead] = {}
-        sql = self.store.sql(_HEAD_SQL)
-        for chain in chains:
-            cursor.execute(sql, chain)
-            found = cursor.fetchone()
-            if found is not None:
-                heads[chain] = ChainHead(int(found[0]), bytes(found[1]), int(found[2]))
+        for start in range(0, len(chains), _HEADS_PER_STATEMENT):
+            chunk = chains[start : start + _HEADS_PER_STATEMENT]
+            cursor.execute(self.store.sql(_heads_sql(len(chunk))), [value for chain in chunk for value in chain])
+            for tenant, customer_id, index, fingerprint, running_total in cursor.fetchall():
+                heads[(tenant, customer_id)] = ChainHead(int(index), bytes(fingerprint), int(running_total))
         return heads
+
+    def _insert(self, cursor: Any, rows: list[RecordedDelta]) -> None:
+        """Insert the rows (driver executemany) and read their ids back by receipt id."""
+        cursor.executemany(self.store.sql(_INSERT_SQL), [tuple(getattr(row, c) for c in _INSERTED) for row in rows])
+        by_receipt = {row.receipt_id: row for row in rows}
+        receipt_ids = list(by_receipt)
+        for start in range(0, len(receipt_ids), 500):
+            chunk = receipt_ids[start : start + 500]
+            cursor.execute(self.store.sql(_IDS_SQL.format(",".join("?" * len(chunk)))), chunk)
+            for receipt_id, row_id in cursor.fetchall():
+                by_receipt[receipt_id].id = int(row_id)
 
     def _build_row(
         self,
