@@ -38,8 +38,8 @@ from node.core.hashing import ZERO32
 from node.core.signing import Signer
 from node.core.typed_data import Domain, compute_fingerprint
 from node.store.db import Store
-from node.store.models import BYTES_COLUMNS, DELTA_COLUMNS, DeltaStatus, RecordedDelta
-from node.store.queries import get_delta_by_receipt
+from node.store.models import DELTA_COLUMNS, DeltaStatus, RecordedDelta
+from node.store.queries import get_delta_by_receipt, recorded_delta
 
 log = logging.getLogger("pacspace.recording")
 
@@ -75,13 +75,7 @@ def new_receipt_id() -> str:
     return "rcpt_" + secrets.token_hex(12)
 
 
-def _recorded(values: Sequence[Any]) -> RecordedDelta:
-    """A row as the driver returns it (bytes columns may come as memoryview)."""
-    fields: list[Any] = [
-        bytes(value) if name in BYTES_COLUMNS and value is not None else value
-        for name, value in zip(DELTA_COLUMNS, values, strict=True)
-    ]
-    return RecordedDelta(*fields)
+_recorded = recorded_delta
 
 
 @dataclass(eq=False)

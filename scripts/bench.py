@@ -65,6 +65,11 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 (one flat list 
     parser.add_argument("--record-deltas", type=int, help="deltas stored for the record section")
     parser.add_argument("--workdir", type=Path, help="keep databases and exports here")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    # For before/after pairs: serve an older checkout of the node with the same harness.
+    parser.add_argument("--node-repo", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--baseline-path", default="/v1/me", help=argparse.SUPPRESS)
+    parser.add_argument("--baseline-status", type=int, default=200, help=argparse.SUPPRESS)
+    parser.add_argument("--no-bulk", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
     unknown = set(sections) - set(SECTIONS)
@@ -85,12 +90,15 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 (one flat list 
             clients=args.clients if not args.smoke else 4,
             bulk_clients=args.bulk_clients if not args.smoke else 1,
             bulk_size=1000 if not args.smoke else 100,
+            baseline_path=args.baseline_path,
+            baseline_status=args.baseline_status,
+            bulk=not args.no_bulk,
         )
         targets = [("SQLite" if args.database_url is None else "given database", args.database_url)]
         if args.postgres_url:
             targets.append(("PostgreSQL", args.postgres_url))
         for label, url in targets:
-            node = start_node(database_url=url, processes=args.processes, workdir=workdir)
+            node = start_node(database_url=url, processes=args.processes, workdir=workdir, node_repo=args.node_repo)
             try:
                 rows += ingest.run(node, config, label=f"{label}, {args.processes} process(es)")
             finally:
@@ -110,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 (one flat list 
         record_dir.mkdir(exist_ok=True)
         rows += ledger.run(
             record_dir,
+            node_repo=args.node_repo,
             deltas=args.record_deltas or int(sizes["record"]),  # type: ignore[call-overload]
             seconds=float(sizes["seconds"]),  # type: ignore[arg-type]
             clients=args.clients if not args.smoke else 4,

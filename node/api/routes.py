@@ -78,7 +78,8 @@ async def record_delta(
 
 
 @router.get("/receipts/{receipt_id}", response_model=Receipt, responses=ERRORS, summary="A receipt and its status")
-def get_receipt(receipt_id: str, request: Request, principal: ReaderDep) -> JSONResponse:
+async def get_receipt(receipt_id: str, request: Request, principal: ReaderDep) -> JSONResponse:
+    # On the event loop: two indexed reads of ~30 µs each cost less than the hop to a worker thread.
     return JSONResponse(_receipt(request, receipt_id, principal))
 
 
@@ -87,7 +88,9 @@ def get_receipt(receipt_id: str, request: Request, principal: ReaderDep) -> JSON
     responses={200: {"content": {BUNDLE_MEDIA_TYPE: {}}}, **ERRORS},
     summary="A self-contained proof bundle for an anchored receipt",
 )
-def get_proof(receipt_id: str, request: Request, principal: ReaderDep) -> JSONResponse:
+async def get_proof(receipt_id: str, request: Request, principal: ReaderDep) -> JSONResponse:
+    # On the event loop as get_receipt: the batch's stored tree is one row, and a proof a few slices of it
+    # (a batch anchored before trees were stored is rebuilt once, then cached).
     bundle = request.app.state.receipts.proof_bundle(
         tenant=principal.tenant, receipt_id=receipt_id, customer_id=principal.customer_id
     )

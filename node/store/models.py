@@ -154,6 +154,22 @@ class RecordedDelta:
     corrects_receipt_id: str | None
     running_total: str
 
+    def to_delta(self) -> Delta:
+        """The signed struct, rebuilt from the row (as DeltaRow.to_delta)."""
+        return Delta(
+            tenant=self.tenant,
+            customer_id=self.customer_id,
+            delta=int(self.amount),
+            reason=self.reason,
+            reference_id=self.reference_id,
+            metadata_hash=self.metadata_hash,
+            customer_index=self.customer_index,
+            prev_fingerprint=self.prev_fingerprint,
+            recorded_at=self.recorded_at,
+            salt=self.salt,
+            corrects=self.corrects,
+        )
+
 
 DELTA_COLUMNS: tuple[str, ...] = tuple(RecordedDelta.__dataclass_fields__)
 BYTES_COLUMNS = frozenset(

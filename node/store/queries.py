@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, update
 from sqlalchemy import select as sa_select
@@ -12,6 +13,8 @@ from sqlmodel import Session, col, select
 
 from node.store.db import Store
 from node.store.models import (
+    BYTES_COLUMNS,
+    DELTA_COLUMNS,
     BatchRow,
     BatchStatus,
     BatchTreeRow,
@@ -19,6 +22,7 @@ from node.store.models import (
     CustomerBalanceRow,
     DeltaRow,
     DeltaStatus,
+    RecordedDelta,
 )
 
 
@@ -289,3 +293,40 @@ def receipt_ids_at(store: Store, *, tenant: str, customer_id: str, indexes: Sequ
             )
             found.update({int(i): str(r) for i, r in session.execute(stmt).all()})
     return found
+
+
+# Hot-path reads (one indexed row each, straight from the driver; see Store.read_one).
+_RECEIPT_SQL = "SELECT {} FROM deltas WHERE tenant = ? AND receipt_id = ?".format(", ".join(DELTA_COLUMNS))  # noqa: S608
+_BATCH_COLUMNS = tuple(c.name for c in BatchRow.__table__.columns)  # type: ignore[attr-defined]
+_BATCH_SQL = "SELECT {} FROM batches WHERE id = ?".format(", ".join(_BATCH_COLUMNS))  # noqa: S608
+_BATCH_BYTES = frozenset({"root", "tx_hash", "raw_tx", "block_hash"})
+
+
+def recorded_delta(values: Sequence[Any]) -> RecordedDelta:
+    """A deltas row as the driver returns it (bytes columns may come as memoryview)."""
+    fields: list[Any] = [
+        bytes(value) if name in BYTES_COLUMNS and value is not None else value
+        for name, value in zip(DELTA_COLUMNS, values, strict=True)
+    ]
+    return RecordedDelta(*fields)
+
+
+def read_receipt(store: Store, *, tenant: str, receipt_id: str) -> RecordedDelta | None:
+    found = store.read_one(_RECEIPT_SQL, (tenant, receipt_id))
+    return None if found is None else recorded_delta(found)
+
+
+def read_batch(store: Store, *, batch_id: int) -> BatchRow | None:
+    found = store.read_one(_BATCH_SQL, (batch_id,))
+    if found is None:
+        return None
+    values: dict[str, Any] = {
+        name: bytes(value) if name in _BATCH_BYTES and value is not None else value
+        for name, value in zip(_BATCH_COLUMNS, found, strict=True)
+    }
+    return BatchRow(**values)
+
+
+def read_batch_tree(store: Store, *, batch_id: int) -> bytes | None:
+    found = store.read_one("SELECT nodes FROM batch_trees WHERE batch_id = ?", (batch_id,))
+    return None if found is None else bytes(found[0])

@@ -29,6 +29,9 @@ class IngestConfig:
     bulk_clients: int = 4
     bulk_size: int = 1000
     customers: int = 1000
+    baseline_path: str = "/v1/me"  # the trivial authenticated endpoint
+    baseline_status: int = 200
+    bulk: bool = True
 
 
 def _repeat(config: IngestConfig, run: Callable[[], LoadResult]) -> tuple[float, float, float]:
@@ -71,11 +74,15 @@ def measure_ceiling(config: IngestConfig) -> float:
 def run(node: BenchNode, config: IngestConfig, *, label: str) -> list[Row]:
     rows: list[Row] = []
     ceiling = measure_ceiling(config)
-    me = request_bytes("GET", "/v1/me", node.token)
+    me = request_bytes("GET", config.baseline_path, node.token)
     base_rate, base_p50, base_p99 = _repeat(
         config,
         lambda: run_load(
-            node.addresses, lambda: (me, 1), clients=config.clients, seconds=config.seconds, check=_expect(200)
+            node.addresses,
+            lambda: (me, 1),
+            clients=config.clients,
+            seconds=config.seconds,
+            check=_expect(config.baseline_status),
         ),
     )
     rows.append(
@@ -121,6 +128,20 @@ def run(node: BenchNode, config: IngestConfig, *, label: str) -> list[Row]:
         )
     )
     node.sample_rss()
+
+    if not config.bulk:
+        peak = node.sample_rss()
+        rows.append(
+            Row(
+                "1",
+                f"peak RSS of a node process during ingest, {label}",
+                peak,
+                "MB",
+                target="< 1,024 MB",
+                met=peak < 1024,
+            )
+        )
+        return rows
 
     def bulk() -> tuple[bytes, int]:
         items = []

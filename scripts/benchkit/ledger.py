@@ -26,7 +26,9 @@ from node.store.db import Store
 from node.store.queries import stream_customer_columns
 
 
-def run(workdir: Path, *, deltas: int, seconds: float, clients: int, verifier_bundles: int) -> list[Row]:
+def run(
+    workdir: Path, *, deltas: int, seconds: float, clients: int, verifier_bundles: int, node_repo: Path | None = None
+) -> list[Row]:
     rows: list[Row] = []
     db_path = workdir / "ledger.db"
     anvil = start_anvil(port=free_port())

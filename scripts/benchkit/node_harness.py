@@ -120,9 +120,11 @@ def start_node(
     anvil: Anvil | None = None,
     contract: str | None = None,
     tenant: str = "bench",
+    node_repo: Path | None = None,
 ) -> BenchNode:
     """Node processes on ``database_url`` (default: a new SQLite file), on a new Anvil and contract unless
-    given. The node owns what it starts: ``stop()`` stops the given Anvil too."""
+    given. The node owns what it starts: ``stop()`` stops the given Anvil too. ``node_repo`` serves the
+    node from another checkout (to measure a before/after pair with the same harness)."""
     if anvil is None:
         anvil = start_anvil(port=free_port(), block_time=block_time)
     if contract is None:
@@ -148,7 +150,9 @@ def start_node(
         if i > 0:
             env["PACSPACE_RUN_ANCHORER"] = "false"
         node.processes.append(
-            subprocess.Popen([sys.executable, "-m", "node.cli", "serve"], env=env, cwd=REPO, stdin=subprocess.DEVNULL)
+            subprocess.Popen(
+                [sys.executable, "-m", "node.cli", "serve"], env=env, cwd=node_repo or REPO, stdin=subprocess.DEVNULL
+            )
         )
     deadline = time.monotonic() + 60
     for proc, port in zip(node.processes, node.ports, strict=True):
