@@ -14,7 +14,7 @@ from node.core.hashing import ZERO32, to_hex
 from node.core.merkle import MerkleTree, compute_leaf_hash, compute_leaf_hashes, proof_from_packed
 from node.core.typed_data import Domain
 from node.store.db import Store
-from node.store.models import BatchRow, BatchStatus, DeltaRow, RecordedDelta
+from node.store.models import BatchRow, BatchStatus, DeltaRow, RecordedBatch, RecordedDelta
 from node.store.queries import batch_leaves, get_batch, iter_customer_deltas, read_batch, read_batch_tree, read_receipt
 
 
@@ -80,7 +80,7 @@ class ReceiptReader:
 
     def get(
         self, *, tenant: str, receipt_id: str, customer_id: str | None = None
-    ) -> tuple[RecordedDelta, BatchRow | None]:
+    ) -> tuple[RecordedDelta, BatchRow | RecordedBatch | None]:
         """The receipt's row and batch. ``customer_id`` limits the view to one customer (customer-scoped keys).
 
         Two indexed reads straight from the driver: this runs for every receipt and proof request.
@@ -91,7 +91,7 @@ class ReceiptReader:
         batch = None if row.batch_id is None else read_batch(self.store, batch_id=row.batch_id)
         return row, batch
 
-    def _packed_tree(self, batch: BatchRow) -> bytes:
+    def _packed_tree(self, batch: BatchRow | RecordedBatch) -> bytes:
         assert batch.id is not None
         with self._lock:
             packed = self._trees.get(batch.id)
@@ -123,7 +123,7 @@ class ReceiptReader:
             )
         return self.bundle_for(row, batch)
 
-    def bundle_for(self, row: DeltaRow | RecordedDelta, batch: BatchRow) -> dict[str, Any]:
+    def bundle_for(self, row: DeltaRow | RecordedDelta, batch: BatchRow | RecordedBatch) -> dict[str, Any]:
         """The proof bundle of an anchored row. Requires ``batch`` to be the row's anchored batch."""
         assert row.log_index is not None and batch.tx_hash is not None
         assert batch.block_number is not None and batch.block_hash is not None

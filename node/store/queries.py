@@ -22,6 +22,7 @@ from node.store.models import (
     CustomerBalanceRow,
     DeltaRow,
     DeltaStatus,
+    RecordedBatch,
     RecordedDelta,
 )
 
@@ -297,7 +298,7 @@ def receipt_ids_at(store: Store, *, tenant: str, customer_id: str, indexes: Sequ
 
 # Hot-path reads (one indexed row each, straight from the driver; see Store.read_one).
 _RECEIPT_SQL = "SELECT {} FROM deltas WHERE tenant = ? AND receipt_id = ?".format(", ".join(DELTA_COLUMNS))  # noqa: S608
-_BATCH_COLUMNS = tuple(c.name for c in BatchRow.__table__.columns)  # type: ignore[attr-defined]
+_BATCH_COLUMNS = tuple(RecordedBatch.__dataclass_fields__)
 _BATCH_SQL = "SELECT {} FROM batches WHERE id = ?".format(", ".join(_BATCH_COLUMNS))  # noqa: S608
 _BATCH_BYTES = frozenset({"root", "tx_hash", "raw_tx", "block_hash"})
 
@@ -316,15 +317,15 @@ def read_receipt(store: Store, *, tenant: str, receipt_id: str) -> RecordedDelta
     return None if found is None else recorded_delta(found)
 
 
-def read_batch(store: Store, *, batch_id: int) -> BatchRow | None:
+def read_batch(store: Store, *, batch_id: int) -> RecordedBatch | None:
     found = store.read_one(_BATCH_SQL, (batch_id,))
     if found is None:
         return None
-    values: dict[str, Any] = {
-        name: bytes(value) if name in _BATCH_BYTES and value is not None else value
+    values: list[Any] = [
+        bytes(value) if name in _BATCH_BYTES and value is not None else value
         for name, value in zip(_BATCH_COLUMNS, found, strict=True)
-    }
-    return BatchRow(**values)
+    ]
+    return RecordedBatch(*values)
 
 
 def read_batch_tree(store: Store, *, batch_id: int) -> bytes | None:
