@@ -93,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 (one flat list 
             baseline_path=args.baseline_path,
             baseline_status=args.baseline_status,
             bulk=not args.no_bulk,
+            warmup=0.1 if args.smoke else 0.5,
         )
         targets = [("SQLite" if args.database_url is None else "given database", args.database_url)]
         if args.postgres_url:
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 (one flat list 
     if "tree" in sections:
         rows += tree.run(list(sizes["tree"]), args.oz_max if args.oz_max is not None else int(sizes["oz_max"]))  # type: ignore[call-overload,arg-type]
     if "gas" in sections:
-        rows += chain.run_gas(list(sizes["gas"]), args.gas_price_gwei, args.eth_usd)  # type: ignore[call-overload]
+        rows += chain.run_gas(list(sizes["gas"]), args.gas_price_gwei, args.eth_usd, repeats=1 if args.smoke else 3)  # type: ignore[call-overload]
     if "e2e" in sections:
         node = start_node(block_time=1.0, interval=1.0, workdir=workdir / "e2e")
         try:

@@ -30,7 +30,7 @@ def _anchor(chain: AnchorClient, start: int, size: int, *, timeout: float = 60) 
     return mined.gas_used, time.perf_counter() - sent
 
 
-def run_gas(sizes: list[int], gas_price_gwei: float, eth_usd: float) -> list[Row]:
+def run_gas(sizes: list[int], gas_price_gwei: float, eth_usd: float, repeats: int = 3) -> list[Row]:
     anvil = start_anvil(port=free_port())
     rows: list[Row] = []
     try:
@@ -39,11 +39,11 @@ def run_gas(sizes: list[int], gas_price_gwei: float, eth_usd: float) -> list[Row
         per_size: dict[int, int] = {}
         for size in sorted(set([1, *sizes])):
             used = []
-            for _ in range(3):
+            for _ in range(repeats):
                 gas, _seconds = _anchor(chain, start, size)
                 used.append(gas)
                 start += size
-            per_size[size] = sorted(used)[1]
+            per_size[size] = sorted(used)[len(used) // 2]
         one_per_delta = per_size[1]  # one anchor transaction per delta: the baseline
         usd_per_gas = gas_price_gwei * 1e-9 * eth_usd
         for size in sizes:

@@ -29,6 +29,7 @@ class IngestConfig:
     bulk_clients: int = 4
     bulk_size: int = 1000
     customers: int = 1000
+    warmup: float = 0.5
     baseline_path: str = "/v1/me"  # the trivial authenticated endpoint
     baseline_status: int = 200
     bulk: bool = True
@@ -62,7 +63,11 @@ def measure_ceiling(config: IngestConfig) -> float:
         rate, _p50, _p99 = _repeat(
             config,
             lambda: run_load(
-                [("127.0.0.1", port)], lambda: (request, 1), clients=config.clients, seconds=config.seconds
+                [("127.0.0.1", port)],
+                lambda: (request, 1),
+                clients=config.clients,
+                seconds=config.seconds,
+                warmup=config.warmup,
             ),
         )
         return rate
@@ -112,7 +117,14 @@ def run(node: BenchNode, config: IngestConfig, *, label: str) -> list[Row]:
 
     rate, p50, p99 = _repeat(
         config,
-        lambda: run_load(node.addresses, single, clients=config.clients, seconds=config.seconds, check=_expect(201)),
+        lambda: run_load(
+            node.addresses,
+            single,
+            clients=config.clients,
+            seconds=config.seconds,
+            warmup=config.warmup,
+            check=_expect(201),
+        ),
     )
     rows.append(
         Row(
@@ -159,7 +171,14 @@ def run(node: BenchNode, config: IngestConfig, *, label: str) -> list[Row]:
 
     rate, p50, p99 = _repeat(
         config,
-        lambda: run_load(node.addresses, bulk, clients=config.bulk_clients, seconds=config.seconds, check=check_bulk),
+        lambda: run_load(
+            node.addresses,
+            bulk,
+            clients=config.bulk_clients,
+            seconds=config.seconds,
+            warmup=config.warmup,
+            check=check_bulk,
+        ),
     )
     rows.append(
         Row(
