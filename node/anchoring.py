@@ -27,9 +27,9 @@ from node import webhooks
 from node.chain.client import AnchorClient, MinedAnchor
 from node.core.errors import PacSpaceError
 from node.core.hashing import ZERO32, to_hex
-from node.core.merkle import MerkleTree, compute_batch_commitment, compute_leaf_hash
+from node.core.merkle import MerkleTree, compute_batch_commitment, compute_leaf_hashes
 from node.store.db import Store
-from node.store.models import BatchRow, BatchStatus, DeltaStatus
+from node.store.models import BatchRow, BatchStatus, BatchTreeRow, DeltaStatus
 from node.store.queries import (
     add_verified_batch_to_balances,
     batch_tenant_counts,
@@ -109,11 +109,13 @@ def _prepare_batch(
             f"the database's next log index is {start} but the contract's nextIndex is {on_chain_next}; "
             "is the node pointed at the contract it anchored to before?"
         )
-    tree = MerkleTree.build([compute_leaf_hash(start + i, row.fingerprint) for i, row in enumerate(rows)])
+    tree = MerkleTree.build(compute_leaf_hashes(start, [row.fingerprint for row in rows]))
     with store.writer() as session:
         batch = BatchRow(start_index=start, count=len(rows), root=tree.root, created_at=int(clock()))
         session.add(batch)
         session.flush()
+        assert batch.id is not None
+        session.add(BatchTreeRow(batch_id=batch.id, nodes=tree.pack()))  # proofs are served from it
         for i, row in enumerate(rows):
             row.log_index = start + i
             row.batch_id = batch.id

@@ -1,4 +1,4 @@
-"""``pacspace-node``: dev, serve, deploy, keys, audit, db."""
+"""``pacspace-node``: dev, serve, deploy, keys, audit, db, bench."""
 
 from __future__ import annotations
 
@@ -237,6 +237,21 @@ def cmd_db(args: argparse.Namespace) -> int:
         store.close()
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    return run_bench(args.bench_args)
+
+
+def run_bench(bench_args: list[str]) -> int:
+    """Delegates to scripts/bench.py of a source checkout (it needs Anvil, the forge artifact and node_modules)."""
+    import subprocess
+
+    script = Path(__file__).resolve().parent.parent / "scripts" / "bench.py"
+    if not script.exists():
+        print("error: the benchmark runs from a source checkout (scripts/bench.py); see docs/PERFORMANCE.md")
+        return 2
+    return subprocess.call([sys.executable, str(script), *bench_args])  # noqa: S603 (our own script)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pacspace-node", description="PacSpace node")
     parser.add_argument("--log-level", default=os.environ.get("PACSPACE_LOG_LEVEL", "INFO"))
@@ -262,6 +277,10 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("--owner", help="contract owner (default: the deployer)")
     deploy.add_argument("--artifact", help="forge artifact (default: out/PacSpaceAnchor.sol/PacSpaceAnchor.json)")
     deploy.set_defaults(func=cmd_deploy)
+
+    bench = sub.add_parser("bench", help="the performance benchmark (scripts/bench.py; --help there)", add_help=False)
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER)
+    bench.set_defaults(func=cmd_bench)
 
     keys = sub.add_parser("keys", help="create, list, revoke and rotate API keys")
     keys.add_argument("--database-url")
@@ -297,6 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:  # every further argument, --help included, is the benchmark's own
+        return run_bench(argv[1:])
     args = build_parser().parse_args(argv)
     configure_logging(args.log_level)
     from node.store.db import SchemaOutdatedError, UnsupportedDatabase

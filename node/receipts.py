@@ -11,21 +11,29 @@ from typing import Any
 from node.core.bundle import BatchRecord, build_proof_bundle
 from node.core.errors import Conflict, NotFound
 from node.core.hashing import ZERO32, to_hex
-from node.core.merkle import MerkleTree, compute_leaf_hash
+from node.core.merkle import MerkleTree, compute_leaf_hash, compute_leaf_hashes, proof_from_packed
 from node.core.typed_data import Domain
 from node.store.db import Store
-from node.store.models import BatchRow, BatchStatus, DeltaRow
+from node.store.models import BatchRow, BatchStatus, DeltaRow, RecordedBatch, RecordedDelta
 from node.store.queries import (
     batch_leaves,
     get_batch,
     get_delta_by_receipt,
     get_delta_by_reference,
     iter_customer_deltas,
+    read_batch,
+    read_batch_tree,
+    read_receipt,
 )
 
 
 def receipt_json(
-    row: DeltaRow, batch: BatchRow | None, *, signer: bytes, head_block: int | None, confirmations_required: int
+    row: DeltaRow | RecordedDelta,
+    batch: BatchRow | None,
+    *,
+    signer: bytes,
+    head_block: int | None,
+    confirmations_required: int,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "receiptId": row.receipt_id,
@@ -57,29 +65,41 @@ def receipt_json(
         body["blockNumber"] = batch.block_number
         if head_block is not None:
             body["confirmations"] = max(0, head_block - batch.block_number + 1)
-        elif batch.status == BatchStatus.VERIFIED:
-            body["confirmations"] = confirmations_required
+        if batch.status == BatchStatus.VERIFIED:
+            # The head this process last saw may predate the cycle that verified the batch (or
+            # another process verified it): verified means the required depth was observed.
+            body["confirmations"] = max(body["confirmations"], confirmations_required)
     return body
 
 
 class ReceiptReader:
-    """Looks up receipts for one tenant and builds proof bundles, caching recent trees."""
+    """Looks up receipts for one tenant and builds proof bundles from packed batch trees.
 
-    def __init__(self, *, store: Store, domain: Domain, signer: bytes, cache_size: int = 4) -> None:
+    A batch's tree is read from ``batch_trees`` (written by the anchoring job with the batch) or, for a
+    batch anchored before that table existed, rebuilt from its fingerprints; either way it is kept in an
+    LRU of packed trees bounded by bytes, and a proof is a binary search plus a few slices of it.
+    """
+
+    def __init__(self, *, store: Store, domain: Domain, signer: bytes, cache_bytes: int = 64 * 1024 * 1024) -> None:
         self.store = store
         self.domain = domain
         self.signer = signer
-        self._trees: OrderedDict[int, MerkleTree] = OrderedDict()
-        self._cache_size = cache_size
+        self._trees: OrderedDict[int, bytes] = OrderedDict()
+        self._cache_bytes = cache_bytes
+        self._cached = 0
         self._lock = threading.Lock()
 
-    def get(self, *, tenant: str, receipt_id: str, customer_id: str | None = None) -> tuple[DeltaRow, BatchRow | None]:
-        """The receipt's row and batch. ``customer_id`` limits the view to one customer (customer-scoped keys)."""
-        with self.store.session() as session:
-            row = get_delta_by_receipt(session=session, tenant=tenant, receipt_id=receipt_id)
-            if row is None or (customer_id is not None and row.customer_id != customer_id):
-                raise NotFound(f"no receipt {receipt_id}")
-            batch = None if row.batch_id is None else get_batch(session=session, batch_id=row.batch_id)
+    def get(
+        self, *, tenant: str, receipt_id: str, customer_id: str | None = None
+    ) -> tuple[RecordedDelta, BatchRow | RecordedBatch | None]:
+        """The receipt's row and batch. ``customer_id`` limits the view to one customer (customer-scoped keys).
+
+        Two indexed reads straight from the driver: this runs for every receipt and proof request.
+        """
+        row = read_receipt(self.store, tenant=tenant, receipt_id=receipt_id)
+        if row is None or (customer_id is not None and row.customer_id != customer_id):
+            raise NotFound(f"no receipt {receipt_id}")
+        batch = None if row.batch_id is None else read_batch(self.store, batch_id=row.batch_id)
         return row, batch
 
     def find(self, *, tenant: str, receipt_or_reference_id: str) -> tuple[DeltaRow, BatchRow | None]:
@@ -93,21 +113,27 @@ class ReceiptReader:
             batch = None if row.batch_id is None else get_batch(session=session, batch_id=row.batch_id)
         return row, batch
 
-    def _tree(self, batch: BatchRow) -> MerkleTree:
+    def _packed_tree(self, batch: BatchRow | RecordedBatch) -> bytes:
         assert batch.id is not None
         with self._lock:
-            tree = self._trees.get(batch.id)
-            if tree is not None and tree.root == batch.root:
+            packed = self._trees.get(batch.id)
+            if packed is not None and packed[:32] == batch.root:
                 self._trees.move_to_end(batch.id)
-                return tree
-        with self.store.session() as session:
-            leaves = [compute_leaf_hash(i, fp) for i, fp in batch_leaves(session=session, batch_id=batch.id)]
-        tree = MerkleTree.build(leaves)
+                return packed
+        packed = read_batch_tree(self.store, batch_id=batch.id)
+        if packed is None or packed[:32] != batch.root:
+            with self.store.session() as session:
+                leaves = batch_leaves(session=session, batch_id=batch.id)
+            packed = MerkleTree.build(compute_leaf_hashes(leaves[0][0], [fp for _i, fp in leaves])).pack()
         with self._lock:
-            self._trees[batch.id] = tree
-            while len(self._trees) > self._cache_size:
-                self._trees.popitem(last=False)
-        return tree
+            old = self._trees.pop(batch.id, None)
+            self._cached -= 0 if old is None else len(old)
+            self._trees[batch.id] = packed
+            self._cached += len(packed)
+            while self._cached > self._cache_bytes and len(self._trees) > 1:
+                _id, evicted = self._trees.popitem(last=False)
+                self._cached -= len(evicted)
+        return packed
 
     def proof_bundle(self, *, tenant: str, receipt_id: str, customer_id: str | None = None) -> dict[str, Any]:
         row, batch = self.get(tenant=tenant, receipt_id=receipt_id, customer_id=customer_id)
@@ -119,11 +145,12 @@ class ReceiptReader:
             )
         return self.bundle_for(row, batch)
 
-    def bundle_for(self, row: DeltaRow, batch: BatchRow) -> dict[str, Any]:
+    def bundle_for(self, row: DeltaRow | RecordedDelta, batch: BatchRow | RecordedBatch) -> dict[str, Any]:
         """The proof bundle of an anchored row. Requires ``batch`` to be the row's anchored batch."""
         assert row.log_index is not None and batch.tx_hash is not None
         assert batch.block_number is not None and batch.block_hash is not None
-        tree = self._tree(batch)
+        leaf_hash = compute_leaf_hash(row.log_index, row.fingerprint)
+        proof = proof_from_packed(self._packed_tree(batch), leaf_hash)
         return build_proof_bundle(
             receipt_id=row.receipt_id,
             domain=self.domain,
@@ -132,8 +159,8 @@ class ReceiptReader:
             signature=row.signature,
             signer=self.signer,
             log_index=row.log_index,
-            leaf_hash=compute_leaf_hash(row.log_index, row.fingerprint),
-            proof=tree.proof(row.log_index - batch.start_index),
+            leaf_hash=leaf_hash,
+            proof=proof,
             batch=BatchRecord(
                 batch_id=batch.onchain_batch_id if batch.onchain_batch_id is not None else -1,
                 root=batch.root,

@@ -1,34 +1,139 @@
-"""Recording a delta: validate (core), chain and sign (core), persist durably (store).
+"""Recording deltas: validate (core), chain and sign (core), persist durably (store), with group commit.
 
-The row is committed before the caller answers 201, so an acknowledged delta survives a
-crash. The customer's chain head is read and extended inside one IMMEDIATE transaction,
-and the (tenant, customer, index) unique constraint refuses any fork that slips past.
+A delta is answered only after the transaction holding its row has committed (SQLite WAL with
+``synchronous=FULL``), so an acknowledged delta survives a power cut. Committing one delta per
+transaction makes the fsync the limit, so concurrent callers share transactions: each caller
+queues its deltas and waits; one writer thread takes everything queued so far (up to
+``MAX_GROUP``), records it in one transaction and wakes each caller once it has committed. A
+lone caller's delta is taken at once: nobody waits for a group to fill.
+
+Inside a group the rules are exactly those of one delta at a time, applied in queue order:
+the same referenceId twice is one delta (the later ones are replays of the first, or conflicts
+when their payload differs); each customer's chain is read once from the database and extended
+in memory, so indexes stay gap-free. The writer transaction is exclusive on SQLite and takes
+each chain's lock (``Store.lock_chains``) elsewhere; the unique constraints on (tenant,
+referenceId) and (tenant, customer, index) still refuse anything a concurrent writer in another
+process slipped in, and then the group is retried one delta per transaction.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
 import secrets
+import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from node.core.deltas import ChainHead, DeltaRequest, build_delta
-from node.core.errors import Conflict, FieldError, InvalidInput
+from node.core.errors import Conflict, FieldError, InvalidInput, PacSpaceError
 from node.core.hashing import ZERO32
 from node.core.signing import Signer
 from node.core.typed_data import Domain, compute_fingerprint
 from node.store.db import Store
-from node.store.models import DeltaRow
-from node.store.queries import get_chain_head, get_delta_by_receipt, get_delta_by_reference
+from node.store.models import DELTA_COLUMNS, DeltaStatus, RecordedDelta
+from node.store.queries import get_delta_by_receipt, recorded_delta
+
+log = logging.getLogger("pacspace.recording")
+
+# Deltas per writer transaction: large enough to share the fsync widely, small enough that a
+# group's transaction stays short (about 10 ms for 1,000 here).
+MAX_GROUP = 1000
+_ATTEMPTS = 3
+_HEADS_PER_STATEMENT = 200
+_HEAD_SQL = (
+    "SELECT tenant, customer_id, customer_index, fingerprint, running_total FROM deltas "
+    "WHERE tenant = ? AND customer_id = ? ORDER BY customer_index DESC LIMIT 1"
+)
+_INSERTED = tuple(name for name in DELTA_COLUMNS if name != "id")
+# Statements built from our own column names only; values always travel as parameters.
+_SELECT_ROWS = "SELECT {} FROM deltas".format(", ".join(DELTA_COLUMNS))  # noqa: S608
+_BY_REFERENCE_SQL = _SELECT_ROWS + " WHERE tenant = ? AND reference_id IN ({})"
+_INSERT_SQL = "INSERT INTO deltas ({}) VALUES ({})".format(", ".join(_INSERTED), ", ".join("?" * len(_INSERTED)))  # noqa: S608
+_IDS_SQL = "SELECT receipt_id, id FROM deltas WHERE receipt_id IN ({})"
+_RANDOM_BYTES = 32 + 12  # a salt and a receipt id per delta
+
+
+def _heads_sql(chains: int) -> str:
+    """``chains`` head lookups as one UNION ALL (each part keeps its own index seek and LIMIT)."""
+    return " UNION ALL ".join(f"SELECT * FROM ({_HEAD_SQL}) AS h{i}" for i in range(chains))  # noqa: S608
+
+
+def cursor_of(session: Session) -> Any:
+    """A driver cursor inside the session's transaction (for the statements the hot path runs raw)."""
+    return session.connection().connection.cursor()
 
 
 def new_receipt_id() -> str:
     return "rcpt_" + secrets.token_hex(12)
 
 
+_recorded = recorded_delta
+
+
+@dataclass(eq=False)
+class _Job:
+    """One delta waiting for a writer; the leader fills in the outcome before it sets ``done``."""
+
+    tenant: str
+    request: DeltaRequest
+    api_key_id: str | None
+    request_hash: bytes = b""
+    row: RecordedDelta | None = None
+    created: bool = False
+    error: Exception | None = None
+    done: bool = False
+
+
+@dataclass
+class RecordResult:
+    """The outcome of one delta of a ``record_many`` call: a row (created or replayed) or an error."""
+
+    row: RecordedDelta | None
+    created: bool
+    error: Exception | None = None
+
+
+class _Ticket:
+    """A caller's jobs and how to wake it once all of them are done (an event, or an asyncio future)."""
+
+    __slots__ = ("event", "future", "jobs", "loop")
+
+    def __init__(self, jobs: list[_Job], loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.jobs = jobs
+        self.loop = loop
+        self.future: asyncio.Future[None] | None = None if loop is None else loop.create_future()
+        self.event = threading.Event()
+
+    def done(self) -> bool:
+        return all(job.done for job in self.jobs)
+
+    def wake(self) -> None:
+        if self.loop is not None and self.future is not None:
+            self.loop.call_soon_threadsafe(_resolve, self.future)
+        else:
+            self.event.set()
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 class Recorder:
+    """Records deltas through one writer thread that commits queued deltas in groups.
+
+    ``record``/``record_many`` block the calling thread; ``record_async``/``record_many_async``
+    await on the event loop without holding a worker thread per waiting request.
+    """
+
     def __init__(
         self,
         *,
@@ -37,60 +142,258 @@ class Recorder:
         signer: Signer,
         clock: Callable[[], float] = time.time,
         on_recorded: Callable[[], None] | None = None,
+        max_group: int = MAX_GROUP,
     ) -> None:
         self.store = store
         self.domain = domain
         self.signer = signer
         self.clock = clock
         self.on_recorded = on_recorded
+        self.max_group = max_group
+        self._queue: deque[tuple[_Job, _Ticket]] = deque()
+        self._wakeup = threading.Condition()
+        self._writer: threading.Thread | None = None
+        self._closing = False
+        # The hot path runs raw driver statements, whose constraint violations are the driver's own class.
+        dbapi = store.engine.dialect.dbapi
+        self._integrity_errors: tuple[type[Exception], ...] = (IntegrityError,) + (
+            (dbapi.IntegrityError,) if dbapi is not None else ()
+        )
 
-    def record(self, *, tenant: str, request: DeltaRequest, api_key_id: str | None = None) -> tuple[DeltaRow, bool]:
+    def record(
+        self, *, tenant: str, request: DeltaRequest, api_key_id: str | None = None
+    ) -> tuple[RecordedDelta, bool]:
         """Returns (receipt row, created). A retry with the same payload returns the first row."""
-        request_hash = request.request_hash
-        for _attempt in range(3):
-            with self.store.writer() as session:
-                self.store.lock_chains(session, [(tenant, request.customer_id)])
-                existing = get_delta_by_reference(session=session, tenant=tenant, reference_id=request.reference_id)
-                if existing is not None:
-                    return self._replay(existing, request_hash), False
-                head_row = get_chain_head(session=session, tenant=tenant, customer_id=request.customer_id)
-                head = (
-                    None
-                    if head_row is None
-                    else ChainHead(head_row.customer_index, head_row.fingerprint, int(head_row.running_total))
-                )
-                corrects = self._corrected_fingerprint(session, tenant, request)
-                delta = build_delta(
-                    tenant=tenant,
-                    request=request,
-                    head=head,
-                    recorded_at=int(self.clock()),
-                    salt=secrets.token_bytes(32),
-                    corrects=corrects,
-                )
-                fingerprint = compute_fingerprint(self.domain, delta)
-                row = DeltaRow.from_signed(
-                    delta,
-                    receipt_id=new_receipt_id(),
-                    metadata_json=request.metadata_json,
-                    fingerprint=fingerprint,
-                    signature=self.signer.sign_digest(fingerprint),
-                    request_hash=request_hash,
-                    running_total=(0 if head is None else head.running_total) + delta.delta,
-                    api_key_id=api_key_id,
-                    corrects_receipt_id=request.corrects_receipt_id,
-                )
-                session.add(row)
-                try:
-                    session.commit()
-                except IntegrityError:
-                    # Another process won the race for this reference or chain index: re-read.
-                    session.rollback()
-                    continue
-            if self.on_recorded is not None:
+        job = _Job(tenant, request, api_key_id)
+        ticket = self._submit([job], None)
+        ticket.event.wait()
+        return self._outcome(job)
+
+    async def record_async(
+        self, *, tenant: str, request: DeltaRequest, api_key_id: str | None = None
+    ) -> tuple[RecordedDelta, bool]:
+        job = _Job(tenant, request, api_key_id)
+        ticket = self._submit([job], asyncio.get_running_loop())
+        assert ticket.future is not None
+        await ticket.future
+        return self._outcome(job)
+
+    def record_many(
+        self, *, tenant: str, requests: Sequence[DeltaRequest], api_key_id: str | None = None
+    ) -> list[RecordResult]:
+        """Each request recorded (or replayed, or refused) independently, in order; one result each."""
+        jobs = [_Job(tenant, request, api_key_id) for request in requests]
+        if jobs:
+            self._submit(jobs, None).event.wait()
+        return [RecordResult(job.row, job.created, job.error) for job in jobs]
+
+    async def record_many_async(
+        self, *, tenant: str, requests: Sequence[DeltaRequest], api_key_id: str | None = None
+    ) -> list[RecordResult]:
+        jobs = [_Job(tenant, request, api_key_id) for request in requests]
+        if jobs:
+            ticket = self._submit(jobs, asyncio.get_running_loop())
+            assert ticket.future is not None
+            await ticket.future
+        return [RecordResult(job.row, job.created, job.error) for job in jobs]
+
+    def close(self) -> None:
+        """Stop the writer thread once the queue is empty (queued deltas are still recorded)."""
+        with self._wakeup:
+            writer = self._writer
+            if writer is None:
+                return
+            self._closing = True
+            self._wakeup.notify_all()
+        writer.join()
+
+    @staticmethod
+    def _outcome(job: _Job) -> tuple[RecordedDelta, bool]:
+        if job.error is not None:
+            raise job.error
+        assert job.row is not None
+        return job.row, job.created
+
+    def _submit(self, jobs: list[_Job], loop: asyncio.AbstractEventLoop | None) -> _Ticket:
+        for job in jobs:
+            job.request_hash = job.request.request_hash  # in the caller: keeps the writer thread short
+        ticket = _Ticket(jobs, loop)
+        with self._wakeup:
+            self._queue.extend((job, ticket) for job in jobs)
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_loop, name="pacspace-recorder", daemon=True)
+                self._writer.start()
+            self._wakeup.notify()
+        return ticket
+
+    def _write_loop(self) -> None:
+        while True:
+            with self._wakeup:
+                while not self._queue and not self._closing:
+                    self._wakeup.wait()
+                if not self._queue:
+                    self._writer = None
+                    self._closing = False  # a later call starts a new writer
+                    return
+                taken = [self._queue.popleft() for _ in range(min(self.max_group, len(self._queue)))]
+            try:
+                self._record_group([job for job, _ticket in taken])
+            except Exception:  # every job is marked done by now; keep the writer alive
+                log.exception("recording a group of deltas failed")
+            finally:
+                for ticket in dict.fromkeys(ticket for _job, ticket in taken):
+                    if ticket.done():
+                        ticket.wake()
+
+    def _record_group(self, jobs: list[_Job]) -> None:
+        """Record ``jobs`` and mark every one done, whatever happens (callers wait on ``done``)."""
+        try:
+            try:
+                self._commit(jobs)
+            except self._integrity_errors:
+                # A writer in another process won a race for a reference or a chain index: one
+                # transaction per delta from here, each re-reading what the other wrote.
+                for job in jobs:
+                    self._commit_alone(job)
+        except Exception as exc:  # the database refused the transaction: nothing of it was stored
+            for job in jobs:
+                if not job.done:
+                    job.row, job.created, job.error = None, False, exc
+        finally:
+            for job in jobs:
+                job.done = True
+        created = sum(1 for job in jobs if job.created)
+        if self.on_recorded is not None:
+            for _ in range(created):
                 self.on_recorded()
-            return row, True
-        raise Conflict("could not extend the customer's chain after 3 attempts; retry", code="chain_contention")
+
+    def _commit_alone(self, job: _Job) -> None:
+        for _attempt in range(_ATTEMPTS):
+            try:
+                self._commit([job])
+                return
+            except self._integrity_errors:
+                continue
+        job.row, job.created = None, False
+        job.error = Conflict("could not extend the customer's chain after 3 attempts; retry", code="chain_contention")
+        job.done = True
+
+    def _commit(self, jobs: list[_Job]) -> None:
+        """One writer transaction for ``jobs``; their outcomes are published only after it commits."""
+        outcomes: list[tuple[RecordedDelta | None, bool, PacSpaceError | None]] = []
+        with self.store.writer() as session:
+            chains = sorted({(job.tenant, job.request.customer_id) for job in jobs})
+            self.store.lock_chains(session, chains)
+            cursor = cursor_of(session)
+            known = self._existing_references(cursor, jobs)
+            heads = self._chain_heads(cursor, chains)
+            recorded_at = int(self.clock())
+            # One read of the system's randomness for the whole group: salts and receipt ids.
+            randomness = os.urandom(_RANDOM_BYTES * len(jobs))
+            new_rows: list[RecordedDelta] = []
+            for i, job in enumerate(jobs):
+                key = (job.tenant, job.request.reference_id)
+                prior = known.get(key)
+                if prior is not None:
+                    outcomes.append(self._replay(prior, job.request_hash))
+                    continue
+                entropy = randomness[i * _RANDOM_BYTES : (i + 1) * _RANDOM_BYTES]
+                try:
+                    row = self._build_row(session, job, heads, recorded_at, entropy)
+                except PacSpaceError as exc:
+                    outcomes.append((None, False, exc))
+                    continue
+                known[key] = row
+                new_rows.append(row)
+                outcomes.append((row, True, None))
+            if new_rows:
+                self._insert(cursor_of(session), new_rows)
+            session.commit()
+        for job, (outcome_row, created, error) in zip(jobs, outcomes, strict=True):
+            job.row, job.created, job.error = outcome_row, created, error
+            job.done = True
+
+    def _existing_references(self, cursor: Any, jobs: list[_Job]) -> dict[tuple[str, str], RecordedDelta]:
+        """Rows already recorded under the jobs' referenceIds (one indexed read per 500 references)."""
+        by_tenant: dict[str, set[str]] = {}
+        for job in jobs:
+            by_tenant.setdefault(job.tenant, set()).add(job.request.reference_id)
+        found: dict[tuple[str, str], RecordedDelta] = {}
+        for tenant, references in by_tenant.items():
+            ordered = sorted(references)
+            for start in range(0, len(ordered), 500):
+                chunk = ordered[start : start + 500]
+                cursor.execute(self.store.sql(_BY_REFERENCE_SQL.format(",".join("?" * len(chunk)))), (tenant, *chunk))
+                for values in cursor.fetchall():
+                    row = _recorded(values)
+                    found[(tenant, row.reference_id)] = row
+        return found
+
+    def _chain_heads(self, cursor: Any, chains: list[tuple[str, str]]) -> dict[tuple[str, str], ChainHead]:
+        """Each chain's last delta, read inside the writer transaction: one index seek per chain, up to
+        200 chains per statement (the per-statement cost dominates one seek)."""
+        heads: dict[tuple[str, str], ChainHead] = {}
+        for start in range(0, len(chains), _HEADS_PER_STATEMENT):
+            chunk = chains[start : start + _HEADS_PER_STATEMENT]
+            cursor.execute(self.store.sql(_heads_sql(len(chunk))), [value for chain in chunk for value in chain])
+            for tenant, customer_id, index, fingerprint, running_total in cursor.fetchall():
+                heads[(tenant, customer_id)] = ChainHead(int(index), bytes(fingerprint), int(running_total))
+        return heads
+
+    def _insert(self, cursor: Any, rows: list[RecordedDelta]) -> None:
+        """Insert the rows (driver executemany) and read their ids back by receipt id."""
+        cursor.executemany(self.store.sql(_INSERT_SQL), [tuple(getattr(row, c) for c in _INSERTED) for row in rows])
+        by_receipt = {row.receipt_id: row for row in rows}
+        receipt_ids = list(by_receipt)
+        for start in range(0, len(receipt_ids), 500):
+            chunk = receipt_ids[start : start + 500]
+            cursor.execute(self.store.sql(_IDS_SQL.format(",".join("?" * len(chunk)))), chunk)
+            for receipt_id, row_id in cursor.fetchall():
+                by_receipt[receipt_id].id = int(row_id)
+
+    def _build_row(
+        self,
+        session: Session,
+        job: _Job,
+        heads: dict[tuple[str, str], ChainHead],
+        recorded_at: int,
+        entropy: bytes,
+    ) -> RecordedDelta:
+        request = job.request
+        chain = (job.tenant, request.customer_id)
+        head = heads.get(chain)
+        corrects = self._corrected_fingerprint(session, job.tenant, request)
+        delta = build_delta(
+            tenant=job.tenant, request=request, head=head, recorded_at=recorded_at, salt=entropy[:32], corrects=corrects
+        )
+        fingerprint = compute_fingerprint(self.domain, delta)
+        running_total = (0 if head is None else head.running_total) + delta.delta
+        heads[chain] = ChainHead(delta.customer_index, fingerprint, running_total)
+        return RecordedDelta(
+            id=None,
+            receipt_id="rcpt_" + entropy[32:].hex(),
+            tenant=delta.tenant,
+            customer_id=delta.customer_id,
+            reference_id=delta.reference_id,
+            amount=str(delta.delta),
+            reason=delta.reason,
+            metadata_json=request.metadata_json,
+            metadata_hash=delta.metadata_hash,
+            customer_index=delta.customer_index,
+            prev_fingerprint=delta.prev_fingerprint,
+            recorded_at=delta.recorded_at,
+            salt=delta.salt,
+            fingerprint=fingerprint,
+            signature=self.signer.sign_digest(fingerprint),
+            request_hash=job.request_hash,
+            status=DeltaStatus.PENDING,
+            log_index=None,
+            batch_id=None,
+            api_key_id=job.api_key_id,
+            corrects=delta.corrects,
+            corrects_receipt_id=request.corrects_receipt_id,
+            running_total=str(running_total),
+        )
 
     @staticmethod
     def _corrected_fingerprint(session: Session, tenant: str, request: DeltaRequest) -> bytes:
@@ -106,12 +409,18 @@ class Recorder:
         return original.fingerprint
 
     @staticmethod
-    def _replay(existing: DeltaRow, request_hash: bytes) -> DeltaRow:
+    def _replay(
+        existing: RecordedDelta, request_hash: bytes
+    ) -> tuple[RecordedDelta | None, bool, PacSpaceError | None]:
         if not secrets.compare_digest(existing.request_hash, request_hash):
-            raise Conflict(
-                f"referenceId {existing.reference_id!r} was already recorded with a different payload "
-                f"as {existing.receipt_id}",
-                code="reference_conflict",
-                receipt_id=existing.receipt_id,
+            return (
+                None,
+                False,
+                Conflict(
+                    f"referenceId {existing.reference_id!r} was already recorded with a different payload "
+                    f"as {existing.receipt_id}",
+                    code="reference_conflict",
+                    receipt_id=existing.receipt_id,
+                ),
             )
-        return existing
+        return existing, False, None

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
         default=10_000, ge=0, description="wait this long for a SQLite lock or a PostgreSQL pool connection, then 503"
     )
     db_pool_size: int = Field(default=10, ge=1, le=200, description="PostgreSQL connections kept per process")
+    max_bulk_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1024, description="body limit for POST /v1/balance/deltas (up to 1,000 deltas)"
+    )
     max_compare_bytes: int = Field(default=256 * 1024 * 1024, ge=1024, description="JSON or CSV sent to compare")
     run_anchorer: bool = True
     rate_limit_per_second: float = Field(default=50.0, gt=0)

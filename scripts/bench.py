@@ -1,138 +1,140 @@
 #!/usr/bin/env python3
-"""Benchmarks that print figures (not tests).
+"""The performance benchmark: one table, each figure a median beside a baseline measured in the same run.
 
-    .venv/bin/python scripts/bench.py gas                  # gas per anchor() and per delta
-    .venv/bin/python scripts/bench.py latency [--block-time 1] [-n 100] [--interval 1]
-                                                           # POST -> verified, through a real node process
+    .venv/bin/python scripts/bench.py                 # the full run (about 15 minutes on 2 cores)
+    .venv/bin/python scripts/bench.py --quick         # smaller sizes, a few minutes
+    .venv/bin/python scripts/bench.py --sections tree,gas
+    .venv/bin/python scripts/bench.py --sections ingest --database-url postgresql+psycopg://… --processes 2
 
-Each run starts its own Anvil on a free port and deploys a fresh contract.
+Sections (docs/PERFORMANCE.md explains each and its baseline):
+  ingest   single-delta POSTs (32 clients) and bulk POSTs of 1,000, against GET /v1/me, with the
+           load generator's own ceiling; run again on --postgres-url when given
+  tree     build + every proof for 10k, 100k, 1M leaves against @openzeppelin/merkle-tree in node
+  gas      gas per delta at batch sizes 1 .. 10,000 against one anchor transaction per delta, in USD
+  e2e      POST -> verified on Anvil with 1 s blocks, against a plain transaction's own latency
+  record   with 1,000,000 deltas stored: proof serving p50/p99, derive, export, verifier bundles/s
+
+Everything runs here: its own Anvil, contract, SQLite file and `pacspace-node serve` processes.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import secrets
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
+SCRIPTS = Path(__file__).resolve().parent
+sys.path[:0] = [str(SCRIPTS), str(SCRIPTS.parent)]
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from benchkit import chain, ingest, ledger, tree  # noqa: E402
+from benchkit.node_harness import start_node  # noqa: E402
+from benchkit.table import Row, render, save  # noqa: E402
 
-from node.chain.client import AnchorClient, account_from_key, connect, deploy_anchor  # noqa: E402
-from node.core.merkle import MerkleTree, compute_leaf_hash  # noqa: E402
-from node.devchain import ARTIFACT, DEV_ANCHORER_KEY, DEV_OWNER_KEY, port_open, start_anvil  # noqa: E402
-from node.store.db import Store  # noqa: E402
-from node.store.keys import create_api_key  # noqa: E402
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+SECTIONS = ("ingest", "tree", "gas", "e2e", "record")
+SIZES = {
+    "full": {"seconds": 5.0, "repeats": 3, "tree": [10_000, 100_000, 1_000_000], "oz_max": 100_000,
+             "gas": [1, 10, 100, 1000, 10_000], "e2e": 40, "record": 1_000_000, "verifier": 100_000},
+    "quick": {"seconds": 2.0, "repeats": 1, "tree": [10_000, 100_000], "oz_max": 10_000,
+              "gas": [1, 10, 100, 1000], "e2e": 10, "record": 20_000, "verifier": 5_000},
+    "smoke": {"seconds": 0.3, "repeats": 1, "tree": [1000], "oz_max": 1000,
+              "gas": [1, 10], "e2e": 2, "record": 2000, "verifier": 200},
+}  # fmt: skip
 
 
-def _deploy(rpc_url: str) -> str:
-    owner, anchorer = account_from_key(DEV_OWNER_KEY), account_from_key(DEV_ANCHORER_KEY)
-    return deploy_anchor(
-        connect(rpc_url), deployer=owner, owner=owner.address, anchorer=anchorer.address, artifact=ARTIFACT
-    )
+def _load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "?"
 
 
-def bench_gas(_args: argparse.Namespace) -> None:
-    anvil = start_anvil(port=_free_port())
-    try:
-        chain = AnchorClient(connect(anvil.rpc_url), _deploy(anvil.rpc_url), account_from_key(DEV_ANCHORER_KEY))
-        print(f"{'batch size':>10} {'gas/anchor()':>13} {'gas/delta':>10}")
-        start = 0
-        for size in (1, 100, 1000, 10_000):
-            for _repeat in range(3):
-                tree = MerkleTree.build([compute_leaf_hash(start + i, secrets.token_bytes(32)) for i in range(size)])
-                tx_hash, raw = chain.sign_anchor(
-                    start_index=start, count=size, root=tree.root, nonce=chain.pending_nonce()
-                )
-                chain.broadcast(raw)
-                chain.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)  # type: ignore[arg-type]
-                mined = chain.get_mined(tx_hash)
-                assert mined is not None and mined.status == 1
-                start += size
-            print(f"{size:>10} {mined.gas_used:>13,} {mined.gas_used / size:>10,.1f}")
-    finally:
-        anvil.stop()
-
-
-def bench_latency(args: argparse.Namespace) -> None:
-    anvil = start_anvil(port=_free_port(), block_time=args.block_time)
-    tmp = Path(tempfile.mkdtemp(prefix="pacspace-bench-"))
-    db_url = f"sqlite:///{tmp / 'bench.db'}"
-    store = Store(db_url)
-    store.create_schema()
-    with store.session() as session:
-        _row, token = create_api_key(session=session, tenant="bench", name="bench", scopes=("admin",))
-    store.close()
-    port = _free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("PACSPACE_")},
-        "PACSPACE_DATABASE_URL": db_url,
-        "PACSPACE_RPC_URL": anvil.rpc_url,
-        "PACSPACE_CHAIN_ID": "31337",
-        "PACSPACE_CONTRACT_ADDRESS": _deploy(anvil.rpc_url).lower(),
-        "PACSPACE_SIGNER_KEY": DEV_ANCHORER_KEY,
-        "PACSPACE_PORT": str(port),
-        "PACSPACE_ANCHOR_INTERVAL_SECONDS": str(args.interval),
-        "PACSPACE_LOG_LEVEL": "WARNING",
-    }
-    server = subprocess.Popen([sys.executable, "-m", "node.cli", "serve"], env=env, cwd=REPO)
-    try:
-        while not port_open("127.0.0.1", port):
-            time.sleep(0.05)
-        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"})
-        post_ms: list[float] = []
-        verified_s: list[float] = []
-        for i in range(args.n):
-            t0 = time.perf_counter()
-            response = client.post(
-                "/v1/balance/delta", json={"customerId": "bench", "delta": 1, "reason": "bench", "referenceId": f"b{i}"}
-            )
-            post_ms.append((time.perf_counter() - t0) * 1000)
-            receipt_id = response.json()["receiptId"]
-            while client.get(f"/v1/receipts/{receipt_id}").json()["status"] != "verified":
-                time.sleep(0.01)
-            verified_s.append(time.perf_counter() - t0)
-        mode = "automine" if args.block_time is None else f"{args.block_time:g} s blocks"
-        quantiles = statistics.quantiles(verified_s, n=20)
-        print(f"{args.n} deltas, {mode}, anchoring interval {args.interval:g} s, 1 confirmation")
-        print(f"  POST 201         median {statistics.median(post_ms):7.1f} ms")
-        print(
-            f"  POST -> verified median {statistics.median(verified_s):7.3f} s   p95 {quantiles[18]:.3f} s   "
-            f"max {max(verified_s):.3f} s"
-        )
-    finally:
-        server.terminate()
-        server.wait()
-        anvil.stop()
-
-
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 (one flat list of sections)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("gas").set_defaults(func=bench_gas)
-    latency = sub.add_parser("latency")
-    latency.add_argument("-n", type=int, default=100)
-    latency.add_argument("--block-time", type=float, default=None)
-    latency.add_argument("--interval", type=float, default=1.0)
-    latency.set_defaults(func=bench_latency)
-    args = parser.parse_args()
-    args.func(args)
+    parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated, from {', '.join(SECTIONS)}")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="smaller sizes and shorter runs")
+    size.add_argument("--smoke", action="store_true", help="tiny sizes: checks that every part runs (tests)")
+    parser.add_argument("--database-url", help="database of the ingest section (default: a new SQLite file)")
+    parser.add_argument("--postgres-url", help="also run the ingest section on this PostgreSQL database")
+    parser.add_argument("--processes", type=int, default=1, help="API processes for ingest (process 0 anchors)")
+    parser.add_argument("--clients", type=int, default=32, help="concurrent clients for single-delta ingest")
+    parser.add_argument("--bulk-clients", type=int, default=4)
+    parser.add_argument("--oz-max", type=int, help="largest tree also built by @openzeppelin/merkle-tree")
+    parser.add_argument("--gas-price-gwei", type=float, default=1.0, help="for the USD cost per delta")
+    parser.add_argument("--eth-usd", type=float, default=3000.0, help="for the USD cost per delta")
+    parser.add_argument("--record-deltas", type=int, help="deltas stored for the record section")
+    parser.add_argument("--workdir", type=Path, help="keep databases and exports here")
+    parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    # For before/after pairs: serve an older checkout of the node with the same harness.
+    parser.add_argument("--node-repo", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--baseline-path", default="/v1/me", help=argparse.SUPPRESS)
+    parser.add_argument("--baseline-status", type=int, default=200, help=argparse.SUPPRESS)
+    parser.add_argument("--no-bulk", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    sections = [s.strip() for s in args.sections.split(",") if s.strip()]
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
+    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+    sizes = SIZES[mode]
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="pacspace-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    load_before = _load()
+    started = time.perf_counter()
+    rows: list[Row] = []
+
+    if "ingest" in sections:
+        config = ingest.IngestConfig(
+            seconds=float(sizes["seconds"]),  # type: ignore[arg-type]
+            repeats=int(sizes["repeats"]),  # type: ignore[call-overload]
+            clients=args.clients if not args.smoke else 4,
+            bulk_clients=args.bulk_clients if not args.smoke else 1,
+            bulk_size=1000 if not args.smoke else 100,
+            baseline_path=args.baseline_path,
+            baseline_status=args.baseline_status,
+            bulk=not args.no_bulk,
+            warmup=0.1 if args.smoke else 0.5,
+        )
+        targets = [("SQLite" if args.database_url is None else "given database", args.database_url)]
+        if args.postgres_url:
+            targets.append(("PostgreSQL", args.postgres_url))
+        for label, url in targets:
+            node = start_node(database_url=url, processes=args.processes, workdir=workdir, node_repo=args.node_repo)
+            try:
+                rows += ingest.run(node, config, label=f"{label}, {args.processes} process(es)")
+            finally:
+                node.stop()
+    if "tree" in sections:
+        rows += tree.run(list(sizes["tree"]), args.oz_max if args.oz_max is not None else int(sizes["oz_max"]))  # type: ignore[call-overload,arg-type]
+    if "gas" in sections:
+        rows += chain.run_gas(list(sizes["gas"]), args.gas_price_gwei, args.eth_usd, repeats=1 if args.smoke else 3)  # type: ignore[call-overload]
+    if "e2e" in sections:
+        node = start_node(block_time=1.0, interval=1.0, workdir=workdir / "e2e")
+        try:
+            rows += chain.run_e2e(node, deltas=int(sizes["e2e"]), spacing=0.25, block_time=1.0, interval=1.0)  # type: ignore[call-overload]
+        finally:
+            node.stop()
+    if "record" in sections:
+        record_dir = workdir / "record"
+        record_dir.mkdir(exist_ok=True)
+        rows += ledger.run(
+            record_dir,
+            node_repo=args.node_repo,
+            deltas=args.record_deltas or int(sizes["record"]),  # type: ignore[call-overload]
+            seconds=float(sizes["seconds"]),  # type: ignore[arg-type]
+            clients=args.clients if not args.smoke else 4,
+            verifier_bundles=int(sizes["verifier"]),  # type: ignore[call-overload]
+        )
+
+    header = (
+        f"PacSpace node benchmark ({mode}): {os.cpu_count()} cores shared by the node, the load generator and "
+        f"Anvil; load average {load_before} before, {_load()} after; {time.perf_counter() - started:.0f} s"
+    )
+    print(render(rows, header))
+    if args.json:
+        save(rows, args.json, {"mode": mode, "load_before": load_before, "load_after": _load()})
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

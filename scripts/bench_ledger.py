@@ -40,7 +40,7 @@ from node.devchain import ARTIFACT, DEV_ANCHORER_KEY, DEV_OWNER_KEY, start_anvil
 from node.receipts import ReceiptReader  # noqa: E402
 from node.store.db import Store  # noqa: E402
 from node.store.keys import ensure_tenant  # noqa: E402
-from node.store.models import BatchRow, CustomerBalanceRow, DeltaRow  # noqa: E402
+from node.store.models import BatchRow, BatchTreeRow, CustomerBalanceRow, DeltaRow  # noqa: E402
 
 TENANT, CUSTOMER = "bench", "cust_bench"
 
@@ -85,6 +85,7 @@ def build(db_path: Path, rpc_url: str, address: str, n: int, batch_size: int) ->
                                  block_hash=bytes(receipt["blockHash"]), gas_used=receipt["gasUsed"],
                                  effective_gas_price=receipt["effectiveGasPrice"], created_at=0, anchored_at=0,
                                  verified_at=0))  # fmt: skip
+            session.add(BatchTreeRow(batch_id=batch_no + 1, nodes=tree.pack()))  # as the anchoring job stores it
             running = total - sum(d.delta for d, _ in rows)
             values = []
             for delta, fingerprint in rows:

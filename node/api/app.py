@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from node.anchoring import AnchorPolicy
 from node.api.admin import router as admin_router
+from node.api.bulk import router as bulk_router
 from node.api.compare_routes import router as compare_router
 from node.api.ledger import router as ledger_router
 from node.api.limits import RequestGuard
@@ -155,6 +156,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
         finally:
             services.scheduler.shutdown(wait=True)
             services.anchor.stop()
+            services.recorder.close()
             services.webhooks.close()
             services.usage.flush()
             services.store.close()
@@ -178,6 +180,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     state.auth_failure_policy = BucketPolicy(settings.auth_failure_per_second, settings.auth_failure_burst)
     install_problem_handlers(app)
     app.include_router(router)
+    app.include_router(bulk_router)
     app.include_router(ledger_router)
     app.include_router(admin_router)
     app.include_router(webhook_router)
@@ -187,7 +190,10 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     app.add_middleware(
         RequestGuard,
         max_body_bytes=settings.max_body_bytes,
-        large_bodies={"/v1/balance/compare": (settings.max_compare_bytes, frozenset({"text/csv"}))},
+        large_bodies={
+            "/v1/balance/compare": (settings.max_compare_bytes, frozenset({"text/csv"})),
+            "/v1/balance/deltas": (settings.max_bulk_bytes, frozenset()),
+        },
         form_prefixes=(DASHBOARD_PREFIX,),
     )
     app.add_middleware(Observability, metrics=services.metrics, usage=services.usage)

@@ -41,6 +41,18 @@ def problem(
     headers: dict[str, str] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
+    body = problem_body(status, code, title, detail, errors, extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def problem_body(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    errors: list[FieldError] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "type": TYPE_BASE + code,
         "title": title,
@@ -51,7 +63,16 @@ def problem(
     }
     if extra:
         body.update(extra)
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+    return body
+
+
+def error_body(exc: PacSpaceError) -> dict[str, Any]:
+    """The problem body of a domain error (what its response would carry)."""
+    extra = None
+    if isinstance(exc, Conflict):
+        ids = {"receiptId": exc.receipt_id, "checkpointId": exc.checkpoint_id}
+        extra = {k: v for k, v in ids.items() if v is not None} or None
+    return problem_body(exc.status, exc.code, exc.title, exc.detail, exc.errors, extra)
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
@@ -82,14 +103,8 @@ def _validation_errors(exc: RequestValidationError) -> tuple[list[FieldError], b
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(PacSpaceError)
     async def _domain(_request: Request, exc: PacSpaceError) -> JSONResponse:
-        extra = None
-        headers = None
-        if isinstance(exc, Conflict):
-            ids = {"receiptId": exc.receipt_id, "checkpointId": exc.checkpoint_id}
-            extra = {k: v for k, v in ids.items() if v is not None} or None
-        if isinstance(exc, RateLimited):
-            headers = {"Retry-After": exc.retry_after}
-        return problem(exc.status, exc.code, exc.title, exc.detail, exc.errors, headers=headers, extra=extra)
+        headers = {"Retry-After": exc.retry_after} if isinstance(exc, RateLimited) else None
+        return JSONResponse(error_body(exc), status_code=exc.status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
-from node.api.auth import Principal, ReaderDep, WriterDep
+from node.api.auth import Principal, PrincipalDep, ReaderDep, WriterDep
 from node.api.schemas import DeltaCreate, Problem, Receipt
 from node.core.bundle import BUNDLE_MEDIA_TYPE
 from node.core.deltas import validate_delta_request
@@ -40,13 +41,12 @@ def _receipt(request: Request, receipt_id: str, principal: Principal) -> dict[st
     responses={200: {"model": Receipt, "description": "a retry: the first receipt"}, **ERRORS},
     summary="Record a credit delta and get its signed receipt",
 )
-def record_delta(
+async def record_delta(
     body: DeltaCreate,
     request: Request,
-    response: Response,
     principal: WriterDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
-) -> dict[str, Any]:
+) -> JSONResponse:
     if idempotency_key is not None and idempotency_key != body.referenceId:
         raise InvalidInput(
             "Idempotency-Key must equal referenceId (referenceId is the idempotency key)",
@@ -60,23 +60,27 @@ def record_delta(
         metadata=body.metadata,
         corrects_receipt_id=body.correctsReceiptId,
     )
-    row, created = request.app.state.recorder.record(
+    # On the event loop: the recorder's writer thread signs and commits, this request just waits.
+    row, created = await request.app.state.recorder.record_async(
         tenant=principal.tenant, request=delta_request, api_key_id=principal.key_id
     )
-    response.status_code = 201 if created else 200
-    response.headers["Location"] = f"/v1/receipts/{row.receipt_id}"
-    if not created:
-        return _receipt(request, row.receipt_id, principal)  # a retry: the receipt may be anchored by now
+    headers = {"Location": f"/v1/receipts/{row.receipt_id}"}
+    if not created:  # a retry: the receipt may be anchored by now
+        replay = await run_in_threadpool(_receipt, request, row.receipt_id, principal)
+        return JSONResponse(replay, status_code=200, headers=headers)
     state = request.app.state
-    # A new row has no batch yet: answer from it without reading it back (the hot path).
-    return receipt_json(
+    # A new row has no batch yet: answer from it without reading it back (the hot path), and as a
+    # JSONResponse, which skips re-validating the body against the response model.
+    body_json = receipt_json(
         row, None, signer=state.signer.address, head_block=None, confirmations_required=state.settings.confirmations
     )
+    return JSONResponse(body_json, status_code=201, headers=headers)
 
 
 @router.get("/receipts/{receipt_id}", response_model=Receipt, responses=ERRORS, summary="A receipt and its status")
-def get_receipt(receipt_id: str, request: Request, principal: ReaderDep) -> dict[str, Any]:
-    return _receipt(request, receipt_id, principal)
+async def get_receipt(receipt_id: str, request: Request, principal: ReaderDep) -> JSONResponse:
+    # On the event loop: two indexed reads of ~30 µs each cost less than the hop to a worker thread.
+    return JSONResponse(_receipt(request, receipt_id, principal))
 
 
 @router.get(
@@ -84,8 +88,23 @@ def get_receipt(receipt_id: str, request: Request, principal: ReaderDep) -> dict
     responses={200: {"content": {BUNDLE_MEDIA_TYPE: {}}}, **ERRORS},
     summary="A self-contained proof bundle for an anchored receipt",
 )
-def get_proof(receipt_id: str, request: Request, principal: ReaderDep) -> JSONResponse:
+async def get_proof(receipt_id: str, request: Request, principal: ReaderDep) -> JSONResponse:
+    # On the event loop as get_receipt: the batch's stored tree is one row, and a proof a few slices of it
+    # (a batch anchored before trees were stored is rebuilt once, then cached).
     bundle = request.app.state.receipts.proof_bundle(
         tenant=principal.tenant, receipt_id=receipt_id, customer_id=principal.customer_id
     )
     return JSONResponse(bundle, media_type=BUNDLE_MEDIA_TYPE)
+
+
+@router.get("/me", responses=ERRORS, summary="The API key making the request: its id, tenant, scopes and customer")
+async def me(principal: PrincipalDep) -> JSONResponse:
+    """Any valid key may ask (no scope needed); it answers from the authentication alone, touching nothing else."""
+    return JSONResponse(
+        {
+            "keyId": principal.key_id,
+            "tenant": principal.tenant,
+            "scopes": sorted(principal.scopes),
+            "customerId": principal.customer_id,
+        }
+    )

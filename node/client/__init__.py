@@ -13,8 +13,8 @@ Integers (deltas and balances are int256) are parsed with :mod:`json` and stay e
 
 Retries. Connection failures, timeouts, ``429`` (after its ``Retry-After``) and ``502``/``503``/``504``
 are retried up to ``max_retries`` times with exponential backoff and jitter, for reads and for
-``POST /v1/balance/delta``: that one is idempotent by ``referenceId``, so a retry of a request the
-node already recorded returns the first receipt (``200``) and never records twice. The other writes
+``POST /v1/balance/delta`` and ``/deltas``: those are idempotent by ``referenceId``, so a retry of a
+request the node already recorded returns the first receipt (``200``) and never records twice. The other writes
 (keys, rotation, checkpoints, countersignatures) are retried only when the request cannot have
 reached the node (connect errors) or was refused before any work (``429``). Other ``4xx`` are never
 retried. Every attempt of one call carries the same ``X-Request-Id``, so the node's logs show retries.
@@ -43,7 +43,7 @@ from node.client.errors import (
     WaitTimeoutError,
 )
 from node.client.errors import InvalidResponseError as InvalidResponseError
-from node.client.models import ApiKey, Balance, Checkpoint, Discrepancy, Receipt, Verification
+from node.client.models import ApiKey, Balance, Checkpoint, DeltaOutcome, Discrepancy, Receipt, Verification
 
 __all__ = [
     "ApiKey",
@@ -51,6 +51,7 @@ __all__ = [
     "Balance",
     "Checkpoint",
     "ConflictError",
+    "DeltaOutcome",
     "Discrepancy",
     "NotFoundError",
     "PacSpaceClient",

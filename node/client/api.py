@@ -12,8 +12,8 @@ from typing import Any, Self
 import httpx
 
 from node.client._http import _TRANSIENT, _path, _Retry, _Transport
-from node.client.errors import InvalidResponseError, TransportError, WaitTimeoutError
-from node.client.models import ApiKey, Balance, Checkpoint, Receipt, _Fields
+from node.client.errors import InvalidResponseError, TransportError, WaitTimeoutError, _error_from_problem
+from node.client.models import ApiKey, Balance, Checkpoint, DeltaOutcome, Receipt, _Fields
 
 _STATUS_ORDER = {"pending": 0, "anchored": 1, "verified": 2}
 
@@ -106,6 +106,40 @@ class BalanceApi(_Api):
         if corrects_receipt_id is not None:
             body["correctsReceiptId"] = corrects_receipt_id
         return Receipt.from_json(self._client._json("POST", _path("balance", "delta"), body=body))
+
+    def deltas(self, items: Sequence[Mapping[str, Any]]) -> list[DeltaOutcome]:
+        """Record up to 1,000 deltas in one request, each independently; one outcome per item, in order.
+
+        Each item takes the keyword arguments of ``delta()`` (``customer_id``, ``delta``, ``reason``,
+        ``reference_id``, optional ``metadata`` and ``corrects_receipt_id``). A failed item does not stop
+        the others: its outcome carries the error ``delta()`` would have raised. Safe to retry as a whole.
+        """
+        names = {
+            "customer_id": "customerId",
+            "delta": "delta",
+            "reason": "reason",
+            "reference_id": "referenceId",
+            "metadata": "metadata",
+            "corrects_receipt_id": "correctsReceiptId",
+        }
+        body = {"deltas": [{names[k]: v for k, v in item.items() if v is not None} for item in items]}
+        for item in items:
+            unknown = set(item) - set(names)
+            if unknown:
+                raise TypeError(f"unknown delta fields: {', '.join(sorted(unknown))}")
+        response = _Fields(self._client._json("POST", _path("balance", "deltas"), body=body), "bulk response")
+        outcomes = []
+        for raw in response.array("results"):
+            result = _Fields(raw, "bulk result")
+            status = result.integer("status")
+            if result.body.get("receipt") is not None:
+                outcomes.append(DeltaOutcome(status, Receipt.from_json(result.obj("receipt")), None))
+            else:
+                error = _error_from_problem(status, result.obj("problem"), request_id=None)
+                outcomes.append(DeltaOutcome(status, None, error))
+        if len(outcomes) != len(items):
+            raise InvalidResponseError(f"{len(items)} deltas sent, {len(outcomes)} results received")
+        return outcomes
 
     def derive(self, customer_id: str, verify: bool = False) -> Balance:
         """The balance from the record. ``verify=True`` replays every delta against the chain (slower)."""

@@ -108,7 +108,6 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 def _error_from(response: httpx.Response) -> PacSpaceError:
-    status = response.status_code
     body: dict[str, Any] = {}
     try:
         parsed = response.json()
@@ -116,9 +115,27 @@ def _error_from(response: httpx.Response) -> PacSpaceError:
             body = parsed
     except ValueError:
         pass
+    return _error_from_problem(
+        response.status_code,
+        body,
+        request_id=response.headers.get("x-request-id"),
+        fallback_detail=response.text[:200] or response.reason_phrase,
+        retry_after=_retry_after(response) if response.status_code == 429 else None,
+    )
+
+
+def _error_from_problem(
+    status: int,
+    body: dict[str, Any],
+    *,
+    request_id: str | None,
+    fallback_detail: str = "",
+    retry_after: float | None = None,
+) -> PacSpaceError:
+    """The typed error of a problem+json body (of a response, or of one item of a bulk response)."""
     detail = body.get("detail")
     if not isinstance(detail, str):
-        detail = response.text[:200] or response.reason_phrase
+        detail = fallback_detail
     errors = [
         (str(e.get("field", "")), str(e.get("message", ""))) for e in body.get("errors") or [] if isinstance(e, dict)
     ]
@@ -128,11 +145,11 @@ def _error_from(response: httpx.Response) -> PacSpaceError:
         "status": status,
         "code": code if isinstance(code, str) else "http_error",
         "errors": errors,
-        "request_id": response.headers.get("x-request-id"),
+        "request_id": request_id,
         "receipt_id": receipt_id if isinstance(receipt_id, str) else None,
         "body": body,
     }
     if status == 429:
-        return RateLimitedError(detail, retry_after=_retry_after(response), **kwargs)
+        return RateLimitedError(detail, retry_after=retry_after, **kwargs)
     error_type = _ERRORS_BY_STATUS.get(status, ServerError if status >= 500 else PacSpaceError)
     return error_type(detail, **kwargs)

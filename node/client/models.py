@@ -270,3 +270,17 @@ class ApiKey:
             secret=f.opt_text("secret"),
             raw=f.body,
         )
+
+
+@dataclass(frozen=True)
+class DeltaOutcome:
+    """One item of ``balance.deltas``: ``status`` 201 (created) or 200 (the first receipt of a retry) with
+    ``receipt``; otherwise ``error``, the typed error the single call would have raised."""
+
+    status: int
+    receipt: Receipt | None
+    error: Exception | None
+
+    @property
+    def ok(self) -> bool:
+        return self.receipt is not None

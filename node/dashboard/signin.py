@@ -21,6 +21,7 @@ from node.dashboard.sessions import (
     start_session,
 )
 from node.dashboard.web import PREFIX, DashboardRoute, SessionDep, render, safe_next, sign_in_url
+from node.store.keys import get_api_key
 
 router = APIRouter(route_class=DashboardRoute)
 
@@ -93,7 +94,11 @@ def sign_in(
             error=f"Only an admin key can sign in to the dashboard; this key has the {scopes} scope{scoped}.",
             next_path=next_path,
         )
-    cookie_token, _session = start_session(state.store, key)
+    with state.store.session() as session:
+        row = get_api_key(session=session, key_id=key.id)
+    if row is None:  # revoked and deleted between the two reads: treat as invalid
+        return _form(request, status_code=401, error="That API key is not valid.", next_path=next_path)
+    cookie_token, _session = start_session(state.store, row)
     response = RedirectResponse(_safe_next(next_path), status_code=303)
     _cookie(response, request, SESSION_COOKIE, cookie_token, LIFETIME_SECONDS, "lax")
     response.delete_cookie(SIGN_IN_COOKIE, path=COOKIE_PATH)

@@ -111,6 +111,9 @@ class Store:
             _configure_sqlite(self.engine, busy_timeout_ms)
             self._write_engine = self.engine.execution_options(pacspace_immediate=True)
         self._write_lock = threading.Lock() if self.is_sqlite else None
+        # Hot-path SQL is written with ``?`` placeholders and adapted once per statement text.
+        self._format_params = self.engine.dialect.paramstyle in ("format", "pyformat")
+        self._sql_cache: dict[str, str] = {}
 
     def describe(self) -> str:
         """The URL without its password (for logs and messages)."""
@@ -143,6 +146,32 @@ class Store:
             return
         with self._write_lock, Session(self._write_engine, expire_on_commit=False) as session:
             yield session
+
+    def sql(self, statement: str) -> str:
+        """``statement`` with its ``?`` placeholders in the driver's own style (for raw cursors)."""
+        adapted = self._sql_cache.get(statement)
+        if adapted is None:
+            adapted = statement.replace("?", "%s") if self._format_params else statement
+            self._sql_cache[statement] = adapted
+        return adapted
+
+    def read_one(self, statement: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        """One row of a single-statement read, straight from the driver.
+
+        For the per-request hot path (API key lookup): an ORM session costs ~0.5 ms, a raw
+        cursor on a pooled connection ~30 µs. A single statement needs no explicit transaction.
+        """
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(self.sql(statement), params)
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+        finally:
+            connection.close()
+        return None if row is None else tuple(row)
 
     def lock_chains(self, session: Session, chains: Iterable[tuple[str, str]]) -> None:
         """Serialise writers of these (tenant, customerId) chains until the transaction ends.

@@ -5,12 +5,14 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from node.core.apikeys import format_token, hash_secret
+from node.store.db import Store
 from node.store.models import ApiKeyRow, TenantRow
 
 
@@ -112,3 +114,37 @@ def rotate_api_key(*, session: Session, row: ApiKeyRow, at: int, grace_seconds: 
 def touch_api_key(*, session: Session, key_id: str, at: int) -> None:
     session.execute(update(ApiKeyRow).where(col(ApiKeyRow.id) == key_id).values(last_used_at=at))
     session.commit()
+
+
+@dataclass(frozen=True)
+class KeyCredentials:
+    """What authenticating a request needs from an API key row."""
+
+    id: str
+    tenant: str
+    prefix: str
+    salt: bytes
+    secret_hash: bytes
+    scopes: str
+    customer_id: str | None
+    rate_per_second: float | None
+    rate_burst: int | None
+    last_used_at: int | None
+    revoked_at: int | None
+    expires_at: int | None
+
+
+_CREDENTIALS_SQL = (
+    "SELECT id, tenant, prefix, salt, secret_hash, scopes, customer_id, rate_per_second, rate_burst, "
+    "last_used_at, revoked_at, expires_at FROM api_keys WHERE id = ?"
+)
+
+
+def get_key_credentials(store: Store, key_id: str) -> KeyCredentials | None:
+    """The key's credentials, read on every request: one indexed row, no ORM (see Store.read_one)."""
+    row = store.read_one(_CREDENTIALS_SQL, (key_id,))
+    if row is None:
+        return None
+    values = list(row)
+    values[3], values[4] = bytes(values[3]), bytes(values[4])
+    return KeyCredentials(*values)

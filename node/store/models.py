@@ -5,6 +5,7 @@ Input models and output models live in node.api; these are storage only.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy import BigInteger, Column, Integer, LargeBinary, UniqueConstraint
@@ -126,6 +127,61 @@ class DeltaRow(SQLModel, table=True):
         )
 
 
+@dataclass(slots=True)
+class RecordedDelta:
+    """A ``deltas`` row as plain data, for the recording hot path.
+
+    An ORM instance costs tens of microseconds to construct; the recorder writes and answers
+    thousands of these a second. Same attribute names as DeltaRow, so receipts render either.
+    """
+
+    id: int | None
+    receipt_id: str
+    tenant: str
+    customer_id: str
+    reference_id: str
+    amount: str
+    reason: str
+    metadata_json: str | None
+    metadata_hash: bytes
+    customer_index: int
+    prev_fingerprint: bytes
+    recorded_at: int
+    salt: bytes
+    fingerprint: bytes
+    signature: bytes
+    request_hash: bytes
+    status: str
+    log_index: int | None
+    batch_id: int | None
+    api_key_id: str | None
+    corrects: bytes
+    corrects_receipt_id: str | None
+    running_total: str
+
+    def to_delta(self) -> Delta:
+        """The signed struct, rebuilt from the row (as DeltaRow.to_delta)."""
+        return Delta(
+            tenant=self.tenant,
+            customer_id=self.customer_id,
+            delta=int(self.amount),
+            reason=self.reason,
+            reference_id=self.reference_id,
+            metadata_hash=self.metadata_hash,
+            customer_index=self.customer_index,
+            prev_fingerprint=self.prev_fingerprint,
+            recorded_at=self.recorded_at,
+            salt=self.salt,
+            corrects=self.corrects,
+        )
+
+
+DELTA_COLUMNS: tuple[str, ...] = tuple(RecordedDelta.__dataclass_fields__)
+BYTES_COLUMNS = frozenset(
+    {"metadata_hash", "prev_fingerprint", "salt", "fingerprint", "signature", "request_hash", "corrects"}
+)
+
+
 class BatchRow(SQLModel, table=True):
     __tablename__ = "batches"
 
@@ -146,6 +202,42 @@ class BatchRow(SQLModel, table=True):
     created_at: int = Field(sa_column=_bigint(nullable=False))
     anchored_at: int | None = Field(default=None, sa_column=_bigint())
     verified_at: int | None = Field(default=None, sa_column=_bigint())
+
+
+@dataclass(slots=True)
+class RecordedBatch:
+    """A ``batches`` row as plain data for the read hot path (constructing a BatchRow costs ~0.3 ms)."""
+
+    id: int | None
+    start_index: int
+    count: int
+    root: bytes
+    status: str
+    onchain_batch_id: int | None
+    tx_hash: bytes | None
+    tx_nonce: int | None
+    raw_tx: bytes | None
+    block_number: int | None
+    block_hash: bytes | None
+    gas_used: int | None
+    effective_gas_price: int | None
+    created_at: int
+    anchored_at: int | None
+    verified_at: int | None
+
+
+class BatchTreeRow(SQLModel, table=True):
+    """A batch's whole Merkle tree (``MerkleTree.pack``: 2n-1 nodes of 32 bytes), written with the batch.
+
+    Derived data, kept so a proof is a few slices of one row instead of rebuilding the tree from
+    the batch's fingerprints (10,000 leaves: tens of milliseconds). A batch without one (anchored
+    before this table existed) is rebuilt on demand as before.
+    """
+
+    __tablename__ = "batch_trees"
+
+    batch_id: int = Field(primary_key=True, foreign_key="batches.id")
+    nodes: bytes = Field(sa_column=_bytes())
 
 
 class CustomerBalanceRow(SQLModel, table=True):

@@ -5,13 +5,26 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from node.store.db import Store
-from node.store.models import BatchRow, BatchStatus, CheckpointRow, CustomerBalanceRow, DeltaRow, DeltaStatus
+from node.store.models import (
+    BYTES_COLUMNS,
+    DELTA_COLUMNS,
+    BatchRow,
+    BatchStatus,
+    BatchTreeRow,
+    CheckpointRow,
+    CustomerBalanceRow,
+    DeltaRow,
+    DeltaStatus,
+    RecordedBatch,
+    RecordedDelta,
+)
 
 
 def get_delta_by_reference(*, session: Session, tenant: str, reference_id: str) -> DeltaRow | None:
@@ -206,6 +219,12 @@ def batch_leaves(*, session: Session, batch_id: int) -> list[tuple[int, bytes]]:
     return [(int(i or 0), bytes(fp)) for i, fp in session.execute(stmt).all()]
 
 
+def get_batch_tree(*, session: Session, batch_id: int) -> bytes | None:
+    """The batch's packed Merkle tree, if the anchoring job stored one."""
+    row = session.get(BatchTreeRow, batch_id)
+    return None if row is None else bytes(row.nodes)
+
+
 def list_checkpoints(*, session: Session, tenant: str, customer_id: str | None = None) -> Sequence[CheckpointRow]:
     stmt = select(CheckpointRow).where(CheckpointRow.tenant == tenant)
     if customer_id is not None:
@@ -275,3 +294,40 @@ def receipt_ids_at(store: Store, *, tenant: str, customer_id: str, indexes: Sequ
             )
             found.update({int(i): str(r) for i, r in session.execute(stmt).all()})
     return found
+
+
+# Hot-path reads (one indexed row each, straight from the driver; see Store.read_one).
+_RECEIPT_SQL = "SELECT {} FROM deltas WHERE tenant = ? AND receipt_id = ?".format(", ".join(DELTA_COLUMNS))  # noqa: S608
+_BATCH_COLUMNS = tuple(RecordedBatch.__dataclass_fields__)
+_BATCH_SQL = "SELECT {} FROM batches WHERE id = ?".format(", ".join(_BATCH_COLUMNS))  # noqa: S608
+_BATCH_BYTES = frozenset({"root", "tx_hash", "raw_tx", "block_hash"})
+
+
+def recorded_delta(values: Sequence[Any]) -> RecordedDelta:
+    """A deltas row as the driver returns it (bytes columns may come as memoryview)."""
+    fields: list[Any] = [
+        bytes(value) if name in BYTES_COLUMNS and value is not None else value
+        for name, value in zip(DELTA_COLUMNS, values, strict=True)
+    ]
+    return RecordedDelta(*fields)
+
+
+def read_receipt(store: Store, *, tenant: str, receipt_id: str) -> RecordedDelta | None:
+    found = store.read_one(_RECEIPT_SQL, (tenant, receipt_id))
+    return None if found is None else recorded_delta(found)
+
+
+def read_batch(store: Store, *, batch_id: int) -> RecordedBatch | None:
+    found = store.read_one(_BATCH_SQL, (batch_id,))
+    if found is None:
+        return None
+    values: list[Any] = [
+        bytes(value) if name in _BATCH_BYTES and value is not None else value
+        for name, value in zip(_BATCH_COLUMNS, found, strict=True)
+    ]
+    return RecordedBatch(*values)
+
+
+def read_batch_tree(store: Store, *, batch_id: int) -> bytes | None:
+    found = store.read_one("SELECT nodes FROM batch_trees WHERE batch_id = ?", (batch_id,))
+    return None if found is None else bytes(found[0])

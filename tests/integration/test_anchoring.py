@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import delete, func
 from sqlmodel import col, select
 
 from node.anchoring import AnchorPolicy, AnchorStateMismatch, run_anchor_cycle
@@ -20,7 +21,7 @@ from node.receipts import ReceiptReader
 from node.recording import Recorder
 from node.store.db import Store
 from node.store.keys import ensure_tenant
-from node.store.models import BatchRow, BatchStatus, DeltaRow, WebhookDeliveryRow, WebhookEndpointRow
+from node.store.models import BatchRow, BatchStatus, BatchTreeRow, DeltaRow, WebhookDeliveryRow, WebhookEndpointRow
 from node.store.queries import list_batches_in_status
 from tests.conftest import BOTH_BACKENDS, Deployment, deploy_fresh, free_port
 
@@ -92,6 +93,19 @@ def test_cycle_anchors_contiguous_batches_and_every_proof_verifies_on_chain(
             fingerprint=bytes(32),
             proof=[from_hex(p) for p in bundle["proof"]],
         )
+
+
+def test_proofs_from_stored_trees_equal_proofs_from_rebuilt_trees(deployment: Deployment, db_url: str) -> None:
+    store, recorder, reader = _setup(deployment, db_url)
+    rows = _record(recorder, 23)
+    run_anchor_cycle(store, deployment.client(), time.time, AnchorPolicy(max_batch_size=10))
+    stored = [reader.proof_bundle(tenant="default", receipt_id=row.receipt_id) for row in rows]
+    with store.writer() as session:
+        assert session.exec(select(func.count()).select_from(BatchTreeRow)).one() == 3
+        session.execute(delete(BatchTreeRow))  # as a batch anchored before trees were stored
+        session.commit()
+    fresh = ReceiptReader(store=store, domain=reader.domain, signer=reader.signer)
+    assert [fresh.proof_bundle(tenant="default", receipt_id=row.receipt_id) for row in rows] == stored
 
 
 def test_nothing_pending_sends_nothing(deployment: Deployment, db_url: str) -> None:

@@ -120,6 +120,8 @@ class Endpoint:
 
 ENDPOINTS = [
     Endpoint("POST", "/v1/balance/delta", "write", _delta),  # records for the caller's own tenant
+    Endpoint("POST", "/v1/balance/deltas", "write", lambda: {"deltas": [_delta()]}),
+    Endpoint("GET", "/v1/me", ""),  # any valid key, whatever its scopes
     Endpoint("GET", "/v1/receipts/{receipt_id}", "read"),
     Endpoint("GET", "/v1/receipts/{receipt_id}/proof", "read"),
     Endpoint("POST", "/v1/keys", "admin", {"name": "x", "scopes": ["read"]}),
@@ -173,7 +175,7 @@ def test_every_endpoint_refuses_missing_malformed_unknown_and_revoked_keys(world
         assert response.headers["content-type"].startswith("application/problem+json")
 
 
-@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: f"{e.method} {e.template}")
+@pytest.mark.parametrize("endpoint", [e for e in ENDPOINTS if e.scope], ids=lambda e: f"{e.method} {e.template}")
 def test_every_endpoint_refuses_a_key_without_its_scope(world: World, endpoint: Endpoint) -> None:
     wrong = {"write": world.read, "read": world.write, "admin": create_key(world.node.db_url, scope="read,write")}
     response = world.call(endpoint.method, endpoint.path(world), wrong[endpoint.scope], endpoint.payload())
@@ -272,3 +274,9 @@ def test_key_lifecycle_create_list_revoke_rotate(world: World) -> None:
 
     again = world.call("POST", f"/v1/keys/{rotated['id']}/rotate", world.admin, {"graceSeconds": 0})
     assert again.status_code == 422
+
+
+def test_me_names_the_calling_key_only(world: World) -> None:
+    mine = world.call("GET", "/v1/me", world.customer_a).json()
+    assert mine["tenant"] == "default" and mine["scopes"] == ["read"] and mine["customerId"] == "cust_a"
+    assert world.call("GET", "/v1/me", world.other_admin).json()["tenant"] == "other"

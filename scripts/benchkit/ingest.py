@@ -1,0 +1,200 @@
+"""Section 1: ingest over HTTP, single-delta POSTs and bulk POSTs, against a trivial authenticated GET.
+
+All three are driven by the same load generator over the same kind of connections, against the
+same node processes, in the same run. The load generator's own ceiling (against a canned-answer
+server) is measured first, so a figure near it would say "the generator is the limit".
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from benchkit.loadgen import LoadResult, median, percentile, request_bytes, run_load
+from benchkit.node_harness import REPO, BenchNode, free_port
+from benchkit.table import Row
+from node.devchain import port_open
+
+
+@dataclass
+class IngestConfig:
+    seconds: float = 5.0
+    repeats: int = 3
+    clients: int = 32
+    bulk_clients: int = 4
+    bulk_size: int = 1000
+    customers: int = 1000
+    warmup: float = 0.5
+    baseline_path: str = "/v1/me"  # the trivial authenticated endpoint
+    baseline_status: int = 200
+    bulk: bool = True
+
+
+def _repeat(config: IngestConfig, run: Callable[[], LoadResult]) -> tuple[float, float, float]:
+    """(median rate, p50 ms, p99 ms) over ``config.repeats`` runs; latencies pooled across runs."""
+    results = [run() for _ in range(config.repeats)]
+    rates = [r.item_rate() for r in results]
+    latencies = [lat for r in results for lat in r.latencies]
+    return median(rates), percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000
+
+
+def _expect(ok: int) -> Callable[[int, bytes], None]:
+    def check(got: int, body: bytes) -> None:
+        if got != ok:
+            raise AssertionError(f"expected {ok}, got {got}: {body[:300]!r}")
+
+    return check
+
+
+def measure_ceiling(config: IngestConfig) -> float:
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "benchkit.echo_server", str(port)], cwd=REPO / "scripts", stdin=subprocess.DEVNULL
+    )
+    try:
+        while not port_open("127.0.0.1", port):
+            time.sleep(0.02)
+        request = request_bytes("GET", "/", "x")
+        rate, _p50, _p99 = _repeat(
+            config,
+            lambda: run_load(
+                [("127.0.0.1", port)],
+                lambda: (request, 1),
+                clients=config.clients,
+                seconds=config.seconds,
+                warmup=config.warmup,
+            ),
+        )
+        return rate
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def run(node: BenchNode, config: IngestConfig, *, label: str) -> list[Row]:
+    rows: list[Row] = []
+    ceiling = measure_ceiling(config)
+    me = request_bytes("GET", config.baseline_path, node.token)
+    base_rate, base_p50, base_p99 = _repeat(
+        config,
+        lambda: run_load(
+            node.addresses,
+            lambda: (me, 1),
+            clients=config.clients,
+            seconds=config.seconds,
+            check=_expect(config.baseline_status),
+        ),
+    )
+    rows.append(
+        Row(
+            "1",
+            f"trivial authenticated GET /v1/me, {config.clients} clients, {label}",
+            base_rate,
+            "req/s",
+            ceiling,
+            "load generator's ceiling",
+            note=f"p50 {base_p50:.1f} ms, p99 {base_p99:.1f} ms",
+        )
+    )
+    node.sample_rss()
+
+    counter = itertools.count()
+    customers = config.customers
+
+    def single() -> tuple[bytes, int]:
+        i = next(counter)
+        body = b'{"customerId":"cust%d","delta":%d,"reason":"usage","referenceId":"s%d"}' % (
+            i % customers,
+            i % 97 + 1,
+            i,
+        )
+        return request_bytes("POST", "/v1/balance/delta", node.token, body), 1
+
+    rate, p50, p99 = _repeat(
+        config,
+        lambda: run_load(
+            node.addresses,
+            single,
+            clients=config.clients,
+            seconds=config.seconds,
+            warmup=config.warmup,
+            check=_expect(201),
+        ),
+    )
+    rows.append(
+        Row(
+            "1",
+            f"single-delta POST, {config.clients} clients, {label}",
+            rate,
+            "deltas/s",
+            base_rate,
+            "trivial GET req/s",
+            target=">= 2,000 (aim 3,000)",
+            met=rate >= 2000,
+            note=f"p50 {p50:.1f} ms, p99 {p99:.1f} ms",
+        )
+    )
+    node.sample_rss()
+
+    if not config.bulk:
+        peak = node.sample_rss()
+        rows.append(
+            Row(
+                "1",
+                f"peak RSS of a node process during ingest, {label}",
+                peak,
+                "MB",
+                target="< 1,024 MB",
+                met=peak < 1024,
+            )
+        )
+        return rows
+
+    def bulk() -> tuple[bytes, int]:
+        items = []
+        for _ in range(config.bulk_size):
+            i = next(counter)
+            items.append(
+                {"customerId": f"cust{i % customers}", "delta": i % 97 + 1, "reason": "usage", "referenceId": f"b{i}"}
+            )
+        body = json.dumps({"deltas": items}, separators=(",", ":")).encode()
+        return request_bytes("POST", "/v1/balance/deltas", node.token, body), config.bulk_size
+
+    def check_bulk(status: int, body: bytes) -> None:
+        if status != 200 or not body.endswith(b'"failed":0}'):
+            raise AssertionError(f"bulk request not fully recorded: {status} {body[-300:]!r}")
+
+    rate, p50, p99 = _repeat(
+        config,
+        lambda: run_load(
+            node.addresses,
+            bulk,
+            clients=config.bulk_clients,
+            seconds=config.seconds,
+            warmup=config.warmup,
+            check=check_bulk,
+        ),
+    )
+    rows.append(
+        Row(
+            "1",
+            f"bulk POST of {config.bulk_size:,}, {config.bulk_clients} clients, {label}",
+            rate,
+            "deltas/s",
+            base_rate,
+            "trivial GET req/s",
+            target=">= 25,000",
+            met=rate >= 25_000,
+            note=f"per request p50 {p50:.0f} ms, p99 {p99:.0f} ms",
+        )
+    )
+    peak = node.sample_rss()
+    rows.append(
+        Row("1", f"peak RSS of a node process during ingest, {label}", peak, "MB", target="< 1,024 MB", met=peak < 1024)
+    )
+    return rows

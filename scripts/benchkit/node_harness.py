@@ -1,0 +1,164 @@
+"""A real node for the benchmark: Anvil, a fresh contract, an API key, N ``pacspace-node serve`` processes.
+
+Process 0 runs the anchoring job; the others serve the API only (``PACSPACE_RUN_ANCHORER=false``),
+as replicas behind a load balancer would until leader election arrives with PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from node.chain.client import account_from_key, connect, deploy_anchor  # noqa: E402
+from node.devchain import ARTIFACT, DEV_ANCHORER_KEY, DEV_OWNER_KEY, Anvil, port_open, start_anvil  # noqa: E402
+from node.store.db import Store  # noqa: E402
+from node.store.keys import create_api_key  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def deploy(rpc_url: str) -> str:
+    owner, anchorer = account_from_key(DEV_OWNER_KEY), account_from_key(DEV_ANCHORER_KEY)
+    return deploy_anchor(
+        connect(rpc_url), deployer=owner, owner=owner.address, anchorer=anchorer.address, artifact=ARTIFACT
+    ).lower()
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's high-water resident set (VmHWM) in MB, or nan once it has gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def make_key(db_url: str, tenant: str = "bench") -> str:
+    """An admin key whose rate limit never throttles the benchmark."""
+    store = Store(db_url)
+    store.create_schema()
+    with store.writer() as session:
+        _row, token = create_api_key(
+            session=session,
+            tenant=tenant,
+            name="bench",
+            scopes=("admin",),
+            rate_per_second=100_000,
+            rate_burst=1_000_000,
+        )
+    store.close()
+    return token
+
+
+@dataclass
+class BenchNode:
+    anvil: Anvil
+    contract: str
+    db_url: str
+    token: str
+    ports: list[int]
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    peak_rss: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def addresses(self) -> list[tuple[str, int]]:
+        return [("127.0.0.1", p) for p in self.ports]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports[0]}"
+
+    def sample_rss(self) -> float:
+        """Peak RSS (MB) of the largest node process so far."""
+        for proc in self.processes:
+            value = peak_rss_mb(proc.pid)
+            if not math.isnan(value):
+                self.peak_rss[proc.pid] = max(self.peak_rss.get(proc.pid, 0.0), value)
+        return max(self.peak_rss.values(), default=float("nan"))
+
+    def stop(self) -> None:
+        self.stop_processes()
+        self.anvil.stop()
+
+    def stop_processes(self) -> None:
+        self.sample_rss()
+        for proc in self.processes:
+            proc.terminate()
+        for proc in self.processes:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def start_node(
+    *,
+    database_url: str | None = None,
+    processes: int = 1,
+    block_time: float | None = None,
+    interval: float = 1.0,
+    extra_env: dict[str, str] | None = None,
+    workdir: Path | None = None,
+    anvil: Anvil | None = None,
+    contract: str | None = None,
+    tenant: str = "bench",
+    node_repo: Path | None = None,
+) -> BenchNode:
+    """Node processes on ``database_url`` (default: a new SQLite file), on a new Anvil and contract unless
+    given. The node owns what it starts: ``stop()`` stops the given Anvil too. ``node_repo`` serves the
+    node from another checkout (to measure a before/after pair with the same harness)."""
+    if anvil is None:
+        anvil = start_anvil(port=free_port(), block_time=block_time)
+    if contract is None:
+        contract = deploy(anvil.rpc_url)
+    if database_url is None:
+        work = workdir or Path(tempfile.mkdtemp(prefix="pacspace-bench-"))
+        database_url = f"sqlite:///{work / 'bench.db'}"
+    token = make_key(database_url, tenant)
+    node = BenchNode(anvil, contract, database_url, token, [free_port() for _ in range(processes)])
+    base_env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("PACSPACE_")},
+        "PACSPACE_DATABASE_URL": database_url,
+        "PACSPACE_RPC_URL": anvil.rpc_url,
+        "PACSPACE_CHAIN_ID": "31337",
+        "PACSPACE_CONTRACT_ADDRESS": contract,
+        "PACSPACE_SIGNER_KEY": DEV_ANCHORER_KEY,
+        "PACSPACE_ANCHOR_INTERVAL_SECONDS": str(interval),
+        "PACSPACE_LOG_LEVEL": "WARNING",
+        **(extra_env or {}),
+    }
+    for i, port in enumerate(node.ports):
+        env = {**base_env, "PACSPACE_PORT": str(port)}
+        if i > 0:
+            env["PACSPACE_RUN_ANCHORER"] = "false"
+        node.processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "node.cli", "serve"], env=env, cwd=node_repo or REPO, stdin=subprocess.DEVNULL
+            )
+        )
+    deadline = time.monotonic() + 60
+    for proc, port in zip(node.processes, node.ports, strict=True):
+        while not port_open("127.0.0.1", port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                node.stop()
+                raise RuntimeError(f"node process on port {port} did not start")
+            time.sleep(0.05)
+    return node

@@ -1,0 +1,166 @@
+"""Group commit in the recorder, against a real SQLite file: many concurrent callers, one writer."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from node.core.deltas import ChainHead, validate_delta_request
+from node.core.errors import Conflict
+from node.core.signing import Signer, recover_signer
+from node.core.typed_data import Domain, compute_fingerprint
+from node.recording import Recorder
+from node.store.db import Store
+from node.store.keys import ensure_tenant
+from node.store.models import DeltaRow
+from node.store.queries import iter_customer_deltas
+
+SIGNER = Signer(bytes(range(1, 33)))
+DOMAIN = Domain(31337, bytes(range(20)))
+
+
+@pytest.fixture
+def recorder(tmp_path: Path) -> Iterator[Recorder]:
+    store = Store(f"sqlite:///{tmp_path / 'rec.db'}")
+    store.create_schema()
+    with store.writer() as session:
+        ensure_tenant(session=session, tenant="t")
+        session.commit()
+    rec = Recorder(store=store, domain=DOMAIN, signer=SIGNER)
+    yield rec
+    rec.close()
+    store.close()
+
+
+def _request(ref: str, customer: str = "c", delta: int = 1) -> Any:
+    return validate_delta_request(customer_id=customer, delta=delta, reason="usage", reference_id=ref, metadata=None)
+
+
+def _stored(recorder: Recorder, customer: str) -> list[DeltaRow]:
+    return list(iter_customer_deltas(recorder.store.session, tenant="t", customer_id=customer))
+
+
+def test_concurrent_callers_build_gap_free_chains_and_every_acknowledged_delta_is_stored_as_answered(
+    recorder: Recorder,
+) -> None:
+    answered: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def record(i: int) -> None:
+        row, created = recorder.record(tenant="t", request=_request(f"r{i}", customer=f"c{i % 5}", delta=i + 1))
+        assert created
+        # Acknowledged means committed: another connection sees the row at once, exactly as answered.
+        with sqlite3.connect(recorder.store.url.removeprefix("sqlite:///")) as conn:
+            stored = conn.execute("select fingerprint, signature from deltas where receipt_id = ?", (row.receipt_id,))
+            assert stored.fetchone() == (row.fingerprint, row.signature)
+        with lock:
+            answered[row.receipt_id] = row
+
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        list(pool.map(record, range(400)))
+    assert len(answered) == 400
+    for customer in (f"c{k}" for k in range(5)):
+        chain = _stored(recorder, customer)
+        assert [row.customer_index for row in chain] == list(range(80))
+        previous, total = b"\x00" * 32, 0
+        for row in chain:
+            assert row.prev_fingerprint == previous
+            assert compute_fingerprint(DOMAIN, row.to_delta()) == row.fingerprint
+            assert recover_signer(row.fingerprint, row.signature) == SIGNER.address
+            total += int(row.amount)
+            assert int(row.running_total) == total
+            first = answered[row.receipt_id]
+            assert (first.fingerprint, first.customer_index, first.amount) == (
+                row.fingerprint,
+                row.customer_index,
+                row.amount,
+            )
+            previous = row.fingerprint
+
+
+def test_the_same_reference_retried_concurrently_is_one_delta(recorder: Recorder) -> None:
+    def record(_i: int) -> tuple[str, bool]:
+        row, created = recorder.record(tenant="t", request=_request("same", delta=7))
+        return row.receipt_id, created
+
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        results = list(pool.map(record, range(100)))
+    assert len({receipt for receipt, _ in results}) == 1
+    assert [created for _, created in results].count(True) == 1
+    assert len(_stored(recorder, "c")) == 1
+
+
+def test_async_callers_share_transactions_and_get_their_own_outcomes(recorder: Recorder) -> None:
+    async def main() -> list[Any]:
+        calls = [recorder.record_async(tenant="t", request=_request(f"a{i}", delta=i + 1)) for i in range(50)]
+        calls.append(recorder.record_async(tenant="t", request=_request("a3", delta=999)))  # conflicts with a3
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    results = asyncio.run(main())
+    assert all(created for row, created in results[:50])  # type: ignore[misc]
+    assert isinstance(results[50], Conflict) and results[50].code == "reference_conflict"
+    assert [row.customer_index for row, _created in results[:50]] == list(range(50))  # type: ignore[misc]
+
+
+def test_record_many_keeps_request_order_duplicates_and_conflicts(recorder: Recorder) -> None:
+    outcomes = recorder.record_many(
+        tenant="t", requests=[_request("m0"), _request("m1"), _request("m0"), _request("m1", delta=2), _request("m2")]
+    )
+    assert [(o.created, o.error is None) for o in outcomes] == [
+        (True, True),
+        (True, True),
+        (False, True),
+        (False, False),
+        (True, True),
+    ]
+    assert outcomes[2].row is not None and outcomes[0].row is not None
+    assert outcomes[2].row.receipt_id == outcomes[0].row.receipt_id
+    assert [row.reference_id for row in _stored(recorder, "c")] == ["m0", "m1", "m2"]
+
+
+def test_a_stale_chain_head_from_another_writer_is_refused_and_retried_per_delta(
+    recorder: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder.record(tenant="t", request=_request("first"))
+    real = Recorder._chain_heads
+    stale = {"left": 1}
+
+    def heads(self: Recorder, cursor: Any, chains: list[tuple[str, str]]) -> dict[tuple[str, str], ChainHead]:
+        if stale["left"]:  # as if another process had written after this writer read the head
+            stale["left"] -= 1
+            return {}
+        return real(self, cursor, chains)
+
+    monkeypatch.setattr(Recorder, "_chain_heads", heads)
+    outcomes = recorder.record_many(tenant="t", requests=[_request("second"), _request("third")])
+    assert all(o.created for o in outcomes)
+    assert [(row.reference_id, row.customer_index) for row in _stored(recorder, "c")] == [
+        ("first", 0),
+        ("second", 1),
+        ("third", 2),
+    ]
+
+
+def test_a_refused_transaction_fails_only_its_callers_and_stores_nothing(recorder: Recorder) -> None:
+    path = recorder.store.url.removeprefix("sqlite:///")
+    store = Store(recorder.store.url, busy_timeout_ms=100)
+    blocked = Recorder(store=store, domain=DOMAIN, signer=SIGNER)
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(Exception, match="locked"):
+            blocked.record(tenant="t", request=_request("x"))
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    row, created = blocked.record(tenant="t", request=_request("x"))
+    assert created and row.customer_index == 0
+    blocked.close()
+    store.close()
