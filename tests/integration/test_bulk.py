@@ -1,15 +1,18 @@
-"""POST /v1/balance/deltas on a real node: per-item results, idempotency, chain order, limits."""
+"""POST /v1/balance/deltas on a real node, on SQLite and PostgreSQL: per-item results, idempotency, chain order,
+limits."""
 
 from __future__ import annotations
 
 import itertools
-import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from node.core.hashing import from_hex
 from node.core.signing import recover_signer
-from tests.conftest import RunningNode
+from tests.conftest import BOTH_BACKENDS, RunningNode
+from tests.support import sql
+
+pytestmark = BOTH_BACKENDS
 
 
 def _item(ref: str, customer: str = "cust_bulk", delta: int = 10, **extra: Any) -> dict[str, Any]:
@@ -17,10 +20,11 @@ def _item(ref: str, customer: str = "cust_bulk", delta: int = 10, **extra: Any) 
 
 
 def _rows(node: RunningNode) -> list[tuple[str, int, str, bytes, bytes]]:
-    with sqlite3.connect(node.db_url.removeprefix("sqlite:///")) as conn:
-        return conn.execute(
-            "select customer_id, customer_index, reference_id, fingerprint, prev_fingerprint from deltas order by id"
-        ).fetchall()
+    rows = sql(
+        node.db_url,
+        "select customer_id, customer_index, reference_id, fingerprint, prev_fingerprint from deltas order by id",
+    )
+    return [(c, int(i), r, bytes(f), bytes(p)) for c, i, r, f, p in rows]
 
 
 def test_each_item_gets_its_own_result_in_order(node: RunningNode) -> None:

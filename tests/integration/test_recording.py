@@ -1,4 +1,4 @@
-"""Group commit in the recorder, against a real SQLite file: many concurrent callers, one writer."""
+"""Group commit in the recorder, on a real SQLite file and a real PostgreSQL: many concurrent callers, one writer."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,14 +20,16 @@ from node.store.db import Store
 from node.store.keys import ensure_tenant
 from node.store.models import DeltaRow
 from node.store.queries import iter_customer_deltas
+from tests.conftest import BOTH_BACKENDS
+from tests.support import sql
 
 SIGNER = Signer(bytes(range(1, 33)))
 DOMAIN = Domain(31337, bytes(range(20)))
 
 
 @pytest.fixture
-def recorder(tmp_path: Path) -> Iterator[Recorder]:
-    store = Store(f"sqlite:///{tmp_path / 'rec.db'}")
+def recorder(db_url: str) -> Iterator[Recorder]:
+    store = Store(db_url)
     store.create_schema()
     with store.writer() as session:
         ensure_tenant(session=session, tenant="t")
@@ -47,6 +48,7 @@ def _stored(recorder: Recorder, customer: str) -> list[DeltaRow]:
     return list(iter_customer_deltas(recorder.store.session, tenant="t", customer_id=customer))
 
 
+@BOTH_BACKENDS
 def test_concurrent_callers_build_gap_free_chains_and_every_acknowledged_delta_is_stored_as_answered(
     recorder: Recorder,
 ) -> None:
@@ -57,9 +59,10 @@ def test_concurrent_callers_build_gap_free_chains_and_every_acknowledged_delta_i
         row, created = recorder.record(tenant="t", request=_request(f"r{i}", customer=f"c{i % 5}", delta=i + 1))
         assert created
         # Acknowledged means committed: another connection sees the row at once, exactly as answered.
-        with sqlite3.connect(recorder.store.url.removeprefix("sqlite:///")) as conn:
-            stored = conn.execute("select fingerprint, signature from deltas where receipt_id = ?", (row.receipt_id,))
-            assert stored.fetchone() == (row.fingerprint, row.signature)
+        stored = sql(
+            recorder.store.url, "select fingerprint, signature from deltas where receipt_id = :r", {"r": row.receipt_id}
+        )
+        assert [(bytes(f), bytes(s)) for f, s in stored] == [(row.fingerprint, row.signature)]
         with lock:
             answered[row.receipt_id] = row
 
@@ -85,6 +88,7 @@ def test_concurrent_callers_build_gap_free_chains_and_every_acknowledged_delta_i
             previous = row.fingerprint
 
 
+@BOTH_BACKENDS
 def test_the_same_reference_retried_concurrently_is_one_delta(recorder: Recorder) -> None:
     def record(_i: int) -> tuple[str, bool]:
         row, created = recorder.record(tenant="t", request=_request("same", delta=7))
@@ -97,6 +101,7 @@ def test_the_same_reference_retried_concurrently_is_one_delta(recorder: Recorder
     assert len(_stored(recorder, "c")) == 1
 
 
+@BOTH_BACKENDS
 def test_async_callers_share_transactions_and_get_their_own_outcomes(recorder: Recorder) -> None:
     async def main() -> list[Any]:
         calls = [recorder.record_async(tenant="t", request=_request(f"a{i}", delta=i + 1)) for i in range(50)]
@@ -109,6 +114,7 @@ def test_async_callers_share_transactions_and_get_their_own_outcomes(recorder: R
     assert [row.customer_index for row, _created in results[:50]] == list(range(50))  # type: ignore[misc]
 
 
+@BOTH_BACKENDS
 def test_record_many_keeps_request_order_duplicates_and_conflicts(recorder: Recorder) -> None:
     outcomes = recorder.record_many(
         tenant="t", requests=[_request("m0"), _request("m1"), _request("m0"), _request("m1", delta=2), _request("m2")]
@@ -125,6 +131,7 @@ def test_record_many_keeps_request_order_duplicates_and_conflicts(recorder: Reco
     assert [row.reference_id for row in _stored(recorder, "c")] == ["m0", "m1", "m2"]
 
 
+@BOTH_BACKENDS
 def test_a_stale_chain_head_from_another_writer_is_refused_and_retried_per_delta(
     recorder: Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -149,6 +156,7 @@ def test_a_stale_chain_head_from_another_writer_is_refused_and_retried_per_delta
 
 
 def test_a_refused_transaction_fails_only_its_callers_and_stores_nothing(recorder: Recorder) -> None:
+    """SQLite: another connection holds the write lock (PostgreSQL's refusal is test_faults.py's)."""
     path = recorder.store.url.removeprefix("sqlite:///")
     store = Store(recorder.store.url, busy_timeout_ms=100)
     blocked = Recorder(store=store, domain=DOMAIN, signer=SIGNER)
