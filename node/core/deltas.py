@@ -7,12 +7,19 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from json.encoder import encode_basestring as _encode_string
 from typing import Any
 
 from node.core.canonical_json import canonicalize, compute_metadata_hash
 from node.core.errors import FieldError, InvalidInput
 from node.core.hashing import ZERO32, keccak256
 from node.core.typed_data import INT256_MAX, INT256_MIN, Delta
+
+
+def _json_string(value: str | None) -> str:
+    """What ``json.dumps(value, ensure_ascii=False)`` gives for a string or None (RFC 8785 forms)."""
+    return "null" if value is None else _encode_string(value)
+
 
 MAX_CUSTOMER_ID = 128
 MAX_REFERENCE_ID = 128
@@ -34,19 +41,29 @@ class DeltaRequest:
 
     @property
     def request_hash(self) -> bytes:
-        """What a retry must repeat exactly to get the first receipt back."""
-        return keccak256(
-            canonicalize(
-                {
-                    "customerId": self.customer_id,
-                    "delta": str(self.delta),
-                    "reason": self.reason,
-                    "referenceId": self.reference_id,
-                    "metadata": self.metadata_json,
-                    "correctsReceiptId": self.corrects_receipt_id,
-                }
-            ).encode()
+        """What a retry must repeat exactly to get the first receipt back.
+
+        keccak256 of the canonical JSON of ``{customerId, delta (decimal string), reason, referenceId,
+        metadata (canonical text or null), correctsReceiptId (or null)}``. Every value is a string or
+        null and the keys are fixed, so the text is assembled directly in canonical key order with the
+        string encoder ``canonicalize`` uses (5x faster; tests/unit/test_deltas.py checks both agree).
+        """
+        text = (
+            '{"correctsReceiptId":'
+            + _json_string(self.corrects_receipt_id)
+            + ',"customerId":'
+            + _json_string(self.customer_id)
+            + ',"delta":'
+            + _json_string(str(self.delta))
+            + ',"metadata":'
+            + _json_string(self.metadata_json)
+            + ',"reason":'
+            + _json_string(self.reason)
+            + ',"referenceId":'
+            + _json_string(self.reference_id)
+            + "}"
         )
+        return keccak256(text.encode())
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -51,6 +51,31 @@ def list_unbatched(*, session: Session, limit: int) -> Sequence[DeltaRow]:
     """Pending deltas with no log index yet, in the order they were acknowledged."""
     stmt = select(DeltaRow).where(col(DeltaRow.log_index).is_(None)).order_by(col(DeltaRow.id)).limit(limit)
     return session.exec(stmt).all()
+
+
+def unbatched_fingerprints(*, session: Session, limit: int) -> list[tuple[int, bytes]]:
+    """(id, fingerprint) of pending deltas with no log index yet, in the order they were acknowledged."""
+    stmt = (
+        sa_select(col(DeltaRow.id), col(DeltaRow.fingerprint))
+        .where(col(DeltaRow.log_index).is_(None))
+        .order_by(col(DeltaRow.id))
+        .limit(limit)
+    )
+    return [(int(row_id), bytes(fp)) for row_id, fp in session.execute(stmt).all()]
+
+
+def assign_log_indexes(*, session: Session, batch_id: int, first: int, row_ids: Sequence[int]) -> None:
+    """Give ``row_ids`` the log indexes first, first+1, … and the batch, in one executemany."""
+    table = DeltaRow.__table__  # type: ignore[attr-defined]
+    stmt = (
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values(log_index=bindparam("new_log_index"), batch_id=bindparam("new_batch_id"))
+    )
+    session.execute(
+        stmt,
+        [{"row_id": row_id, "new_log_index": first + i, "new_batch_id": batch_id} for i, row_id in enumerate(row_ids)],
+    )
 
 
 def count_unbatched(*, session: Session) -> int:

@@ -93,7 +93,7 @@ def run(node: BenchNode, config: IngestConfig, *, label: str) -> list[Row]:
     rows.append(
         Row(
             "1",
-            f"trivial authenticated GET /v1/me, {config.clients} clients, {label}",
+            f"trivial authenticated GET {config.baseline_path}, {config.clients} clients, {label}",
             base_rate,
             "req/s",
             ceiling,

@@ -77,3 +77,30 @@ def test_chain_links_each_delta_to_the_previous_fingerprint(amounts: list[int]) 
         assert delta.customer_index == i
         assert delta.prev_fingerprint == (ZERO32 if head is None else head.fingerprint)
         head = ChainHead(delta.customer_index, keccak256(str(i).encode()))
+
+
+@given(
+    customer=st.text(min_size=1, max_size=20),
+    reason=st.text(min_size=1, max_size=20),
+    reference=st.text(min_size=1, max_size=20),
+    delta=st.integers(-(2**255), 2**255 - 1),
+    metadata=st.one_of(st.none(), st.text(max_size=30)),
+    corrects=st.one_of(st.none(), st.text(max_size=20)),
+)
+def test_request_hash_is_keccak_of_the_canonical_request(
+    customer: str, reason: str, reference: str, delta: int, metadata: str | None, corrects: str | None
+) -> None:
+    from node.core.deltas import DeltaRequest
+
+    request = DeltaRequest(customer, delta, reason, reference, metadata, corrects)
+    canonical = canonicalize(
+        {
+            "customerId": customer,
+            "delta": str(delta),
+            "reason": reason,
+            "referenceId": reference,
+            "metadata": metadata,
+            "correctsReceiptId": corrects,
+        }
+    )
+    assert request.request_hash == keccak256(canonical.encode())
