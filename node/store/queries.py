@@ -7,7 +7,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, func, update
+from sqlalchemy import bindparam, func, insert, tuple_, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -150,7 +150,12 @@ def anchoring_snapshot(*, session: Session) -> AnchoringSnapshot:
 
 
 def add_verified_batch_to_balances(*, session: Session, batch_id: int) -> None:
-    """Add a newly verified batch's deltas to each customer's verified balance (same transaction)."""
+    """Add a newly verified batch's deltas to each customer's verified balance (same transaction).
+
+    Sums in Python (amounts are int256 decimal strings, beyond SQL integers), then one read of the
+    existing balances and one executemany each for updates and inserts: an ORM object per customer
+    cost ~1.4 ms, which made this most of an anchoring cycle's CPU (and held the write lock).
+    """
     rows = session.execute(
         select(col(DeltaRow.tenant), col(DeltaRow.customer_id), col(DeltaRow.amount)).where(
             col(DeltaRow.batch_id) == batch_id
@@ -161,13 +166,36 @@ def add_verified_batch_to_balances(*, session: Session, batch_id: int) -> None:
         entry = sums.setdefault((tenant, customer_id), [0, 0])
         entry[0] += int(amount)
         entry[1] += 1
-    for (tenant, customer_id), (amount_sum, count) in sums.items():
-        balance = session.get(CustomerBalanceRow, (tenant, customer_id))
-        if balance is None:
-            balance = CustomerBalanceRow(tenant=tenant, customer_id=customer_id, verified_balance="0", verified_count=0)
-        balance.verified_balance = str(int(balance.verified_balance) + amount_sum)
-        balance.verified_count += count
-        session.add(balance)
+    table = CustomerBalanceRow.__table__  # type: ignore[attr-defined]
+    keys = list(sums)
+    existing: dict[tuple[str, str], tuple[int, int]] = {}
+    for start in range(0, len(keys), 400):
+        chunk = keys[start : start + 400]
+        found = session.execute(
+            sa_select(table.c.tenant, table.c.customer_id, table.c.verified_balance, table.c.verified_count).where(
+                tuple_(table.c.tenant, table.c.customer_id).in_(chunk)
+            )
+        ).all()
+        existing.update({(t, c): (int(balance), int(count)) for t, c, balance, count in found})
+    updates = [
+        {"t": key[0], "c": key[1], "b": str(existing[key][0] + total), "n": existing[key][1] + count}
+        for key, (total, count) in sums.items()
+        if key in existing
+    ]
+    inserts = [
+        {"tenant": key[0], "customer_id": key[1], "verified_balance": str(total), "verified_count": count}
+        for key, (total, count) in sums.items()
+        if key not in existing
+    ]
+    if updates:
+        session.execute(
+            update(table)
+            .where(table.c.tenant == bindparam("t"), table.c.customer_id == bindparam("c"))
+            .values(verified_balance=bindparam("b"), verified_count=bindparam("n")),
+            updates,
+        )
+    if inserts:
+        session.execute(insert(table), inserts)
 
 
 def get_customer_balance(*, session: Session, tenant: str, customer_id: str) -> CustomerBalanceRow | None:
