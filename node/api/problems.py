@@ -5,8 +5,10 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -121,7 +123,10 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(PoolTimeout)
-    async def _database(_request: Request, exc: OperationalError | PoolTimeout) -> JSONResponse:
+    # The hot paths use raw driver connections and cursors, whose errors SQLAlchemy does not wrap.
+    @app.exception_handler(sqlite3.OperationalError)
+    @app.exception_handler(psycopg.OperationalError)
+    async def _database(_request: Request, exc: Exception) -> JSONResponse:
         # Locked, full, unreachable or out of pooled connections: the transaction rolled back,
         # so nothing was half-written.
         log.warning("database unavailable", extra={"error": str(getattr(exc, "orig", exc))[:200]})
