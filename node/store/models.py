@@ -31,6 +31,23 @@ def _bytes(*, nullable: bool = False, unique: bool = False, index: bool = False)
     return Column(LargeBinary, nullable=nullable, unique=unique, index=index)
 
 
+def _signed_delta(row: DeltaRow | RecordedDelta) -> Delta:
+    """The signed struct, rebuilt from a stored delta (what proofs and audits hash again)."""
+    return Delta(
+        tenant=row.tenant,
+        customer_id=row.customer_id,
+        delta=int(row.amount),
+        reason=row.reason,
+        reference_id=row.reference_id,
+        metadata_hash=row.metadata_hash,
+        customer_index=row.customer_index,
+        prev_fingerprint=row.prev_fingerprint,
+        recorded_at=row.recorded_at,
+        salt=row.salt,
+        corrects=row.corrects,
+    )
+
+
 def _row_id() -> Column[int]:
     """A 64-bit surrogate key (SQLite's rowid is 64-bit already, and must be spelled INTEGER)."""
     return Column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True)
@@ -112,19 +129,7 @@ class DeltaRow(SQLModel, table=True):
 
     def to_delta(self) -> Delta:
         """The signed struct, rebuilt from the row (what proofs and audits hash again)."""
-        return Delta(
-            tenant=self.tenant,
-            customer_id=self.customer_id,
-            delta=int(self.amount),
-            reason=self.reason,
-            reference_id=self.reference_id,
-            metadata_hash=self.metadata_hash,
-            customer_index=self.customer_index,
-            prev_fingerprint=self.prev_fingerprint,
-            recorded_at=self.recorded_at,
-            salt=self.salt,
-            corrects=self.corrects,
-        )
+        return _signed_delta(self)
 
 
 @dataclass(slots=True)
@@ -161,19 +166,7 @@ class RecordedDelta:
 
     def to_delta(self) -> Delta:
         """The signed struct, rebuilt from the row (as DeltaRow.to_delta)."""
-        return Delta(
-            tenant=self.tenant,
-            customer_id=self.customer_id,
-            delta=int(self.amount),
-            reason=self.reason,
-            reference_id=self.reference_id,
-            metadata_hash=self.metadata_hash,
-            customer_index=self.customer_index,
-            prev_fingerprint=self.prev_fingerprint,
-            recorded_at=self.recorded_at,
-            salt=self.salt,
-            corrects=self.corrects,
-        )
+        return _signed_delta(self)
 
 
 DELTA_COLUMNS: tuple[str, ...] = tuple(RecordedDelta.__dataclass_fields__)
