@@ -38,6 +38,22 @@ def find_anvil() -> str:
     return found
 
 
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def deploy_dev_contract(rpc_url: str, artifact: Path = ARTIFACT) -> str:
+    """Deploy the anchor contract on a dev chain: owner Anvil account 0, anchorer account 1. Lowercase address."""
+    owner = account_from_key(DEV_OWNER_KEY)
+    anchorer = account_from_key(DEV_ANCHORER_KEY)
+    return deploy_anchor(
+        connect(rpc_url), deployer=owner, owner=owner.address, anchorer=anchorer.address, artifact=artifact
+    ).lower()
+
+
 def port_open(host: str, port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.2)
@@ -87,11 +103,9 @@ def ensure_contract(*, rpc_url: str, data_dir: Path) -> tuple[str, bool]:
         address = json.loads(record.read_text())["contractAddress"]
         if len(w3.eth.get_code(Web3.to_checksum_address(address))) > 0:
             return address, False
-    owner = account_from_key(DEV_OWNER_KEY)
-    anchorer = account_from_key(DEV_ANCHORER_KEY)
-    address = deploy_anchor(w3, deployer=owner, owner=owner.address, anchorer=anchorer.address, artifact=ARTIFACT)
-    record.write_text(json.dumps({"chainId": DEV_CHAIN_ID, "contractAddress": address.lower()}, indent=2))
-    return address.lower(), True
+    address = deploy_dev_contract(rpc_url)
+    record.write_text(json.dumps({"chainId": DEV_CHAIN_ID, "contractAddress": address}, indent=2))
+    return address, True
 
 
 def dev_environment(*, data_dir: Path, rpc_url: str, contract_address: str) -> dict[str, str]:

@@ -18,29 +18,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from web3 import Web3
 
-from node.chain.client import account_from_key, connect, deploy_anchor
 from node.devchain import (
-    ARTIFACT,
     DEV_ANCHORER_KEY,
     DEV_CHAIN_ID,
-    DEV_OWNER_KEY,
     REPO_ROOT,
     Anvil,
+    deploy_dev_contract,
+    free_port,
     port_open,
     start_anvil,
 )
 from node.devpostgres import Postgres, start_postgres
 from node.store.db import Store
 from node.store.keys import create_api_key
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -77,17 +69,10 @@ class Cluster:
     def start(self) -> Cluster:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         try:
-            self.postgres = start_postgres(_free_port(), durable=self.durable)
+            self.postgres = start_postgres(free_port(), durable=self.durable)
             self.database_url = self.postgres.create_database("pacspace")
-            self.anvil = start_anvil(port=_free_port(), block_time=self.block_time)
-            owner, anchorer = account_from_key(DEV_OWNER_KEY), account_from_key(DEV_ANCHORER_KEY)
-            self.contract = deploy_anchor(
-                connect(self.anvil.rpc_url),
-                deployer=owner,
-                owner=owner.address,
-                anchorer=anchorer.address,
-                artifact=ARTIFACT,
-            ).lower()
+            self.anvil = start_anvil(port=free_port(), block_time=self.block_time)
+            self.contract = deploy_dev_contract(self.anvil.rpc_url)
             store = Store(self.database_url)
             store.create_schema()  # what `pacspace-node db upgrade` does before a deployment
             with store.writer() as session:
@@ -96,7 +81,7 @@ class Cluster:
                 )
             store.close()
             for index in range(self.api_count):
-                self.apis.append(self._spawn(index, _free_port()))
+                self.apis.append(self._spawn(index, free_port()))
             for index in range(self.api_count):
                 self.wait_healthy(index)
         except BaseException:
@@ -158,6 +143,19 @@ class Cluster:
 
     def leaders(self) -> list[int]:
         return [i for i, api in enumerate(self.apis) if api.alive() and (self.health(i) or {}).get("anchoringLeader")]
+
+    def reverted_anchor_transactions(self) -> list[str]:
+        """Hashes of transactions to the contract that reverted (a leader sent one the contract refused)."""
+        assert self.anvil is not None
+        w3 = Web3(Web3.HTTPProvider(self.anvil.rpc_url))
+        reverted = []
+        for number in range(w3.eth.block_number + 1):
+            for tx_hash in w3.eth.get_block(number)["transactions"]:
+                receipt = w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+                to = receipt["to"]
+                if to is not None and to.lower() == self.contract and receipt["status"] != 1:
+                    reverted.append(receipt["transactionHash"].hex())
+        return reverted
 
     def kill(self, index: int) -> None:
         """SIGKILL: no shutdown hook runs, exactly as a crash."""

@@ -1,7 +1,7 @@
 """Anchoring leader failover on PostgreSQL: how long until a standby anchors after the leader dies.
 
-Starts scripts/cluster's topology (a throwaway PostgreSQL, Anvil, N API processes), keeps a client
-posting deltas to the standbys, then SIGKILLs the current leader ``--kills`` times (restarting it
+Starts scripts/cluster's topology (a throwaway PostgreSQL, Anvil, N API processes), posts deltas
+to a standby, then SIGKILLs the current leader ``--kills`` times (restarting it
 as a standby each time) and prints, per kill, the seconds until another process reports
 ``anchoringLeader`` and until a delta posted after the kill is verified. Every run ends by
 checking that no anchor transaction reverted.
@@ -16,12 +16,10 @@ import itertools
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import httpx
-from web3 import Web3
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
@@ -41,18 +39,6 @@ def _leader(cluster: Cluster, timeout: float = 30) -> int:
         time.sleep(0.02)
 
 
-def _reverted(cluster: Cluster) -> int:
-    assert cluster.anvil is not None
-    w3 = Web3(Web3.HTTPProvider(cluster.anvil.rpc_url))
-    count = 0
-    for number in range(w3.eth.block_number + 1):
-        for tx in w3.eth.get_block(number, full_transactions=True)["transactions"]:
-            to = tx["to"]  # type: ignore[index]
-            if to is not None and to.lower() == cluster.contract:
-                count += w3.eth.get_transaction_receipt(tx["hash"])["status"] != 1  # type: ignore[index]
-    return count
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--api", type=int, default=2, help="API processes")
@@ -62,7 +48,6 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="pacspace-failover-") as work:
         cluster = Cluster(Path(work), api_count=args.api, anchor_interval=args.interval, durable=True).start()
-        stop = threading.Event()
         counter = itertools.count()
         try:
             headers = {"Authorization": f"Bearer {cluster.admin_key}"}
@@ -93,9 +78,8 @@ def main() -> int:
                 verified_after.append(time.monotonic() - killed)
                 client.close()
                 cluster.restart(leader)
-            reverted = _reverted(cluster)
+            reverted = len(cluster.reverted_anchor_transactions())
         finally:
-            stop.set()
             cluster.stop()
 
     def line(name: str, values: list[float]) -> str:

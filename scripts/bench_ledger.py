@@ -31,26 +31,18 @@ sys.path.insert(0, str(REPO))
 from sqlalchemy import insert  # noqa: E402
 
 from node.balances import derive_balance, replay_customer  # noqa: E402
-from node.chain.client import AnchorClient, account_from_key, connect, deploy_anchor  # noqa: E402
+from node.chain.client import AnchorClient, account_from_key, connect  # noqa: E402
 from node.core.hashing import ZERO32, from_hex  # noqa: E402
 from node.core.merkle import MerkleTree, compute_leaf_hash  # noqa: E402
 from node.core.signing import Signer  # noqa: E402
 from node.core.typed_data import Delta, Domain, compute_fingerprint  # noqa: E402
-from node.devchain import ARTIFACT, DEV_ANCHORER_KEY, DEV_OWNER_KEY, start_anvil  # noqa: E402
+from node.devchain import DEV_ANCHORER_KEY, deploy_dev_contract, free_port, start_anvil  # noqa: E402
 from node.receipts import ReceiptReader  # noqa: E402
 from node.store.db import Store  # noqa: E402
 from node.store.keys import ensure_tenant  # noqa: E402
 from node.store.models import BatchRow, BatchTreeRow, CustomerBalanceRow, DeltaRow  # noqa: E402
 
 TENANT, CUSTOMER = "bench", "cust_bench"
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def build(db_path: Path, rpc_url: str, address: str, n: int, batch_size: int) -> None:
@@ -140,11 +132,10 @@ def main() -> None:
     work = args.keep or Path(tempfile.mkdtemp(prefix="pacspace-ledger-"))
     work.mkdir(parents=True, exist_ok=True)
     db_path = work / "ledger.db"
-    anvil = start_anvil(port=_free_port())
+    anvil = start_anvil(port=free_port())
     try:
-        owner, anchorer = account_from_key(DEV_OWNER_KEY), account_from_key(DEV_ANCHORER_KEY)
-        address = deploy_anchor(connect(anvil.rpc_url), deployer=owner, owner=owner.address,
-                                anchorer=anchorer.address, artifact=ARTIFACT).lower()  # fmt: skip
+        address = deploy_dev_contract(anvil.rpc_url)
+        anchorer = account_from_key(DEV_ANCHORER_KEY)
         t0 = time.perf_counter()
         build(db_path, anvil.rpc_url, address, args.deltas, args.batch)
         print(f"set-up             {args.deltas:,} deltas in {time.perf_counter() - t0:.0f} s")

@@ -21,8 +21,9 @@ for path in (REPO, REPO / "scripts"):
         sys.path.insert(0, str(path))
 
 from benchkit import ingest  # noqa: E402
-from benchkit.node_harness import free_port, start_node  # noqa: E402
+from benchkit.node_harness import start_node  # noqa: E402
 
+from node.devchain import free_port  # noqa: E402
 from node.devpostgres import start_postgres  # noqa: E402
 
 

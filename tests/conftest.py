@@ -6,7 +6,6 @@ Database backend: tests get SQLite unless they are marked ``@BOTH_BACKENDS`` (or
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 import uuid
@@ -20,20 +19,14 @@ import pytest
 import uvicorn
 
 from node.api.app import create_app
-from node.chain.client import AnchorClient, account_from_key, connect, deploy_anchor
-from node.devchain import ARTIFACT, DEV_ANCHORER_KEY, DEV_OWNER_KEY, Anvil, start_anvil
+from node.chain.client import AnchorClient, account_from_key, connect
+from node.devchain import ARTIFACT, DEV_ANCHORER_KEY, Anvil, deploy_dev_contract, free_port, start_anvil
 from node.devpostgres import Postgres, start_postgres
 from node.settings import Settings
 from node.store.db import Store
 from node.store.keys import create_api_key
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -110,12 +103,7 @@ class Deployment:
 
 
 def deploy_fresh(rpc_url: str, artifact: Path) -> Deployment:
-    owner = account_from_key(DEV_OWNER_KEY)
-    anchorer = account_from_key(DEV_ANCHORER_KEY)
-    address = deploy_anchor(
-        connect(rpc_url), deployer=owner, owner=owner.address, anchorer=anchorer.address, artifact=artifact
-    )
-    return Deployment(rpc_url, address.lower())
+    return Deployment(rpc_url, deploy_dev_contract(rpc_url, artifact))
 
 
 @pytest.fixture

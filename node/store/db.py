@@ -73,6 +73,11 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def dialect_insert(backend: str, table: Any) -> Any:
+    """The INSERT construct of ``backend`` ("sqlite" or "postgresql"), with its ON CONFLICT clauses."""
+    return postgresql.insert(table) if backend == "postgresql" else sqlite.insert(table)
+
+
 def advisory_key(*parts: str) -> int:
     """A signed 64-bit key for ``pg_advisory_*lock`` naming these strings (stable across processes)."""
     digest = hashlib.blake2b("\x00".join(parts).encode(), digest_size=8, person=b"pacspace-lock").digest()
@@ -187,7 +192,7 @@ class Store:
 
     def insert(self, table: Any) -> Any:
         """This backend's INSERT construct (both have ``on_conflict_do_nothing/_do_update``)."""
-        return postgresql.insert(table) if self.is_postgresql else sqlite.insert(table)
+        return dialect_insert(self.backend, table)
 
     def close(self) -> None:
         self.engine.dispose()

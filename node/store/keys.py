@@ -8,11 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from node.core.apikeys import format_token, hash_secret
-from node.store.db import Store
+from node.store.db import Store, dialect_insert
 from node.store.models import ApiKeyRow, TenantRow
 
 
@@ -21,8 +20,7 @@ def ensure_tenant(*, session: Session, tenant: str, name: str | None = None) -> 
     row = session.get(TenantRow, tenant)
     if row is None:
         table = TenantRow.__table__  # type: ignore[attr-defined]
-        dialect = session.get_bind().dialect.name
-        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+        insert = dialect_insert(session.get_bind().dialect.name, table)
         session.execute(
             insert.values(id=tenant, name=name or tenant, created_at=int(time.time())).on_conflict_do_nothing()
         )

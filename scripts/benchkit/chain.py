@@ -9,11 +9,11 @@ import time
 import httpx
 
 from benchkit.loadgen import percentile
-from benchkit.node_harness import BenchNode, deploy, free_port
+from benchkit.node_harness import BenchNode
 from benchkit.table import Row
 from node.chain.client import AnchorClient, account_from_key, connect
 from node.core.merkle import MerkleTree, compute_leaf_hashes
-from node.devchain import DEV_ANCHORER_KEY, DEV_OWNER_KEY, start_anvil
+from node.devchain import DEV_ANCHORER_KEY, DEV_OWNER_KEY, deploy_dev_contract, free_port, start_anvil
 
 
 def _anchor(chain: AnchorClient, start: int, size: int, *, timeout: float = 60) -> tuple[int, float]:
@@ -34,7 +34,9 @@ def run_gas(sizes: list[int], gas_price_gwei: float, eth_usd: float, repeats: in
     anvil = start_anvil(port=free_port())
     rows: list[Row] = []
     try:
-        chain = AnchorClient(connect(anvil.rpc_url), deploy(anvil.rpc_url), account_from_key(DEV_ANCHORER_KEY))
+        chain = AnchorClient(
+            connect(anvil.rpc_url), deploy_dev_contract(anvil.rpc_url), account_from_key(DEV_ANCHORER_KEY)
+        )
         start = 0
         per_size: dict[int, int] = {}
         for size in sorted(set([1, *sizes])):

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from benchkit.loadgen import LoadResult, median, percentile, request_bytes, run_load
-from benchkit.node_harness import REPO, BenchNode, free_port
+from benchkit.node_harness import REPO, BenchNode
 from benchkit.table import Row
-from node.devchain import port_open
+from node.devchain import free_port, port_open
 
 
 @dataclass

@@ -18,10 +18,10 @@ from pathlib import Path
 from bench_ledger import CUSTOMER, TENANT, build
 
 from benchkit.loadgen import percentile, request_bytes, run_load
-from benchkit.node_harness import REPO, deploy, free_port, start_node
+from benchkit.node_harness import REPO, start_node
 from benchkit.table import Row
 from node.balances import derive_balance
-from node.devchain import start_anvil
+from node.devchain import deploy_dev_contract, free_port, start_anvil
 from node.store.db import Store
 from node.store.queries import stream_customer_columns
 
@@ -32,7 +32,7 @@ def run(
     rows: list[Row] = []
     db_path = workdir / "ledger.db"
     anvil = start_anvil(port=free_port())
-    contract = deploy(anvil.rpc_url)
+    contract = deploy_dev_contract(anvil.rpc_url)
     started = time.perf_counter()
     build(db_path, anvil.rpc_url, contract, deltas, 10_000)
     setup = time.perf_counter() - started

@@ -1,14 +1,13 @@
 """A real node for the benchmark: Anvil, a fresh contract, an API key, N ``pacspace-node serve`` processes.
 
-Process 0 runs the anchoring job; the others serve the API only (``PACSPACE_RUN_ANCHORER=false``),
-as replicas behind a load balancer would until leader election arrives with PostgreSQL.
+Every process runs the anchoring job; the leader lock (node.store.leader) lets exactly one anchor,
+as with replicas behind a load balancer.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,23 +19,16 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from node.chain.client import account_from_key, connect, deploy_anchor  # noqa: E402
-from node.devchain import ARTIFACT, DEV_ANCHORER_KEY, DEV_OWNER_KEY, Anvil, port_open, start_anvil  # noqa: E402
+from node.devchain import (  # noqa: E402
+    DEV_ANCHORER_KEY,
+    Anvil,
+    deploy_dev_contract,
+    free_port,
+    port_open,
+    start_anvil,
+)
 from node.store.db import Store  # noqa: E402
 from node.store.keys import create_api_key  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def deploy(rpc_url: str) -> str:
-    owner, anchorer = account_from_key(DEV_OWNER_KEY), account_from_key(DEV_ANCHORER_KEY)
-    return deploy_anchor(
-        connect(rpc_url), deployer=owner, owner=owner.address, anchorer=anchorer.address, artifact=ARTIFACT
-    ).lower()
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -128,7 +120,7 @@ def start_node(
     if anvil is None:
         anvil = start_anvil(port=free_port(), block_time=block_time)
     if contract is None:
-        contract = deploy(anvil.rpc_url)
+        contract = deploy_dev_contract(anvil.rpc_url)
     if database_url is None:
         work = workdir or Path(tempfile.mkdtemp(prefix="pacspace-bench-"))
         database_url = f"sqlite:///{work / 'bench.db'}"
@@ -145,10 +137,8 @@ def start_node(
         "PACSPACE_LOG_LEVEL": "WARNING",
         **(extra_env or {}),
     }
-    for i, port in enumerate(node.ports):
+    for port in node.ports:
         env = {**base_env, "PACSPACE_PORT": str(port)}
-        if i > 0:
-            env["PACSPACE_RUN_ANCHORER"] = "false"
         node.processes.append(
             subprocess.Popen(
                 [sys.executable, "-m", "node.cli", "serve"], env=env, cwd=node_repo or REPO, stdin=subprocess.DEVNULL

@@ -21,7 +21,6 @@ from typing import Any
 
 import httpx
 import pytest
-from web3 import Web3
 
 from node.devcluster import Cluster
 from tests.conftest import REPO, free_port
@@ -168,20 +167,6 @@ def test_each_webhook_event_goes_out_once_while_both_processes_deliver(cluster: 
         receiver.server.shutdown()
 
 
-def _reverted_anchor_transactions(cluster: Cluster) -> list[str]:
-    assert cluster.anvil is not None
-    w3 = Web3(Web3.HTTPProvider(cluster.anvil.rpc_url))
-    reverted = []
-    for number in range(w3.eth.block_number + 1):
-        for tx in w3.eth.get_block(number, full_transactions=True)["transactions"]:
-            to = tx["to"]  # type: ignore[index]
-            if to is not None and to.lower() == cluster.contract:
-                receipt = w3.eth.get_transaction_receipt(tx["hash"])  # type: ignore[index]
-                if receipt["status"] != 1:
-                    reverted.append(tx["hash"].hex())  # type: ignore[index]
-    return reverted
-
-
 def test_a_killed_leader_is_replaced_within_two_intervals_without_a_refused_transaction(cluster: Cluster) -> None:
     deadline = time.monotonic() + 10
     while len(leaders := cluster.leaders()) != 1:
@@ -219,7 +204,7 @@ def test_a_killed_leader_is_replaced_within_two_intervals_without_a_refused_tran
     assert takeover <= 2 * INTERVAL, f"took {takeover:.2f} s"
     assert posted, "the writer posted nothing"
     _wait_all_verified(cluster)
-    assert _reverted_anchor_transactions(cluster) == []
+    assert cluster.reverted_anchor_transactions() == []
     _assert_gap_free(_chain_rows(cluster))
     cluster.restart(leader)
     time.sleep(3 * INTERVAL)
