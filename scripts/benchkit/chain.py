@@ -13,7 +13,17 @@ from benchkit.node_harness import BenchNode
 from benchkit.table import Row
 from node.chain.client import AnchorClient, account_from_key, connect
 from node.core.merkle import MerkleTree, compute_leaf_hashes
-from node.devchain import DEV_ANCHORER_KEY, DEV_OWNER_KEY, deploy_dev_contract, free_port, start_anvil
+from node.devchain import DEV_ANCHORER_KEY, DEV_OWNER_KEY, REPO_ROOT, deploy_dev_contract, free_port, start_anvil
+
+# Reference designs (contracts/test/gas/AnchorDesigns.sol), measured beside the real contract at the
+# target's batch size: what a commitment per batch in storage costs at the least, and what dropping it
+# would save. (artifact name, description)
+DESIGNS = (
+    ("StorageFloorAnchor", "least possible with a storage commitment per batch: no authorisation, no event"),
+    ("StorageEventFloorAnchor", "the same plus an event carrying the root"),
+    ("HashChainAnchor", "no slot per batch (one running hash; batches proven from event logs)"),
+)
+DESIGN_BATCH = 1000
 
 
 def _anchor(chain: AnchorClient, start: int, size: int, *, timeout: float = 60) -> tuple[int, float]:
@@ -64,8 +74,33 @@ def run_gas(sizes: list[int], gas_price_gwei: float, eth_usd: float, repeats: in
                     note=f"${per_delta * usd_per_gas:.2g} per delta at {gas_price_gwei:g} gwei, ${eth_usd:,.0f}/ETH",
                 )
             )
+        if DESIGN_BATCH in sizes:
+            rows += _design_rows(anvil.rpc_url, per_size[DESIGN_BATCH] / DESIGN_BATCH, repeats, usd_per_gas)
     finally:
         anvil.stop()
+    return rows
+
+
+def _design_rows(rpc_url: str, ours_per_delta: float, repeats: int, usd_per_gas: float) -> list[Row]:
+    rows: list[Row] = []
+    for name, description in DESIGNS:
+        artifact = REPO_ROOT / "out" / "AnchorDesigns.sol" / f"{name}.json"
+        chain = AnchorClient(
+            connect(rpc_url), deploy_dev_contract(rpc_url, artifact), account_from_key(DEV_ANCHORER_KEY)
+        )
+        used = [_anchor(chain, i * DESIGN_BATCH, DESIGN_BATCH)[0] for i in range(repeats + 1)][1:]  # first warms up
+        per_delta = sorted(used)[len(used) // 2] / DESIGN_BATCH
+        rows.append(
+            Row(
+                "3",
+                f"gas per delta, batches of {DESIGN_BATCH:,}, reference design {name}: {description}",
+                per_delta,
+                "gas",
+                ours_per_delta,
+                "PacSpaceAnchor, same batch size",
+                note=f"${per_delta * usd_per_gas:.2g} per delta; not deployed, for comparison",
+            )
+        )
     return rows
 
 
