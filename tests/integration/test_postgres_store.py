@@ -1,0 +1,165 @@
+"""PostgreSQL's hot-path plumbing against a real server: one-round-trip reads that survive a restart."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from node.devchain import free_port
+from node.devpostgres import Postgres, start_postgres
+from node.store.db import Store
+from node.store.keys import create_api_key, get_key_credentials
+from node.store.reads import AutocommitReads
+
+
+@pytest.fixture
+def own_cluster() -> Iterator[Postgres]:
+    """A cluster of this test's own: these tests stop and start the server (immediately, as a crash
+    would: with fsync on, so committed rows survive it)."""
+    cluster = start_postgres(free_port(), durable=True)
+    yield cluster
+    cluster.stop()
+
+
+def _connector(cluster: Postgres, database: str = "postgres") -> Callable[[], psycopg.Connection[Any]]:
+    return lambda: psycopg.connect(cluster.dsn(database), autocommit=True)
+
+
+def _wait_until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still waiting for {what}")
+        time.sleep(0.01)
+
+
+def _waiting_on_advisory_locks(cluster: Postgres) -> int:
+    with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
+        row = conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _fill_with_idle_connections(reads: AutocommitReads, cluster: Postgres, count: int) -> None:
+    """``count`` idle pooled connections: as many reads held at once behind a lock the test holds."""
+    with psycopg.connect(cluster.dsn(), autocommit=True) as blocker:
+        blocker.execute("SELECT pg_advisory_lock(7)")
+        threads = [
+            threading.Thread(target=reads.read_one, args=("SELECT pg_advisory_xact_lock_shared(7)", ()))
+            for _ in range(count)
+        ]
+        for thread in threads:
+            thread.start()
+        _wait_until(lambda: _waiting_on_advisory_locks(cluster) == count, f"{count} blocked reads")
+        blocker.execute("SELECT pg_advisory_unlock(7)")
+        for thread in threads:
+            thread.join()
+    assert reads.size == count
+
+
+def test_a_read_after_a_postgresql_restart_recovers_on_a_new_connection(own_cluster: Postgres) -> None:
+    reads = AutocommitReads(_connector(own_cluster), max_size=5, timeout=10)
+    try:
+        _fill_with_idle_connections(reads, own_cluster, 3)
+        own_cluster.stop_server()  # immediate: every pooled connection is now dead
+        own_cluster.start_server()
+        assert reads.read_one("SELECT %s::int + 1", (41,)) == (42,)
+        # The dead connection's idle peers were closed with it, not found dead one read at a time.
+        assert reads.size == 1
+        assert reads.read_one("SELECT 2", ()) == (2,)
+    finally:
+        reads.close()
+
+
+def test_a_read_while_postgresql_is_down_raises_and_the_next_one_after_it_returns_succeeds(
+    own_cluster: Postgres,
+) -> None:
+    reads = AutocommitReads(_connector(own_cluster), max_size=2, timeout=10)
+    try:
+        assert reads.read_one("SELECT 1", ()) == (1,)
+        own_cluster.stop_server()
+        with pytest.raises(psycopg.OperationalError):  # the API answers 503 (node.api.problems)
+            reads.read_one("SELECT 1", ())
+        assert reads.size == 0
+        own_cluster.start_server()
+        assert reads.read_one("SELECT 1", ()) == (1,)
+    finally:
+        reads.close()
+
+
+def test_an_error_in_the_statement_keeps_the_connection_and_is_not_retried(own_cluster: Postgres) -> None:
+    reads = AutocommitReads(_connector(own_cluster), max_size=2, timeout=10)
+    try:
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            reads.read_one("SELECT 1 / 0", ())
+        assert reads.size == 1
+        assert reads.read_one("SELECT 3", ()) == (3,)  # autocommit: no aborted transaction left behind
+        assert reads.size == 1
+    finally:
+        reads.close()
+
+
+def test_a_read_waits_for_a_free_connection_and_gives_up_after_the_timeout(own_cluster: Postgres) -> None:
+    reads = AutocommitReads(_connector(own_cluster), max_size=1, timeout=0.2)
+    try:
+        with psycopg.connect(own_cluster.dsn(), autocommit=True) as blocker:
+            blocker.execute("SELECT pg_advisory_lock(8)")
+            held = threading.Thread(target=reads.read_one, args=("SELECT pg_advisory_xact_lock_shared(8)", ()))
+            held.start()
+            _wait_until(lambda: _waiting_on_advisory_locks(own_cluster) == 1, "the blocked read")
+            with pytest.raises(PoolTimeout):
+                reads.read_one("SELECT 1", ())
+            blocker.execute("SELECT pg_advisory_unlock(8)")
+            held.join()
+        assert reads.read_one("SELECT 1", ()) == (1,)
+    finally:
+        reads.close()
+
+
+def _round_trips(trace: Path) -> int:
+    """Client messages that end a round trip (a simple Query, or Sync after an extended query)."""
+    return sum(1 for line in trace.read_text().splitlines() if re.search(r"\tF\t\d+\t(Query|Sync)\b", line))
+
+
+def test_the_key_lookup_through_the_store_is_one_round_trip_and_survives_a_restart(
+    own_cluster: Postgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = own_cluster.create_database("reads")
+    store = Store(url, pool_size=2)
+    trace = (tmp_path / "libpq.trace").open("w")
+    connect = psycopg.connect
+
+    def traced(*args: Any, **kwargs: Any) -> psycopg.Connection[Any]:
+        conn = connect(*args, **kwargs)
+        conn.pgconn.trace(trace.fileno())
+        return conn
+
+    try:
+        store.create_schema()
+        with store.writer() as session:
+            row, _token = create_api_key(session=session, tenant="t", name="k", scopes=["read"])
+        monkeypatch.setattr(psycopg, "connect", traced)
+        assert get_key_credentials(store, row.id) is not None  # opens the read connection
+        trace.flush()
+        before = _round_trips(tmp_path / "libpq.trace")
+        for _ in range(20):
+            found = get_key_credentials(store, row.id)
+            assert found is not None and found.tenant == "t"
+        trace.flush()
+        # One per read (the driver prepares the statement on its fifth use: at most one more).
+        assert _round_trips(tmp_path / "libpq.trace") - before <= 21
+        own_cluster.stop_server()
+        own_cluster.start_server()
+        found = get_key_credentials(store, row.id)  # no error: the dead connection is replaced
+        assert found is not None and found.id == row.id
+    finally:
+        store.close()
+        trace.close()
