@@ -1,4 +1,5 @@
-"""PostgreSQL's hot-path plumbing against a real server: one-round-trip reads that survive a restart."""
+"""PostgreSQL's hot-path plumbing against a real server: one-round-trip reads that survive a
+restart, and a writer group's chain locks taken in key order by one statement."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from node.devchain import free_port
 from node.devpostgres import Postgres, start_postgres
-from node.store.db import Store
+from node.store.db import Store, advisory_key
 from node.store.keys import create_api_key, get_key_credentials
 from node.store.reads import AutocommitReads
 
@@ -163,3 +164,50 @@ def test_the_key_lookup_through_the_store_is_one_round_trip_and_survives_a_resta
     finally:
         store.close()
         trace.close()
+
+
+def _advisory_locks(conn: psycopg.Connection[Any], pid: int) -> tuple[list[int], list[int]]:
+    """(granted, waiting) bigint advisory lock keys of backend ``pid``, each sorted."""
+    rows = conn.execute(
+        "SELECT (classid::bigint << 32) | objid::bigint, granted FROM pg_locks "
+        "WHERE locktype = 'advisory' AND objsubid = 1 AND pid = %s",
+        (pid,),
+    ).fetchall()
+    # (classid << 32) | objid in bigint arithmetic is the signed key pg_advisory_*lock(bigint) was given.
+    return sorted(int(k) for k, g in rows if g), sorted(int(k) for k, g in rows if not g)
+
+
+def test_a_writer_locks_every_chain_in_key_order_with_one_statement(own_cluster: Postgres) -> None:
+    store = Store(own_cluster.create_database("locks"))
+    chains = [("t", f"customer-{i}") for i in range(7)]
+    keys = sorted(advisory_key("chain", tenant, customer) for tenant, customer in chains)
+    middle = keys[3]
+    held_inside: list[list[int]] = []
+    pids: list[int] = []
+
+    def writer() -> None:
+        with store.writer() as session:
+            pids.append(int(session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar_one()))
+            store.lock_chains(session, [*reversed(chains), chains[0]])  # any order, duplicates: same locks
+            with psycopg.connect(own_cluster.dsn("locks"), autocommit=True) as observer:
+                held_inside.append(_advisory_locks(observer, pids[0])[0])
+            session.commit()
+
+    try:
+        with psycopg.connect(own_cluster.dsn("locks"), autocommit=True) as blocker:  # advisory locks are per database
+            blocker.execute("SELECT pg_advisory_lock(%s)", (middle,))
+            thread = threading.Thread(target=writer)
+            thread.start()
+            _wait_until(lambda: _waiting_on_advisory_locks(own_cluster) == 1, "the writer to block")
+            granted, waiting = _advisory_locks(blocker, pids[0])
+            query = blocker.execute("SELECT query FROM pg_stat_activity WHERE pid = %s", (pids[0],)).fetchone()
+            blocker.execute("SELECT pg_advisory_unlock(%s)", (middle,))
+            thread.join()
+        assert granted == keys[:3], "the keys below the held one are locked first, the ones above not yet"
+        assert waiting == [middle]
+        assert query is not None and "unnest" in query[0], "all of them in one statement"
+        assert held_inside == [keys]
+        with psycopg.connect(own_cluster.dsn(), autocommit=True) as after:
+            assert _advisory_locks(after, pids[0]) == ([], []), "released when the transaction ends"
+    finally:
+        store.close()
