@@ -111,7 +111,7 @@ class AutocommitReads:
 
     def _give_back(self, generation: int, connection: psycopg.Connection[Any]) -> None:
         with self._lock:
-            keep = not self._closed and generation == self._generation and not _dead(connection)
+            keep = not self._closed and generation == self._generation and _reusable(connection)
             if keep:
                 self._idle.append((generation, connection))
             else:
@@ -136,3 +136,8 @@ class AutocommitReads:
 
 def _dead(connection: psycopg.Connection[Any]) -> bool:
     return connection.closed or connection.broken
+
+
+def _reusable(connection: psycopg.Connection[Any]) -> bool:
+    """Alive and idle outside any transaction (not, say, interrupted halfway through a statement)."""
+    return not _dead(connection) and connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE

@@ -108,6 +108,17 @@ def test_an_error_in_the_statement_keeps_the_connection_and_is_not_retried(own_c
         reads.close()
 
 
+def test_a_connection_left_inside_a_transaction_is_not_reused(own_cluster: Postgres) -> None:
+    reads = AutocommitReads(_connector(own_cluster), max_size=2, timeout=10)
+    try:
+        with pytest.raises(psycopg.ProgrammingError):  # no row to fetch, and a transaction left open
+            reads.read_one("BEGIN", ())
+        assert reads.size == 0
+        assert reads.read_one("SELECT now() = statement_timestamp()", ()) == (True,)  # not inside that BEGIN
+    finally:
+        reads.close()
+
+
 def test_a_read_waits_for_a_free_connection_and_gives_up_after_the_timeout(own_cluster: Postgres) -> None:
     reads = AutocommitReads(_connector(own_cluster), max_size=1, timeout=0.2)
     try:
