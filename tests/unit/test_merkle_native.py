@@ -8,7 +8,6 @@ also runs with this backend).
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Iterator
 
@@ -18,6 +17,7 @@ from node.core.hashing import keccak256
 from node.core.merkle import MerkleTree, compute_leaf_hash, compute_leaf_hashes, proof_from_packed, verify_proof
 from node.native import loader
 from node.native.loader import NativeMerkle, NativeUnavailable
+from tests.support import native_merkle
 
 # keccak256 as Ethereum defines it (not SHA3-256): published values.
 KNOWN = {
@@ -28,18 +28,9 @@ KNOWN = {
 SIMD_LEVELS = (0, 1, 2)  # one hash at a time; four at once (baseline instructions); four at once with AVX2
 
 
-def _load() -> NativeMerkle:
-    if os.environ.get("PACSPACE_NATIVE", "").strip() == "0":
-        pytest.skip("PACSPACE_NATIVE=0: the native Merkle backend is switched off")
-    try:
-        return NativeMerkle()
-    except NativeUnavailable as exc:
-        pytest.fail(f"the native Merkle library is required here (scripts/bootstrap builds it): {exc}")
-
-
 @pytest.fixture(scope="module")
 def native() -> NativeMerkle:
-    return _load()
+    return native_merkle()
 
 
 @pytest.fixture(params=SIMD_LEVELS, ids=["scalar", "x4", "x4-avx2"])
