@@ -396,53 +396,50 @@ static void merge_sort(sort_key *a, sort_key *tmp, size_t lo, size_t hi, const u
     if (src != a) memcpy(a + lo, src + lo, (hi - lo) * sizeof(sort_key));
 }
 
-typedef struct {
-    sort_key *keys, *tmp;
-    const uint8_t *leaves;
-    size_t n;
-    size_t parts;
-} sort_ctx;
+/* Large inputs: one counting pass on the top 16 bits of the prefix scatters the keys into 65,536
+ * buckets (a few keys each for hashes), then each bucket is sorted on its own, the buckets spread
+ * over the threads. A big bucket (equal or near-equal hashes given to pacspace_tree_from_leaves)
+ * falls back to the merge sort, so the worst case stays O(n log n). */
+#define BUCKET_BITS 16
+#define BUCKET_MIN_KEYS 16384 /* below this the merge sort alone is faster */
 
-static void sort_parts(void *arg, size_t lo, size_t hi) {
-    const sort_ctx *ctx = (const sort_ctx *)arg;
-    for (size_t p = lo; p < hi; p++)
-        merge_sort(ctx->keys, ctx->tmp, ctx->n * p / ctx->parts, ctx->n * (p + 1) / ctx->parts, ctx->leaves);
+typedef struct {
+    sort_key *keys, *scattered;
+    const size_t *bucket_start;
+    const uint8_t *leaves;
+} bucket_ctx;
+
+static void sort_buckets(void *arg, size_t lo, size_t hi) {
+    const bucket_ctx *ctx = (const bucket_ctx *)arg;
+    for (size_t b = lo; b < hi; b++) {
+        size_t from = ctx->bucket_start[b], to = ctx->bucket_start[b + 1];
+        if (to - from <= RUN) {
+            insertion_sort(ctx->scattered, from, to, ctx->leaves);
+        } else {
+            merge_sort(ctx->scattered, ctx->keys, from, to, ctx->leaves);
+        }
+        memcpy(ctx->keys + from, ctx->scattered + from, (to - from) * sizeof(sort_key));
+    }
 }
 
-/* Sorts keys[0, n) as `threads` parts at once, then merges the parts pairwise. */
+/* Sorts keys[0, n) by (hash, value index); tmp is scratch of the same size. */
 static void sort_keys(sort_key *keys, sort_key *tmp, size_t n, const uint8_t *leaves, int threads) {
-    size_t parts = threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : (size_t)threads;
-    if (parts > n / MIN_PER_THREAD) parts = n / MIN_PER_THREAD > 0 ? n / MIN_PER_THREAD : 1;
-    sort_ctx ctx = {keys, tmp, leaves, n, parts};
-    if (parts == 1) {
+    const size_t buckets = (size_t)1 << BUCKET_BITS;
+    size_t *start = n < BUCKET_MIN_KEYS ? NULL : calloc(buckets + 1, sizeof(size_t));
+    size_t *cursor = start == NULL ? NULL : malloc(buckets * sizeof(size_t));
+    if (cursor == NULL) {
+        free(start);
         merge_sort(keys, tmp, 0, n, leaves);
         return;
     }
-    pthread_t ids[MAX_THREADS];
-    int started[MAX_THREADS];
-    range_job jobs[MAX_THREADS];
-    for (size_t p = 1; p < parts; p++) {
-        jobs[p] = (range_job){sort_parts, &ctx, p, p + 1};
-        started[p] = pthread_create(&ids[p], NULL, run_range, &jobs[p]) == 0;
-    }
-    sort_parts(&ctx, 0, 1);
-    for (size_t p = 1; p < parts; p++) {
-        if (started[p])
-            pthread_join(ids[p], NULL);
-        else
-            sort_parts(&ctx, p, p + 1);
-    }
-    sort_key *src = keys, *dst = tmp;
-    for (size_t width = 1; width < parts; width *= 2) {
-        for (size_t p = 0; p < parts; p += 2 * width) {
-            size_t q = p + width < parts ? p + width : parts, r = p + 2 * width < parts ? p + 2 * width : parts;
-            merge(src, n * p / parts, n * q / parts, n * r / parts, dst, leaves);
-        }
-        sort_key *swap = src;
-        src = dst;
-        dst = swap;
-    }
-    if (src != keys) memcpy(keys, src, n * sizeof(sort_key));
+    for (size_t i = 0; i < n; i++) start[(keys[i].prefix >> (64 - BUCKET_BITS)) + 1]++;
+    for (size_t b = 0; b < buckets; b++) start[b + 1] += start[b];
+    memcpy(cursor, start, buckets * sizeof(size_t));
+    for (size_t i = 0; i < n; i++) tmp[cursor[keys[i].prefix >> (64 - BUCKET_BITS)]++] = keys[i]; /* stable */
+    free(cursor);
+    bucket_ctx ctx = {keys, tmp, start, leaves};
+    parallel_for(sort_buckets, &ctx, buckets, threads);
+    free(start);
 }
 
 /* ---- the tree ------------------------------------------------------------------------------ */

@@ -107,9 +107,9 @@ def test_small_and_odd_sizes_build_the_python_tree(simd: NativeMerkle, size: int
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3, 8])
-@pytest.mark.parametrize("size", [4095, 4096, 8191, 8192, 8193, 12_289, 20_001])
+@pytest.mark.parametrize("size", [4095, 4096, 8191, 8192, 8193, 12_289, 16_383, 16_384, 20_001])
 def test_thread_split_boundaries_give_the_same_tree(native: NativeMerkle, threads: int, size: int) -> None:
-    """merkle.c splits work of 4,096 hashes or more per thread into parts of multiples of 4: sizes around that."""
+    """merkle.c gives a thread at least 4,096 hashes (parts of multiples of 4) and buckets 16,384 leaves or more."""
     rng = random.Random(size * 10 + threads)
     fps = [rng.randbytes(32) for _ in range(size)]
     backend = NativeMerkle(native.library, threads=threads)
@@ -137,7 +137,7 @@ def test_equal_leaves_are_placed_as_pythons_stable_sort_places_them(simd: Native
     """Distinct values never give equal leaves, but ``build`` takes any hashes: ties go by value index."""
     rng = random.Random(4)
     pool = [rng.randbytes(32) for _ in range(3)]
-    for size in [2, 3, 5, 64, 9000]:
+    for size in [2, 3, 5, 64, 9000, 20_000]:  # 16,384 leaves or more are bucketed before they are sorted
         leaves = [pool[rng.randrange(3)] for _ in range(size)]
         expected = MerkleTree.build(leaves)
         tree = MerkleTree.build(leaves, backend=simd)
@@ -148,8 +148,9 @@ def test_equal_leaves_are_placed_as_pythons_stable_sort_places_them(simd: Native
             verify_proof(leaf, tree.proof(i), tree.root)
     # equal in their first 8 bytes only: the comparison must read the rest of the hash
     prefix = rng.randbytes(8)
-    leaves = [prefix + rng.randbytes(24) for _ in range(5000)]
-    assert MerkleTree.build(leaves, backend=simd).pack() == MerkleTree.build(leaves).pack()
+    for size in [5000, 20_000]:
+        leaves = [prefix + rng.randbytes(24) for _ in range(size)]
+        assert MerkleTree.build(leaves, backend=simd).pack() == MerkleTree.build(leaves).pack()
 
 
 def test_a_missing_or_stale_library_is_refused(native: NativeMerkle, monkeypatch: pytest.MonkeyPatch) -> None:
