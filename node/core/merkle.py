@@ -123,9 +123,7 @@ class MerkleTree:
                 right = nodes[2 * lo + 2 : 2 * hi + 2 : 2]
                 nodes[lo:hi] = [k(a + b if a < b else b + a).digest() for a, b in zip(left, right, strict=True)]
             level_start = (level_start - 1) // 2 if level_start else -1
-        tree = cls(b"".join(nodes), tree_index)
-        tree.__dict__["nodes"] = tuple(nodes)  # already made: the cached_property finds it
-        return tree
+        return cls(b"".join(nodes), tree_index)
 
     @classmethod
     def of(cls, start_index: int, fingerprints: Sequence[bytes], *, backend: MerkleBackend | None = None) -> MerkleTree:
