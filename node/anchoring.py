@@ -27,7 +27,8 @@ from node import webhooks
 from node.chain.client import AnchorClient, MinedAnchor
 from node.core.errors import PacSpaceError
 from node.core.hashing import ZERO32, to_hex
-from node.core.merkle import MerkleTree, compute_batch_commitment, compute_leaf_hashes
+from node.core.merkle import MerkleTree, compute_batch_commitment
+from node.native.loader import merkle_backend
 from node.store.db import Store
 from node.store.models import BatchRow, BatchStatus, BatchTreeRow, DeltaStatus
 from node.store.queries import (
@@ -110,7 +111,7 @@ def _prepare_batch(
             f"the database's next log index is {start} but the contract's nextIndex is {on_chain_next}; "
             "is the node pointed at the contract it anchored to before?"
         )
-    tree = MerkleTree.build(compute_leaf_hashes(start, [fingerprint for _id, fingerprint in rows]))
+    tree = MerkleTree.of(start, [fingerprint for _id, fingerprint in rows], backend=merkle_backend())
     with store.writer() as session:
         batch = BatchRow(start_index=start, count=len(rows), root=tree.root, created_at=int(clock()))
         session.add(batch)

@@ -15,12 +15,14 @@ def _serve(settings_env: dict[str, str] | None = None) -> None:
     import uvicorn
 
     from node.api.app import create_app
+    from node.native.loader import merkle_backend
     from node.settings import Settings
 
     if settings_env:
         os.environ.update(settings_env)
     settings = Settings()
     app = create_app(settings)
+    merkle_backend()  # decides (and logs) the Merkle backend at start, not at the first batch
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
 
 

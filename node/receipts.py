@@ -11,8 +11,9 @@ from typing import Any
 from node.core.bundle import BatchRecord, build_proof_bundle
 from node.core.errors import Conflict, NotFound
 from node.core.hashing import ZERO32, to_hex
-from node.core.merkle import MerkleTree, compute_leaf_hash, compute_leaf_hashes, proof_from_packed
+from node.core.merkle import MerkleTree, compute_leaf_hash, proof_from_packed
 from node.core.typed_data import Domain
+from node.native.loader import merkle_backend
 from node.store.db import Store
 from node.store.models import BatchRow, BatchStatus, DeltaRow, RecordedBatch, RecordedDelta
 from node.store.queries import (
@@ -124,7 +125,7 @@ class ReceiptReader:
         if packed is None or packed[:32] != batch.root:
             with self.store.session() as session:
                 leaves = batch_leaves(session=session, batch_id=batch.id)
-            packed = MerkleTree.build(compute_leaf_hashes(leaves[0][0], [fp for _i, fp in leaves])).pack()
+            packed = MerkleTree.of(leaves[0][0], [fp for _i, fp in leaves], backend=merkle_backend()).pack()
         with self._lock:
             old = self._trees.pop(batch.id, None)
             self._cached -= 0 if old is None else len(old)

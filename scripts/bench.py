@@ -9,7 +9,8 @@
 Sections (docs/PERFORMANCE.md explains each and its baseline):
   ingest   single-delta POSTs (32 clients) and bulk POSTs of 1,000, against GET /v1/me, with the
            load generator's own ceiling; run again on --postgres-url when given
-  tree     build + every proof for 10k, 100k, 1M leaves against @openzeppelin/merkle-tree in node
+  tree     build + every proof for 10k, 100k, 1M leaves against @openzeppelin/merkle-tree in node;
+           --tree-backends python,native compares the pure-Python and native builders back to back
   gas      gas per delta at batch sizes 1 .. 10,000 against one anchor transaction per delta, in USD
   e2e      POST -> verified on Anvil with 1 s blocks, against a plain transaction's own latency
   record   with 1,000,000 deltas stored: proof serving p50/p99, derive, export, verifier bundles/s
@@ -35,11 +36,11 @@ from benchkit.table import Row, render, save  # noqa: E402
 
 SECTIONS = ("ingest", "tree", "gas", "e2e", "record")
 SIZES = {
-    "full": {"seconds": 5.0, "repeats": 3, "tree": [10_000, 100_000, 1_000_000], "oz_max": 100_000,
+    "full": {"seconds": 5.0, "repeats": 3, "tree": [10_000, 100_000, 1_000_000], "oz_max": 100_000, "tree_repeats": 3,
              "gas": [1, 10, 100, 1000, 10_000], "e2e": 40, "record": 1_000_000, "verifier": 100_000},
-    "quick": {"seconds": 2.0, "repeats": 1, "tree": [10_000, 100_000], "oz_max": 10_000,
+    "quick": {"seconds": 2.0, "repeats": 1, "tree": [10_000, 100_000], "oz_max": 10_000, "tree_repeats": 1,
               "gas": [1, 10, 100, 1000], "e2e": 10, "record": 20_000, "verifier": 5_000},
-    "smoke": {"seconds": 0.3, "repeats": 1, "tree": [1000], "oz_max": 1000,
+    "smoke": {"seconds": 0.3, "repeats": 1, "tree": [1000], "oz_max": 1000, "tree_repeats": 1,
               "gas": [1, 10], "e2e": 2, "record": 2000, "verifier": 200},
 }  # fmt: skip
 
@@ -60,6 +61,13 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 (one flat list 
     parser.add_argument("--clients", type=int, default=32, help="concurrent clients for single-delta ingest")
     parser.add_argument("--bulk-clients", type=int, default=4)
     parser.add_argument("--oz-max", type=int, help="largest tree also built by @openzeppelin/merkle-tree")
+    parser.add_argument("--tree-sizes", help="comma-separated leaf counts for the tree section (default by mode)")
+    parser.add_argument(
+        "--tree-backends",
+        default="auto",
+        help="tree builders to compare back to back: native, python, auto (the node's choice); e.g. python,native",
+    )
+    parser.add_argument("--tree-repeats", type=int, help="interleaved runs per size and backend (median)")
     parser.add_argument("--gas-price-gwei", type=float, default=1.0, help="for the USD cost per delta")
     parser.add_argument("--eth-usd", type=float, default=3000.0, help="for the USD cost per delta")
     parser.add_argument("--record-deltas", type=int, help="deltas stored for the record section")
@@ -105,7 +113,12 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 (one flat list 
             finally:
                 node.stop()
     if "tree" in sections:
-        rows += tree.run(list(sizes["tree"]), args.oz_max if args.oz_max is not None else int(sizes["oz_max"]))  # type: ignore[call-overload,arg-type]
+        rows += tree.run(
+            [int(n) for n in args.tree_sizes.split(",")] if args.tree_sizes else list(sizes["tree"]),  # type: ignore[call-overload]
+            args.oz_max if args.oz_max is not None else int(sizes["oz_max"]),  # type: ignore[call-overload]
+            backends=[b.strip() for b in args.tree_backends.split(",") if b.strip()],
+            repeats=args.tree_repeats or int(sizes["tree_repeats"]),  # type: ignore[call-overload]
+        )
     if "gas" in sections:
         rows += chain.run_gas(list(sizes["gas"]), args.gas_price_gwei, args.eth_usd, repeats=1 if args.smoke else 3)  # type: ignore[call-overload]
     if "e2e" in sections:

@@ -1,16 +1,21 @@
-"""Helpers shared by test modules: the auditor's verifier loaded from its file, and the
-protocol document's worked example."""
+"""Helpers shared by test modules: the auditor's verifier loaded from its file, the
+protocol document's worked example, and the native Merkle backend."""
 
 from __future__ import annotations
 
 import functools
 import importlib.util
 import json
+import os
 import re
 import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+import pytest
+
+from node.native.loader import NativeMerkle, NativeUnavailable
 
 REPO = Path(__file__).resolve().parents[1]
 VERIFIER_SCRIPT = REPO / "scripts" / "verify_receipt.py"
@@ -47,3 +52,14 @@ def sql(db_url: str, statement: str, params: dict[str, Any] | None = None) -> li
             return [tuple(row) for row in result] if result.returns_rows else []
     finally:
         engine.dispose()
+
+
+def native_merkle() -> NativeMerkle:
+    """The native Merkle backend. Fails the test when it is not built (scripts/bootstrap builds it),
+    skips it only when PACSPACE_NATIVE=0 says so explicitly (a machine without a C compiler)."""
+    if os.environ.get("PACSPACE_NATIVE", "").strip() == "0":
+        pytest.skip("PACSPACE_NATIVE=0: the native Merkle backend is switched off")
+    try:
+        return NativeMerkle()
+    except NativeUnavailable as exc:
+        pytest.fail(f"the native Merkle library is required here (scripts/bootstrap builds it): {exc}")

@@ -1,4 +1,7 @@
-"""Our tree against @openzeppelin/merkle-tree, byte for byte: every size 1..64 and a large one."""
+"""Our tree against @openzeppelin/merkle-tree, byte for byte: every size 1..64 and a large one.
+
+Each test runs with the pure-Python tree and with the native backend (node/native).
+"""
 
 from __future__ import annotations
 
@@ -11,10 +14,16 @@ from pathlib import Path
 import pytest
 
 from node.core.hashing import to_hex
-from node.core.merkle import MerkleTree, compute_leaf_hash, verify_proof
+from node.core.merkle import MerkleBackend, MerkleTree, compute_leaf_hash, verify_proof
+from tests.support import native_merkle
 
 REPO = Path(__file__).resolve().parents[2]
 ORACLE = REPO / "tests" / "reference" / "oz_tree.mjs"
+
+
+@pytest.fixture(params=["python", "native"])
+def backend(request: pytest.FixtureRequest) -> MerkleBackend | None:
+    return None if request.param == "python" else native_merkle()
 
 
 def _oz(trees: list[list[tuple[str, str]]]) -> list[dict[str, object]]:
@@ -35,12 +44,14 @@ def _random_values(rng: random.Random, size: int, start: int) -> list[tuple[int,
     return [(start + i, rng.randbytes(32)) for i in range(size)]
 
 
-def _check_against_reference(cases: list[list[tuple[int, bytes]]]) -> None:
+def _check_against_reference(cases: list[list[tuple[int, bytes]]], backend: MerkleBackend | None) -> None:
     # Indexes travel as strings: JSON numbers past 2^53 lose digits in JavaScript.
     reference = _oz([[(str(i), to_hex(fp)) for i, fp in values] for values in cases])
     for values, ref in zip(cases, reference, strict=True):
         leaves = [compute_leaf_hash(i, fp) for i, fp in values]
-        tree = MerkleTree.build(leaves)
+        tree = MerkleTree.build(leaves, backend=backend)
+        if all(i == values[0][0] + offset for offset, (i, _fp) in enumerate(values)):
+            assert MerkleTree.of(values[0][0], [fp for _i, fp in values], backend=backend).pack() == tree.pack()
         assert to_hex(tree.root) == ref["root"], f"root differs at size {len(values)}"
         for position, leaf in enumerate(leaves):
             proof = tree.proof(position)
@@ -48,27 +59,27 @@ def _check_against_reference(cases: list[list[tuple[int, bytes]]]) -> None:
             verify_proof(leaf, proof, tree.root)
 
 
-def test_every_size_from_1_to_64_matches_openzeppelin() -> None:
+def test_every_size_from_1_to_64_matches_openzeppelin(backend: MerkleBackend | None) -> None:
     rng = random.Random(20261127)
-    _check_against_reference([_random_values(rng, size, rng.randrange(0, 10**9)) for size in range(1, 65)])
+    _check_against_reference([_random_values(rng, size, rng.randrange(0, 10**9)) for size in range(1, 65)], backend)
 
 
-def test_large_random_size_matches_openzeppelin() -> None:
+def test_large_random_size_matches_openzeppelin(backend: MerkleBackend | None) -> None:
     rng = random.Random(7)
     size = rng.randrange(2_000, 5_000)
-    _check_against_reference([_random_values(rng, size, rng.randrange(0, 2**63))])
+    _check_against_reference([_random_values(rng, size, rng.randrange(0, 2**63))], backend)
 
 
-def test_duplicate_fingerprints_at_distinct_indexes_still_prove() -> None:
+def test_duplicate_fingerprints_at_distinct_indexes_still_prove(backend: MerkleBackend | None) -> None:
     fp = b"\x11" * 32
-    _check_against_reference([[(0, fp), (1, fp), (2, fp)]])
+    _check_against_reference([[(0, fp), (1, fp), (2, fp)]], backend)
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 7, 8, 9])
-def test_tampered_proof_or_leaf_is_rejected(size: int) -> None:
+def test_tampered_proof_or_leaf_is_rejected(size: int, backend: MerkleBackend | None) -> None:
     rng = random.Random(size)
     leaves = [compute_leaf_hash(i, rng.randbytes(32)) for i in range(size)]
-    tree = MerkleTree.build(leaves)
+    tree = MerkleTree.build(leaves, backend=backend)
     for position, leaf in enumerate(leaves):
         proof = tree.proof(position)
         with pytest.raises(ValueError, match="root mismatch"):
