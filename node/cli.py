@@ -7,11 +7,15 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from node.logs import configure_logging
 
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
-def _serve(settings_env: dict[str, str] | None = None) -> None:
+
+def _serve(settings_env: dict[str, str] | None = None, *, workers: int = 1) -> None:
     import uvicorn
 
     from node.api.app import create_app
@@ -21,9 +25,40 @@ def _serve(settings_env: dict[str, str] | None = None) -> None:
     if settings_env:
         os.environ.update(settings_env)
     settings = Settings()
+    if workers > 1:
+        from node.store.db import Store
+
+        # Once, before any worker starts: N processes creating an empty database's schema would race.
+        store = Store(settings.database_url, busy_timeout_ms=settings.db_busy_timeout_ms)
+        try:
+            store.require_current_schema()
+        finally:
+            store.close()
+        # uvicorn binds the port here and starts N processes that accept on it, each importing
+        # worker_app: its own recorder, scheduler and pools, one database (the leader lock picks
+        # the one anchorer).
+        uvicorn.run(
+            "node.cli:worker_app",
+            factory=True,
+            workers=workers,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+        )
+        return
     app = create_app(settings)
     merkle_backend()  # decides (and logs) the Merkle backend at start, not at the first batch
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+
+
+def worker_app() -> FastAPI:
+    """The app of one worker process of ``serve --workers N`` (configured by the same PACSPACE_* variables)."""
+    from node.api.app import create_app
+    from node.settings import Settings
+
+    configure_logging(os.environ.get("PACSPACE_LOG_LEVEL", "INFO"))
+    return create_app(Settings())
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
@@ -127,8 +162,12 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def cmd_serve(_args: argparse.Namespace) -> int:
-    _serve()
+def cmd_serve(args: argparse.Namespace) -> int:
+    if args.workers < 1:
+        print("error: --workers must be at least 1", file=sys.stderr)
+        return 2
+    os.environ["PACSPACE_LOG_LEVEL"] = args.log_level  # the workers configure their logging from it
+    _serve(workers=args.workers)
     return 0
 
 
@@ -267,6 +306,12 @@ def build_parser() -> argparse.ArgumentParser:
     dev.set_defaults(func=cmd_dev)
 
     serve = sub.add_parser("serve", help="serve the API and anchor, configured by PACSPACE_* variables")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="API processes sharing the port (default 1); on SQLite they share the file and its write lock",
+    )
     serve.set_defaults(func=cmd_serve)
 
     audit = sub.add_parser("audit", help="check the whole database against the chain (PACSPACE_* settings)")

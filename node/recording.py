@@ -26,6 +26,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +60,10 @@ _BY_REFERENCE_SQL = _SELECT_ROWS + " WHERE tenant = ? AND reference_id IN ({})"
 _INSERT_SQL = "INSERT INTO deltas ({}) VALUES ({})".format(", ".join(_INSERTED), ", ".join("?" * len(_INSERTED)))  # noqa: S608
 _IDS_SQL = "SELECT receipt_id, id FROM deltas WHERE receipt_id IN ({})"
 _RANDOM_BYTES = 32 + 12  # a salt and a receipt id per delta
+# Signing releases the GIL (coincurve calls libsecp256k1 through cffi), so a group's signatures are
+# shared between the writer thread and a small pool. Below this many new rows a group is signed on the
+# writer thread alone: handing work to another thread costs more than it saves.
+PARALLEL_SIGN_MIN = 64
 
 
 def _heads_sql(chains: int) -> str:
@@ -76,6 +81,11 @@ def new_receipt_id() -> str:
 
 
 _recorded = recorded_delta
+
+
+def _sign_rows(sign: Callable[[bytes], bytes], rows: list[RecordedDelta]) -> None:
+    for row in rows:
+        row.signature = sign(row.fingerprint)
 
 
 @dataclass(eq=False)
@@ -143,6 +153,7 @@ class Recorder:
         clock: Callable[[], float] = time.time,
         on_recorded: Callable[[], None] | None = None,
         max_group: int = MAX_GROUP,
+        sign_threads: int = 2,
     ) -> None:
         self.store = store
         self.domain = domain
@@ -154,6 +165,8 @@ class Recorder:
         self._wakeup = threading.Condition()
         self._writer: threading.Thread | None = None
         self._closing = False
+        self._sign_threads = max(1, sign_threads)
+        self._sign_pool: ThreadPoolExecutor | None = None  # started with the first large group
         # The hot path runs raw driver statements, whose constraint violations are the driver's own class.
         dbapi = store.engine.dialect.dbapi
         self._integrity_errors: tuple[type[Exception], ...] = (IntegrityError,) + (
@@ -206,6 +219,9 @@ class Recorder:
             self._closing = True
             self._wakeup.notify_all()
         writer.join()
+        if self._sign_pool is not None:
+            self._sign_pool.shutdown()
+            self._sign_pool = None
 
     @staticmethod
     def _outcome(job: _Job) -> tuple[RecordedDelta, bool]:
@@ -307,11 +323,29 @@ class Recorder:
                 new_rows.append(row)
                 outcomes.append((row, True, None))
             if new_rows:
+                self._sign(new_rows)
                 self._insert(cursor_of(session), new_rows)
             session.commit()
         for job, (outcome_row, created, error) in zip(jobs, outcomes, strict=True):
             job.row, job.created, job.error = outcome_row, created, error
             job.done = True
+
+    def _sign(self, rows: list[RecordedDelta]) -> None:
+        """Each row's signature over its fingerprint; a large group is split between this thread and the pool."""
+        sign = self.signer.sign_digest
+        if self._sign_threads == 1 or len(rows) < PARALLEL_SIGN_MIN:
+            _sign_rows(sign, rows)
+            return
+        if self._sign_pool is None:
+            self._sign_pool = ThreadPoolExecutor(self._sign_threads - 1, thread_name_prefix="pacspace-signer")
+        share = -(-len(rows) // self._sign_threads)
+        others = [
+            self._sign_pool.submit(_sign_rows, sign, rows[start : start + share])
+            for start in range(share, len(rows), share)
+        ]
+        _sign_rows(sign, rows[:share])
+        for other in others:
+            other.result()
 
     def _existing_references(self, cursor: Any, jobs: list[_Job]) -> dict[tuple[str, str], RecordedDelta]:
         """Rows already recorded under the jobs' referenceIds (one indexed read per 500 references)."""
@@ -384,7 +418,7 @@ class Recorder:
             recorded_at=delta.recorded_at,
             salt=delta.salt,
             fingerprint=fingerprint,
-            signature=self.signer.sign_digest(fingerprint),
+            signature=b"",  # signed with the rest of the group (_sign), before the insert
             request_hash=job.request_hash,
             status=DeltaStatus.PENDING,
             log_index=None,

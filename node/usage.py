@@ -39,9 +39,14 @@ class UsageMeter:
         self.store = store
         self._counts: Counter[CounterKey] = Counter()
         self._lock = threading.Lock()
+        self._day: tuple[int, str] = (-1, "")  # the last day number seen and its YYYY-MM-DD
 
     def count(self, *, tenant: str, key_id: str, method: str, route: str, status: int, at: float) -> None:
-        day = datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d")
+        number = int(at // SECONDS_PER_DAY)
+        cached, day = self._day
+        if number != cached:  # formatting the date is most of a count's cost: once a day
+            day = datetime.fromtimestamp(number * SECONDS_PER_DAY, UTC).strftime("%Y-%m-%d")
+            self._day = (number, day)
         with self._lock:
             self._counts[CounterKey(tenant, key_id, day, method, route, f"{status // 100}xx")] += 1
 

@@ -5,6 +5,7 @@
     .venv/bin/python scripts/bench.py --quick         # smaller sizes, a few minutes
     .venv/bin/python scripts/bench.py --sections tree,gas
     .venv/bin/python scripts/bench.py --sections ingest --database-url postgresql+psycopg://… --processes 2
+    .venv/bin/python scripts/bench.py --sections ingest --workers 2   # `serve --workers 2` on one port
 
 Sections (docs/PERFORMANCE.md explains each and its baseline):
   ingest   single-delta POSTs (32 clients) and bulk POSTs of 1,000, against GET /v1/me, with the
@@ -57,7 +58,10 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 (one flat list 
     size.add_argument("--smoke", action="store_true", help="tiny sizes: checks that every part runs (tests)")
     parser.add_argument("--database-url", help="database of the ingest section (default: a new SQLite file)")
     parser.add_argument("--postgres-url", help="also run the ingest section on this PostgreSQL database")
-    parser.add_argument("--processes", type=int, default=1, help="API processes for ingest (process 0 anchors)")
+    parser.add_argument("--processes", type=int, default=1, help="API processes for ingest, each on its own port")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="worker processes per API process (`serve --workers N`, one port)"
+    )
     parser.add_argument("--clients", type=int, default=32, help="concurrent clients for single-delta ingest")
     parser.add_argument("--bulk-clients", type=int, default=4)
     parser.add_argument("--oz-max", type=int, help="largest tree also built by @openzeppelin/merkle-tree")
@@ -107,9 +111,16 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 (one flat list 
         if args.postgres_url:
             targets.append(("PostgreSQL", args.postgres_url))
         for label, url in targets:
-            node = start_node(database_url=url, processes=args.processes, workdir=workdir, node_repo=args.node_repo)
+            node = start_node(
+                database_url=url,
+                processes=args.processes,
+                workdir=workdir,
+                node_repo=args.node_repo,
+                workers=args.workers,
+            )
+            shape = f"{args.processes} process(es)" + (f" x {args.workers} workers" if args.workers > 1 else "")
             try:
-                rows += ingest.run(node, config, label=f"{label}, {args.processes} process(es)")
+                rows += ingest.run(node, config, label=f"{label}, {shape}")
             finally:
                 node.stop()
     if "tree" in sections:

@@ -12,7 +12,6 @@ is well-formed; a malformed or oversized request is refused whole, storing nothi
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
@@ -21,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from node.api.auth import WriterDep
+from node.api.encoding import json_bytes
 from node.api.problems import error_body, problem_body
 from node.api.routes import ERRORS
 from node.api.schemas import DeltaCreate
@@ -145,7 +145,7 @@ def _render(request: Request, items: list[DeltaRequest | InvalidInput], outcomes
         receipt = receipt_json(row, batch, signer=signer, head_block=head_block, confirmations_required=required)
         results.append({"status": 201 if outcome.created else 200, "receipt": receipt})
         counts["created" if outcome.created else "replayed"] += 1
-    return json.dumps({"results": results, **counts}, separators=(",", ":")).encode()
+    return json_bytes({"results": results, **counts})
 
 
 @router.post(

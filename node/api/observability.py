@@ -5,8 +5,8 @@ Prometheus counters and latency, and a usage count for authenticated requests.
 from __future__ import annotations
 
 import logging
+import os
 import re
-import secrets
 import time
 from typing import Any
 
@@ -25,13 +25,26 @@ class Observability:
         self.app = app
         self.metrics = metrics
         self.usage = usage
+        # Generated request ids come from the system's randomness 256 at a time: one read of it per
+        # request was a system call (and a GIL release and re-acquire) per request.
+        self._random_hex = ""
+        self._random_at = 0
+        # The metric children of each (method, route, status class): labels() looks them up under a lock.
+        self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
+    def _new_request_id(self) -> str:
+        at = self._random_at
+        if at >= len(self._random_hex):
+            self._random_hex, at = os.urandom(8 * 256).hex(), 0
+        self._random_at = at + 16
+        return "req_" + self._random_hex[at : at + 16]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
-        request_id = incoming if _VALID_ID.match(incoming) else "req_" + secrets.token_hex(8)
+        request_id = incoming if _VALID_ID.match(incoming) else self._new_request_id()
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
@@ -55,9 +68,27 @@ class Observability:
         route = getattr(route_obj, "path", None) or "unmatched"
         method = scope["method"]
         status_class = f"{status // 100}xx"
-        self.metrics.http_requests.labels(method, route, status_class).inc()
-        self.metrics.http_latency.labels(method, route).observe(seconds)
+        children = self._children.get((method, route, status_class))
+        if children is None:
+            children = (
+                self.metrics.http_requests.labels(method, route, status_class),
+                self.metrics.http_latency.labels(method, route),
+            )
+            self._children[(method, route, status_class)] = children
+        children[0].inc()
+        children[1].observe(seconds)
         principal = scope.get("state", {}).get("principal")
+        if principal is not None:
+            self.usage.count(
+                tenant=principal.tenant,
+                key_id=principal.key_id,
+                method=method,
+                route=route,
+                status=status,
+                at=time.time(),
+            )
+        if not log.isEnabledFor(logging.INFO):
+            return
         extra: dict[str, Any] = {
             "method": method,
             "route": route,
@@ -68,12 +99,4 @@ class Observability:
         if principal is not None:
             extra["tenant"] = principal.tenant
             extra["key_id"] = principal.key_id
-            self.usage.count(
-                tenant=principal.tenant,
-                key_id=principal.key_id,
-                method=method,
-                route=route,
-                status=status,
-                at=time.time(),
-            )
         log.info("request", extra=extra)

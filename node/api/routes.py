@@ -12,7 +12,7 @@ from node.api.auth import Principal, PrincipalDep, ReaderDep, WriterDep
 from node.api.blocking import small_read
 from node.api.schemas import DeltaCreate, Problem, Receipt
 from node.core.bundle import BUNDLE_MEDIA_TYPE
-from node.core.deltas import validate_delta_request
+from node.core.deltas import DeltaRequest, validate_delta_request
 from node.core.errors import FieldError, InvalidInput
 from node.receipts import receipt_json
 
@@ -48,12 +48,24 @@ async def record_delta(
     principal: WriterDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
+    return await record_validated(body, request, principal, idempotency_key)
+
+
+async def record_validated(
+    body: DeltaCreate,
+    request: Request,
+    principal: Principal,
+    idempotency_key: str | None,
+    delta_request: DeltaRequest | None = None,
+) -> JSONResponse:
+    """The route's work once its body is a valid ``DeltaCreate`` and its key has the write scope (shared
+    with ``node.api.hot``, which calls it without FastAPI's per-request routing and dependency solving)."""
     if idempotency_key is not None and idempotency_key != body.referenceId:
         raise InvalidInput(
             "Idempotency-Key must equal referenceId (referenceId is the idempotency key)",
             errors=[FieldError("Idempotency-Key", "differs from referenceId")],
         )
-    delta_request = validate_delta_request(
+    delta_request = delta_request or validate_delta_request(
         customer_id=body.customerId,
         delta=body.delta,
         reason=body.reason,

@@ -42,6 +42,28 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (uvicorn's worker processes), as far as they are still running."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    return [pid, *(descendant for child in children for descendant in process_tree(int(child)))]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (those that have gone count nothing)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
 def make_key(db_url: str, tenant: str = "bench") -> str:
     """An admin key whose rate limit never throttles the benchmark."""
     store = Store(db_url)
@@ -78,12 +100,17 @@ class BenchNode:
         return f"http://127.0.0.1:{self.ports[0]}"
 
     def sample_rss(self) -> float:
-        """Peak RSS (MB) of the largest node process so far."""
+        """Peak RSS (MB) of the largest node process so far (worker processes included)."""
         for proc in self.processes:
-            value = peak_rss_mb(proc.pid)
-            if not math.isnan(value):
-                self.peak_rss[proc.pid] = max(self.peak_rss.get(proc.pid, 0.0), value)
+            for pid in process_tree(proc.pid):
+                value = peak_rss_mb(pid)
+                if not math.isnan(value):
+                    self.peak_rss[pid] = max(self.peak_rss.get(pid, 0.0), value)
         return max(self.peak_rss.values(), default=float("nan"))
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the node processes and their workers have used so far."""
+        return cpu_seconds([pid for proc in self.processes for pid in process_tree(proc.pid)])
 
     def stop(self) -> None:
         self.stop_processes()
@@ -113,10 +140,12 @@ def start_node(
     contract: str | None = None,
     tenant: str = "bench",
     node_repo: Path | None = None,
+    workers: int = 1,
 ) -> BenchNode:
     """Node processes on ``database_url`` (default: a new SQLite file), on a new Anvil and contract unless
     given. The node owns what it starts: ``stop()`` stops the given Anvil too. ``node_repo`` serves the
-    node from another checkout (to measure a before/after pair with the same harness)."""
+    node from another checkout (to measure a before/after pair with the same harness). ``workers`` > 1
+    runs each process as ``serve --workers N``: N processes accepting on its one port."""
     if anvil is None:
         anvil = start_anvil(port=free_port(), block_time=block_time)
     if contract is None:
@@ -141,14 +170,21 @@ def start_node(
         env = {**base_env, "PACSPACE_PORT": str(port)}
         node.processes.append(
             subprocess.Popen(
-                [sys.executable, "-m", "node.cli", "serve"], env=env, cwd=node_repo or REPO, stdin=subprocess.DEVNULL
+                [sys.executable, "-m", "node.cli", "serve", *(["--workers", str(workers)] if workers > 1 else [])],
+                env=env,
+                cwd=node_repo or REPO,
+                stdin=subprocess.DEVNULL,
             )
         )
     deadline = time.monotonic() + 60
     for proc, port in zip(node.processes, node.ports, strict=True):
-        while not port_open("127.0.0.1", port):
+        while not port_open("127.0.0.1", port) or (workers > 1 and len(process_tree(proc.pid)) < workers + 1):
             if proc.poll() is not None or time.monotonic() > deadline:
                 node.stop()
                 raise RuntimeError(f"node process on port {port} did not start")
             time.sleep(0.05)
+    if workers > 1:
+        # uvicorn's parent listens before its workers have built their apps: give them time to, so
+        # the first measurement does not include their start-up.
+        time.sleep(3.0)
     return node

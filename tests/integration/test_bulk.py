@@ -160,3 +160,25 @@ def test_the_python_client_records_in_bulk_with_typed_outcomes(node: RunningNode
     assert isinstance(outcomes[2].error, ConflictError) and outcomes[2].error.receipt_id == first.receipt_id
     assert isinstance(outcomes[3].error, ValidationError)
     assert outcomes[3].error.errors == [("deltas[3].delta", "must not be zero")]
+
+
+def test_int256_extremes_and_non_ascii_text_come_back_exactly(node: RunningNode) -> None:
+    # Integers beyond 64 bits take the encoder's fallback path; the others its fast path.
+    items = [
+        _item("big_max", delta=2**255 - 1),
+        _item("big_min", customer="cust_ünï", delta=-(2**255)),
+        _item("small", customer="cust_ünï", delta=-(2**63)),
+    ]
+    with node.client() as client:
+        response = client.post("/v1/balance/deltas", json={"deltas": items})
+        small_only = client.post(
+            "/v1/balance/deltas", json={"deltas": [_item("small", customer="cust_ünï", delta=-(2**63))]}
+        )
+    assert response.status_code == 200, response.text
+    receipts = [r["receipt"] for r in response.json()["results"]]
+    assert [r["delta"] for r in receipts] == [2**255 - 1, -(2**255), -(2**63)]
+    assert [r["customerId"] for r in receipts] == ["cust_bulk", "cust_ünï", "cust_ünï"]
+    assert small_only.status_code == 200, small_only.text
+    replay = small_only.json()["results"][0]
+    assert replay["status"] == 200
+    assert replay["receipt"] == receipts[2]
