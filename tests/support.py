@@ -9,6 +9,7 @@ import json
 import os
 import re
 import sys
+from collections import Counter
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -63,3 +64,15 @@ def native_merkle() -> NativeMerkle:
         return NativeMerkle()
     except NativeUnavailable as exc:
         pytest.fail(f"the native Merkle library is required here (scripts/bootstrap builds it): {exc}")
+
+
+def assert_one_receipt_per_reference(results: list[tuple[str, int, str]], references: list[str]) -> None:
+    """Concurrent POSTs of each referenceId (reference, status, receiptId): exactly one created it, every
+    other answer was a replay of the same receipt."""
+    statuses = Counter(status for _ref, status, _r in results)
+    assert set(statuses) <= {200, 201}, statuses
+    assert statuses[201] == len(references)  # one creation per referenceId, the other a replay
+    receipts: dict[str, set[str]] = {}
+    for ref, _status, receipt in results:
+        receipts.setdefault(ref, set()).add(receipt)
+    assert all(len(ids) == 1 for ids in receipts.values()), "a retry got a different receipt"

@@ -24,7 +24,7 @@ from node.api.encoding import json_bytes
 from node.api.problems import error_body, problem_body
 from node.api.routes import ERRORS
 from node.api.schemas import DeltaCreate
-from node.core.deltas import DeltaRequest, validate_delta_request
+from node.core.deltas import DeltaRequest
 from node.core.errors import FieldError, InvalidInput, PacSpaceError
 from node.receipts import receipt_json
 from node.recording import RecordResult
@@ -84,14 +84,7 @@ def _validate_item(index: int, item: Any) -> DeltaRequest | InvalidInput:
             errors.append(FieldError(_field(index, tuple(err.get("loc", ()))), message))
         return InvalidInput(f"deltas[{index}] is not valid", errors=errors)
     try:
-        return validate_delta_request(
-            customer_id=body.customerId,
-            delta=body.delta,
-            reason=body.reason,
-            reference_id=body.referenceId,
-            metadata=body.metadata,
-            corrects_receipt_id=body.correctsReceiptId,
-        )
+        return body.to_request()
     except InvalidInput as exc:
         return InvalidInput(
             f"deltas[{index}] is not valid",

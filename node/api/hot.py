@@ -26,7 +26,7 @@ from node.api.auth import authenticate
 from node.api.routes import record_validated
 from node.api.routes import router as routes_router
 from node.api.schemas import DeltaCreate
-from node.core.deltas import DeltaRequest, validate_delta_request
+from node.core.deltas import DeltaRequest
 from node.core.errors import PacSpaceError
 
 PATH = "/v1/balance/delta"
@@ -95,14 +95,7 @@ def _accepted(scope: Scope, body_bytes: bytes) -> tuple[DeltaCreate, DeltaReques
         return None
     try:
         body = DeltaCreate.model_validate(value, strict=True)
-        delta_request = validate_delta_request(
-            customer_id=body.customerId,
-            delta=body.delta,
-            reason=body.reason,
-            reference_id=body.referenceId,
-            metadata=body.metadata,
-            corrects_receipt_id=body.correctsReceiptId,
-        )
+        delta_request = body.to_request()
     except (ValidationError, PacSpaceError):
         return None
     return body, delta_request

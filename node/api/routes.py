@@ -12,7 +12,7 @@ from node.api.auth import Principal, PrincipalDep, ReaderDep, WriterDep
 from node.api.blocking import small_read
 from node.api.schemas import DeltaCreate, Problem, Receipt
 from node.core.bundle import BUNDLE_MEDIA_TYPE
-from node.core.deltas import DeltaRequest, validate_delta_request
+from node.core.deltas import DeltaRequest
 from node.core.errors import FieldError, InvalidInput
 from node.receipts import receipt_json
 
@@ -65,14 +65,7 @@ async def record_validated(
             "Idempotency-Key must equal referenceId (referenceId is the idempotency key)",
             errors=[FieldError("Idempotency-Key", "differs from referenceId")],
         )
-    delta_request = delta_request or validate_delta_request(
-        customer_id=body.customerId,
-        delta=body.delta,
-        reason=body.reason,
-        reference_id=body.referenceId,
-        metadata=body.metadata,
-        corrects_receipt_id=body.correctsReceiptId,
-    )
+    delta_request = delta_request or body.to_request()
     # On the event loop: the recorder's writer thread signs and commits, this request just waits.
     row, created = await request.app.state.recorder.record_async(
         tenant=principal.tenant, request=delta_request, api_key_id=principal.key_id

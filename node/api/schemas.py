@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from node.core.deltas import MAX_CUSTOMER_ID, MAX_REASON, MAX_REFERENCE_ID
+from node.core.deltas import MAX_CUSTOMER_ID, MAX_REASON, MAX_REFERENCE_ID, DeltaRequest, validate_delta_request
 
 
 class DeltaCreate(BaseModel):
@@ -35,6 +35,17 @@ class DeltaCreate(BaseModel):
     correctsReceiptId: str | None = Field(
         default=None, min_length=1, max_length=40, description="the receipt this delta corrects (same customer)"
     )
+
+    def to_request(self) -> DeltaRequest:
+        """The core's validated request; raises InvalidInput naming the field a core rule refuses."""
+        return validate_delta_request(
+            customer_id=self.customerId,
+            delta=self.delta,
+            reason=self.reason,
+            reference_id=self.referenceId,
+            metadata=self.metadata,
+            corrects_receipt_id=self.correctsReceiptId,
+        )
 
 
 class Receipt(BaseModel):

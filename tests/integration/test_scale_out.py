@@ -24,7 +24,7 @@ import pytest
 
 from node.devcluster import Cluster
 from tests.conftest import REPO, free_port
-from tests.support import sql
+from tests.support import assert_one_receipt_per_reference, sql
 
 INTERVAL = 0.5  # conftest.py keeps this module's tests on one xdist worker: one cluster for all
 
@@ -105,13 +105,7 @@ def test_concurrent_writes_across_processes_keep_chains_gap_free_and_references_
     for client in clients:
         client.close()
 
-    statuses = Counter(status for _ref, status, _r in results)
-    assert set(statuses) <= {200, 201}, statuses
-    assert statuses[201] == len(references)  # one creation per referenceId, the other a replay
-    receipts: dict[str, set[str]] = {}
-    for ref, _status, receipt in results:
-        receipts.setdefault(ref, set()).add(receipt)
-    assert all(len(ids) == 1 for ids in receipts.values()), "a retry got a different receipt"
+    assert_one_receipt_per_reference(results, references)
     assert sql(cluster.database_url, "select count(*) from deltas where customer_id like 'scale_%'") == [
         (len(references),)
     ]

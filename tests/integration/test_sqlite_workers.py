@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ import pytest
 
 from node.devchain import DEV_ANCHORER_KEY, Anvil
 from tests.conftest import REPO, create_key, deploy_fresh, free_port
-from tests.support import sql
+from tests.support import assert_one_receipt_per_reference, sql
 
 
 @dataclass
@@ -164,13 +163,7 @@ def test_two_workers_on_one_sqlite_file_record_each_reference_once_with_gap_free
     for client in clients:
         client.close()
 
-    statuses = Counter(status for _ref, status, _r in results)
-    assert set(statuses) <= {200, 201}, statuses
-    assert statuses[201] == len(references)  # one creation per referenceId, the other a replay
-    receipts: dict[str, set[str]] = {}
-    for ref, _status, receipt in results:
-        receipts.setdefault(ref, set()).add(receipt)
-    assert all(len(ids) == 1 for ids in receipts.values()), "a retry got a different receipt"
+    assert_one_receipt_per_reference(results, references)
 
     for n in range(len(shared)):
         pair = [bulk_results[0][n], bulk_results[1][n]]
