@@ -33,24 +33,12 @@ for path in (REPO, REPO / "scripts"):
 
 from benchkit import ingest  # noqa: E402
 from benchkit.loadgen import request_bytes, run_load  # noqa: E402
-from benchkit.node_harness import BenchNode, start_node  # noqa: E402
+from benchkit.node_harness import BenchNode, cpu_seconds, start_node  # noqa: E402
 
 from node.devchain import free_port  # noqa: E402
 from node.devpostgres import Postgres, start_postgres  # noqa: E402
 
 _TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU of these processes (all their threads) so far; a process gone counts 0."""
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / _TICK
 
 
 def _server_cpu_seconds(postgres: Postgres) -> float:
@@ -66,7 +54,7 @@ def _server_cpu_seconds(postgres: Postgres) -> float:
                     children.append(int(entry.name))
             except OSError:
                 continue
-    return total + _cpu_seconds(children)
+    return total + cpu_seconds(children)
 
 
 def _statements(dsn: str) -> int:
@@ -91,10 +79,10 @@ def measure_cost(
 ) -> Cost:
     """Per request of one load: node and PostgreSQL CPU (ms) and statements PostgreSQL executed."""
     node_pids = [proc.pid for proc in node.processes]
-    node_before, server_before = _cpu_seconds(node_pids), _server_cpu_seconds(postgres)
+    node_before, server_before = cpu_seconds(node_pids), _server_cpu_seconds(postgres)
     statements_before = _statements(dsn)
     result = run_load(node.addresses, make, clients=clients, seconds=seconds, warmup=0.0)
-    node_cpu, server_cpu = _cpu_seconds(node_pids) - node_before, _server_cpu_seconds(postgres) - server_before
+    node_cpu, server_cpu = cpu_seconds(node_pids) - node_before, _server_cpu_seconds(postgres) - server_before
     statements = _statements(dsn) - statements_before - 1  # less the first reading's own statement
     n = max(1, result.requests)
     return Cost(result.requests, node_cpu / n * 1000, server_cpu / n * 1000, statements / n)
