@@ -10,6 +10,7 @@ import os
 import re
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -76,3 +77,19 @@ def assert_one_receipt_per_reference(results: list[tuple[str, int, str]], refere
     for ref, _status, receipt in results:
         receipts.setdefault(ref, set()).add(receipt)
     assert all(len(ids) == 1 for ids in receipts.values()), "a retry got a different receipt"
+
+
+BundleEdit = Callable[[dict[str, Any]], None]
+
+
+def set_at(path: str, value: Any) -> BundleEdit:
+    """An edit of a proof bundle that sets the value at a dotted path (``"batch.count"``)."""
+
+    def edit(bundle: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        target = bundle
+        for key in parents:
+            target = target[key]
+        target[last] = value
+
+    return edit

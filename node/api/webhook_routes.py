@@ -64,7 +64,8 @@ def _own(request: Request, tenant: str, endpoint_id: str) -> WebhookEndpointRow:
     return endpoints.get_endpoint(request.app.state.store, tenant=tenant, endpoint_id=endpoint_id)
 
 
-def _allow_http(request: Request) -> bool:
+def allow_loopback_http(request: Request) -> bool:
+    """Whether this node accepts http:// endpoint URLs on loopback (settings; dev chains by default)."""
     return bool(request.app.state.settings.webhook_http_loopback_allowed())
 
 
@@ -76,7 +77,7 @@ def create(body: WebhookCreate, request: Request, principal: AdminDep) -> dict[s
         url=body.url,
         events=body.events,
         aggregate=body.aggregate,
-        allow_loopback_http=_allow_http(request),
+        allow_loopback_http=allow_loopback_http(request),
     )
     return {**_endpoint_json(row), "secret": row.secret}
 
@@ -97,7 +98,7 @@ def update(endpoint_id: str, body: WebhookUpdate, request: Request, principal: A
     row = endpoints.update_endpoint(
         request.app.state.store,
         _own(request, principal.tenant, endpoint_id),
-        allow_loopback_http=_allow_http(request),
+        allow_loopback_http=allow_loopback_http(request),
         url=body.url,
         events=body.events,
         aggregate=body.aggregate,

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from node import webhook_endpoints as endpoints
 from node.api.schemas import WebhookCreate, WebhookEvent, WebhookUpdate
+from node.api.webhook_routes import allow_loopback_http
 from node.core.errors import InvalidInput
 from node.dashboard.sessions import DashboardSession
 from node.dashboard.web import PREFIX, DashboardRoute, SessionDep, render
@@ -19,10 +20,6 @@ from node.store.models import WebhookEndpointRow
 router = APIRouter(route_class=DashboardRoute)
 EVENT_TYPES = get_args(WebhookEvent)  # what an endpoint may subscribe to (webhook.test goes to any endpoint)
 ROTATION_GRACE = {"0": 0, "3600": 3600, "86400": 86_400}
-
-
-def _allow_http(request: Request) -> bool:
-    return bool(request.app.state.settings.webhook_http_loopback_allowed())
 
 
 def _field_errors(exc: ValidationError) -> dict[str, str]:
@@ -79,7 +76,7 @@ def create_webhook(
             url=body.url,
             events=body.events,
             aggregate=body.aggregate,
-            allow_loopback_http=_allow_http(request),
+            allow_loopback_http=allow_loopback_http(request),
         )
     except ValidationError as exc:
         return _list_page(request, session, status_code=422, errors=_field_errors(exc), values=values)
@@ -143,7 +140,7 @@ def set_enabled(
     endpoints.update_endpoint(
         request.app.state.store,
         _own(request, session, endpoint_id),
-        allow_loopback_http=_allow_http(request),
+        allow_loopback_http=allow_loopback_http(request),
         enabled=enabled == "true",
     )
     return _back(endpoint_id, "webhook_updated")
@@ -159,7 +156,7 @@ def set_events(
     except ValidationError as exc:
         return _detail_page(request, session, row, status_code=422, errors=_field_errors(exc))
     endpoints.update_endpoint(
-        request.app.state.store, row, allow_loopback_http=_allow_http(request), events=body.events
+        request.app.state.store, row, allow_loopback_http=allow_loopback_http(request), events=body.events
     )
     return _back(endpoint_id, "webhook_updated")
 

@@ -5,7 +5,7 @@ a genuine one and one edit per failure mode, against the same real Anvil and con
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +15,9 @@ from node.chain.client import AnchorClient, account_from_key, connect
 from node.devchain import DEV_ANCHORER_KEY, DEV_OWNER_KEY, Anvil
 from node.verification import verify_bundle
 from tests.conftest import Deployment, deploy_fresh, free_port, start_node, wait_for_status
-from tests.support import load_verifier
+from tests.support import BundleEdit, load_verifier, set_at
 
 VERIFIER = load_verifier()
-Edit = Callable[[dict[str, Any]], None]
 
 
 @pytest.fixture(scope="module")
@@ -55,22 +54,11 @@ def bundles(deployed: Deployment, tmp_path_factory: pytest.TempPathFactory) -> I
         node.stop()
 
 
-def _set(path: str, value: Any) -> Edit:
-    def edit(bundle: dict[str, Any]) -> None:
-        *parents, last = path.split(".")
-        target = bundle
-        for key in parents:
-            target = target[key]
-        target[last] = value
-
-    return edit
-
-
-def _drop(key: str) -> Edit:
+def _drop(key: str) -> BundleEdit:
     return lambda bundle: bundle.pop(key)
 
 
-def _flip_hex(path: str) -> Edit:
+def _flip_hex(path: str) -> BundleEdit:
     """Change the last hex digit of a hex field (same length, still well formed)."""
 
     def edit(bundle: dict[str, Any]) -> None:
@@ -92,35 +80,35 @@ def _other_signer(bundle: dict[str, Any]) -> None:
     bundle["signer"] = account_from_key(DEV_OWNER_KEY).address.lower()
 
 
-EDITS: dict[str, Edit] = {
+EDITS: dict[str, BundleEdit] = {
     "genuine": lambda bundle: None,
-    "amount": _set("typedData.message.delta", "-21"),
-    "customer": _set("typedData.message.customerId", "someone-else"),
-    "metadata text": _set("metadata", '{"sku":"b"}'),
-    "metadata withheld": _set("metadata", None),
-    "metadata not canonical": _set("metadata", '{"sku": "a"}'),
+    "amount": set_at("typedData.message.delta", "-21"),
+    "customer": set_at("typedData.message.customerId", "someone-else"),
+    "metadata text": set_at("metadata", '{"sku":"b"}'),
+    "metadata withheld": set_at("metadata", None),
+    "metadata not canonical": set_at("metadata", '{"sku": "a"}'),
     "fingerprint": _flip_hex("fingerprint"),
-    "signature v": lambda bundle: _set("signature", bundle["signature"][:-2] + "1d")(bundle),
+    "signature v": lambda bundle: set_at("signature", bundle["signature"][:-2] + "1d")(bundle),
     "signer": _other_signer,
     "leaf": _flip_hex("leaf"),
     "proof longer": _extend_proof,
-    "proof not a list": _set("proof", "0x00"),
+    "proof not a list": set_at("proof", "0x00"),
     "root": _flip_hex("batch.root"),
-    "count": _set("batch.count", 3),
-    "start index": _set("batch.startIndex", 1),
-    "batch id": _set("batch.id", 7),
-    "transaction": _set("batch.txHash", "0x" + "cd" * 32),
+    "count": set_at("batch.count", 3),
+    "start index": set_at("batch.startIndex", 1),
+    "batch id": set_at("batch.id", 7),
+    "transaction": set_at("batch.txHash", "0x" + "cd" * 32),
     "block hash": _flip_hex("batch.blockHash"),
-    "block number": _set("batch.blockNumber", 10**9),
-    "log index": _set("logIndex", 9),
-    "chain id": _set("chainId", 1),
-    "contract": _set("contract", "0x" + "12" * 20),
-    "domain name": _set("typedData.domain.name", "NotPacSpace"),
-    "primary type": _set("typedData.primaryType", "Checkpoint"),
-    "version": _set("version", "pacspace.proof.v0"),
+    "block number": set_at("batch.blockNumber", 10**9),
+    "log index": set_at("logIndex", 9),
+    "chain id": set_at("chainId", 1),
+    "contract": set_at("contract", "0x" + "12" * 20),
+    "domain name": set_at("typedData.domain.name", "NotPacSpace"),
+    "primary type": set_at("typedData.primaryType", "Checkpoint"),
+    "version": set_at("version", "pacspace.proof.v0"),
     "no leaf": _drop("leaf"),
     "no batch": _drop("batch"),
-    "uppercase hex": _set("fingerprint", "0x" + "AB" * 32),
+    "uppercase hex": set_at("fingerprint", "0x" + "AB" * 32),
 }
 
 

@@ -10,17 +10,13 @@ import io
 import json
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import REPO, Deployment, RunningNode, deploy_fresh, wait_for_status
-from tests.support import load_verifier
-
-Edit = Callable[[dict[str, Any]], None]
-
+from tests.support import BundleEdit, load_verifier, set_at
 
 VERIFIER = load_verifier()
 
@@ -73,33 +69,22 @@ def test_a_genuine_bundle_passes_every_check(bundle: dict[str, Any], deployment:
     ]  # fmt: skip
 
 
-def _set(path: str, value: Any) -> Edit:
-    def edit(bundle: dict[str, Any]) -> None:
-        *parents, last = path.split(".")
-        target = bundle
-        for key in parents:
-            target = target[key]
-        target[last] = value
-
-    return edit
-
-
 @pytest.mark.parametrize(
     ("edit", "check"),
     [
-        (_set("typedData.message.delta", "-21"), "fingerprint"),
-        (_set("typedData.message.customerId", "c2"), "fingerprint"),
-        (_set("metadata", '{"sku":"b"}'), "metadata"),
-        (_set("batch.count", 3), "commitment"),
-        (_set("batch.root", "0x" + "ab" * 32), "commitment"),
-        (_set("batch.txHash", "0x" + "cd" * 32), "transaction"),
-        (_set("batch.blockHash", "0x" + "ef" * 32), "block"),
-        (_set("batch.id", 7), "transaction"),
-        (_set("logIndex", 0), "leaf"),
+        (set_at("typedData.message.delta", "-21"), "fingerprint"),
+        (set_at("typedData.message.customerId", "c2"), "fingerprint"),
+        (set_at("metadata", '{"sku":"b"}'), "metadata"),
+        (set_at("batch.count", 3), "commitment"),
+        (set_at("batch.root", "0x" + "ab" * 32), "commitment"),
+        (set_at("batch.txHash", "0x" + "cd" * 32), "transaction"),
+        (set_at("batch.blockHash", "0x" + "ef" * 32), "block"),
+        (set_at("batch.id", 7), "transaction"),
+        (set_at("logIndex", 0), "leaf"),
     ],
 )
 def test_each_edit_is_caught_by_the_named_check(
-    bundle: dict[str, Any], deployment: Deployment, tmp_path: Path, edit: Edit, check: str
+    bundle: dict[str, Any], deployment: Deployment, tmp_path: Path, edit: BundleEdit, check: str
 ) -> None:
     edit(bundle)
     result = _run(bundle, tmp_path, deployment.rpc_url)
