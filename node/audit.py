@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from node.balances import check_stored_batch, replay_customer
+from node.balances import check_stored_batch, replay_customer, signer_windows
 from node.chain.client import AnchorClient
 from node.core.audit import Discrepancy
 from node.core.hashing import to_hex
@@ -35,7 +35,7 @@ class AuditReport:
         return not self.findings and not any(self.by_customer.values())
 
 
-def audit_database(store: Store, chain: AnchorClient, *, domain: Domain, signer: bytes) -> AuditReport:
+def audit_database(store: Store, chain: AnchorClient, *, domain: Domain) -> AuditReport:
     report = AuditReport()
     with store.session() as session:
         batches = list(session.exec(select(BatchRow).order_by(col(BatchRow.start_index))).all())
@@ -70,10 +70,17 @@ def audit_database(store: Store, chain: AnchorClient, *, domain: Domain, signer:
                 f"the contract's nextIndex is {on_chain_next}; the database anchored up to {expected_start}",
             )
         )
+    windows = signer_windows(chain)  # shared by every customer's replay
     for tenant, customer_id in customers:
         report.customers += 1
         found = replay_customer(
-            store, chain, domain=domain, signer=signer, tenant=tenant, customer_id=customer_id, check_batches=False
+            store,
+            chain,
+            domain=domain,
+            tenant=tenant,
+            customer_id=customer_id,
+            check_batches=False,
+            signer_window=windows,
         )
         report.by_customer[f"{tenant}/{customer_id}"] = found
     with store.session() as session:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from node.chain.client import AnchorClient
-from node.core.audit import ChainReplay, Discrepancy, check_batch
+from node.core.audit import ChainReplay, Discrepancy, SignerLookup, SignerWindow, check_batch
 from node.core.errors import ChainUnavailable, NotFound
 from node.core.hashing import to_hex
 from node.core.merkle import compute_leaf_hash
@@ -50,14 +50,14 @@ def replay_customer(
     chain: AnchorClient,
     *,
     domain: Domain,
-    signer: bytes,
     tenant: str,
     customer_id: str,
     check_batches: bool = True,
+    signer_window: SignerLookup | None = None,
 ) -> list[Discrepancy]:
     """Recompute every fingerprint, signature, link and running total from the stored rows, rebuild
     each batch the customer's deltas are in, and check each batch against the contract (once)."""
-    replay = ChainReplay(domain=domain, signer=signer)
+    replay = ChainReplay(domain=domain, signer_window=signer_window or signer_windows(chain))
     found: list[Discrepancy] = []
     last_batch_id: int | None = None  # the customer's rows come in log order: each batch once
     for row in iter_customer_deltas(store.session, tenant=tenant, customer_id=customer_id):
@@ -66,6 +66,8 @@ def replay_customer(
             delta=row.to_delta(),
             fingerprint=row.fingerprint,
             signature=row.signature,
+            signer=row.signer,
+            log_index=row.log_index,
             running_total=int(row.running_total),
             verified=row.status == DeltaStatus.VERIFIED,
         )
@@ -111,3 +113,15 @@ def check_stored_batch(chain: AnchorClient, batch: BatchRow, leaves: list[tuple[
             )
         )
     return found
+
+
+def signer_windows(chain: AnchorClient) -> SignerLookup:
+    """The contract's answer for each receipt signer, asked once per address (a replay sees few keys)."""
+    known: dict[bytes, SignerWindow | None] = {}
+
+    def lookup(signer: bytes) -> SignerWindow | None:
+        if signer not in known:
+            known[signer] = chain.signer_window(signer)
+        return known[signer]
+
+    return lookup

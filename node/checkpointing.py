@@ -239,7 +239,8 @@ class Checkpoints:
             "rangeRoot": to_hex(row.range_root),
             "headFingerprint": to_hex(row.head_fingerprint),
             "createdAt": row.created_at,
-            "signer": to_hex(self.signer.address),
+            # The key that signed it, which need not be today's after a rotation.
+            "signer": to_hex(recover_signer(compute_checkpoint_digest(self.domain, cp), row.node_signature)),
             "signature": to_hex(row.node_signature),
             "countersigner": None if row.countersigner is None else to_hex(row.countersigner),
             "countersignature": None if row.countersignature is None else to_hex(row.countersignature),

@@ -113,27 +113,22 @@ def cmd_audit(args: argparse.Namespace) -> int:
     """Check the whole database against the chain; exit 1 on any finding."""
     import json
 
-    from eth_account import Account
-
     from node.audit import audit_database
     from node.chain.client import AnchorClient, connect
     from node.core.hashing import from_hex
-    from node.core.signing import Signer
+    from node.core.protocol import protocol_for_contract
     from node.core.typed_data import Domain
     from node.settings import Settings
     from node.store.db import Store
 
     settings = Settings()
-    key = settings.signer_private_key()
-    chain = AnchorClient(connect(settings.rpc_url), settings.contract_address, Account.from_key(key))
+    chain = AnchorClient(connect(settings.rpc_url), settings.contract_address)  # read-only: no key needed
     chain.check_identity(expected_chain_id=settings.chain_id)
     store = Store(settings.database_url)
     store.require_current_schema()
+    protocol = protocol_for_contract(chain.protocol_version())
     report = audit_database(
-        store,
-        chain,
-        domain=Domain(settings.chain_id, from_hex(settings.contract_address, length=20)),
-        signer=Signer(key).address,
+        store, chain, domain=Domain(settings.chain_id, from_hex(settings.contract_address, length=20), protocol)
     )
     store.close()
     customer_findings = {k: v for k, v in report.by_customer.items() if v}
@@ -359,7 +354,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     revision.add_argument("-m", "--message", required=True)
     db.set_defaults(func=cmd_db)
+    _add_key_rotation(sub)
     return parser
+
+
+def _add_key_rotation(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from node.rotation import add_commands
+
+    add_commands(sub)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,7 +32,6 @@ def receipt_json(
     row: DeltaRow | RecordedDelta,
     batch: BatchRow | None,
     *,
-    signer: bytes,
     head_block: int | None,
     confirmations_required: int,
 ) -> dict[str, Any]:
@@ -51,7 +50,7 @@ def receipt_json(
         "correctsReceiptId": row.corrects_receipt_id,
         "fingerprint": to_hex(row.fingerprint),
         "signature": to_hex(row.signature),
-        "signer": to_hex(signer),
+        "signer": to_hex(row.signer),
         "logIndex": row.log_index,
         "batchId": None,
         "txHash": None,
@@ -81,10 +80,9 @@ class ReceiptReader:
     LRU of packed trees bounded by bytes, and a proof is a binary search plus a few slices of it.
     """
 
-    def __init__(self, *, store: Store, domain: Domain, signer: bytes, cache_bytes: int = 64 * 1024 * 1024) -> None:
+    def __init__(self, *, store: Store, domain: Domain, cache_bytes: int = 64 * 1024 * 1024) -> None:
         self.store = store
         self.domain = domain
-        self.signer = signer
         self._trees: OrderedDict[int, bytes] = OrderedDict()
         self._cache_bytes = cache_bytes
         self._cached = 0
@@ -158,7 +156,7 @@ class ReceiptReader:
             delta=row.to_delta(),
             fingerprint=row.fingerprint,
             signature=row.signature,
-            signer=self.signer,
+            signer=row.signer,
             log_index=row.log_index,
             leaf_hash=leaf_hash,
             proof=proof,

@@ -427,6 +427,7 @@ class Recorder:
             corrects=delta.corrects,
             corrects_receipt_id=request.corrects_receipt_id,
             running_total=str(running_total),
+            signer=self.signer.address,
         )
 
     @staticmethod

@@ -5,6 +5,7 @@ Built by the CLI or by tests and passed to ``create_app``; never at import time.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -29,6 +30,15 @@ class Settings(BaseSettings):
     rpc_url: str = "http://127.0.0.1:8545"
     chain_id: int
     contract_address: str
+    # Two keys with separate jobs, each rotated on its own schedule (docs/KEYS.md): the receipt signer
+    # signs every fingerprint and checkpoint; the anchoring key pays gas for anchor(). The legacy
+    # PACSPACE_SIGNER_KEY / _KEYSTORE stands for both when the specific one is not set.
+    receipt_signer_key: SecretStr | None = None
+    receipt_signer_keystore: Path | None = None
+    receipt_signer_keystore_password: SecretStr | None = None
+    anchor_key: SecretStr | None = None
+    anchor_keystore: Path | None = None
+    anchor_keystore_password: SecretStr | None = None
     signer_key: SecretStr | None = None
     signer_keystore: Path | None = None
     signer_keystore_password: SecretStr | None = None
@@ -74,11 +84,10 @@ class Settings(BaseSettings):
         return value.lower()
 
     @model_validator(mode="after")
-    def _one_signer(self) -> Settings:
-        if (self.signer_key is None) == (self.signer_keystore is None):
-            raise ValueError("set exactly one of PACSPACE_SIGNER_KEY or PACSPACE_SIGNER_KEYSTORE")
-        if self.signer_keystore is not None and self.signer_keystore_password is None:
-            raise ValueError("PACSPACE_SIGNER_KEYSTORE needs PACSPACE_SIGNER_KEYSTORE_PASSWORD")
+    def _one_key_per_role(self) -> Settings:
+        # A missing key is reported when a command needs it (audit and verify need none).
+        for role in ("receipt_signer", "anchor"):
+            _KeySource.of(self, role).check()
         return self
 
     def webhook_http_loopback_allowed(self) -> bool:
@@ -86,18 +95,56 @@ class Settings(BaseSettings):
             return self.webhook_allow_http_loopback
         return self.chain_id in DEV_CHAIN_IDS
 
-    def signer_private_key(self) -> bytes:
-        """The anchoring/receipt key: from the env, or decrypted from an encrypted keystore."""
-        if self.signer_key is not None:
-            text = self.signer_key.get_secret_value().removeprefix("0x")
-            key = bytes.fromhex(text)
+    def receipt_signer_private_key(self) -> bytes:
+        """The key that signs receipts and checkpoints: from the env, or decrypted from a keystore."""
+        return self._private_key("receipt_signer")
+
+    def anchor_private_key(self) -> bytes:
+        """The gas-paying key that sends anchor() transactions."""
+        return self._private_key("anchor")
+
+    def _private_key(self, role: str) -> bytes:
+        source = _KeySource.of(self, role).require()
+        if source.key is not None:
+            key = bytes.fromhex(source.key.get_secret_value().removeprefix("0x"))
         else:
             from eth_account import Account
 
-            assert self.signer_keystore is not None and self.signer_keystore_password is not None
-            key = bytes(
-                Account.decrypt(self.signer_keystore.read_text(), self.signer_keystore_password.get_secret_value())
-            )
+            assert source.keystore is not None and source.password is not None
+            key = bytes(Account.decrypt(source.keystore.read_text(), source.password.get_secret_value()))
         if key.hex() in _PUBLIC_DEV_KEYS and self.chain_id not in DEV_CHAIN_IDS:
             raise ValueError("a publicly known development key cannot sign on a non-development chain")
         return key
+
+
+@dataclass(frozen=True)
+class _KeySource:
+    """Where one role's key comes from: its own variables, else the legacy PACSPACE_SIGNER_* pair."""
+
+    env: str
+    key: SecretStr | None
+    keystore: Path | None
+    password: SecretStr | None
+
+    @classmethod
+    def of(cls, settings: Settings, role: str) -> _KeySource:
+        key = getattr(settings, f"{role}_key")
+        keystore = getattr(settings, f"{role}_keystore")
+        if key is None and keystore is None:
+            return cls("SIGNER", settings.signer_key, settings.signer_keystore, settings.signer_keystore_password)
+        return cls(role.upper(), key, keystore, getattr(settings, f"{role}_keystore_password"))
+
+    def require(self) -> _KeySource:
+        if self.key is None and self.keystore is None:
+            raise ValueError(
+                "set PACSPACE_RECEIPT_SIGNER_KEY and PACSPACE_ANCHOR_KEY (or their _KEYSTORE forms), "
+                "or PACSPACE_SIGNER_KEY for one key that does both"
+            )
+        return self.check()
+
+    def check(self) -> _KeySource:
+        if self.key is not None and self.keystore is not None:
+            raise ValueError(f"set only one of PACSPACE_{self.env}_KEY or PACSPACE_{self.env}_KEYSTORE")
+        if self.keystore is not None and self.password is None:
+            raise ValueError(f"PACSPACE_{self.env}_KEYSTORE needs PACSPACE_{self.env}_KEYSTORE_PASSWORD")
+        return self

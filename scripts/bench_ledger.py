@@ -90,6 +90,7 @@ def build(db_path: Path, rpc_url: str, address: str, n: int, batch_size: int) ->
                     "fingerprint": fingerprint, "signature": signer.sign_digest(fingerprint), "request_hash": ZERO32,
                     "status": "verified", "log_index": delta.customer_index, "batch_id": batch_no + 1,
                     "api_key_id": None, "corrects": ZERO32, "corrects_receipt_id": None, "running_total": str(running),
+                    "signer": signer.address,
                 })  # fmt: skip
             session.execute(insert(DeltaRow), values)
             session.commit()
@@ -104,8 +105,7 @@ def build(db_path: Path, rpc_url: str, address: str, n: int, batch_size: int) ->
 
 def export_child(db_path: Path, address: str, out: Path) -> None:
     store = Store(f"sqlite:///{db_path}")
-    reader = ReceiptReader(store=store, domain=Domain(31337, from_hex(address, length=20)),
-                           signer=Signer(from_hex(DEV_ANCHORER_KEY, length=32)).address)  # fmt: skip
+    reader = ReceiptReader(store=store, domain=Domain(31337, from_hex(address, length=20)))
     started = time.perf_counter()
     count = 0
     with out.open("wb") as sink:
@@ -150,8 +150,7 @@ def main() -> None:
               f"(balance {result['balance']}, {result['verifiedCount']:,} verified)")  # fmt: skip
         chain = AnchorClient(connect(anvil.rpc_url), address, anchorer)
         t = time.perf_counter()
-        findings = replay_customer(store, chain, domain=Domain(31337, from_hex(address, length=20)),
-                                   signer=from_hex(anchorer.address.lower(), length=20), tenant=TENANT,
+        findings = replay_customer(store, chain, domain=Domain(31337, from_hex(address, length=20)), tenant=TENANT,
                                    customer_id=CUSTOMER)  # fmt: skip
         print(f"derive verify=true {time.perf_counter() - t:.1f} s, {len(findings)} discrepancies")
         store.close()

@@ -31,6 +31,7 @@ from node.chain.client import AnchorClient, connect
 from node.checkpointing import Checkpoints
 from node.comparing import Comparisons
 from node.core.hashing import from_hex, to_hex
+from node.core.protocol import protocol_for_contract
 from node.core.ratelimit import BucketPolicy
 from node.core.signing import Signer
 from node.core.typed_data import Domain
@@ -74,12 +75,22 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
         settings.database_url, busy_timeout_ms=settings.db_busy_timeout_ms, pool_size=settings.db_pool_size
     )
     store.require_current_schema()
-    private_key = settings.signer_private_key()
-    signer = Signer(private_key)
-    chain = AnchorClient(connect(settings.rpc_url), settings.contract_address, Account.from_key(private_key))
-    del private_key
-    chain.check_identity(expected_chain_id=settings.chain_id)
-    domain = Domain(settings.chain_id, from_hex(settings.contract_address, length=20))
+    signer = Signer(settings.receipt_signer_private_key())
+    chain = AnchorClient(
+        connect(settings.rpc_url), settings.contract_address, Account.from_key(settings.anchor_private_key())
+    )
+    chain.check_identity(expected_chain_id=settings.chain_id, receipt_signer=signer.address)
+    # The contract decides the protocol: a v1 contract keeps getting v1 receipts, a v2 contract v2.
+    protocol = protocol_for_contract(chain.protocol_version())
+    domain = Domain(settings.chain_id, from_hex(settings.contract_address, length=20), protocol)
+    log.info(
+        "receipt signer and anchoring key",
+        extra={
+            "receipt_signer": to_hex(signer.address),
+            "anchorer": chain.account.address,
+            "protocol": protocol.number,
+        },
+    )
     metrics = NodeMetrics()
     metrics.watch_store(store)
     scheduler = BackgroundScheduler(timezone=UTC)
@@ -113,7 +124,7 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
         scheduler=scheduler,
         anchor=anchor,
         recorder=recorder,
-        receipts=ReceiptReader(store=store, domain=domain, signer=signer.address),
+        receipts=ReceiptReader(store=store, domain=domain),
         checkpoints=Checkpoints(store=store, domain=domain, signer=signer),
         webhooks=WebhookWorker(
             store=store,
@@ -225,6 +236,8 @@ def _add_operational_routes(app: FastAPI, services: Services) -> None:
             "chainId": services.settings.chain_id,
             "contract": services.settings.contract_address,
             "signer": to_hex(services.signer.address),
+            "anchorer": services.anchor.chain.account.address.lower(),
+            "protocolVersion": services.domain.protocol.number,
             "headBlock": services.anchor.head_block,
             "unbatchedDeltas": waiting,
             "lastAnchorError": services.anchor.last_error,

@@ -110,7 +110,7 @@ def _prefixed(index: int, exc: Exception) -> dict[str, Any]:
 
 def _render(request: Request, items: list[DeltaRequest | InvalidInput], outcomes: list[RecordResult]) -> bytes:
     state = request.app.state
-    signer, required = state.signer.address, state.settings.confirmations
+    required = state.settings.confirmations
     head_block = state.head_block()
     batches: dict[int, BatchRow | None] = {}
     replays = [r.row for r in outcomes if r.row is not None and not r.created and r.row.batch_id is not None]
@@ -135,7 +135,7 @@ def _render(request: Request, items: list[DeltaRequest | InvalidInput], outcomes
         row: RecordedDelta | None = outcome.row
         assert row is not None
         batch = None if row.batch_id is None else batches.get(row.batch_id)
-        receipt = receipt_json(row, batch, signer=signer, head_block=head_block, confirmations_required=required)
+        receipt = receipt_json(row, batch, head_block=head_block, confirmations_required=required)
         results.append({"status": 201 if outcome.created else 200, "receipt": receipt})
         counts["created" if outcome.created else "replayed"] += 1
     return json_bytes({"results": results, **counts})

@@ -36,7 +36,6 @@ def derive(request: Request, principal: ReaderDep, customerId: CustomerQuery, ve
             state.store,
             state.anchor.chain,
             domain=state.domain,
-            signer=state.signer.address,
             tenant=principal.tenant,
             customer_id=customer_id,
         )

@@ -29,7 +29,6 @@ def _receipt(request: Request, receipt_id: str, principal: Principal) -> dict[st
     return receipt_json(
         row,
         batch,
-        signer=state.signer.address,
         head_block=state.head_block(),
         confirmations_required=state.settings.confirmations,
     )
@@ -77,9 +76,7 @@ async def record_validated(
     state = request.app.state
     # A new row has no batch yet: answer from it without reading it back (the hot path), and as a
     # JSONResponse, which skips re-validating the body against the response model.
-    body_json = receipt_json(
-        row, None, signer=state.signer.address, head_block=None, confirmations_required=state.settings.confirmations
-    )
+    body_json = receipt_json(row, None, head_block=None, confirmations_required=state.settings.confirmations)
     return JSONResponse(body_json, status_code=201, headers=headers)
 
 

@@ -40,6 +40,13 @@ ANCHOR_ABI: list[dict[str, Any]] = [
         "view",
     ),
     _fn("owner", [], ["address"], "view"),
+    # Contract v2 (protocol 2): receipt signers with a window by log index, apart from the gas-paying anchorers.
+    _fn("protocolVersion", [], ["uint256"], "pure"),
+    _fn("signerWindow", [("signer", "address")], ["uint64", "uint64", "bool"], "view"),
+    _fn("isSignerFor", [("signer", "address"), ("logIndex", "uint64")], ["bool"], "view"),
+    _fn("authoriseSigner", [("signer", "address")], [], "nonpayable"),
+    _fn("revokeSigner", [("signer", "address")], [], "nonpayable"),
+    _fn("setAnchorer", [("account", "address"), ("authorised", "bool")], [], "nonpayable"),
     {
         "type": "event",
         "name": "BatchAnchored",

@@ -15,13 +15,15 @@ from typing import Any
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
-from web3.exceptions import TransactionNotFound
+from web3.exceptions import BadFunctionCallOutput, ContractLogicError, TransactionNotFound
 from web3.types import Nonce, TxParams, Wei
 
 from node.chain.abi import ANCHOR_ABI
+from node.core.audit import SignerWindow
 from node.core.chain_checks import AnchorEvent, AnchorTransaction
 from node.core.errors import ChainUnavailable, PacSpaceError
 from node.core.hashing import keccak256
+from node.core.typed_data import UINT64_MAX
 
 
 class ChainMismatch(PacSpaceError):
@@ -48,19 +50,31 @@ def connect(rpc_url: str, *, timeout: float = 10.0) -> Web3:
 
 
 class AnchorClient:
-    """Reads and writes one deployed PacSpaceAnchor with one anchoring account."""
+    """Reads and writes one deployed PacSpaceAnchor (v1 or v2) with one anchoring account.
 
-    def __init__(self, w3: Web3, contract_address: str, account: LocalAccount) -> None:
+    Without an account (``audit``, verification) it only reads.
+    """
+
+    def __init__(self, w3: Web3, contract_address: str, account: LocalAccount | None = None) -> None:
         self.w3 = w3
         self.address = Web3.to_checksum_address(contract_address)
         self.contract = w3.eth.contract(address=self.address, abi=ANCHOR_ABI)
-        self.account = account
+        self._account = account
         self._batch_anchored_topic = keccak256(b"BatchAnchored(uint64,bytes32,uint64,uint32,address)")
+        self._version: int | None = None
+
+    @property
+    def account(self) -> LocalAccount:
+        """The anchoring (gas-paying) account. Requires the client to have been built with one."""
+        if self._account is None:
+            raise RuntimeError("this AnchorClient is read-only: it was built without an anchoring account")
+        return self._account
 
     # --- start-up checks -------------------------------------------------------------
 
-    def check_identity(self, *, expected_chain_id: int) -> None:
-        """Raises ChainMismatch unless the RPC is the expected chain and the contract is ours."""
+    def check_identity(self, *, expected_chain_id: int, receipt_signer: bytes | None = None) -> None:
+        """Raises ChainMismatch unless the RPC is the expected chain, the contract is ours, the anchoring
+        account (if any) may anchor and ``receipt_signer`` (if given) may sign receipts from now on."""
         chain_id = self._rpc(lambda: self.w3.eth.chain_id)
         if chain_id != expected_chain_id:
             raise ChainMismatch(f"RPC reports chain id {chain_id}, but the node is configured for {expected_chain_id}")
@@ -68,11 +82,46 @@ class AnchorClient:
         if len(code) == 0:
             raise ChainMismatch(f"no contract at {self.address} on chain {chain_id}")
         try:
-            authorised = bool(self.contract.functions.isAnchorer(self.account.address).call())
+            self.contract.functions.nextIndex().call()
+            version = self.protocol_version()
+        except ChainUnavailable:
+            raise
         except Exception as exc:  # a contract without our ABI reverts or returns garbage
             raise ChainMismatch(f"{self.address} is not a PacSpace anchor contract: {exc}") from None
-        if not authorised:
-            raise ChainMismatch(f"signer {self.account.address} is not an authorised anchorer of {self.address}")
+        if self._account is not None and not self.is_anchorer(bytes.fromhex(self._account.address[2:])):
+            raise ChainMismatch(
+                f"anchoring key {self._account.address} is not an authorised anchorer of {self.address}"
+            )
+        if receipt_signer is not None:
+            window = self.signer_window(receipt_signer)
+            if window is None or not window.active:
+                what = "an authorised anchorer" if version == 1 else "an active receipt signer"
+                raise ChainMismatch(
+                    f"receipt signing key {Web3.to_checksum_address(receipt_signer)} is not {what} of {self.address}"
+                )
+
+    def protocol_version(self) -> int:
+        """The contract's protocol version: 2 answers ``protocolVersion()``; a v1 contract has no such function."""
+        if self._version is None:
+            try:
+                self._version = int(self._rpc(self.contract.functions.protocolVersion().call))
+            except ChainUnavailable:
+                raise
+            except (ContractLogicError, BadFunctionCallOutput):
+                self._version = 1
+        return self._version
+
+    def signer_window(self, signer: bytes) -> SignerWindow | None:
+        """For which log indexes the contract counts ``signer``'s receipt signatures; None if never.
+
+        v2 keeps each signer's window; a v1 contract only knows who is an anchorer now, which counts
+        for every index (so on a v1 contract, revoking a key invalidates its old receipts).
+        """
+        if self.protocol_version() == 1:
+            return SignerWindow(0, UINT64_MAX) if self.is_anchorer(signer) else None
+        checksum = Web3.to_checksum_address(signer)
+        from_index, until_index, exists = self._rpc(self.contract.functions.signerWindow(checksum).call)
+        return SignerWindow(int(from_index), int(until_index)) if exists else None
 
     # --- reads -----------------------------------------------------------------------
 
@@ -300,3 +349,78 @@ def deploy_anchor(
 def account_from_key(private_key: str) -> LocalAccount:
     acct: LocalAccount = Account.from_key(private_key)
     return acct
+
+
+# The contract's custom errors (v1 and v2), so a refused owner call says why in words.
+_CUSTOM_ERRORS: dict[bytes, tuple[str, list[str]]] = {
+    keccak256(f"{name}({','.join(types)})".encode())[:4]: (name, types)
+    for name, types in (
+        ("PacSpaceAnchorUnauthorizedAnchorer", ["address"]),
+        ("PacSpaceAnchorNonContiguousStart", ["uint64", "uint64"]),
+        ("PacSpaceAnchorEmptyBatch", []),
+        ("PacSpaceAnchorZeroRoot", []),
+        ("PacSpaceAnchorZeroAddress", []),
+        ("PacSpaceAnchorSignerExists", ["address"]),
+        ("PacSpaceAnchorSignerNotActive", ["address"]),
+        ("OwnableUnauthorizedAccount", ["address"]),
+    )
+}
+
+
+def decode_revert(data: bytes) -> str:
+    """``Name(arg, ...)`` of a custom error the contract reverted with, or the raw data in hex."""
+    from eth_abi.abi import decode
+
+    known = _CUSTOM_ERRORS.get(data[:4])
+    if known is None:
+        return "0x" + data.hex()
+    name, types = known
+    try:
+        values = decode(types, data[4:])
+    except Exception:
+        return "0x" + data.hex()
+    return f"{name}({', '.join(str(v) for v in values)})"
+
+
+class OwnerCallRefused(PacSpaceError):
+    """The contract refused an owner transaction (it would revert); nothing was sent."""
+
+    code = "owner_call_refused"
+    status = 409
+    title = "The anchor contract refused the call"
+
+
+def send_owner_transaction(
+    chain: AnchorClient, owner: LocalAccount, function: str, *args: Any, timeout: float = 120.0
+) -> bytes:
+    """Sign and send ``function(*args)`` from the contract owner; returns the mined transaction hash.
+
+    The call is estimated first, so a call the contract would refuse raises OwnerCallRefused (with
+    the decoded custom error) before anything is broadcast.
+    """
+    from web3.exceptions import ContractCustomError
+
+    fn = getattr(chain.contract.functions, function)(*args)
+    try:
+        gas = int(fn.estimate_gas({"from": owner.address}))
+    except ContractCustomError as exc:
+        data = exc.data if isinstance(exc.data, str) else str(exc.args[0] if exc.args else "")
+        raw = bytes.fromhex(data[2:]) if data.startswith("0x") else b""
+        raise OwnerCallRefused(f"{function} refused by {chain.address}: {decode_revert(raw)}") from None
+    except ContractLogicError as exc:
+        raise OwnerCallRefused(f"{function} refused by {chain.address}: {exc}") from None
+    w3 = chain.w3
+    tx = fn.build_transaction(
+        {
+            "from": owner.address,
+            "nonce": w3.eth.get_transaction_count(owner.address, "pending"),
+            "gas": gas + gas // 5,
+            "chainId": w3.eth.chain_id,
+        }
+    )
+    signed = owner.sign_transaction(tx)
+    tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout, poll_latency=0.1)
+    if receipt["status"] != 1:
+        raise OwnerCallRefused(f"{function} transaction 0x{bytes(tx_hash).hex()} reverted")
+    return bytes(tx_hash)

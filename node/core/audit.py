@@ -6,13 +6,13 @@ The caller streams rows in customer-index order into ``ChainReplay.feed`` and ha
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from node.core.hashing import ZERO32, to_hex
 from node.core.merkle import MerkleTree, compute_batch_commitment
 from node.core.signing import recover_signer
-from node.core.typed_data import Delta, Domain, compute_fingerprint
+from node.core.typed_data import UINT64_MAX, Delta, Domain, compute_fingerprint
 
 
 @dataclass(frozen=True)
@@ -35,12 +35,34 @@ class Discrepancy:
         }
 
 
+@dataclass(frozen=True)
+class SignerWindow:
+    """The log indexes ``[from_index, until_index)`` for which the contract counts a receipt signer.
+
+    A v1 contract has no history: a key it authorises now counts for every index (0, 2^64 - 1).
+    """
+
+    from_index: int
+    until_index: int
+
+    @property
+    def active(self) -> bool:
+        return self.until_index == UINT64_MAX
+
+    def covers(self, log_index: int) -> bool:
+        return self.from_index <= log_index < self.until_index
+
+
+# What the contract says of a signer address (None: never authorised); the caller fetches it.
+SignerLookup = Callable[[bytes], SignerWindow | None]
+
+
 @dataclass
 class ChainReplay:
-    """Checks links, fingerprints, signatures and running totals, and sums the balances."""
+    """Checks links, fingerprints, signatures, signer windows and running totals, and sums the balances."""
 
     domain: Domain
-    signer: bytes
+    signer_window: SignerLookup
     expected_index: int = 0
     previous_fingerprint: bytes = ZERO32
     total: int = 0
@@ -56,9 +78,13 @@ class ChainReplay:
         delta: Delta,
         fingerprint: bytes,
         signature: bytes,
+        signer: bytes,
+        log_index: int | None,
         running_total: int,
         verified: bool,
     ) -> list[Discrepancy]:
+        """One row, in customer-index order. ``signer`` is the row's recorded signer; ``log_index`` None
+        while the delta is not anchored (its signer must then still be active)."""
         found: list[Discrepancy] = []
 
         def flag(reason: str, detail: str) -> None:
@@ -80,8 +106,22 @@ class ChainReplay:
         except ValueError as exc:
             flag("bad_signature", str(exc))
         else:
-            if signed_by != self.signer:
-                flag("bad_signature", f"signature recovers to {to_hex(signed_by)}, not the node {to_hex(self.signer)}")
+            if signed_by != signer:
+                flag("bad_signature", f"signature recovers to {to_hex(signed_by)}, not the signer {to_hex(signer)}")
+        window = self.signer_window(signer)
+        if window is None:
+            flag("signer_not_authorised", f"the contract never authorised the receipt signer {to_hex(signer)}")
+        elif log_index is None and not window.active:
+            flag(
+                "signer_not_authorised",
+                f"signer {to_hex(signer)} was revoked at log index {window.until_index} before this delta was anchored",
+            )
+        elif log_index is not None and not window.covers(log_index):
+            flag(
+                "signer_not_authorised",
+                f"signer {to_hex(signer)} is authorised for log indexes [{window.from_index}, {window.until_index}), "
+                f"not {log_index}",
+            )
         if delta.corrects != ZERO32 and delta.corrects not in self.seen:
             flag("unknown_correction", f"corrects {to_hex(delta.corrects)}, which is no earlier delta of this customer")
         self.total += delta.delta

@@ -18,8 +18,9 @@ from node.core.canonical_json import canonicalize
 from node.core.errors import InvalidInput
 from node.core.hashing import ZERO32, keccak256, to_hex
 from node.core.merkle import compute_leaf_hash, compute_root_from_proof
+from node.core.protocol import DOMAIN_NAME
 from node.core.signing import recover_signer
-from node.core.typed_data import DOMAIN_NAME, DOMAIN_VERSION, EIP712_TYPES, Domain, compute_fingerprint
+from node.core.typed_data import DOMAIN_VERSION, EIP712_TYPES, Domain, compute_fingerprint
 
 CHECK_NAMES = (
     "format",

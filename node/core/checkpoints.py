@@ -15,28 +15,13 @@ from eth_abi.abi import decode, encode
 
 from node.core.hashing import keccak256, to_hex
 from node.core.merkle import MerkleTree, compute_leaf_hash
-from node.core.typed_data import EIP712_TYPES, INT256_MAX, INT256_MIN, Domain
+from node.core.protocol import PROTOCOL_V1, PROTOCOLS
+from node.core.typed_data import INT256_MAX, INT256_MIN, Domain
 
-TOKEN_VERSION = 1
-CHECKPOINT_TYPE = (
-    "Checkpoint(string tenant,string customerId,uint64 fromIndex,uint64 toIndex,uint64 count,"
-    "int256 openingBalance,int256 net,int256 closingBalance,bytes32 rangeRoot,bytes32 headFingerprint,"
-    "uint64 createdAt)"
-)
-CHECKPOINT_TYPEHASH = keccak256(CHECKPOINT_TYPE.encode())
-CHECKPOINT_FIELDS = [
-    {"name": "tenant", "type": "string"},
-    {"name": "customerId", "type": "string"},
-    {"name": "fromIndex", "type": "uint64"},
-    {"name": "toIndex", "type": "uint64"},
-    {"name": "count", "type": "uint64"},
-    {"name": "openingBalance", "type": "int256"},
-    {"name": "net", "type": "int256"},
-    {"name": "closingBalance", "type": "int256"},
-    {"name": "rangeRoot", "type": "bytes32"},
-    {"name": "headFingerprint", "type": "bytes32"},
-    {"name": "createdAt", "type": "uint64"},
-]
+# Protocol 1's names (the Checkpoint type is the same in every version so far).
+TOKEN_VERSION = PROTOCOL_V1.token_version
+CHECKPOINT_TYPE = PROTOCOL_V1.checkpoint_type
+CHECKPOINT_TYPEHASH = PROTOCOL_V1.checkpoint_typehash
 _TOKEN_TYPES = [
     "string", "string", "uint64", "uint64", "uint64", "int256", "int256", "int256",
     "bytes32", "bytes32", "uint64", "uint256", "address", "bytes", "bytes",
@@ -123,7 +108,7 @@ def _word(value: int, *, signed: bool = False) -> bytes:
 
 def compute_checkpoint_digest(domain: Domain, cp: Checkpoint) -> bytes:
     struct_hash = keccak256(
-        CHECKPOINT_TYPEHASH
+        domain.protocol.checkpoint_typehash
         + keccak256(cp.tenant.encode())
         + keccak256(cp.customer_id.encode())
         + _word(cp.from_index)
@@ -141,7 +126,7 @@ def compute_checkpoint_digest(domain: Domain, cp: Checkpoint) -> bytes:
 
 def build_checkpoint_typed_data(domain: Domain, cp: Checkpoint) -> dict[str, Any]:
     return {
-        "types": {"EIP712Domain": EIP712_TYPES["EIP712Domain"], "Checkpoint": CHECKPOINT_FIELDS},
+        "types": domain.protocol.checkpoint_eip712_types,
         "primaryType": "Checkpoint",
         "domain": domain.to_json(),
         "message": cp.to_message(),
@@ -157,7 +142,7 @@ def encode_proof_token(domain: Domain, cp: Checkpoint, node_signature: bytes, co
             domain.chain_id, to_hex(domain.verifying_contract), node_signature, countersignature,
         ],
     )  # fmt: skip
-    return to_hex(bytes([TOKEN_VERSION]) + body)
+    return to_hex(bytes([domain.protocol.token_version]) + body)
 
 
 @dataclass(frozen=True)
@@ -169,13 +154,14 @@ class DecodedToken:
 
 
 def decode_proof_token(token: str) -> DecodedToken:
-    """Raises ValueError for anything that is not a version-1 token."""
+    """Raises ValueError for anything that is not a token of a known protocol version."""
     if not token.startswith("0x"):
         raise ValueError("a proof token is 0x-prefixed hex")
     raw = bytes.fromhex(token[2:])
-    if not raw or raw[0] != TOKEN_VERSION:
+    by_byte = {p.token_version: p for p in PROTOCOLS.values()}
+    if not raw or raw[0] not in by_byte:
         raise ValueError(f"unknown proof token version {raw[:1].hex() or 'none'}")
     values = decode(_TOKEN_TYPES, raw[1:])
     cp = Checkpoint(*values[:11])
-    domain = Domain(int(values[11]), bytes.fromhex(str(values[12])[2:]))
+    domain = Domain(int(values[11]), bytes.fromhex(str(values[12])[2:]), by_byte[raw[0]])
     return DecodedToken(domain, cp, bytes(values[13]), bytes(values[14]) or None)

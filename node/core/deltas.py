@@ -13,6 +13,7 @@ from typing import Any
 from node.core.canonical_json import canonicalize, compute_metadata_hash
 from node.core.errors import FieldError, InvalidInput
 from node.core.hashing import ZERO32, keccak256
+from node.core.protocol import LATEST
 from node.core.typed_data import INT256_MAX, INT256_MIN, Delta
 
 
@@ -26,6 +27,14 @@ MAX_REFERENCE_ID = 128
 MAX_REASON = 512
 MAX_METADATA_BYTES = 16 * 1024
 RESERVED_CUSTOMER_PREFIX = "pacspace:"  # the node's own chains, such as settlements of comparisons
+
+
+# (``"key":`` in canonical order, DeltaRequest attribute) for every client-supplied Delta field.
+_REQUEST_HASH_PLAN: tuple[tuple[str, str], ...] = tuple(
+    (_json_string(f.request_key) + ":", f.request_attr)
+    for f in sorted(LATEST.delta_fields, key=lambda f: f.request_key or "")
+    if f.request_key is not None and f.request_attr is not None
+)
 
 
 @dataclass(frozen=True)
@@ -44,25 +53,16 @@ class DeltaRequest:
         """What a retry must repeat exactly to get the first receipt back.
 
         keccak256 of the canonical JSON of ``{customerId, delta (decimal string), reason, referenceId,
-        metadata (canonical text or null), correctsReceiptId (or null)}``. Every value is a string or
-        null and the keys are fixed, so the text is assembled directly in canonical key order with the
-        string encoder ``canonicalize`` uses (5x faster; tests/unit/test_deltas.py checks both agree).
+        metadata (canonical text or null), correctsReceiptId (or null)}``: the Delta fields the field
+        table marks as client-supplied (node.core.protocol). Every value is a string or null and the
+        keys are fixed, so the text is assembled directly in canonical key order with the string
+        encoder ``canonicalize`` uses (tests/unit/test_deltas.py checks both agree).
         """
-        text = (
-            '{"correctsReceiptId":'
-            + _json_string(self.corrects_receipt_id)
-            + ',"customerId":'
-            + _json_string(self.customer_id)
-            + ',"delta":'
-            + _json_string(str(self.delta))
-            + ',"metadata":'
-            + _json_string(self.metadata_json)
-            + ',"reason":'
-            + _json_string(self.reason)
-            + ',"referenceId":'
-            + _json_string(self.reference_id)
-            + "}"
-        )
+        parts = []
+        for prefix, attr in _REQUEST_HASH_PLAN:
+            value = getattr(self, attr)
+            parts.append(prefix + _json_string(value if value is None or isinstance(value, str) else str(value)))
+        text = "{" + ",".join(parts) + "}"
         return keccak256(text.encode())
 
 

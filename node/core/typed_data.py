@@ -1,54 +1,35 @@
 """The Delta as EIP-712 typed data, and its fingerprint (the EIP-712 digest).
 
-The struct hash is encoded by hand rather than through eth-account's generic encoder: it
-is 3x faster and this runs once per recorded delta. tests/unit/test_typed_data.py checks
-it against eth-account's ``encode_typed_data`` for arbitrary deltas.
+The type string, the struct hash and the JSON message are all derived from the protocol version's
+field table (node.core.protocol), so a field cannot be added to one and forgotten in another. The
+struct hash is encoded directly from that table rather than through eth-account's generic encoder,
+which is much slower and runs once per recorded delta; tests/unit/test_typed_data.py checks it
+against eth-account's ``encode_typed_data`` for arbitrary deltas.
 """
 
 from __future__ import annotations
 
+import functools
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 from node.core.hashing import keccak256, to_hex
+from node.core.protocol import DOMAIN_FIELDS, DOMAIN_NAME, PROTOCOL_V1, DeltaField, ProtocolVersion, type_string
 
-DOMAIN_NAME = "PacSpace"
-DOMAIN_VERSION = "1"
 INT256_MIN = -(2**255)
 INT256_MAX = 2**255 - 1
 UINT64_MAX = 2**64 - 1
 
-DOMAIN_TYPE = "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
-DELTA_TYPE = (
-    "Delta(string tenant,string customerId,int256 delta,string reason,string referenceId,"
-    "bytes32 metadataHash,uint64 customerIndex,bytes32 prevFingerprint,bytes32 corrects,"
-    "uint64 recordedAt,bytes32 salt)"
-)
+DOMAIN_TYPE = type_string("EIP712Domain", DOMAIN_FIELDS)
 DOMAIN_TYPEHASH = keccak256(DOMAIN_TYPE.encode())
-DELTA_TYPEHASH = keccak256(DELTA_TYPE.encode())
-
-EIP712_TYPES: dict[str, list[dict[str, str]]] = {
-    "EIP712Domain": [
-        {"name": "name", "type": "string"},
-        {"name": "version", "type": "string"},
-        {"name": "chainId", "type": "uint256"},
-        {"name": "verifyingContract", "type": "address"},
-    ],
-    "Delta": [
-        {"name": "tenant", "type": "string"},
-        {"name": "customerId", "type": "string"},
-        {"name": "delta", "type": "int256"},
-        {"name": "reason", "type": "string"},
-        {"name": "referenceId", "type": "string"},
-        {"name": "metadataHash", "type": "bytes32"},
-        {"name": "customerIndex", "type": "uint64"},
-        {"name": "prevFingerprint", "type": "bytes32"},
-        {"name": "corrects", "type": "bytes32"},
-        {"name": "recordedAt", "type": "uint64"},
-        {"name": "salt", "type": "bytes32"},
-    ],
-}
+# Protocol 1's names, kept for callers that mean "the Delta as first issued" (the type is unchanged in 2).
+DOMAIN_VERSION = PROTOCOL_V1.domain_version
+DELTA_TYPE = PROTOCOL_V1.delta_type
+DELTA_TYPEHASH = PROTOCOL_V1.delta_typehash
+EIP712_TYPES: dict[str, list[dict[str, str]]] = PROTOCOL_V1.eip712_types
 
 
 def _word(value: int, *, signed: bool = False) -> bytes:
@@ -61,6 +42,7 @@ class Domain:
 
     chain_id: int
     verifying_contract: bytes  # 20 bytes
+    protocol: ProtocolVersion = PROTOCOL_V1
 
     def __post_init__(self) -> None:
         if len(self.verifying_contract) != 20:
@@ -73,7 +55,7 @@ class Domain:
         return keccak256(
             DOMAIN_TYPEHASH
             + keccak256(DOMAIN_NAME.encode())
-            + keccak256(DOMAIN_VERSION.encode())
+            + keccak256(self.protocol.domain_version.encode())
             + _word(self.chain_id)
             + b"\x00" * 12
             + self.verifying_contract
@@ -82,7 +64,7 @@ class Domain:
     def to_json(self) -> dict[str, Any]:
         return {
             "name": DOMAIN_NAME,
-            "version": DOMAIN_VERSION,
+            "version": self.protocol.domain_version,
             "chainId": self.chain_id,
             "verifyingContract": to_hex(self.verifying_contract),
         }
@@ -113,50 +95,69 @@ class Delta:
             if len(getattr(self, name)) != 32:
                 raise ValueError(f"{name} must be 32 bytes")
 
-    def to_message(self) -> dict[str, Any]:
-        # Integers as decimal strings: int256 does not survive a JavaScript double.
-        return {
-            "tenant": self.tenant,
-            "customerId": self.customer_id,
-            "delta": str(self.delta),
-            "reason": self.reason,
-            "referenceId": self.reference_id,
-            "metadataHash": to_hex(self.metadata_hash),
-            "customerIndex": str(self.customer_index),
-            "prevFingerprint": to_hex(self.prev_fingerprint),
-            "corrects": to_hex(self.corrects),
-            "recordedAt": str(self.recorded_at),
-            "salt": to_hex(self.salt),
-        }
+    def to_message(self, fields: tuple[DeltaField, ...] = PROTOCOL_V1.delta_fields) -> dict[str, Any]:
+        """The EIP-712 message: integers as decimal strings (int256 does not survive a JavaScript double)."""
+        return {f.name: _MESSAGE_FORMS[f.type](getattr(self, f.attr)) for f in fields}
 
 
-def compute_struct_hash(delta: Delta) -> bytes:
-    return keccak256(
-        DELTA_TYPEHASH
-        + keccak256(delta.tenant.encode())
-        + keccak256(delta.customer_id.encode())
-        + _word(delta.delta, signed=True)
-        + keccak256(delta.reason.encode())
-        + keccak256(delta.reference_id.encode())
-        + delta.metadata_hash
-        + _word(delta.customer_index)
-        + delta.prev_fingerprint
-        + delta.corrects
-        + _word(delta.recorded_at)
-        + delta.salt
-    )
+def _encode_string(value: str) -> bytes:
+    return keccak256(value.encode())
+
+
+def _encode_int256(value: int) -> bytes:
+    return value.to_bytes(32, "big", signed=True)
+
+
+def _encode_uint(value: int) -> bytes:
+    return value.to_bytes(32, "big")
+
+
+def _encode_bytes32(value: bytes) -> bytes:
+    return value
+
+
+# EIP-712 ``encodeData`` of each member type a Delta uses, and its form in the JSON message.
+_ENCODERS: dict[str, Callable[[Any], bytes]] = {
+    "string": _encode_string,
+    "int256": _encode_int256,
+    "uint64": _encode_uint,
+    "bytes32": _encode_bytes32,
+}
+_MESSAGE_FORMS: dict[str, Callable[[Any], Any]] = {
+    "string": str,
+    "int256": str,
+    "uint64": str,
+    "bytes32": to_hex,
+}
+
+
+@functools.cache
+def _struct_plan(
+    protocol: ProtocolVersion,
+) -> tuple[bytes, Callable[[Delta], tuple[Any, ...]], tuple[Callable[[Any], bytes], ...]]:
+    """The type hash, an attribute getter and one encoder per field, derived once from the field table."""
+    fields = protocol.delta_fields
+    getter = operator.attrgetter(*(f.attr for f in fields))
+    return protocol.delta_typehash, getter, tuple(_ENCODERS[f.type] for f in fields)
+
+
+def compute_struct_hash(delta: Delta, protocol: ProtocolVersion = PROTOCOL_V1) -> bytes:
+    """EIP-712 ``hashStruct(delta)`` under ``protocol``'s field table."""
+    typehash, getter, encoders = _struct_plan(protocol)
+    values = getter(delta)
+    return keccak256(typehash + b"".join([encode(value) for encode, value in zip(encoders, values, strict=True)]))
 
 
 def compute_fingerprint(domain: Domain, delta: Delta) -> bytes:
     """The EIP-712 digest ``keccak256(0x1901 ‖ domainSeparator ‖ structHash)``."""
-    return keccak256(b"\x19\x01" + domain.separator + compute_struct_hash(delta))
+    return keccak256(b"\x19\x01" + domain.separator + compute_struct_hash(delta, domain.protocol))
 
 
 def build_typed_data(domain: Domain, delta: Delta) -> dict[str, Any]:
     """The standard ``{types, primaryType, domain, message}`` JSON that any EIP-712 library hashes."""
     return {
-        "types": EIP712_TYPES,
+        "types": domain.protocol.eip712_types,
         "primaryType": "Delta",
         "domain": domain.to_json(),
-        "message": delta.to_message(),
+        "message": delta.to_message(domain.protocol.delta_fields),
     }

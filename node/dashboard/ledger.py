@@ -78,7 +78,6 @@ def _receipt_page(
     receipt = receipt_json(
         row,
         batch,
-        signer=state.signer.address,
         head_block=state.head_block(),
         confirmations_required=state.settings.confirmations,
     )

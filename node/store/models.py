@@ -89,43 +89,8 @@ class DeltaRow(SQLModel, table=True):
     corrects_receipt_id: str | None = Field(default=None, max_length=40)
     # Sum of this customer's deltas 0..customer_index (a decimal string: int256 sums overflow SQL integers).
     running_total: str = Field(max_length=90)
-
-    @classmethod
-    def from_signed(
-        cls,
-        delta: Delta,
-        *,
-        receipt_id: str,
-        metadata_json: str | None,
-        fingerprint: bytes,
-        signature: bytes,
-        request_hash: bytes,
-        running_total: int,
-        api_key_id: str | None = None,
-        corrects_receipt_id: str | None = None,
-    ) -> DeltaRow:
-        return cls(
-            receipt_id=receipt_id,
-            tenant=delta.tenant,
-            customer_id=delta.customer_id,
-            reference_id=delta.reference_id,
-            amount=str(delta.delta),
-            reason=delta.reason,
-            metadata_json=metadata_json,
-            metadata_hash=delta.metadata_hash,
-            customer_index=delta.customer_index,
-            prev_fingerprint=delta.prev_fingerprint,
-            recorded_at=delta.recorded_at,
-            salt=delta.salt,
-            fingerprint=fingerprint,
-            signature=signature,
-            request_hash=request_hash,
-            status=DeltaStatus.PENDING,
-            api_key_id=api_key_id,
-            corrects=delta.corrects,
-            corrects_receipt_id=corrects_receipt_id,
-            running_total=str(running_total),
-        )
+    # Address of the receipt signing key that signed it (keys rotate; the receipt keeps naming its own).
+    signer: bytes = Field(sa_column=_bytes(nullable=True))
 
     def to_delta(self) -> Delta:
         """The signed struct, rebuilt from the row (what proofs and audits hash again)."""
@@ -163,6 +128,7 @@ class RecordedDelta:
     corrects: bytes
     corrects_receipt_id: str | None
     running_total: str
+    signer: bytes
 
     def to_delta(self) -> Delta:
         """The signed struct, rebuilt from the row (as DeltaRow.to_delta)."""
@@ -171,7 +137,7 @@ class RecordedDelta:
 
 DELTA_COLUMNS: tuple[str, ...] = tuple(RecordedDelta.__dataclass_fields__)
 BYTES_COLUMNS = frozenset(
-    {"metadata_hash", "prev_fingerprint", "salt", "fingerprint", "signature", "request_hash", "corrects"}
+    {"metadata_hash", "prev_fingerprint", "salt", "fingerprint", "signature", "request_hash", "corrects", "signer"}
 )
 
 

@@ -83,6 +83,19 @@ def count_unbatched(*, session: Session) -> int:
     return int(session.exec(stmt).one())
 
 
+def count_unanchored_signed_by(*, session: Session, signer: bytes, next_index: int) -> int:
+    """Deltas signed by ``signer`` whose log index the contract has not anchored yet (``next_index`` on)."""
+    stmt = (
+        sa_select(func.count())
+        .select_from(DeltaRow)
+        .where(
+            col(DeltaRow.signer) == signer,
+            (col(DeltaRow.log_index).is_(None)) | (col(DeltaRow.log_index) >= next_index),
+        )
+    )
+    return int(session.execute(stmt).scalar_one())
+
+
 def list_batch_deltas(*, session: Session, batch_id: int) -> Sequence[DeltaRow]:
     stmt = select(DeltaRow).where(DeltaRow.batch_id == batch_id).order_by(col(DeltaRow.log_index))
     return session.exec(stmt).all()

@@ -39,7 +39,7 @@ def _setup(deployment: Deployment, db_url: str) -> tuple[Store, Recorder, Receip
     return (
         store,
         Recorder(store=store, domain=domain, signer=signer),
-        ReceiptReader(store=store, domain=domain, signer=signer.address),
+        ReceiptReader(store=store, domain=domain),
     )
 
 
@@ -104,7 +104,7 @@ def test_proofs_from_stored_trees_equal_proofs_from_rebuilt_trees(deployment: De
         assert session.exec(select(func.count()).select_from(BatchTreeRow)).one() == 3
         session.execute(delete(BatchTreeRow))  # as a batch anchored before trees were stored
         session.commit()
-    fresh = ReceiptReader(store=store, domain=reader.domain, signer=reader.signer)
+    fresh = ReceiptReader(store=store, domain=reader.domain)
     assert [fresh.proof_bundle(tenant="default", receipt_id=row.receipt_id) for row in rows] == stored
 
 
