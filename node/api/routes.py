@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from node.api.auth import Principal, PrincipalDep, ReaderDep, WriterDep
 from node.api.blocking import small_read
 from node.api.schemas import DeltaCreate, Problem, Receipt
-from node.core.bundle import BUNDLE_MEDIA_TYPE
+from node.core.bundle import BUNDLE_MEDIA_TYPES
 from node.core.deltas import DeltaRequest
 from node.core.errors import FieldError, InvalidInput
 from node.receipts import receipt_json
@@ -88,7 +88,7 @@ async def get_receipt(receipt_id: str, request: Request, principal: ReaderDep) -
 
 @router.get(
     "/receipts/{receipt_id}/proof",
-    responses={200: {"content": {BUNDLE_MEDIA_TYPE: {}}}, **ERRORS},
+    responses={200: {"content": {media_type: {} for media_type in BUNDLE_MEDIA_TYPES}}, **ERRORS},
     summary="A self-contained proof bundle for an anchored receipt",
 )
 async def get_proof(receipt_id: str, request: Request, principal: ReaderDep) -> JSONResponse:
@@ -102,7 +102,7 @@ async def get_proof(receipt_id: str, request: Request, principal: ReaderDep) -> 
         receipt_id=receipt_id,
         customer_id=principal.customer_id,
     )
-    return JSONResponse(bundle, media_type=BUNDLE_MEDIA_TYPE)
+    return JSONResponse(bundle, media_type=state.domain.protocol.media_type)
 
 
 @router.get("/me", responses=ERRORS, summary="The API key making the request: its id, tenant, scopes and customer")

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from node.core.hashing import to_hex
+from node.core.protocol import PROTOCOLS
 from node.core.typed_data import Delta, Domain, build_typed_data
 
-BUNDLE_VERSION = "pacspace.proof.v1"
-BUNDLE_MEDIA_TYPE = "application/vnd.pacspace.proof.v1+json"
+# Every bundle media type the node has issued (each protocol version names its own).
+BUNDLE_MEDIA_TYPES = tuple(p.media_type for p in PROTOCOLS.values())
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ def build_proof_bundle(
     metadata_json: str | None,
 ) -> dict[str, Any]:
     return {
-        "version": BUNDLE_VERSION,
+        "version": domain.protocol.bundle_version,
         "receiptId": receipt_id,
         "chainId": domain.chain_id,
         "contract": to_hex(domain.verifying_contract),

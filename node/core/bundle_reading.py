@@ -12,8 +12,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from node.core.bundle import BUNDLE_VERSION
+from node.core.protocol import PROTOCOL_V1
 from node.core.typed_data import EIP712_TYPES, Delta
+
+BUNDLE_VERSION = PROTOCOL_V1.bundle_version
 
 _DECIMAL = re.compile(r"-?(0|[1-9][0-9]{0,79})")
 MESSAGE_FIELDS = tuple(f["name"] for f in EIP712_TYPES["Delta"])

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from node.core.bundle import BUNDLE_MEDIA_TYPE
 from node.core.bundle_checks import CheckResult
 from node.core.errors import NotFound
 from node.core.hashing import to_hex
@@ -176,6 +175,6 @@ def download_bundle(receipt_id: str, request: Request, session: SessionDep) -> R
     bundle = request.app.state.receipts.proof_bundle(tenant=session.tenant, receipt_id=receipt_id)
     return Response(
         json.dumps(bundle, indent=2),
-        media_type=BUNDLE_MEDIA_TYPE,
+        media_type=request.app.state.domain.protocol.media_type,
         headers={"Content-Disposition": f'attachment; filename="{receipt_id}.json"'},
     )
