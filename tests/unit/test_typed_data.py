@@ -8,6 +8,7 @@ from eth_utils import keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from node.core.protocol import PROTOCOLS
 from node.core.signing import Signer, recover_signer
 from node.core.typed_data import (
     INT256_MAX,
@@ -35,7 +36,12 @@ deltas = st.builds(
     salt=digests,
     corrects=digests,
 )
-domains = st.builds(Domain, chain_id=st.integers(1, 2**64), verifying_contract=st.binary(min_size=20, max_size=20))
+domains = st.builds(
+    Domain,
+    chain_id=st.integers(1, 2**64),
+    verifying_contract=st.binary(min_size=20, max_size=20),
+    protocol=st.sampled_from(list(PROTOCOLS.values())),
+)
 
 
 def _reference_digest(typed: dict[str, object]) -> bytes:

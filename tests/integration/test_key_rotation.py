@@ -1,0 +1,156 @@
+"""Rotating the receipt signer and the anchoring key against a real v2 contract on Anvil.
+
+Record with the first key, authorise a second, switch the node to it, revoke the first (refused
+while any delta it signed is unanchored), and every receipt, old and new, still verifies with the
+standalone verifier; a node refuses to start with a revoked key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from eth_account import Account
+
+from node.chain.client import AnchorClient, ChainMismatch, connect
+from node.core.hashing import from_hex
+from node.devchain import DEV_ANCHORER_KEY, DEV_OWNER_KEY
+from node.rotation import RotationRefused, authorise_signer, revoke_signer, set_anchorer
+from node.store.db import Store
+from tests.conftest import Deployment, RunningNode, start_node, wait_for_status
+from tests.support import load_verifier
+
+pytestmark = pytest.mark.chain
+
+# Anvil's fourth and fifth well-known accounts: the next receipt signer and the next anchoring key.
+NEW_SIGNER_KEY = "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6"
+NEW_ANCHOR_KEY = "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a"
+VERIFIER = load_verifier()
+
+
+def _address(key: str) -> bytes:
+    return from_hex(Account.from_key(key).address.lower(), length=20)
+
+
+def _record(node: RunningNode, *refs: str) -> list[str]:
+    with node.client() as client:
+        ids = []
+        for ref in refs:
+            response = client.post(
+                "/v1/balance/delta", json={"customerId": "cust", "delta": 10, "reason": "usage", "referenceId": ref}
+            )
+            assert response.status_code == 201, response.text
+            ids.append(str(response.json()["receiptId"]))
+        return ids
+
+
+def _verify(bundle: dict[str, Any], tmp_path: Path, rpc_url: str) -> dict[str, Any]:
+    path = tmp_path / f"{bundle['receiptId']}.json"
+    path.write_text(json.dumps(bundle))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = VERIFIER.main([str(path), "--rpc", rpc_url, "--contract", bundle["contract"], "--json"])
+    report: dict[str, Any] = json.loads(out.getvalue())
+    report["exit"] = code
+    return report
+
+
+def test_rotate_and_revoke_the_receipt_signer_and_every_receipt_still_verifies(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    owner = Account.from_key(DEV_OWNER_KEY)
+    chain = AnchorClient(connect(deployment.rpc_url), deployment.address)
+    assert chain.protocol_version() == 2
+    db_url = f"sqlite:///{tmp_path / 'node.db'}"
+    old_signer, new_signer = _address(DEV_ANCHORER_KEY), _address(NEW_SIGNER_KEY)
+
+    first = start_node(deployment, tmp_path, db_url)
+    try:
+        old_ids = _record(first, "a1", "a2", "a3")
+        with first.client() as client:
+            for receipt_id in old_ids:
+                wait_for_status(client, receipt_id, "verified")
+    finally:
+        first.stop()
+    # One more delta by the old key that stays unanchored (this node does not anchor).
+    stalled = start_node(deployment, tmp_path, db_url, run_anchorer=False)
+    try:
+        old_ids += _record(stalled, "a4")
+    finally:
+        stalled.stop()
+
+    authorise_signer(chain, owner, new_signer)
+    window = chain.signer_window(new_signer)
+    assert window is not None and window.active and window.from_index == 3  # opens at nextIndex
+
+    store = Store(db_url)
+    with pytest.raises(RotationRefused, match="1 delta"):
+        revoke_signer(chain, store, owner, old_signer)
+    assert chain.signer_window(old_signer) is not None and chain.signer_window(old_signer).active  # type: ignore[union-attr]
+
+    # The node switches keys; the old key's pending delta still anchors (the anchoring key is unchanged).
+    second = start_node(deployment, tmp_path, db_url, receipt_signer_key=NEW_SIGNER_KEY, anchor_key=DEV_ANCHORER_KEY)
+    try:
+        new_ids = _record(second, "b1", "b2")
+        with second.client() as client:
+            for receipt_id in old_ids + new_ids:
+                wait_for_status(client, receipt_id, "verified")
+        revoke_signer(chain, store, owner, old_signer)
+        closed = chain.signer_window(old_signer)
+        assert closed is not None and not closed.active and closed.until_index == 6
+        new_ids += _record(second, "b3")
+        with second.client() as client:
+            wait_for_status(client, new_ids[-1], "verified")
+            bundles = [client.get(f"/v1/receipts/{r}/proof").json() for r in old_ids + new_ids]
+            derived = client.get("/v1/balance/derive", params={"customerId": "cust", "verify": "true"}).json()
+    finally:
+        second.stop()
+        store.close()
+
+    signers = [b["signer"] for b in bundles]
+    assert signers == ["0x" + old_signer.hex()] * 4 + ["0x" + new_signer.hex()] * 3
+    assert {b["version"] for b in bundles} == {"pacspace.proof.v2"}
+    for bundle in bundles:
+        report = _verify(bundle, tmp_path, deployment.rpc_url)
+        assert report["exit"] == 0, [c for c in report["checks"] if not c["ok"]]
+    assert derived["verification"]["verified"] is True, derived["verification"]
+
+    # A receipt of the revoked key for a log index past its window does not verify.
+    forged = dict(bundles[-1])
+    forged["signature"] = "0x" + bytes(Account._sign_hash(from_hex(forged["fingerprint"]), DEV_ANCHORER_KEY).signature).hex()  # type: ignore[attr-defined]
+    forged["signer"] = "0x" + old_signer.hex()
+    report = _verify(forged, tmp_path, deployment.rpc_url)
+    assert report["exit"] == 1
+    assert {c["name"] for c in report["checks"] if not c["ok"]} == {"anchorer"}
+
+    # A revoked key cannot come back, and a node will not start with it.
+    with pytest.raises(ChainMismatch, match="not an active receipt signer"):
+        start_node(deployment, tmp_path, db_url)
+
+
+def test_rotate_the_anchoring_key(deployment: Deployment, tmp_path: Path) -> None:
+    owner = Account.from_key(DEV_OWNER_KEY)
+    chain = AnchorClient(connect(deployment.rpc_url), deployment.address)
+    db_url = f"sqlite:///{tmp_path / 'node.db'}"
+    new_anchorer = _address(NEW_ANCHOR_KEY)
+    with pytest.raises(ChainMismatch, match="not an authorised anchorer"):
+        start_node(deployment, tmp_path, db_url, signer_key=None, anchor_key=NEW_ANCHOR_KEY, receipt_signer_key=DEV_ANCHORER_KEY)
+    set_anchorer(chain, owner, new_anchorer, True)
+    node = start_node(deployment, tmp_path, db_url, anchor_key=NEW_ANCHOR_KEY, receipt_signer_key=DEV_ANCHORER_KEY)
+    try:
+        set_anchorer(chain, owner, _address(DEV_ANCHORER_KEY), False)  # the old gas wallet is retired
+        (receipt_id,) = _record(node, "c1")
+        with node.client() as client:
+            receipt = wait_for_status(client, receipt_id, "verified")
+            bundle = client.get(f"/v1/receipts/{receipt_id}/proof").json()
+            health = httpx.get(f"{node.base_url}/healthz").json()
+    finally:
+        node.stop()
+    assert health["anchorer"] == "0x" + new_anchorer.hex()
+    assert receipt["signer"] == "0x" + _address(DEV_ANCHORER_KEY).hex()  # receipts are not the anchorer's business
+    assert _verify(bundle, tmp_path, deployment.rpc_url)["exit"] == 0
