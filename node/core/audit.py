@@ -17,22 +17,35 @@ from node.core.typed_data import Delta, Domain, compute_fingerprint
 
 @dataclass(frozen=True)
 class Discrepancy:
-    """One finding. ``reason`` is a stable snake_case code; ``detail`` says what differs."""
+    """One finding. ``reason`` is a stable snake_case code; ``detail`` says what differs.
+
+    ``log_from``..``log_to`` (inclusive) and ``batch_id`` (the contract's batch id) are set by the
+    completeness findings (node.core.completeness), which are about log indexes, not one row.
+    """
 
     reason: str
     detail: str
     receipt_id: str | None = None
     customer_index: int | None = None
     batch_start: int | None = None
+    log_from: int | None = None
+    log_to: int | None = None
+    batch_id: int | None = None
 
     def to_json(self) -> dict[str, object]:
-        return {
+        body: dict[str, object] = {
             "receiptId": self.receipt_id,
             "customerIndex": self.customer_index,
             "batchStartIndex": self.batch_start,
             "reason": self.reason,
             "detail": self.detail,
         }
+        if self.log_from is not None:
+            body["fromLogIndex"] = self.log_from
+            body["toLogIndex"] = self.log_to
+        if self.batch_id is not None:
+            body["onchainBatchId"] = self.batch_id
+        return body
 
 
 @dataclass
