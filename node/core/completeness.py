@@ -13,7 +13,7 @@ database's batches shows what a database edit behind the node's back removed or 
 - ``chain_root_mismatch`` / ``chain_count_mismatch``: same start index, a different root or count;
 - ``range_mismatch``: a database batch overlaps a chain batch without starting where it starts;
 - ``missing_rows``: a settled batch holds fewer (or other) delta rows than its count (a delta was
-  deleted from it; the log indexes are named);
+  deleted from it); the finding's log indexes are the first to the last absent one;
 - ``chain_history_gap``: the events read do not cover ``[0, nextIndex)`` (the history was read from
   too late a block, or the RPC dropped logs), so the comparison cannot be trusted there.
 
@@ -24,7 +24,7 @@ Pure: the caller reads both sides.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from node.core.audit import Discrepancy
 from node.core.hashing import to_hex
@@ -104,7 +104,9 @@ def compare_with_chain(
     """Every difference between the database's batches and the contract's history, by log index."""
     found: list[Discrepancy] = []
     on_chain = sorted(chain, key=lambda c: c.start_index)
-    found += _history_gaps(on_chain, next_index)
+    gaps = _history_gaps(on_chain, next_index)
+    found += gaps
+    unseen = [(g.log_from or 0, (g.log_to or 0) + 1) for g in gaps]
     chain_by_start = {c.start_index: c for c in on_chain}
     stored_by_start = {s.start_index: s for s in stored}
     database_end = max((s.end for s in stored), default=0)
@@ -188,7 +190,8 @@ def compare_with_chain(
                         c.batch_id,
                     )
                 )
-            if not overlapping:
+            in_gap = any(a < s.end and s.start_index < b for a, b in unseen)  # the gap finding says it
+            if not overlapping and not in_gap:
                 found.append(
                     _finding(
                         "unanchored_batch",
@@ -252,4 +255,7 @@ def _row_findings(s: StoredBatch) -> list[Discrepancy]:
         detail += f"; no row at log index(es) {runs(absent)}"
     if stray:
         detail += f"; rows outside its range at {runs(stray)}"
-    return [_finding("missing_rows", detail, s.start_index, s.end)]
+    found = _finding("missing_rows", detail, s.start_index, s.end)
+    if absent:  # the log indexes named are the absent ones (the batch is batchStartIndex)
+        found = replace(found, log_from=absent[0], log_to=absent[-1])
+    return [found]
