@@ -1,8 +1,10 @@
 """``pacspace-node audit``: the whole database checked against itself and against the chain.
 
 Every batch (contiguous log, leaves rebuild the root, the contract holds the commitment, the
-anchoring transaction's block is still canonical), then every customer's chain (fingerprints,
-signatures, links, running totals, verified balance). A finding names what and where.
+anchoring transaction's block is still canonical), the log's completeness against the contract's
+batch history (node.core.completeness: nothing anchored is missing, nothing unanchored is claimed),
+then every customer's chain (fingerprints, signatures, links, running totals, verified balance).
+A finding names what and where.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from sqlmodel import col, select
 
 from node.balances import check_stored_batch, replay_customer, signer_windows
 from node.chain.client import AnchorClient
+from node.completeness import completeness_findings
 from node.core.audit import Discrepancy
 from node.core.hashing import to_hex
 from node.core.typed_data import Domain
@@ -35,7 +38,15 @@ class AuditReport:
         return not self.findings and not any(self.by_customer.values())
 
 
-def audit_database(store: Store, chain: AnchorClient, *, domain: Domain) -> AuditReport:
+def audit_database(
+    store: Store,
+    chain: AnchorClient,
+    *,
+    domain: Domain,
+    from_block: int = 0,
+    log_span: int = 10_000,
+) -> AuditReport:
+    """``from_block``/``log_span``: where and in what block ranges to read the batch history."""
     report = AuditReport()
     with store.session() as session:
         batches = list(session.exec(select(BatchRow).order_by(col(BatchRow.start_index))).all())
@@ -70,6 +81,7 @@ def audit_database(store: Store, chain: AnchorClient, *, domain: Domain) -> Audi
                 f"the contract's nextIndex is {on_chain_next}; the database anchored up to {expected_start}",
             )
         )
+    report.findings += completeness_findings(store, chain, from_block=from_block, span=log_span)
     windows = signer_windows(chain)  # shared by every customer's replay
     for tenant, customer_id in customers:
         report.customers += 1

@@ -128,7 +128,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
     store.require_current_schema()
     protocol = protocol_for_contract(chain.protocol_version())
     report = audit_database(
-        store, chain, domain=Domain(settings.chain_id, from_hex(settings.contract_address, length=20), protocol)
+        store,
+        chain,
+        domain=Domain(settings.chain_id, from_hex(settings.contract_address, length=20), protocol),
+        from_block=settings.contract_deployment_block,
+        log_span=settings.log_query_span_blocks,
     )
     store.close()
     customer_findings = {k: v for k, v in report.by_customer.items() if v}
@@ -148,7 +152,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
     else:
         print(f"audited {report.batches} batches, {report.customers} customers, {report.deltas} deltas")
         for finding in report.findings:
-            print(f"✗ batch at log index {finding.batch_start}: {finding.reason}: {finding.detail}")
+            if finding.log_from is not None:
+                where = f"log indexes {finding.log_from}..{finding.log_to}"
+            else:
+                where = f"batch at log index {finding.batch_start}"
+            print(f"✗ {where}: {finding.reason}: {finding.detail}")
         for customer, findings in customer_findings.items():
             for finding in findings:
                 where = f"index {finding.customer_index}" if finding.customer_index is not None else "balance"

@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     )
     max_compare_bytes: int = Field(default=256 * 1024 * 1024, ge=1024, description="JSON or CSV sent to compare")
     run_anchorer: bool = True
+    contract_deployment_block: int = Field(
+        default=0, ge=0, description="first block to read the contract's BatchAnchored events from (0: genesis)"
+    )
+    log_query_span_blocks: int = Field(
+        default=10_000, ge=1, description="blocks per eth_getLogs when reading the batch history"
+    )
     rate_limit_per_second: float = Field(default=50.0, gt=0)
     rate_limit_burst: int = Field(default=100, ge=1)
     auth_failure_per_second: float = Field(default=1.0, gt=0)

@@ -9,8 +9,8 @@ Four modes::
 
     python scripts/verify_receipt.py BUNDLE.json [--rpc URL] [--contract 0x..]
                                      [--confirmations N] [--explorer URL] [--json]
-    python scripts/verify_receipt.py derive EXPORT.jsonl [--rpc URL] [--contract 0x..]
-                                     [--confirmations N] [--json] [--quiet]
+    python scripts/verify_receipt.py derive EXPORT.jsonl [--receipts KEPT.jsonl] [--checkpoint TOKEN]...
+                                     [--rpc URL] [--contract 0x..] [--confirmations N] [--json] [--quiet]
     python scripts/verify_receipt.py checkpoint TOKEN --export EXPORT.jsonl [--rpc URL]
                                      [--contract 0x..] [--confirmations N] [--json] [--quiet]
     python scripts/verify_receipt.py evidence PACK.json [--rpc URL] [--contract 0x..]
@@ -45,7 +45,12 @@ an earlier delta of the export), ``customer`` and ``deployment`` (one tenant/cus
 chain/contract). Prints the count, the balance (sum of ``message.delta``), the head index and
 fingerprint, and ``derived: balance N over C verified deltas`` or the failures (first 50 lines;
 ``--json`` keeps up to 10,000 and the total). Progress goes to stderr every 10,000 bundles
-unless ``--quiet``.
+unless ``--quiet``. Completeness (section 6), what a shortened but consistent export would pass:
+``--receipts KEPT.jsonl`` (receipts the customer kept: ``delta.verified`` webhook payloads or
+receipt JSON) checks ``kept_receipts``, each in the export with the same fingerprint at the same
+customerIndex, the missing ones named by customerIndex and receiptId; ``--checkpoint TOKEN``
+(repeatable, ``0x…`` or ``@file``) checks ``checkpoints``, the export reaches each toIndex with
+its headFingerprint. ``--json`` adds ``checks`` and ``missing``.
 
 **checkpoint** (section 5). ``TOKEN`` is the ``0x`` proofToken or ``@file``. Checks: token,
 signature, anchorer, countersignature, export (every derive check on indexes 0..toIndex; later

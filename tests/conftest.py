@@ -6,6 +6,10 @@ Database backend: tests get SQLite unless they are marked ``@BOTH_BACKENDS`` (or
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -189,3 +193,23 @@ def wait_for_status(client: httpx.Client, receipt_id: str, status: str, timeout:
         if time.monotonic() > deadline:
             raise AssertionError(f"{receipt_id} still {body.get('status')} after {timeout}s")
         time.sleep(0.05)
+
+
+def run_audit(db_url: str, deployment: Deployment) -> tuple[int, dict[str, Any]]:
+    """``pacspace-node audit --json`` over the database, as an operator runs it; (exit status, report)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PACSPACE_")}
+    env.update(
+        {
+            "PACSPACE_DATABASE_URL": db_url,
+            "PACSPACE_RPC_URL": deployment.rpc_url,
+            "PACSPACE_CHAIN_ID": "31337",
+            "PACSPACE_CONTRACT_ADDRESS": deployment.address,
+            "PACSPACE_SIGNER_KEY": DEV_ANCHORER_KEY,
+        }
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "node.cli", "audit", "--json"], env=env, cwd=REPO, capture_output=True, text=True
+    )
+    assert DEV_ANCHORER_KEY.removeprefix("0x") not in result.stdout + result.stderr
+    report: dict[str, Any] = json.loads(result.stdout)
+    return result.returncode, report

@@ -12,6 +12,7 @@ from node.api.routes import ERRORS
 from node.api.schemas import CheckpointCreate, Countersign
 from node.balances import derive_balance, replay_customer
 from node.checkpointing import RangeRequest
+from node.completeness import completeness_findings
 from node.core.errors import FieldError, InvalidInput, NotFound
 from node.core.hashing import from_hex
 
@@ -38,6 +39,14 @@ def derive(request: Request, principal: ReaderDep, customerId: CustomerQuery, ve
             domain=state.domain,
             tenant=principal.tenant,
             customer_id=customer_id,
+        )
+        # The whole log's completeness: a deleted batch's owners cannot be known, so it concerns every customer.
+        settings = state.settings
+        findings += completeness_findings(
+            state.store,
+            state.anchor.chain,
+            from_block=settings.contract_deployment_block,
+            span=settings.log_query_span_blocks,
         )
         result["verification"] = {
             "verified": not findings,

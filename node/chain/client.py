@@ -16,11 +16,12 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.exceptions import BadFunctionCallOutput, ContractLogicError, TransactionNotFound
-from web3.types import Nonce, TxParams, Wei
+from web3.types import FilterParams, Nonce, TxParams, Wei
 
 from node.chain.abi import ANCHOR_ABI
 from node.core.audit import SignerWindow
 from node.core.chain_checks import AnchorEvent, AnchorTransaction
+from node.core.completeness import ChainBatch
 from node.core.errors import ChainUnavailable, PacSpaceError
 from node.core.hashing import keccak256
 from node.core.typed_data import UINT64_MAX
@@ -159,23 +160,7 @@ class AnchorClient:
         receipt = self._receipt(tx_hash)
         if receipt is None:
             return None
-        events = []
-        for log in receipt["logs"]:
-            topics = [bytes(t) for t in log["topics"]]
-            data = bytes(log["data"])
-            if log["address"].lower() != self.address.lower() or len(topics) != 4 or len(data) != 64:
-                continue
-            if topics[0] != self._batch_anchored_topic:
-                continue
-            events.append(
-                AnchorEvent(
-                    batch_id=int.from_bytes(topics[1], "big"),
-                    root=topics[2],
-                    start_index=int.from_bytes(data[:32], "big"),
-                    count=int.from_bytes(data[32:], "big"),
-                    anchorer=topics[3][12:],
-                )
-            )
+        events = [e for e in (self._decode_anchor_log(log) for log in receipt["logs"]) if e is not None]
         to = receipt.get("to")
         return AnchorTransaction(
             status=int(receipt["status"]),
@@ -183,6 +168,59 @@ class AnchorClient:
             block_number=int(receipt["blockNumber"]),
             block_hash=bytes(receipt["blockHash"]),
             events=events,
+        )
+
+    def batch_history(self, *, from_block: int = 0, span: int = 10_000) -> tuple[int, list[ChainBatch]]:
+        """``nextIndex`` and every ``BatchAnchored`` event of the contract, both as of one head block.
+
+        The logs are read in ranges of ``span`` blocks from ``from_block`` (the deployment block if
+        known), as RPC providers cap a single eth_getLogs.
+        """
+        if span < 1:
+            raise ValueError("span must be at least one block")
+        head = self.head_block_number()
+        next_index = int(self._rpc(lambda: self.contract.functions.nextIndex().call(block_identifier=head)))
+        batches: list[ChainBatch] = []
+        first = max(from_block, 0)
+        while first <= head:
+            last = min(first + span - 1, head)
+            query: FilterParams = {
+                "address": self.address,
+                "fromBlock": first,
+                "toBlock": last,
+                "topics": [self._batch_anchored_topic],  # type: ignore[list-item]
+            }
+            for log in self._rpc(lambda q=query: self.w3.eth.get_logs(q)):
+                event = self._decode_anchor_log(log)
+                if event is None or log.get("removed"):
+                    continue
+                batches.append(
+                    ChainBatch(
+                        batch_id=event.batch_id,
+                        start_index=event.start_index,
+                        count=event.count,
+                        root=event.root,
+                        tx_hash=bytes(log["transactionHash"]),
+                        block_number=int(log["blockNumber"]),
+                    )
+                )
+            first = last + 1
+        return next_index, batches
+
+    def _decode_anchor_log(self, log: Any) -> AnchorEvent | None:
+        """A ``BatchAnchored`` log of this contract, decoded; None for any other log."""
+        topics = [bytes(t) for t in log["topics"]]
+        data = bytes(log["data"])
+        if log["address"].lower() != self.address.lower() or len(topics) != 4 or len(data) != 64:
+            return None
+        if topics[0] != self._batch_anchored_topic:
+            return None
+        return AnchorEvent(
+            batch_id=int.from_bytes(topics[1], "big"),
+            root=topics[2],
+            start_index=int.from_bytes(data[:32], "big"),
+            count=int.from_bytes(data[32:], "big"),
+            anchorer=topics[3][12:],
         )
 
     def get_mined(self, tx_hash: bytes) -> MinedAnchor | None:

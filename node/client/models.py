@@ -120,6 +120,10 @@ class Discrepancy:
     batch_start_index: int | None
     reason: str
     detail: str
+    # Completeness findings (missing_tail, missing_batch, unanchored_batch, …) name log indexes.
+    from_log_index: int | None = None
+    to_log_index: int | None = None
+    onchain_batch_id: int | None = None
 
     @classmethod
     def from_json(cls, body: object) -> Discrepancy:
@@ -130,6 +134,9 @@ class Discrepancy:
             batch_start_index=f.opt_integer("batchStartIndex"),
             reason=f.text("reason"),
             detail=f.text("detail"),
+            from_log_index=f.opt_integer("fromLogIndex"),
+            to_log_index=f.opt_integer("toLogIndex"),
+            onchain_batch_id=f.opt_integer("onchainBatchId"),
         )
 
 

@@ -17,22 +17,35 @@ from node.core.typed_data import UINT64_MAX, Delta, Domain, compute_fingerprint
 
 @dataclass(frozen=True)
 class Discrepancy:
-    """One finding. ``reason`` is a stable snake_case code; ``detail`` says what differs."""
+    """One finding. ``reason`` is a stable snake_case code; ``detail`` says what differs.
+
+    ``log_from``..``log_to`` (inclusive) and ``batch_id`` (the contract's batch id) are set by the
+    completeness findings (node.core.completeness), which are about log indexes, not one row.
+    """
 
     reason: str
     detail: str
     receipt_id: str | None = None
     customer_index: int | None = None
     batch_start: int | None = None
+    log_from: int | None = None
+    log_to: int | None = None
+    batch_id: int | None = None
 
     def to_json(self) -> dict[str, object]:
-        return {
+        body: dict[str, object] = {
             "receiptId": self.receipt_id,
             "customerIndex": self.customer_index,
             "batchStartIndex": self.batch_start,
             "reason": self.reason,
             "detail": self.detail,
         }
+        if self.log_from is not None:
+            body["fromLogIndex"] = self.log_from
+            body["toLogIndex"] = self.log_to
+        if self.batch_id is not None:
+            body["onchainBatchId"] = self.batch_id
+        return body
 
 
 @dataclass(frozen=True)
@@ -106,6 +119,9 @@ class ChainReplay:
         except ValueError as exc:
             flag("bad_signature", str(exc))
         else:
+            if not isinstance(signer, bytes) or len(signer) != 20:  # a row written around the node (the column is filled on every insert)
+                flag("bad_signature", "no receipt signer is recorded for this delta")
+                signer = signed_by
             if signed_by != signer:
                 flag("bad_signature", f"signature recovers to {to_hex(signed_by)}, not the signer {to_hex(signer)}")
         window = self.signer_window(signer)

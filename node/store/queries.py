@@ -397,3 +397,28 @@ def read_batch(store: Store, *, batch_id: int) -> RecordedBatch | None:
 def read_batch_tree(store: Store, *, batch_id: int) -> bytes | None:
     found = store.read_one("SELECT nodes FROM batch_trees WHERE batch_id = ?", (batch_id,))
     return None if found is None else bytes(found[0])
+
+
+def batch_summaries(*, session: Session) -> list[tuple[int, int, int, bytes, str]]:
+    """(id, start index, count, root, status) of every batch, in log order."""
+    stmt = sa_select(
+        col(BatchRow.id), col(BatchRow.start_index), col(BatchRow.count), col(BatchRow.root), col(BatchRow.status)
+    ).order_by(col(BatchRow.start_index))
+    return [(int(i), int(s), int(n), bytes(r), str(st)) for i, s, n, r, st in session.execute(stmt).all()]
+
+
+def batch_row_counts(*, session: Session) -> dict[int, int]:
+    """How many delta rows name each batch (one pass over the batch_id index)."""
+    stmt = (
+        sa_select(col(DeltaRow.batch_id), func.count())
+        .where(col(DeltaRow.batch_id).is_not(None))
+        .group_by(col(DeltaRow.batch_id))
+    )
+    return {int(batch_id): int(n) for batch_id, n in session.execute(stmt).all()}
+
+
+def batch_log_indexes(*, session: Session, batch_id: int) -> tuple[int, ...]:
+    stmt = (
+        sa_select(col(DeltaRow.log_index)).where(col(DeltaRow.batch_id) == batch_id).order_by(col(DeltaRow.log_index))
+    )
+    return tuple(int(i) for (i,) in session.execute(stmt).all() if i is not None)

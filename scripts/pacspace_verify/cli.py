@@ -23,6 +23,7 @@ from pacspace_verify.checkpoint import (
     checkpoint_summary,
     run_checkpoint_checks,
 )
+from pacspace_verify.completeness import CompletenessWatch, read_checkpoints, read_kept_receipts
 from pacspace_verify.derive import PRINTED_FAILURES, ExportChecker
 from pacspace_verify.evidence import evidence_summary, pack_contract, pack_lines, run_evidence_checks
 from pacspace_verify.evidence_pack import parse_pack
@@ -57,8 +58,10 @@ def _non_negative(text: str) -> int:
 MODES_HELP = """modes:
   verify_receipt.py BUNDLE.json [--rpc URL] ...
       one proof bundle (section 4): 14 checks
-  verify_receipt.py derive EXPORT.jsonl [--rpc URL] [--contract 0x..] [--confirmations N] [--json] [--quiet]
-      a customer's balance from an export (section 6), every bundle checked, the chain linked
+  verify_receipt.py derive EXPORT.jsonl [--receipts KEPT.jsonl] [--checkpoint TOKEN]... [--rpc URL]
+                    [--contract 0x..] [--confirmations N] [--json] [--quiet]
+      a customer's balance from an export (section 6), every bundle checked, the chain linked;
+      with --receipts/--checkpoint, the export must hold every kept receipt and reach every checkpoint
   verify_receipt.py checkpoint TOKEN --export EXPORT.jsonl [--rpc URL] [--contract 0x..] [--json]
       a checkpoint proofToken (section 5; TOKEN is 0x… or @file) against the customer's export
   verify_receipt.py evidence PACK.json [--rpc URL] [--contract 0x..] [--confirmations N] [--json]
@@ -132,13 +135,35 @@ def build_derive_parser() -> argparse.ArgumentParser:
             "Derive a customer's balance from an export (GET /v1/balance/export, JSON Lines, section 6): "
             "every bundle gets section 4's checks (chain facts fetched once per batch), and across bundles "
             "customerIndex must run 0, 1, 2, … with each prevFingerprint linking, corrects must name an earlier "
-            "delta, and one tenant, customer, chain and contract."
+            "delta, and one tenant, customer, chain and contract. Completeness (what an export that passes all "
+            "that can still lack): --receipts checks kept_receipts, --checkpoint checks checkpoints."
         ),
         epilog=MODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("export", help="the export, JSON Lines (one proof bundle a line), or - for stdin")
     _add_chain_options(parser, "every bundle")
+    parser.add_argument(
+        "--receipts",
+        metavar="KEPT",
+        help=(
+            "JSON Lines of the receipts the customer kept (delta.verified webhook payloads, batch.verified "
+            "payloads, or receipt JSON from POST /v1/balance/delta or GET /v1/receipts/{id}). kept_receipts: "
+            "each must be in the export with the same fingerprint at the same customerIndex; the missing "
+            "ones are named by customerIndex and receiptId"
+        ),
+    )
+    parser.add_argument(
+        "--checkpoint",
+        metavar="TOKEN",
+        action="append",
+        default=[],
+        help=(
+            "a checkpoint proofToken the customer holds (0x… or @FILE; repeatable). checkpoints: the export "
+            "must reach each toIndex with its headFingerprint; an export that ends before the last "
+            "checkpoint fails"
+        ),
+    )
     parser.add_argument("--json", action="store_true", help="print a JSON report")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     return parser
@@ -151,17 +176,31 @@ def _contract_origin(pinned: bytes | None, source: str) -> str:
 def main_derive(argv: list[str]) -> int:
     args = build_derive_parser().parse_args(argv)
     pinned: bytes | None = args.contract
-    checker = ExportChecker(RpcChain(args.rpc), pinned, args.confirmations)
+    try:
+        watch = CompletenessWatch(
+            read_kept_receipts(args.receipts) if args.receipts else [], read_checkpoints(args.checkpoint)
+        )
+    except UnusableInput as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    asked = bool(watch.receipts or watch.checkpoints or args.receipts)
+    checker = ExportChecker(RpcChain(args.rpc), pinned, args.confirmations, on_delta=watch if asked else None)
     try:
         scan_export(args.export, checker, progress=None if args.quiet else sys.stderr)
     except UnusableInput as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    completeness, missing = watch.results(checker) if asked else ([], [])
+    ok = checker.ok and all(r.ok for r in completeness)
+    summary = checker.summary()
+    if checker.ok and not ok:
+        failed = ", ".join(r.name for r in completeness if not r.ok)
+        summary = f"NOT DERIVED: the export is incomplete ({failed}): {len(missing)} kept item(s) not in it"
     contract = pinned if pinned is not None else (checker.deployment[1] if checker.deployment else None)
     head = hx_opt(checker.head_fingerprint) if checker.head_index is not None else None
     if args.json:
         report: dict[str, Any] = {
-            "ok": checker.ok,
+            "ok": ok,
             "count": checker.count,
             "balance": str(checker.balance),
             "headIndex": checker.head_index,
@@ -173,10 +212,13 @@ def main_derive(argv: list[str]) -> int:
             "contract": hx_opt(contract) if contract is not None else None,
             "contractPinned": pinned is not None,
             "rpc": args.rpc,
-            "summary": checker.summary(),
+            "summary": summary,
         }
+        if asked:
+            report["checks"] = [r.to_json() for r in completeness]
+            report["missing"] = missing
         print(json.dumps(report, indent=2, ensure_ascii=False))
-        return 0 if checker.ok else 1
+        return 0 if ok else 1
     print(f"export: {args.export}")
     print(f"contract: {hx_opt(contract)} ({_contract_origin(pinned, 'export')})")
     print(f"rpc: {args.rpc}; confirmations required: {args.confirmations}")
@@ -187,8 +229,10 @@ def main_derive(argv: list[str]) -> int:
     print(f"balance: {checker.balance}")
     print(f"head: customerIndex {checker.head_index}, fingerprint {head}")
     checker.print_failures(sys.stdout)
-    print(checker.summary())
-    return 0 if checker.ok else 1
+    for r in completeness:
+        print(f"{'✓' if r.ok else '✗'} {r.name}: {r.detail}")
+    print(summary)
+    return 0 if ok else 1
 
 
 def build_checkpoint_parser() -> argparse.ArgumentParser:

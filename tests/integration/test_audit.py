@@ -2,32 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import os
 import sqlite3
-import subprocess
-import sys
 
-from node.devchain import DEV_ANCHORER_KEY
-from tests.conftest import REPO, Deployment, RunningNode, wait_for_status
-
-
-def _audit(node: RunningNode, deployment: Deployment) -> tuple[int, dict[str, object]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PACSPACE_")}
-    env.update(
-        {
-            "PACSPACE_DATABASE_URL": node.db_url,
-            "PACSPACE_RPC_URL": deployment.rpc_url,
-            "PACSPACE_CHAIN_ID": "31337",
-            "PACSPACE_CONTRACT_ADDRESS": deployment.address,
-            "PACSPACE_SIGNER_KEY": DEV_ANCHORER_KEY,
-        }
-    )
-    result = subprocess.run(
-        [sys.executable, "-m", "node.cli", "audit", "--json"], env=env, cwd=REPO, capture_output=True, text=True
-    )
-    assert DEV_ANCHORER_KEY.removeprefix("0x") not in result.stdout + result.stderr
-    return result.returncode, json.loads(result.stdout)
+from tests.conftest import Deployment, RunningNode, run_audit, wait_for_status
 
 
 def test_audit_is_clean_then_names_each_edit(node: RunningNode, deployment: Deployment) -> None:
@@ -44,7 +21,7 @@ def test_audit_is_clean_then_names_each_edit(node: RunningNode, deployment: Depl
             wait_for_status(client, receipt["receiptId"], "verified")
     node.stop()  # audit a database at rest
 
-    code, report = _audit(node, deployment)
+    code, report = run_audit(node.db_url, deployment)
     assert code == 0 and report["ok"] and report["deltas"] == 6 and report["customers"] == 2, report
 
     with sqlite3.connect(node.db_url.removeprefix("sqlite:///")) as conn:
@@ -52,11 +29,11 @@ def test_audit_is_clean_then_names_each_edit(node: RunningNode, deployment: Depl
         conn.execute(
             "update batches set root = zeroblob(32) where start_index = (select min(start_index) from batches)"
         )
-    code, report = _audit(node, deployment)
+    code, report = run_audit(node.db_url, deployment)
     assert code == 1 and not report["ok"]
     customer_findings = report["customerFindings"]
     assert isinstance(customer_findings, dict)
     assert any(f["reason"] == "fingerprint_mismatch" and f["receiptId"] == receipts[4]["receiptId"]
                for f in customer_findings["default/b"])  # fmt: skip
-    reasons = {f["reason"] for f in report["findings"]}  # type: ignore[attr-defined]
+    reasons = {f["reason"] for f in report["findings"]}
     assert {"root_mismatch", "not_on_chain"} <= reasons

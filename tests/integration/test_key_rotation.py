@@ -122,7 +122,9 @@ def test_rotate_and_revoke_the_receipt_signer_and_every_receipt_still_verifies(
 
     # A receipt of the revoked key for a log index past its window does not verify.
     forged = dict(bundles[-1])
-    forged["signature"] = "0x" + bytes(Account._sign_hash(from_hex(forged["fingerprint"]), DEV_ANCHORER_KEY).signature).hex()  # type: ignore[attr-defined]
+    forged["signature"] = (
+        "0x" + bytes(Account._sign_hash(from_hex(forged["fingerprint"]), DEV_ANCHORER_KEY).signature).hex()
+    )  # type: ignore[attr-defined]
     forged["signer"] = "0x" + old_signer.hex()
     report = _verify(forged, tmp_path, deployment.rpc_url)
     assert report["exit"] == 1
@@ -139,7 +141,14 @@ def test_rotate_the_anchoring_key(deployment: Deployment, tmp_path: Path) -> Non
     db_url = f"sqlite:///{tmp_path / 'node.db'}"
     new_anchorer = _address(NEW_ANCHOR_KEY)
     with pytest.raises(ChainMismatch, match="not an authorised anchorer"):
-        start_node(deployment, tmp_path, db_url, signer_key=None, anchor_key=NEW_ANCHOR_KEY, receipt_signer_key=DEV_ANCHORER_KEY)
+        start_node(
+            deployment,
+            tmp_path,
+            db_url,
+            signer_key=None,
+            anchor_key=NEW_ANCHOR_KEY,
+            receipt_signer_key=DEV_ANCHORER_KEY,
+        )
     set_anchorer(chain, owner, new_anchorer, True)
     node = start_node(deployment, tmp_path, db_url, anchor_key=NEW_ANCHOR_KEY, receipt_signer_key=DEV_ANCHORER_KEY)
     try:
