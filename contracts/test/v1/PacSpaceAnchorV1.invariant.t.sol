@@ -6,10 +6,10 @@ import {CommonBase} from "forge-std/Base.sol";
 import {StdCheats} from "forge-std/StdCheats.sol";
 import {StdUtils} from "forge-std/StdUtils.sol";
 
-import {PacSpaceAnchor} from "../src/PacSpaceAnchor.sol";
+import {PacSpaceAnchorV1} from "../../src/v1/PacSpaceAnchorV1.sol";
 
 /// @dev Drives the anchor with valid and invalid batches and keeps a ghost record of every accepted one.
-contract PacSpaceAnchorHandler is CommonBase, StdCheats, StdUtils {
+contract PacSpaceAnchorV1Handler is CommonBase, StdCheats, StdUtils {
     struct Batch {
         uint64 startIndex;
         uint32 count;
@@ -17,14 +17,14 @@ contract PacSpaceAnchorHandler is CommonBase, StdCheats, StdUtils {
         bytes32 commitment;
     }
 
-    PacSpaceAnchor public immutable anchorContract;
+    PacSpaceAnchorV1 public immutable anchorContract;
     address public immutable anchorer;
 
     Batch[] internal _batches;
     uint256 public ghostCountSum;
     uint256 public ghostRejected;
 
-    constructor(PacSpaceAnchor anchorContract_, address anchorer_) {
+    constructor(PacSpaceAnchorV1 anchorContract_, address anchorer_) {
         anchorContract = anchorContract_;
         anchorer = anchorer_;
     }
@@ -69,14 +69,14 @@ contract PacSpaceAnchorHandler is CommonBase, StdCheats, StdUtils {
     }
 }
 
-contract PacSpaceAnchorInvariantTest is Test {
-    PacSpaceAnchor internal anchorContract;
-    PacSpaceAnchorHandler internal handler;
+contract PacSpaceAnchorV1InvariantTest is Test {
+    PacSpaceAnchorV1 internal anchorContract;
+    PacSpaceAnchorV1Handler internal handler;
 
     function setUp() public {
         address anchorer = makeAddr("anchorer");
-        anchorContract = new PacSpaceAnchor(makeAddr("owner"), anchorer);
-        handler = new PacSpaceAnchorHandler(anchorContract, anchorer);
+        anchorContract = new PacSpaceAnchorV1(makeAddr("owner"), anchorer);
+        handler = new PacSpaceAnchorV1Handler(anchorContract, anchorer);
         targetContract(address(handler));
     }
 
@@ -92,7 +92,7 @@ contract PacSpaceAnchorInvariantTest is Test {
         uint256 n = handler.batchesLength();
         uint256 expectedStart;
         for (uint256 i; i < n; ++i) {
-            PacSpaceAnchorHandler.Batch memory batch = handler.batchAt(i);
+            PacSpaceAnchorV1Handler.Batch memory batch = handler.batchAt(i);
             assertEq(batch.startIndex, expectedStart, "batches are contiguous");
             assertEq(anchorContract.batchCommitment(batch.startIndex), batch.commitment);
             assertTrue(anchorContract.isAnchored(batch.startIndex, batch.count, batch.root));

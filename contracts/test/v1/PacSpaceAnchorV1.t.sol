@@ -5,42 +5,12 @@ import {Test} from "forge-std/Test.sol";
 import {stdError} from "forge-std/StdError.sol";
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 
-import {PacSpaceAnchor} from "../src/PacSpaceAnchor.sol";
-import {IPacSpaceAnchor} from "../src/interfaces/IPacSpaceAnchor.sol";
+import {PacSpaceAnchorV1} from "../../src/v1/PacSpaceAnchorV1.sol";
+import {IPacSpaceAnchorV1} from "../../src/v1/IPacSpaceAnchorV1.sol";
+import {MerkleHelpers} from "../utils/MerkleHelpers.sol";
 
-/// @dev Reference Merkle helpers, written out literally (StandardMerkleTree `["uint256","bytes32"]` leaves,
-/// sorted-pair keccak256) to cross-check the contract.
-abstract contract MerkleHelpers {
-    function _leaf(uint256 logIndex, bytes32 fingerprint) internal pure returns (bytes32) {
-        return keccak256(bytes.concat(keccak256(abi.encode(logIndex, fingerprint))));
-    }
-
-    function _hashPair(bytes32 a, bytes32 b) internal pure returns (bytes32) {
-        return a < b ? keccak256(abi.encode(a, b)) : keccak256(abi.encode(b, a));
-    }
-
-    function _fingerprint(uint256 logIndex) internal pure returns (bytes32) {
-        return keccak256(abi.encode("fingerprint", logIndex));
-    }
-
-    function _proof() internal pure returns (bytes32[] memory proof) {
-        proof = new bytes32[](0);
-    }
-
-    function _proof(bytes32 a) internal pure returns (bytes32[] memory proof) {
-        proof = new bytes32[](1);
-        proof[0] = a;
-    }
-
-    function _proof(bytes32 a, bytes32 b) internal pure returns (bytes32[] memory proof) {
-        proof = new bytes32[](2);
-        proof[0] = a;
-        proof[1] = b;
-    }
-}
-
-contract PacSpaceAnchorTest is Test, MerkleHelpers {
-    PacSpaceAnchor internal anchorContract;
+contract PacSpaceAnchorV1Test is Test, MerkleHelpers {
+    PacSpaceAnchorV1 internal anchorContract;
 
     address internal owner = makeAddr("owner");
     address internal anchorer = makeAddr("anchorer");
@@ -49,7 +19,7 @@ contract PacSpaceAnchorTest is Test, MerkleHelpers {
     bytes32 internal constant ROOT = keccak256("root");
 
     function setUp() public {
-        anchorContract = new PacSpaceAnchor(owner, anchorer);
+        anchorContract = new PacSpaceAnchorV1(owner, anchorer);
     }
 
     function _anchor(uint64 startIndex, uint32 count, bytes32 root) internal returns (uint64) {
@@ -71,18 +41,18 @@ contract PacSpaceAnchorTest is Test, MerkleHelpers {
 
     function test_ConstructorEmitsAnchorerUpdated() public {
         vm.expectEmit(true, true, true, true);
-        emit IPacSpaceAnchor.AnchorerUpdated(anchorer, true);
-        new PacSpaceAnchor(owner, anchorer);
+        emit IPacSpaceAnchorV1.AnchorerUpdated(anchorer, true);
+        new PacSpaceAnchorV1(owner, anchorer);
     }
 
     function test_RevertWhen_ConstructorAnchorerIsZero() public {
-        vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchor.PacSpaceAnchorZeroAddress.selector));
-        new PacSpaceAnchor(owner, address(0));
+        vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchorV1.PacSpaceAnchorZeroAddress.selector));
+        new PacSpaceAnchorV1(owner, address(0));
     }
 
     function test_RevertWhen_ConstructorOwnerIsZero() public {
         vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableInvalidOwner.selector, address(0)));
-        new PacSpaceAnchor(address(0), anchorer);
+        new PacSpaceAnchorV1(address(0), anchorer);
     }
 
     // ---------------------------------------------------------------- anchor
@@ -101,7 +71,7 @@ contract PacSpaceAnchorTest is Test, MerkleHelpers {
         _anchor(0, 3, keccak256("first"));
 
         vm.expectEmit(true, true, true, true, address(anchorContract));
-        emit IPacSpaceAnchor.BatchAnchored(1, ROOT, 3, 7, anchorer);
+        emit IPacSpaceAnchorV1.BatchAnchored(1, ROOT, 3, 7, anchorer);
         _anchor(3, 7, ROOT);
     }
 
@@ -167,13 +137,13 @@ contract PacSpaceAnchorTest is Test, MerkleHelpers {
 
     function test_RevertWhen_CallerNotAnchorer() public {
         vm.prank(stranger);
-        vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchor.PacSpaceAnchorUnauthorizedAnchorer.selector, stranger));
+        vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchorV1.PacSpaceAnchorUnauthorizedAnchorer.selector, stranger));
         anchorContract.anchor(0, 1, ROOT);
     }
 
     function test_RevertWhen_OwnerNotAnchorer() public {
         vm.prank(owner);
-        vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchor.PacSpaceAnchorUnauthorizedAnchorer.selector, owner));
+        vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchorV1.PacSpaceAnchorUnauthorizedAnchorer.selector, owner));
         anchorContract.anchor(0, 1, ROOT);
     }
 
@@ -182,23 +152,23 @@ contract PacSpaceAnchorTest is Test, MerkleHelpers {
         anchorContract.setAnchorer(anchorer, false);
 
         vm.prank(anchorer);
-        vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchor.PacSpaceAnchorUnauthorizedAnchorer.selector, anchorer));
+        vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchorV1.PacSpaceAnchorUnauthorizedAnchorer.selector, anchorer));
         anchorContract.anchor(0, 1, ROOT);
     }
 
     function test_RevertWhen_StartNotContiguous() public {
         vm.prank(anchorer);
-        vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchor.PacSpaceAnchorNonContiguousStart.selector, 0, 1));
+        vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchorV1.PacSpaceAnchorNonContiguousStart.selector, 0, 1));
         anchorContract.anchor(1, 1, ROOT);
 
         _anchor(0, 5, ROOT);
 
         vm.prank(anchorer);
-        vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchor.PacSpaceAnchorNonContiguousStart.selector, 5, 6));
+        vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchorV1.PacSpaceAnchorNonContiguousStart.selector, 5, 6));
         anchorContract.anchor(6, 1, ROOT);
 
         vm.prank(anchorer);
-        vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchor.PacSpaceAnchorNonContiguousStart.selector, 5, 4));
+        vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchorV1.PacSpaceAnchorNonContiguousStart.selector, 5, 4));
         anchorContract.anchor(4, 1, ROOT);
     }
 
@@ -207,7 +177,7 @@ contract PacSpaceAnchorTest is Test, MerkleHelpers {
         bytes32 commitment = anchorContract.batchCommitment(0);
 
         vm.prank(anchorer);
-        vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchor.PacSpaceAnchorNonContiguousStart.selector, 5, 0));
+        vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchorV1.PacSpaceAnchorNonContiguousStart.selector, 5, 0));
         anchorContract.anchor(0, 5, keccak256("other root"));
 
         assertEq(anchorContract.batchCommitment(0), commitment);
@@ -216,27 +186,27 @@ contract PacSpaceAnchorTest is Test, MerkleHelpers {
 
     function test_RevertWhen_EmptyBatch() public {
         vm.prank(anchorer);
-        vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchor.PacSpaceAnchorEmptyBatch.selector));
+        vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchorV1.PacSpaceAnchorEmptyBatch.selector));
         anchorContract.anchor(0, 0, ROOT);
     }
 
     function test_RevertWhen_ZeroRoot() public {
         vm.prank(anchorer);
-        vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchor.PacSpaceAnchorZeroRoot.selector));
+        vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchorV1.PacSpaceAnchorZeroRoot.selector));
         anchorContract.anchor(0, 1, bytes32(0));
     }
 
     function test_RevertOrder_AuthorisationBeforeArguments() public {
         vm.prank(stranger);
-        vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchor.PacSpaceAnchorUnauthorizedAnchorer.selector, stranger));
+        vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchorV1.PacSpaceAnchorUnauthorizedAnchorer.selector, stranger));
         anchorContract.anchor(7, 0, bytes32(0));
 
         vm.prank(anchorer);
-        vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchor.PacSpaceAnchorEmptyBatch.selector));
+        vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchorV1.PacSpaceAnchorEmptyBatch.selector));
         anchorContract.anchor(7, 0, bytes32(0));
 
         vm.prank(anchorer);
-        vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchor.PacSpaceAnchorZeroRoot.selector));
+        vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchorV1.PacSpaceAnchorZeroRoot.selector));
         anchorContract.anchor(7, 1, bytes32(0));
     }
 
@@ -244,13 +214,13 @@ contract PacSpaceAnchorTest is Test, MerkleHelpers {
 
     function test_SetAnchorer() public {
         vm.expectEmit(true, true, true, true, address(anchorContract));
-        emit IPacSpaceAnchor.AnchorerUpdated(stranger, true);
+        emit IPacSpaceAnchorV1.AnchorerUpdated(stranger, true);
         vm.prank(owner);
         anchorContract.setAnchorer(stranger, true);
         assertTrue(anchorContract.isAnchorer(stranger));
 
         vm.expectEmit(true, true, true, true, address(anchorContract));
-        emit IPacSpaceAnchor.AnchorerUpdated(stranger, false);
+        emit IPacSpaceAnchorV1.AnchorerUpdated(stranger, false);
         vm.prank(owner);
         anchorContract.setAnchorer(stranger, false);
         assertFalse(anchorContract.isAnchorer(stranger));
@@ -266,7 +236,7 @@ contract PacSpaceAnchorTest is Test, MerkleHelpers {
 
     function test_RevertWhen_SetAnchorerZeroAddress() public {
         vm.prank(owner);
-        vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchor.PacSpaceAnchorZeroAddress.selector));
+        vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchorV1.PacSpaceAnchorZeroAddress.selector));
         anchorContract.setAnchorer(address(0), true);
     }
 
@@ -448,7 +418,7 @@ contract PacSpaceAnchorTest is Test, MerkleHelpers {
 
         vm.prank(anchorer);
         vm.expectRevert(
-            abi.encodeWithSelector(IPacSpaceAnchor.PacSpaceAnchorNonContiguousStart.selector, firstCount, start)
+            abi.encodeWithSelector(IPacSpaceAnchorV1.PacSpaceAnchorNonContiguousStart.selector, firstCount, start)
         );
         anchorContract.anchor(start, 1, ROOT);
     }
@@ -456,7 +426,7 @@ contract PacSpaceAnchorTest is Test, MerkleHelpers {
     function testFuzz_RevertWhen_CallerNotAnchorer(address caller) public {
         if (caller == anchorer) caller = stranger;
         vm.prank(caller);
-        vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchor.PacSpaceAnchorUnauthorizedAnchorer.selector, caller));
+        vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchorV1.PacSpaceAnchorUnauthorizedAnchorer.selector, caller));
         anchorContract.anchor(0, 1, ROOT);
     }
 
