@@ -189,6 +189,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         owner=args.owner or deployer.address,
         anchorer=args.anchorer,
         artifact=Path(args.artifact) if args.artifact else ARTIFACT,
+        signer=args.signer,
+        first_index=args.first_index,
     )
     print(address.lower())
     return 0
@@ -296,6 +298,18 @@ def run_bench(bench_args: list[str]) -> int:
     return subprocess.call([sys.executable, str(script), *bench_args])  # noqa: S603 (our own script)
 
 
+def _add_deploy_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The ``deploy`` subcommand (contract v2: anchorer, first receipt signer, first log index)."""
+    deploy = sub.add_parser("deploy", help="deploy the anchor contract (deployer key in PACSPACE_DEPLOYER_KEY)")
+    deploy.add_argument("--rpc-url", required=True)
+    deploy.add_argument("--anchorer", required=True, help="address that anchors (the gas wallet)")
+    deploy.add_argument("--signer", help="first receipt signer (default: the anchorer)")
+    deploy.add_argument("--first-index", type=int, default=0, help="first log index (a v1 contract's nextIndex)")
+    deploy.add_argument("--owner", help="contract owner (default: the deployer)")
+    deploy.add_argument("--artifact", help="forge artifact (default: out/PacSpaceAnchor.sol/PacSpaceAnchor.json)")
+    deploy.set_defaults(func=cmd_deploy)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pacspace-node", description="PacSpace node")
     parser.add_argument("--log-level", default=os.environ.get("PACSPACE_LOG_LEVEL", "INFO"))
@@ -321,12 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--json", action="store_true")
     audit.set_defaults(func=cmd_audit)
 
-    deploy = sub.add_parser("deploy", help="deploy the anchor contract (deployer key in PACSPACE_DEPLOYER_KEY)")
-    deploy.add_argument("--rpc-url", required=True)
-    deploy.add_argument("--anchorer", required=True, help="address that anchors and signs receipts")
-    deploy.add_argument("--owner", help="contract owner (default: the deployer)")
-    deploy.add_argument("--artifact", help="forge artifact (default: out/PacSpaceAnchor.sol/PacSpaceAnchor.json)")
-    deploy.set_defaults(func=cmd_deploy)
+    _add_deploy_parser(sub)
 
     bench = sub.add_parser("bench", help="the performance benchmark (scripts/bench.py; --help there)", add_help=False)
     bench.add_argument("bench_args", nargs=argparse.REMAINDER)

@@ -19,13 +19,15 @@ from pathlib import Path
 
 from web3 import Web3
 
-from node.chain.client import account_from_key, connect, deploy_anchor
+from node.chain.client import account_from_key, connect, deploy_anchor, deploy_anchor_v1
 
 DEV_OWNER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 DEV_ANCHORER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
 DEV_CHAIN_ID = 31337
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ARTIFACT = REPO_ROOT / "out" / "PacSpaceAnchor.sol" / "PacSpaceAnchor.json"
+# The protocol v1 contract, kept so that tests can run a real v1 deployment.
+ARTIFACT_V1 = REPO_ROOT / "out" / "PacSpaceAnchorV1.sol" / "PacSpaceAnchorV1.json"
 
 
 def find_anvil() -> str:
@@ -45,11 +47,26 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def deploy_dev_contract(rpc_url: str, artifact: Path = ARTIFACT) -> str:
-    """Deploy the anchor contract on a dev chain: owner Anvil account 0, anchorer account 1. Lowercase address."""
+def deploy_dev_contract(rpc_url: str, artifact: Path = ARTIFACT, *, first_index: int = 0) -> str:
+    """Deploy the anchor contract (v2) on a dev chain: owner Anvil account 0, anchorer and first receipt
+    signer account 1, the log starting at ``first_index``. Lowercase address."""
     owner = account_from_key(DEV_OWNER_KEY)
     anchorer = account_from_key(DEV_ANCHORER_KEY)
     return deploy_anchor(
+        connect(rpc_url),
+        deployer=owner,
+        owner=owner.address,
+        anchorer=anchorer.address,
+        artifact=artifact,
+        first_index=first_index,
+    ).lower()
+
+
+def deploy_dev_contract_v1(rpc_url: str, artifact: Path = ARTIFACT_V1) -> str:
+    """Deploy the protocol v1 contract on a dev chain: owner Anvil account 0, anchorer account 1. Lowercase address."""
+    owner = account_from_key(DEV_OWNER_KEY)
+    anchorer = account_from_key(DEV_ANCHORER_KEY)
+    return deploy_anchor_v1(
         connect(rpc_url), deployer=owner, owner=owner.address, anchorer=anchorer.address, artifact=artifact
     ).lower()
 

@@ -7,28 +7,47 @@ import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProo
 
 import {IPacSpaceAnchor} from "./interfaces/IPacSpaceAnchor.sol";
 
-/// @title PacSpace anchor
+/// @title PacSpace anchor, protocol v2
 /// @notice Append-only log of Merkle roots for PacSpace deltas. Every anchored delta has a global,
 /// contiguous log index; each batch covers `[startIndex, startIndex + count)` and must start at
 /// `nextIndex()`, so the chain itself enforces that the log has no gaps and no double anchoring.
 /// Anyone can check a batch root and range against storage (`isAnchored`) and an entry's
-/// inclusion proof against an anchored batch (`verify`). Authorised anchorers are the trust root for receipt signatures: the node signs its
-/// receipts with an anchorer key, so `isAnchorer(signer)` tells a verifier to trust a receipt.
-/// The owner (two-step transfer) manages anchorers.
-/// @dev Gas: one fresh storage slot per batch (the commitment `keccak256(abi.encode(root, count))`
+/// inclusion proof against an anchored batch (`verify`).
+/// Two roles, both managed by the owner (two-step transfer): anchorers (gas wallets) may anchor and
+/// are current-state only; receipt signers are the trust root for receipt signatures, each with one
+/// validity window by log index. `authoriseSigner` opens a window and `revokeSigner` closes it, both at
+/// `nextIndex()` and nothing else writes windows, so `isSignerFor(signer, logIndex)` never changes for
+/// a `logIndex` below `nextIndex()`: receipts keep verifying after their key is rotated and revoked.
+/// The log may start above index 0 (`firstIndex`), to continue a v1 contract's log.
+/// @dev Gas: as v1, one fresh storage slot per batch (the commitment `keccak256(abi.encode(root, count))`
 /// keyed by start index) plus one non-zero to non-zero update of the slot packing `nextIndex` and
-/// `batchCount`; the root itself is carried in the `BatchAnchored` event.
+/// `batchCount`; the root itself is carried in the `BatchAnchored` event. `anchor` never touches signer
+/// storage. Storage layout after `Ownable2Step`'s two slots: anchorers (2), commitments (3), log head (4),
+/// signer windows (5).
 contract PacSpaceAnchor is IPacSpaceAnchor, Ownable2Step {
     /// @dev Log head, packed in one slot so `anchor` updates it with a single SSTORE. `initialised`
     /// is set by the constructor so the slot is never zero: the first batch then pays the same
-    /// non-zero to non-zero update as every later one, not a 20,000 gas zero to non-zero write.
+    /// non-zero to non-zero update as every later one, not a 20,000 gas zero to non-zero write
+    /// (with `firstIndex == 0` the other fields are zero).
     struct LogHead {
         uint64 nextIndex;
         uint64 batchCount;
         bool initialised;
     }
 
-    /// @dev Accounts allowed to anchor batches and sign receipts.
+    /// @dev A receipt signer's validity window `[fromIndex, untilIndex)`, packed in one slot.
+    /// `revoked` tells a closed window from an open one even when it was closed at `type(uint64).max`.
+    struct SignerWindow {
+        uint64 fromIndex;
+        uint64 untilIndex;
+        bool exists;
+        bool revoked;
+    }
+
+    /// @dev `untilIndex` of an open window.
+    uint64 private constant _OPEN = type(uint64).max;
+
+    /// @dev Accounts allowed to anchor batches.
     mapping(address account => bool authorised) private _anchorers;
 
     /// @dev `keccak256(abi.encode(root, count))` of each batch, keyed by its start index.
@@ -37,12 +56,22 @@ contract PacSpaceAnchor is IPacSpaceAnchor, Ownable2Step {
     /// @dev First log index not yet anchored and number of batches anchored.
     LogHead private _head;
 
-    /// @notice Deploys the anchor with an owner and a first authorised anchorer.
-    /// @param initialOwner The owner, who manages anchorers (OpenZeppelin `Ownable` rejects zero).
-    /// @param initialAnchorer The first authorised anchorer (and receipt signer); must be non-zero.
-    constructor(address initialOwner, address initialAnchorer) Ownable(initialOwner) {
+    /// @dev Validity window of every signer ever authorised.
+    mapping(address signer => SignerWindow window) private _signers;
+
+    /// @notice Deploys the anchor with an owner, a first anchorer and a first receipt signer.
+    /// @param initialOwner The owner, who manages anchorers and signers (OpenZeppelin `Ownable` rejects zero).
+    /// @param initialAnchorer The first authorised anchorer; must be non-zero.
+    /// @param initialSigner The first receipt signer, whose window opens at `firstIndex`; must be non-zero.
+    /// It may be the same account as `initialAnchorer`.
+    /// @param firstIndex The log's first index: 0 for a new log, or the `nextIndex()` of the v1 contract
+    /// whose log this one continues. Batch ids still start at 0.
+    constructor(address initialOwner, address initialAnchorer, address initialSigner, uint64 firstIndex)
+        Ownable(initialOwner)
+    {
         _setAnchorer(initialAnchorer, true);
-        _head.initialised = true;
+        _head = LogHead({nextIndex: firstIndex, batchCount: 0, initialised: true});
+        _authoriseSigner(initialSigner, firstIndex);
     }
 
     /// @inheritdoc IPacSpaceAnchor
@@ -69,8 +98,40 @@ contract PacSpaceAnchor is IPacSpaceAnchor, Ownable2Step {
     }
 
     /// @inheritdoc IPacSpaceAnchor
+    function authoriseSigner(address signer) external onlyOwner {
+        _authoriseSigner(signer, _head.nextIndex);
+    }
+
+    /// @inheritdoc IPacSpaceAnchor
+    function revokeSigner(address signer) external onlyOwner {
+        SignerWindow storage window = _signers[signer];
+        if (!window.exists || window.revoked) revert PacSpaceAnchorSignerNotActive(signer);
+        uint64 untilIndex = _head.nextIndex;
+        window.untilIndex = untilIndex;
+        window.revoked = true;
+        emit SignerRevoked(signer, untilIndex);
+    }
+
+    /// @inheritdoc IPacSpaceAnchor
+    function protocolVersion() external pure returns (uint256) {
+        return 2;
+    }
+
+    /// @inheritdoc IPacSpaceAnchor
     function isAnchorer(address account) external view returns (bool) {
         return _anchorers[account];
+    }
+
+    /// @inheritdoc IPacSpaceAnchor
+    function signerWindow(address signer) external view returns (uint64 fromIndex, uint64 untilIndex, bool exists) {
+        SignerWindow memory window = _signers[signer];
+        return (window.fromIndex, window.untilIndex, window.exists);
+    }
+
+    /// @inheritdoc IPacSpaceAnchor
+    function isSignerFor(address signer, uint64 logIndex) external view returns (bool) {
+        SignerWindow memory window = _signers[signer];
+        return window.exists && window.fromIndex <= logIndex && logIndex < window.untilIndex;
     }
 
     /// @inheritdoc IPacSpaceAnchor
@@ -114,6 +175,15 @@ contract PacSpaceAnchor is IPacSpaceAnchor, Ownable2Step {
         if (account == address(0)) revert PacSpaceAnchorZeroAddress();
         _anchorers[account] = authorised;
         emit AnchorerUpdated(account, authorised);
+    }
+
+    /// @dev Opens a new signer's window at `fromIndex` (always the current `nextIndex`) and emits
+    /// `SignerAuthorised`; rejects the zero address and any signer that ever had a window.
+    function _authoriseSigner(address signer, uint64 fromIndex) private {
+        if (signer == address(0)) revert PacSpaceAnchorZeroAddress();
+        if (_signers[signer].exists) revert PacSpaceAnchorSignerExists(signer);
+        _signers[signer] = SignerWindow({fromIndex: fromIndex, untilIndex: _OPEN, exists: true, revoked: false});
+        emit SignerAuthorised(signer, fromIndex);
     }
 
     /// @dev `keccak256(abi.encode(root, count))`, hashed in scratch space to avoid a memory allocation.

@@ -7,49 +7,26 @@ import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 
 import {PacSpaceAnchor} from "../src/PacSpaceAnchor.sol";
 import {IPacSpaceAnchor} from "../src/interfaces/IPacSpaceAnchor.sol";
-
-/// @dev Reference Merkle helpers, written out literally (StandardMerkleTree `["uint256","bytes32"]` leaves,
-/// sorted-pair keccak256) to cross-check the contract.
-abstract contract MerkleHelpers {
-    function _leaf(uint256 logIndex, bytes32 fingerprint) internal pure returns (bytes32) {
-        return keccak256(bytes.concat(keccak256(abi.encode(logIndex, fingerprint))));
-    }
-
-    function _hashPair(bytes32 a, bytes32 b) internal pure returns (bytes32) {
-        return a < b ? keccak256(abi.encode(a, b)) : keccak256(abi.encode(b, a));
-    }
-
-    function _fingerprint(uint256 logIndex) internal pure returns (bytes32) {
-        return keccak256(abi.encode("fingerprint", logIndex));
-    }
-
-    function _proof() internal pure returns (bytes32[] memory proof) {
-        proof = new bytes32[](0);
-    }
-
-    function _proof(bytes32 a) internal pure returns (bytes32[] memory proof) {
-        proof = new bytes32[](1);
-        proof[0] = a;
-    }
-
-    function _proof(bytes32 a, bytes32 b) internal pure returns (bytes32[] memory proof) {
-        proof = new bytes32[](2);
-        proof[0] = a;
-        proof[1] = b;
-    }
-}
+import {PacSpaceAnchorV1} from "../src/v1/PacSpaceAnchorV1.sol";
+import {MerkleHelpers} from "./utils/MerkleHelpers.sol";
 
 contract PacSpaceAnchorTest is Test, MerkleHelpers {
     PacSpaceAnchor internal anchorContract;
 
     address internal owner = makeAddr("owner");
     address internal anchorer = makeAddr("anchorer");
+    address internal signer = makeAddr("signer");
     address internal stranger = makeAddr("stranger");
 
     bytes32 internal constant ROOT = keccak256("root");
+    uint64 internal constant OPEN = type(uint64).max;
+
+    /// @dev Storage slots: Ownable2Step uses 0 and 1; anchorers 2, commitments 3, log head 4, signers 5.
+    uint256 internal constant HEAD_SLOT = 4;
+    uint256 internal constant SIGNERS_SLOT = 5;
 
     function setUp() public {
-        anchorContract = new PacSpaceAnchor(owner, anchorer);
+        anchorContract = new PacSpaceAnchor(owner, anchorer, signer, 0);
     }
 
     function _anchor(uint64 startIndex, uint32 count, bytes32 root) internal returns (uint64) {
@@ -57,32 +34,110 @@ contract PacSpaceAnchorTest is Test, MerkleHelpers {
         return anchorContract.anchor(startIndex, count, root);
     }
 
+    /// @dev Anchors one batch of `count` entries at `nextIndex()`.
+    function _anchorNext(uint32 count) internal {
+        _anchor(anchorContract.nextIndex(), count, ROOT);
+    }
+
+    function _authorise(address account) internal {
+        vm.prank(owner);
+        anchorContract.authoriseSigner(account);
+    }
+
+    function _revoke(address account) internal {
+        vm.prank(owner);
+        anchorContract.revokeSigner(account);
+    }
+
+    function _assertWindow(address account, uint64 fromIndex, uint64 untilIndex, bool exists) internal view {
+        (uint64 from, uint64 until, bool present) = anchorContract.signerWindow(account);
+        assertEq(from, fromIndex, "fromIndex");
+        assertEq(until, untilIndex, "untilIndex");
+        assertEq(present, exists, "exists");
+    }
+
     // ---------------------------------------------------------------- construction
 
     function test_Constructor() public view {
         assertEq(anchorContract.owner(), owner);
         assertEq(anchorContract.pendingOwner(), address(0));
+        assertEq(anchorContract.protocolVersion(), 2);
         assertTrue(anchorContract.isAnchorer(anchorer));
+        assertFalse(anchorContract.isAnchorer(signer));
         assertFalse(anchorContract.isAnchorer(owner));
+        _assertWindow(signer, 0, OPEN, true);
+        _assertWindow(anchorer, 0, 0, false);
+        assertTrue(anchorContract.isSignerFor(signer, 0));
+        assertFalse(anchorContract.isSignerFor(anchorer, 0));
         assertEq(anchorContract.nextIndex(), 0);
         assertEq(anchorContract.batchCount(), 0);
         assertEq(anchorContract.batchCommitment(0), bytes32(0));
     }
 
-    function test_ConstructorEmitsAnchorerUpdated() public {
+    function test_ConstructorEmitsAnchorerUpdatedAndSignerAuthorised() public {
         vm.expectEmit(true, true, true, true);
         emit IPacSpaceAnchor.AnchorerUpdated(anchorer, true);
-        new PacSpaceAnchor(owner, anchorer);
+        vm.expectEmit(true, true, true, true);
+        emit IPacSpaceAnchor.SignerAuthorised(signer, 42);
+        new PacSpaceAnchor(owner, anchorer, signer, 42);
+    }
+
+    function test_ConstructorAnchorerMayAlsoSign() public {
+        PacSpaceAnchor both = new PacSpaceAnchor(owner, anchorer, anchorer, 0);
+        assertTrue(both.isAnchorer(anchorer));
+        assertTrue(both.isSignerFor(anchorer, 0));
+    }
+
+    /// @dev A log continuing a v1 contract's: it starts at `firstIndex`, batch ids still start at 0,
+    /// and the first signer's window opens at `firstIndex`.
+    function test_ConstructorWithFirstIndex() public {
+        PacSpaceAnchor continued = new PacSpaceAnchor(owner, anchorer, signer, 1000);
+        assertEq(continued.nextIndex(), 1000);
+        assertEq(continued.batchCount(), 0);
+        (uint64 fromIndex, uint64 untilIndex, bool exists) = continued.signerWindow(signer);
+        assertEq(fromIndex, 1000);
+        assertEq(untilIndex, OPEN);
+        assertTrue(exists);
+        assertFalse(continued.isSignerFor(signer, 999));
+        assertTrue(continued.isSignerFor(signer, 1000));
+
+        vm.prank(anchorer);
+        vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchor.PacSpaceAnchorNonContiguousStart.selector, 1000, 0));
+        continued.anchor(0, 1, ROOT);
+
+        vm.prank(anchorer);
+        assertEq(continued.anchor(1000, 5, ROOT), 0);
+        assertEq(continued.nextIndex(), 1005);
+        assertEq(continued.batchCount(), 1);
+        assertTrue(continued.isAnchored(1000, 5, ROOT));
     }
 
     function test_RevertWhen_ConstructorAnchorerIsZero() public {
         vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchor.PacSpaceAnchorZeroAddress.selector));
-        new PacSpaceAnchor(owner, address(0));
+        new PacSpaceAnchor(owner, address(0), signer, 0);
+    }
+
+    function test_RevertWhen_ConstructorSignerIsZero() public {
+        vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchor.PacSpaceAnchorZeroAddress.selector));
+        new PacSpaceAnchor(owner, anchorer, address(0), 0);
     }
 
     function test_RevertWhen_ConstructorOwnerIsZero() public {
         vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableInvalidOwner.selector, address(0)));
-        new PacSpaceAnchor(address(0), anchorer);
+        new PacSpaceAnchor(address(0), anchorer, signer, 0);
+    }
+
+    // ---------------------------------------------------------------- protocol version
+
+    function test_ProtocolVersion() public view {
+        assertEq(anchorContract.protocolVersion(), 2);
+    }
+
+    /// @dev A verifier tells the versions apart by this call: on a v1 contract it reverts (no such function).
+    function test_RevertWhen_ProtocolVersionOnV1() public {
+        PacSpaceAnchorV1 v1 = new PacSpaceAnchorV1(owner, anchorer);
+        vm.expectRevert(bytes(""));
+        IPacSpaceAnchor(address(v1)).protocolVersion();
     }
 
     // ---------------------------------------------------------------- anchor
@@ -119,23 +174,33 @@ contract PacSpaceAnchorTest is Test, MerkleHelpers {
         assertEq(anchorContract.batchCommitment(start), bytes32(0));
     }
 
-    /// @dev The gas target: per batch one SSTORE to the packed log head (slot 4, never zero after the
-    /// constructor) and one to a fresh commitment slot (mapping at slot 3).
+    /// @dev The gas target, as v1: per batch one SSTORE to the packed log head (slot 4, never zero after the
+    /// constructor) and one to a fresh commitment slot (mapping at slot 3); no signer slot is read or written.
     function test_AnchorWritesTwoSlots() public {
+        bytes32 signerSlot = keccak256(abi.encode(signer, SIGNERS_SLOT));
+        assertNotEq(vm.load(address(anchorContract), signerSlot), bytes32(0));
         for (uint64 i; i < 2; ++i) {
-            assertNotEq(vm.load(address(anchorContract), bytes32(uint256(4))), bytes32(0));
+            assertNotEq(vm.load(address(anchorContract), bytes32(HEAD_SLOT)), bytes32(0));
             bytes32 commitmentSlot = keccak256(abi.encode(uint256(i * 10), uint256(3)));
             assertEq(vm.load(address(anchorContract), commitmentSlot), bytes32(0));
 
             vm.record();
             _anchor(i * 10, 10, ROOT);
-            (, bytes32[] memory writes) = vm.accesses(address(anchorContract));
+            (bytes32[] memory reads, bytes32[] memory writes) = vm.accesses(address(anchorContract));
 
             assertEq(writes.length, 2);
-            assertEq(writes[0], bytes32(uint256(4)));
+            assertEq(writes[0], bytes32(HEAD_SLOT));
             assertEq(writes[1], commitmentSlot);
             assertEq(vm.load(address(anchorContract), commitmentSlot), keccak256(abi.encode(ROOT, uint32(10))));
+            for (uint256 r; r < reads.length; ++r) {
+                assertNotEq(reads[r], signerSlot, "anchor reads no signer storage");
+            }
         }
+    }
+
+    /// @dev With `firstIndex == 0` the head slot holds only the `initialised` flag before the first batch.
+    function test_HeadSlotIsNeverZero() public view {
+        assertEq(vm.load(address(anchorContract), bytes32(HEAD_SLOT)), bytes32(uint256(1) << 128));
     }
 
     function test_AnchorByAddedAnchorer() public {
@@ -150,7 +215,7 @@ contract PacSpaceAnchorTest is Test, MerkleHelpers {
         // Move the log head next to the end of the uint64 index space.
         // Slot 4 packs nextIndex | batchCount << 64 | initialised << 128.
         uint64 start = type(uint64).max - 1;
-        vm.store(address(anchorContract), bytes32(uint256(4)), bytes32(uint256(start) | (1 << 128)));
+        vm.store(address(anchorContract), bytes32(HEAD_SLOT), bytes32(uint256(start) | (1 << 128)));
         assertEq(anchorContract.nextIndex(), start);
 
         vm.prank(anchorer);
@@ -168,6 +233,13 @@ contract PacSpaceAnchorTest is Test, MerkleHelpers {
     function test_RevertWhen_CallerNotAnchorer() public {
         vm.prank(stranger);
         vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchor.PacSpaceAnchorUnauthorizedAnchorer.selector, stranger));
+        anchorContract.anchor(0, 1, ROOT);
+    }
+
+    /// @dev Receipt signers are not gas wallets: a signer that is not an anchorer cannot anchor.
+    function test_RevertWhen_SignerNotAnchorer() public {
+        vm.prank(signer);
+        vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchor.PacSpaceAnchorUnauthorizedAnchorer.selector, signer));
         anchorContract.anchor(0, 1, ROOT);
     }
 
@@ -240,7 +312,7 @@ contract PacSpaceAnchorTest is Test, MerkleHelpers {
         anchorContract.anchor(7, 1, bytes32(0));
     }
 
-    // ---------------------------------------------------------------- anchorers and ownership
+    // ---------------------------------------------------------------- anchorers
 
     function test_SetAnchorer() public {
         vm.expectEmit(true, true, true, true, address(anchorContract));
@@ -257,6 +329,19 @@ contract PacSpaceAnchorTest is Test, MerkleHelpers {
         assertTrue(anchorContract.isAnchorer(anchorer));
     }
 
+    /// @dev Anchorers and signers are separate: changing one never changes the other.
+    function test_SetAnchorerDoesNotChangeSigners() public {
+        vm.startPrank(owner);
+        anchorContract.setAnchorer(signer, true);
+        anchorContract.setAnchorer(signer, false);
+        anchorContract.setAnchorer(stranger, true);
+        vm.stopPrank();
+
+        _assertWindow(signer, 0, OPEN, true);
+        _assertWindow(stranger, 0, 0, false);
+        assertFalse(anchorContract.isSignerFor(stranger, 0));
+    }
+
     function test_RevertWhen_SetAnchorerCallerNotOwner() public {
         vm.prank(anchorer);
         vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, anchorer));
@@ -269,6 +354,208 @@ contract PacSpaceAnchorTest is Test, MerkleHelpers {
         vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchor.PacSpaceAnchorZeroAddress.selector));
         anchorContract.setAnchorer(address(0), true);
     }
+
+    // ---------------------------------------------------------------- signers
+
+    function test_AuthoriseSigner() public {
+        vm.expectEmit(true, true, true, true, address(anchorContract));
+        emit IPacSpaceAnchor.SignerAuthorised(stranger, 0);
+        _authorise(stranger);
+
+        _assertWindow(stranger, 0, OPEN, true);
+        assertTrue(anchorContract.isSignerFor(stranger, 0));
+        assertTrue(anchorContract.isSignerFor(stranger, type(uint64).max - 1));
+        assertFalse(anchorContract.isAnchorer(stranger), "a signer is not an anchorer");
+        _assertWindow(signer, 0, OPEN, true);
+    }
+
+    /// @dev The window opens at `nextIndex()`: entries already anchored stay unsigned for the new key.
+    function test_AuthoriseSignerOpensAtNextIndex() public {
+        _anchorNext(10);
+        _anchorNext(5);
+
+        vm.expectEmit(true, true, true, true, address(anchorContract));
+        emit IPacSpaceAnchor.SignerAuthorised(stranger, 15);
+        _authorise(stranger);
+
+        _assertWindow(stranger, 15, OPEN, true);
+        assertFalse(anchorContract.isSignerFor(stranger, 0));
+        assertFalse(anchorContract.isSignerFor(stranger, 14));
+        assertTrue(anchorContract.isSignerFor(stranger, 15));
+        assertTrue(anchorContract.isSignerFor(stranger, 1000));
+    }
+
+    function test_RevertWhen_AuthoriseSignerCallerNotOwner() public {
+        vm.prank(anchorer);
+        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, anchorer));
+        anchorContract.authoriseSigner(stranger);
+
+        vm.prank(signer);
+        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, signer));
+        anchorContract.authoriseSigner(stranger);
+
+        _assertWindow(stranger, 0, 0, false);
+    }
+
+    function test_RevertWhen_AuthoriseSignerZeroAddress() public {
+        vm.prank(owner);
+        vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchor.PacSpaceAnchorZeroAddress.selector));
+        anchorContract.authoriseSigner(address(0));
+    }
+
+    function test_RevertWhen_AuthoriseSignerAlreadyActive() public {
+        _anchorNext(3);
+        vm.prank(owner);
+        vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchor.PacSpaceAnchorSignerExists.selector, signer));
+        anchorContract.authoriseSigner(signer);
+        _assertWindow(signer, 0, OPEN, true);
+    }
+
+    /// @dev A revoked key may be compromised: it is never authorised again.
+    function test_RevertWhen_AuthoriseSignerRevoked() public {
+        _anchorNext(3);
+        _revoke(signer);
+        _anchorNext(3);
+
+        vm.prank(owner);
+        vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchor.PacSpaceAnchorSignerExists.selector, signer));
+        anchorContract.authoriseSigner(signer);
+        _assertWindow(signer, 0, 3, true);
+    }
+
+    function test_RevokeSigner() public {
+        _anchorNext(10);
+
+        vm.expectEmit(true, true, true, true, address(anchorContract));
+        emit IPacSpaceAnchor.SignerRevoked(signer, 10);
+        _revoke(signer);
+
+        _assertWindow(signer, 0, 10, true);
+        assertTrue(anchorContract.isSignerFor(signer, 0));
+        assertTrue(anchorContract.isSignerFor(signer, 9));
+        assertFalse(anchorContract.isSignerFor(signer, 10));
+
+        // Later batches do not reopen or move the window.
+        _anchorNext(10);
+        _assertWindow(signer, 0, 10, true);
+        assertTrue(anchorContract.isSignerFor(signer, 9));
+        assertFalse(anchorContract.isSignerFor(signer, 15));
+    }
+
+    /// @dev Key rotation: the new key signs from the rotation point on, the old one for everything before it.
+    function test_RotateSigner() public {
+        _anchorNext(10);
+        _authorise(stranger);
+        _revoke(signer);
+        _anchorNext(10);
+
+        for (uint64 i; i < 20; ++i) {
+            assertEq(anchorContract.isSignerFor(signer, i), i < 10);
+            assertEq(anchorContract.isSignerFor(stranger, i), i >= 10);
+        }
+    }
+
+    /// @dev Authorised and revoked at the same `nextIndex()`: the window is empty and signs for nothing.
+    function test_RevokeSignerAtItsAuthorisationIndex() public {
+        _anchorNext(4);
+        _authorise(stranger);
+        _revoke(stranger);
+        _anchorNext(4);
+
+        _assertWindow(stranger, 4, 4, true);
+        for (uint64 i; i < 10; ++i) {
+            assertFalse(anchorContract.isSignerFor(stranger, i));
+        }
+    }
+
+    /// @dev Revoking every signer is allowed: the log then has no valid signer until one is authorised.
+    function test_RevokeLastSigner() public {
+        _revoke(signer);
+        _assertWindow(signer, 0, 0, true);
+        assertFalse(anchorContract.isSignerFor(signer, 0));
+        _anchorNext(1);
+        assertEq(anchorContract.batchCount(), 1, "anchoring needs no signer");
+    }
+
+    /// @dev At the end of the index space `untilIndex` of a revoked window equals that of an open one;
+    /// the window still counts as revoked (no second revocation, no re-authorisation).
+    function test_RevokeSignerAtEndOfIndexSpace() public {
+        vm.store(address(anchorContract), bytes32(HEAD_SLOT), bytes32(uint256(type(uint64).max) | (1 << 128)));
+        _revoke(signer);
+        _assertWindow(signer, 0, OPEN, true);
+
+        vm.prank(owner);
+        vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchor.PacSpaceAnchorSignerNotActive.selector, signer));
+        anchorContract.revokeSigner(signer);
+
+        vm.prank(owner);
+        vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchor.PacSpaceAnchorSignerExists.selector, signer));
+        anchorContract.authoriseSigner(signer);
+    }
+
+    function test_RevertWhen_RevokeSignerCallerNotOwner() public {
+        vm.prank(signer);
+        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, signer));
+        anchorContract.revokeSigner(signer);
+
+        vm.prank(anchorer);
+        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, anchorer));
+        anchorContract.revokeSigner(signer);
+
+        _assertWindow(signer, 0, OPEN, true);
+    }
+
+    function test_RevertWhen_RevokeSignerNeverAuthorised() public {
+        vm.prank(owner);
+        vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchor.PacSpaceAnchorSignerNotActive.selector, stranger));
+        anchorContract.revokeSigner(stranger);
+
+        // An anchorer is not a signer either.
+        vm.prank(owner);
+        vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchor.PacSpaceAnchorSignerNotActive.selector, anchorer));
+        anchorContract.revokeSigner(anchorer);
+    }
+
+    function test_RevertWhen_RevokeSignerZeroAddress() public {
+        vm.prank(owner);
+        vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchor.PacSpaceAnchorSignerNotActive.selector, address(0)));
+        anchorContract.revokeSigner(address(0));
+    }
+
+    function test_RevertWhen_RevokeSignerAlreadyRevoked() public {
+        _anchorNext(2);
+        _revoke(signer);
+        _anchorNext(2);
+
+        vm.prank(owner);
+        vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchor.PacSpaceAnchorSignerNotActive.selector, signer));
+        anchorContract.revokeSigner(signer);
+        _assertWindow(signer, 0, 2, true);
+    }
+
+    function test_SignerWindowOfUnknownAccount() public view {
+        _assertWindow(stranger, 0, 0, false);
+        _assertWindow(address(0), 0, 0, false);
+    }
+
+    function test_IsSignerForBounds() public {
+        _anchorNext(5);
+        _authorise(stranger);
+        _anchorNext(5);
+        _revoke(stranger);
+
+        assertFalse(anchorContract.isSignerFor(stranger, 4));
+        assertTrue(anchorContract.isSignerFor(stranger, 5));
+        assertTrue(anchorContract.isSignerFor(stranger, 9));
+        assertFalse(anchorContract.isSignerFor(stranger, 10));
+        assertFalse(anchorContract.isSignerFor(stranger, type(uint64).max));
+        assertFalse(anchorContract.isSignerFor(address(0), 0));
+        // An open window ends below type(uint64).max, which is never a valid log index.
+        assertTrue(anchorContract.isSignerFor(signer, type(uint64).max - 1));
+        assertFalse(anchorContract.isSignerFor(signer, type(uint64).max));
+    }
+
+    // ---------------------------------------------------------------- ownership
 
     function test_TransferOwnership2Step() public {
         address newOwner = makeAddr("newOwner");
@@ -291,9 +578,22 @@ contract PacSpaceAnchorTest is Test, MerkleHelpers {
         vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, owner));
         anchorContract.setAnchorer(stranger, true);
 
-        vm.prank(newOwner);
+        vm.prank(owner);
+        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, owner));
+        anchorContract.authoriseSigner(stranger);
+
+        vm.prank(owner);
+        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, owner));
+        anchorContract.revokeSigner(signer);
+
+        vm.startPrank(newOwner);
         anchorContract.setAnchorer(stranger, true);
+        anchorContract.authoriseSigner(stranger);
+        anchorContract.revokeSigner(signer);
+        vm.stopPrank();
         assertTrue(anchorContract.isAnchorer(stranger));
+        _assertWindow(stranger, 0, OPEN, true);
+        _assertWindow(signer, 0, 0, true);
     }
 
     // ---------------------------------------------------------------- verify
@@ -556,5 +856,138 @@ contract PacSpaceAnchorTest is Test, MerkleHelpers {
     function _pad(uint32 padding) internal returns (uint64 start) {
         start = padding;
         if (start != 0) _anchor(0, padding, keccak256("padding"));
+    }
+
+    // ---------------------------------------------------------------- fuzz: signers
+
+    /// @dev Any log may start at any index: batch ids start at 0 and the first signer's window at `firstIndex`.
+    function testFuzz_FirstIndex(uint64 firstIndex, uint32 count, uint64 logIndex) public {
+        firstIndex = uint64(bound(firstIndex, 0, type(uint64).max - type(uint32).max));
+        count = uint32(bound(count, 1, type(uint32).max));
+        PacSpaceAnchor continued = new PacSpaceAnchor(owner, anchorer, signer, firstIndex);
+        assertEq(continued.nextIndex(), firstIndex);
+
+        if (firstIndex != 0) {
+            uint64 wrongStart = uint64(bound(logIndex, 0, firstIndex - 1));
+            vm.prank(anchorer);
+            vm.expectRevert(
+                abi.encodeWithSelector(
+                    IPacSpaceAnchor.PacSpaceAnchorNonContiguousStart.selector, firstIndex, wrongStart
+                )
+            );
+            continued.anchor(wrongStart, count, ROOT);
+        }
+
+        vm.prank(anchorer);
+        assertEq(continued.anchor(firstIndex, count, ROOT), 0);
+        assertEq(continued.nextIndex(), firstIndex + count);
+        assertEq(continued.batchCount(), 1);
+        assertTrue(continued.isAnchored(firstIndex, count, ROOT));
+        assertEq(continued.isSignerFor(signer, logIndex), logIndex >= firstIndex && logIndex < type(uint64).max);
+    }
+
+    function testFuzz_RevertWhen_NonOwnerChangesSigners(address caller) public {
+        if (caller == owner) caller = stranger;
+
+        vm.prank(caller);
+        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, caller));
+        anchorContract.authoriseSigner(stranger);
+
+        vm.prank(caller);
+        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, caller));
+        anchorContract.revokeSigner(signer);
+
+        _assertWindow(signer, 0, OPEN, true);
+        _assertWindow(stranger, 0, 0, false);
+    }
+
+    function testFuzz_IsSignerForMatchesWindow(uint32 before, uint32 during, uint64 logIndex) public {
+        before = uint32(bound(before, 0, type(uint32).max));
+        during = uint32(bound(during, 0, type(uint32).max));
+        if (before != 0) _anchorNext(before);
+        _authorise(stranger);
+        if (during != 0) _anchorNext(during);
+        _revoke(stranger);
+        _anchorNext(1);
+
+        uint64 fromIndex = before;
+        uint64 untilIndex = uint64(before) + during;
+        _assertWindow(stranger, fromIndex, untilIndex, true);
+        assertEq(anchorContract.isSignerFor(stranger, logIndex), fromIndex <= logIndex && logIndex < untilIndex);
+    }
+
+    /// @dev A model of the signer rules over a few keys, for `testFuzz_SignerWindowsStayConsistent`.
+    struct SignerModel {
+        address[4] keys;
+        uint64[4] fromIndex;
+        uint64[4] untilIndex;
+        bool[4] exists;
+        bool[4] revoked;
+        // Log indexes where a window opened or closed; each and the one below it are probed once below nextIndex().
+        uint64[] edges;
+        uint256 edgeCount;
+    }
+
+    /// @dev Any sequence of anchors, authorisations and revocations (valid or not) over a few keys leaves
+    /// every window where a model of the rules puts it, reverts exactly where the model says, and answers
+    /// `isSignerFor` by the model at every window edge below `nextIndex()` after every step, so no such
+    /// answer ever changes.
+    function testFuzz_SignerWindowsStayConsistent(uint64 firstIndex, uint256[24] memory ops) public {
+        firstIndex = uint64(bound(firstIndex, 0, type(uint64).max / 2));
+        anchorContract = new PacSpaceAnchor(owner, anchorer, signer, firstIndex);
+
+        SignerModel memory m;
+        m.keys = [signer, stranger, makeAddr("key2"), makeAddr("key3")];
+        (m.fromIndex[0], m.untilIndex[0], m.exists[0]) = (firstIndex, OPEN, true);
+        m.edges = new uint64[](ops.length + 1);
+        m.edges[m.edgeCount++] = firstIndex;
+
+        for (uint256 step; step < ops.length; ++step) {
+            _modelStep(m, ops[step]);
+            _assertModel(m);
+        }
+    }
+
+    function _modelStep(SignerModel memory m, uint256 op) internal {
+        uint256 k = (op >> 8) % m.keys.length;
+        uint64 head = anchorContract.nextIndex();
+        if (op % 3 == 0) {
+            _anchorNext(uint32(bound(op >> 16, 1, type(uint32).max)));
+        } else if (op % 3 == 1) {
+            vm.prank(owner);
+            if (m.exists[k]) {
+                vm.expectRevert(abi.encodeWithSelector(IPacSpaceAnchor.PacSpaceAnchorSignerExists.selector, m.keys[k]));
+            } else {
+                (m.fromIndex[k], m.untilIndex[k], m.exists[k]) = (head, OPEN, true);
+                m.edges[m.edgeCount++] = head;
+            }
+            anchorContract.authoriseSigner(m.keys[k]);
+        } else {
+            vm.prank(owner);
+            if (!m.exists[k] || m.revoked[k]) {
+                vm.expectRevert(
+                    abi.encodeWithSelector(IPacSpaceAnchor.PacSpaceAnchorSignerNotActive.selector, m.keys[k])
+                );
+            } else {
+                (m.untilIndex[k], m.revoked[k]) = (head, true);
+                m.edges[m.edgeCount++] = head;
+            }
+            anchorContract.revokeSigner(m.keys[k]);
+        }
+    }
+
+    function _assertModel(SignerModel memory m) internal view {
+        uint64 next = anchorContract.nextIndex();
+        for (uint256 j; j < m.keys.length; ++j) {
+            _assertWindow(m.keys[j], m.fromIndex[j], m.untilIndex[j], m.exists[j]);
+            for (uint256 e; e < m.edgeCount; ++e) {
+                for (uint64 d; d < 2 && d <= m.edges[e]; ++d) {
+                    uint64 logIndex = m.edges[e] - d;
+                    if (logIndex >= next) continue;
+                    bool expected = m.exists[j] && m.fromIndex[j] <= logIndex && logIndex < m.untilIndex[j];
+                    assertEq(anchorContract.isSignerFor(m.keys[j], logIndex), expected);
+                }
+            }
+        }
     }
 }

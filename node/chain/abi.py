@@ -1,7 +1,9 @@
 """The part of the PacSpaceAnchor ABI the node calls.
 
 Kept in the package so a running node needs no build output; tests/integration/test_contract_abi.py
-checks every entry against the ABI that forge compiles from contracts/src.
+checks every entry against the ABI that forge compiles from contracts/src. The entries in
+``V2_ONLY`` exist in contract v2 (PacSpaceAnchor) only: on a v1 contract (PacSpaceAnchorV1) a call
+to them reverts, which is how a caller tells the versions apart (``protocolVersion``).
 """
 
 from __future__ import annotations
@@ -40,13 +42,13 @@ ANCHOR_ABI: list[dict[str, Any]] = [
         "view",
     ),
     _fn("owner", [], ["address"], "view"),
-    # Contract v2 (protocol 2): receipt signers with a window by log index, apart from the gas-paying anchorers.
+    # Contract v2 only (see V2_ONLY).
     _fn("protocolVersion", [], ["uint256"], "pure"),
-    _fn("signerWindow", [("signer", "address")], ["uint64", "uint64", "bool"], "view"),
-    _fn("isSignerFor", [("signer", "address"), ("logIndex", "uint64")], ["bool"], "view"),
+    _fn("setAnchorer", [("account", "address"), ("authorised", "bool")], [], "nonpayable"),
     _fn("authoriseSigner", [("signer", "address")], [], "nonpayable"),
     _fn("revokeSigner", [("signer", "address")], [], "nonpayable"),
-    _fn("setAnchorer", [("account", "address"), ("authorised", "bool")], [], "nonpayable"),
+    _fn("signerWindow", [("signer", "address")], ["uint64", "uint64", "bool"], "view"),
+    _fn("isSignerFor", [("signer", "address"), ("logIndex", "uint64")], ["bool"], "view"),
     {
         "type": "event",
         "name": "BatchAnchored",
@@ -59,4 +61,36 @@ ANCHOR_ABI: list[dict[str, Any]] = [
             {"name": "anchorer", "type": "address", "indexed": True, "internalType": "address"},
         ],
     },
+    {
+        "type": "event",
+        "name": "SignerAuthorised",
+        "anonymous": False,
+        "inputs": [
+            {"name": "signer", "type": "address", "indexed": True, "internalType": "address"},
+            {"name": "fromIndex", "type": "uint64", "indexed": False, "internalType": "uint64"},
+        ],
+    },
+    {
+        "type": "event",
+        "name": "SignerRevoked",
+        "anonymous": False,
+        "inputs": [
+            {"name": "signer", "type": "address", "indexed": True, "internalType": "address"},
+            {"name": "untilIndex", "type": "uint64", "indexed": False, "internalType": "uint64"},
+        ],
+    },
 ]
+
+# Entries of ANCHOR_ABI that the v1 contract does not have, as (type, name); every other entry,
+# setAnchorer included, is the same in both versions.
+V2_ONLY: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("function", "protocolVersion"),
+        ("function", "authoriseSigner"),
+        ("function", "revokeSigner"),
+        ("function", "signerWindow"),
+        ("function", "isSignerFor"),
+        ("event", "SignerAuthorised"),
+        ("event", "SignerRevoked"),
+    }
+)

@@ -364,12 +364,46 @@ def load_artifact(path: Path) -> tuple[list[dict[str, Any]], str]:
 
 
 def deploy_anchor(
+    w3: Web3,
+    *,
+    deployer: LocalAccount,
+    owner: str,
+    anchorer: str,
+    artifact: Path,
+    signer: str | None = None,
+    first_index: int = 0,
+    timeout: float = 60.0,
+) -> str:
+    """Deploy PacSpaceAnchor v2(owner, anchorer, signer, first_index); returns the address once mined.
+
+    ``signer`` (the first receipt signer) defaults to the anchorer; ``first_index`` is where the log
+    starts (0 for a new log, or a v1 contract's nextIndex to continue its log).
+    """
+    args = [
+        Web3.to_checksum_address(owner),
+        Web3.to_checksum_address(anchorer),
+        Web3.to_checksum_address(signer if signer is not None else anchorer),
+        first_index,
+    ]
+    return _deploy(w3, deployer=deployer, artifact=artifact, args=args, timeout=timeout)
+
+
+def deploy_anchor_v1(
     w3: Web3, *, deployer: LocalAccount, owner: str, anchorer: str, artifact: Path, timeout: float = 60.0
 ) -> str:
-    """Deploy PacSpaceAnchor(owner, anchorer); returns the contract address once mined."""
+    """Deploy the protocol v1 contract PacSpaceAnchorV1(owner, anchorer); returns the address once mined.
+
+    ``artifact`` is out/PacSpaceAnchorV1.sol/PacSpaceAnchorV1.json. For tests and tools that need a
+    real v1 contract; new deployments use :func:`deploy_anchor`.
+    """
+    args = [Web3.to_checksum_address(owner), Web3.to_checksum_address(anchorer)]
+    return _deploy(w3, deployer=deployer, artifact=artifact, args=args, timeout=timeout)
+
+
+def _deploy(w3: Web3, *, deployer: LocalAccount, artifact: Path, args: list[Any], timeout: float) -> str:
     abi, bytecode = load_artifact(artifact)
     factory = w3.eth.contract(abi=abi, bytecode=bytecode)
-    tx = factory.constructor(Web3.to_checksum_address(owner), Web3.to_checksum_address(anchorer)).build_transaction(
+    tx = factory.constructor(*args).build_transaction(
         {
             "from": deployer.address,
             "nonce": w3.eth.get_transaction_count(deployer.address, "pending"),

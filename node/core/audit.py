@@ -119,7 +119,9 @@ class ChainReplay:
         except ValueError as exc:
             flag("bad_signature", str(exc))
         else:
-            if not isinstance(signer, bytes) or len(signer) != 20:  # a row written around the node (the column is filled on every insert)
+            if (
+                not isinstance(signer, bytes) or len(signer) != 20
+            ):  # a row written around the node (the column is filled on every insert)
                 flag("bad_signature", "no receipt signer is recorded for this delta")
                 signer = signed_by
             if signed_by != signer:

@@ -13,7 +13,15 @@ from benchkit.node_harness import BenchNode
 from benchkit.table import Row
 from node.chain.client import AnchorClient, account_from_key, connect
 from node.core.merkle import MerkleTree, compute_leaf_hashes
-from node.devchain import DEV_ANCHORER_KEY, DEV_OWNER_KEY, REPO_ROOT, deploy_dev_contract, free_port, start_anvil
+from node.devchain import (
+    DEV_ANCHORER_KEY,
+    DEV_OWNER_KEY,
+    REPO_ROOT,
+    deploy_dev_contract,
+    deploy_dev_contract_v1,
+    free_port,
+    start_anvil,
+)
 
 # Reference designs (contracts/test/gas/AnchorDesigns.sol), measured beside the real contract at the
 # target's batch size: what a commitment per batch in storage costs at the least, and what dropping it
@@ -83,22 +91,27 @@ def run_gas(sizes: list[int], gas_price_gwei: float, eth_usd: float, repeats: in
 
 def _design_rows(rpc_url: str, ours_per_delta: float, repeats: int, usd_per_gas: float) -> list[Row]:
     rows: list[Row] = []
-    for name, description in DESIGNS:
-        artifact = REPO_ROOT / "out" / "AnchorDesigns.sol" / f"{name}.json"
-        chain = AnchorClient(
-            connect(rpc_url), deploy_dev_contract(rpc_url, artifact), account_from_key(DEV_ANCHORER_KEY)
-        )
+    # The protocol v1 contract first: signer windows must cost anchor() nothing.
+    designs = [("PacSpaceAnchorV1", "anchorers sign receipts, no signer windows"), *DESIGNS]
+    for name, description in designs:
+        if name == "PacSpaceAnchorV1":
+            address = deploy_dev_contract_v1(rpc_url)
+            kind, status = "protocol v1 contract", "what v1 deployments run"
+        else:
+            address = deploy_dev_contract(rpc_url, REPO_ROOT / "out" / "AnchorDesigns.sol" / f"{name}.json")
+            kind, status = "reference design", "not deployed"
+        chain = AnchorClient(connect(rpc_url), address, account_from_key(DEV_ANCHORER_KEY))
         used = [_anchor(chain, i * DESIGN_BATCH, DESIGN_BATCH)[0] for i in range(repeats + 1)][1:]  # first warms up
         per_delta = sorted(used)[len(used) // 2] / DESIGN_BATCH
         rows.append(
             Row(
                 "3",
-                f"gas per delta, batches of {DESIGN_BATCH:,}, reference design {name}: {description}",
+                f"gas per delta, batches of {DESIGN_BATCH:,}, {kind} {name}: {description}",
                 per_delta,
                 "gas",
                 ours_per_delta,
                 "PacSpaceAnchor, same batch size",
-                note=f"${per_delta * usd_per_gas:.2g} per delta; not deployed, for comparison",
+                note=f"${per_delta * usd_per_gas:.2g} per delta; {status}, for comparison",
             )
         )
     return rows

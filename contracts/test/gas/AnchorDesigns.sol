@@ -18,7 +18,7 @@ contract StorageFloorAnchor {
     uint64 private _nextIndexPlusOne = 1;
     mapping(uint64 startIndex => bytes32 commitment) private _commitments;
 
-    constructor(address, address) {}
+    constructor(address, address, address, uint64) {}
 
     function anchor(uint64 startIndex, uint32 count, bytes32 root) external returns (uint64) {
         require(startIndex + 1 == _nextIndexPlusOne, "not contiguous");
@@ -38,7 +38,7 @@ contract StorageEventFloorAnchor {
     uint64 private _nextIndexPlusOne = 1;
     mapping(uint64 startIndex => bytes32 commitment) private _commitments;
 
-    constructor(address, address) {}
+    constructor(address, address, address, uint64) {}
 
     function anchor(uint64 startIndex, uint32 count, bytes32 root) external returns (uint64) {
         require(startIndex + 1 == _nextIndexPlusOne, "not contiguous");
@@ -69,7 +69,7 @@ contract HashChainAnchor {
     /// @dev `keccak256(abi.encode(previous chainHead, root, startIndex, count))` over every batch so far.
     bytes32 public chainHead;
 
-    constructor(address, address initialAnchorer) {
+    constructor(address, address initialAnchorer, address, uint64) {
         _anchorers[initialAnchorer] = true;
         _head.initialised = true;
         chainHead = keccak256("PacSpace hash-chained log");

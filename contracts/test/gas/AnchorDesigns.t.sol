@@ -11,7 +11,7 @@ contract AnchorDesignsTest is Test {
     address internal anchorer = makeAddr("anchorer");
 
     function test_StorageFloorKeepsCommitmentsAndContiguity() public {
-        StorageFloorAnchor design = new StorageFloorAnchor(address(this), anchorer);
+        StorageFloorAnchor design = new StorageFloorAnchor(address(this), anchorer, anchorer, 0);
         design.anchor(0, 10, keccak256("a"));
         design.anchor(10, 5, keccak256("b"));
         assertEq(design.batchCommitment(10), keccak256(abi.encode(keccak256("b"), uint256(5))));
@@ -20,7 +20,7 @@ contract AnchorDesignsTest is Test {
     }
 
     function test_StorageEventFloorKeepsCommitmentsAndContiguity() public {
-        StorageEventFloorAnchor design = new StorageEventFloorAnchor(address(this), anchorer);
+        StorageEventFloorAnchor design = new StorageEventFloorAnchor(address(this), anchorer, anchorer, 0);
         vm.expectEmit(address(design));
         emit StorageEventFloorAnchor.BatchAnchored(keccak256("a"), 0, 10);
         design.anchor(0, 10, keccak256("a"));
@@ -30,7 +30,7 @@ contract AnchorDesignsTest is Test {
     }
 
     function test_HashChainAuthorisesChainsAndEmits() public {
-        HashChainAnchor design = new HashChainAnchor(address(this), anchorer);
+        HashChainAnchor design = new HashChainAnchor(address(this), anchorer, anchorer, 0);
         bytes32 before = design.chainHead();
         vm.expectRevert("not an anchorer");
         design.anchor(0, 10, keccak256("a"));
