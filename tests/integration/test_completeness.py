@@ -180,7 +180,8 @@ def forge_batch(conn: sqlite3.Connection, deployment: Deployment) -> tuple[int, 
         "insert into deltas (receipt_id, tenant, customer_id, reference_id, amount, reason, metadata_hash, "
         "customer_index, prev_fingerprint, recorded_at, salt, fingerprint, signature, request_hash, status, "
         "log_index, batch_id, corrects, running_total, signer) values "
-        "('rcpt_forged', 'default', 'c', 'forged', '5000', 'credit', ?, ?, ?, ?, ?, ?, ?, ?, 'verified', ?, ?, ?, ?, ?)",
+        "('rcpt_forged', 'default', 'c', 'forged', '5000', 'credit', "
+        "?, ?, ?, ?, ?, ?, ?, ?, 'verified', ?, ?, ?, ?, ?)",
         (
             delta.metadata_hash,
             delta.customer_index,
