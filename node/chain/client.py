@@ -19,7 +19,6 @@ from web3.exceptions import TransactionNotFound
 from web3.types import Nonce, TxParams, Wei
 
 from node.chain.abi import ANCHOR_ABI
-from node.core.chain_checks import AnchorEvent, AnchorTransaction
 from node.core.errors import ChainUnavailable, PacSpaceError
 from node.core.hashing import keccak256
 
@@ -30,6 +29,28 @@ class ChainMismatch(PacSpaceError):
     code = "chain_mismatch"
     status = 500
     title = "Chain configuration mismatch"
+
+
+@dataclass(frozen=True)
+class AnchorEvent:
+    """A ``BatchAnchored`` log of the anchor contract, decoded."""
+
+    batch_id: int
+    root: bytes
+    start_index: int
+    count: int
+    anchorer: bytes
+
+
+@dataclass(frozen=True)
+class AnchorTransaction:
+    """A mined transaction's receipt: where it landed and the contract's ``BatchAnchored`` logs."""
+
+    status: int
+    to: bytes | None
+    block_number: int
+    block_hash: bytes
+    events: list[AnchorEvent]
 
 
 @dataclass(frozen=True)
