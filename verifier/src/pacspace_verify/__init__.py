@@ -17,6 +17,7 @@ Modules, from the protocol up to the command line:
 * ``onchain``: section 4's on-chain checks
 * ``derive``: ``ExportChecker``, the checks across an export's bundles (section 6)
 * ``inputs``: reading a bundle, a proofToken and an export (``UnusableInput``)
+* ``progress``: the export pass's progress bar on a terminal (``ProgressBar``)
 * ``proof_token``: decoding a checkpoint's proofToken and its digest (section 5)
 * ``checkpoint``: section 5's checkpoint checks
 * ``evidence_pack``: a comparison's evidence pack parsed (the ``Pack`` model, ``format``'s problems)

@@ -143,7 +143,7 @@ def build_derive_parser() -> argparse.ArgumentParser:
     parser.add_argument("export", help="the export, JSON Lines (one proof bundle a line), or - for stdin")
     _add_chain_options(parser, "every bundle")
     parser.add_argument("--json", action="store_true", help="print a JSON report")
-    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar on stderr (drawn only on a terminal)")
     return parser
 
 
@@ -210,7 +210,7 @@ def build_checkpoint_parser() -> argparse.ArgumentParser:
     parser.add_argument("--export", required=True, help="the customer's export, JSON Lines, or - for stdin")
     _add_chain_options(parser, "the token and every bundle")
     parser.add_argument("--json", action="store_true", help="print a JSON report")
-    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar on stderr (drawn only on a terminal)")
     return parser
 
 
