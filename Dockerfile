@@ -21,6 +21,7 @@ FROM python:3.11-slim
 RUN pip install --no-cache-dir uv==0.13.8
 WORKDIR /app
 COPY pyproject.toml uv.lock README.md ./
+COPY verifier verifier
 COPY node node
 RUN uv sync --frozen --no-dev
 COPY --from=native /src/node/native/_build node/native/_build

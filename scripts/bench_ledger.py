@@ -9,7 +9,7 @@ a SQLite file, anchored on a fresh Anvil in batches, then times
   derive             GET /v1/balance/derive's work (median of 20)
   derive verify=true the full replay against the chain
   export             every proof bundle as JSON Lines, in a child process, with its peak memory
-  verifier derive    scripts/verify_receipt.py derive over the first 100,000 lines of the export
+  verifier derive    pacspace-verify derive over the first 100,000 lines of the export
 """
 
 from __future__ import annotations
@@ -165,7 +165,7 @@ def main() -> None:
                 dst.write(line)
         t = time.perf_counter()
         verifier = subprocess.run(
-            [sys.executable, str(REPO / "scripts" / "verify_receipt.py"), "derive", str(head), "--rpc", anvil.rpc_url,
+            [sys.executable, "-m", "pacspace_verify", "derive", str(head), "--rpc", anvil.rpc_url,
              "--quiet"], capture_output=True, text=True, env={**os.environ}, check=False,
         )  # fmt: skip
         lines = min(args.deltas, 100_000)

@@ -48,7 +48,7 @@ def anvil() -> Iterator[Anvil]:
 
 # Modules whose tests share one expensive module fixture run on one xdist worker; every other
 # test is scheduled on its own, as with `--dist load`.
-ONE_WORKER_MODULES = ("tests/integration/test_scale_out.py",)
+ONE_WORKER_MODULES = ("tests/integration/test_scale_out.py", "tests/integration/test_verifier_package.py")
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:

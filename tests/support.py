@@ -1,14 +1,14 @@
-"""Helpers shared by test modules: the auditor's verifier loaded from its file, the
-protocol document's worked example, and the native Merkle backend."""
+"""Helpers shared by test modules: the auditor's verifier (the pacspace_verify package) as one
+module, the protocol document's worked example, and the native Merkle backend."""
 
 from __future__ import annotations
 
 import functools
-import importlib.util
+import importlib
 import json
 import os
+import pkgutil
 import re
-import sys
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -17,22 +17,52 @@ from typing import Any
 
 import pytest
 
+import pacspace_verify
 from node.native.loader import NativeMerkle, NativeUnavailable
 
 REPO = Path(__file__).resolve().parents[1]
-VERIFIER_SCRIPT = REPO / "scripts" / "verify_receipt.py"
+VERIFIER_DIR = REPO / "verifier"
 PROTOCOL_DOC = REPO / "docs" / "PROTOCOL.md"
+
+
+# The verifier's modules, from the protocol up: where two bind one name, the first one's is shown.
+_VERIFIER_MODULES = (
+    "protocol", "bundle", "offline", "chain", "onchain", "derive", "inputs",
+    "proof_token", "checkpoint", "cli", "evidence_pack", "evidence",
+)  # fmt: skip
+
+
+class _Verifier(ModuleType):
+    """The verifier's package seen as one module, as the tests knew it when it was one file: every
+    module of it is an attribute (``verifier.chain``), and so is every name any of them binds
+    (``verifier.check_proof``). A name set here (``monkeypatch.setattr(verifier, "RpcChain", fake)``)
+    is also set in every module that binds it, so the code that reads it sees the change."""
+
+    def __init__(self, modules: list[ModuleType]) -> None:
+        super().__init__("pacspace_verify (tests)", pacspace_verify.__doc__)
+        self.__dict__["_modules"] = modules
+        for module in modules:
+            self.__dict__[module.__name__.rpartition(".")[2]] = module
+        for module in modules:
+            for name, value in vars(module).items():
+                if not name.startswith("__"):
+                    self.__dict__.setdefault(name, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if not name.startswith("__"):
+            for module in self.__dict__["_modules"]:
+                if name in vars(module):
+                    setattr(module, name, value)
+        super().__setattr__(name, value)
 
 
 @functools.cache
 def load_verifier() -> ModuleType:
-    """scripts/verify_receipt.py as a module (scripts/ is not a package): loaded once per process."""
-    spec = importlib.util.spec_from_file_location("verify_receipt", VERIFIER_SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the file executes
-    spec.loader.exec_module(module)
-    return module
+    """The pacspace_verify package (verifier/, a workspace member of the node's environment), every
+    module of it imported, as one module: loaded once per process."""
+    found = {info.name for info in pkgutil.iter_modules(pacspace_verify.__path__)} - {"__main__"}
+    names = [n for n in _VERIFIER_MODULES if n in found] + sorted(found - set(_VERIFIER_MODULES))
+    return _Verifier([importlib.import_module(f"pacspace_verify.{name}") for name in names])
 
 
 def worked_example() -> dict[str, Any]:

@@ -201,7 +201,7 @@ td,th{{border-bottom:1px solid #ddd;padding:.3rem .6rem;text-align:left}}</style
 <h2>In theirs, not on the record ({counts["onlyInTheirs"]})</h2><ul>{extra}</ul>
 <h2>Not yet verified, not counted ({counts["pending"]})</h2>
 <p>Each record item above has a proof bundle in the JSON evidence pack; check them with
-<code>scripts/verify_receipt.py</code> against the chain.</p></body></html>"""
+<code>pacspace-verify</code> against the chain.</p></body></html>"""
 
 
 @router.get("/settings", responses=ERRORS, summary="This tenant's settings")

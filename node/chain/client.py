@@ -20,7 +20,6 @@ from web3.types import FilterParams, Nonce, TxParams, Wei
 
 from node.chain.abi import ANCHOR_ABI
 from node.core.audit import SignerWindow
-from node.core.chain_checks import AnchorEvent, AnchorTransaction
 from node.core.completeness import ChainBatch
 from node.core.errors import ChainUnavailable, PacSpaceError
 from node.core.hashing import keccak256
@@ -33,6 +32,28 @@ class ChainMismatch(PacSpaceError):
     code = "chain_mismatch"
     status = 500
     title = "Chain configuration mismatch"
+
+
+@dataclass(frozen=True)
+class AnchorEvent:
+    """A ``BatchAnchored`` log of the anchor contract, decoded."""
+
+    batch_id: int
+    root: bytes
+    start_index: int
+    count: int
+    anchorer: bytes
+
+
+@dataclass(frozen=True)
+class AnchorTransaction:
+    """A mined transaction's receipt: where it landed and the contract's ``BatchAnchored`` logs."""
+
+    status: int
+    to: bytes | None
+    block_number: int
+    block_hash: bytes
+    events: list[AnchorEvent]
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from node.core.bundle_checks import CheckResult
 from node.core.errors import NotFound
 from node.core.hashing import to_hex
 from node.dashboard.sessions import DashboardSession
@@ -19,7 +18,7 @@ from node.dashboard.web import PREFIX, DashboardRoute, SessionDep, render
 from node.receipts import receipt_json
 from node.store.dashboard import recent_receipts, tenant_batches
 from node.store.models import BatchRow, BatchStatus, DeltaRow
-from node.verification import verify_bundle
+from node.verification import CheckResult, verify_bundle
 
 router = APIRouter(route_class=DashboardRoute)
 PAGE = 50
@@ -165,7 +164,11 @@ async def verify_receipt(receipt_id: str, request: Request, session: SessionDep)
     state = request.app.state
     bundle = await run_in_threadpool(state.receipts.proof_bundle, tenant=session.tenant, receipt_id=receipt_id)
     checks = await run_in_threadpool(
-        verify_bundle, bundle, state.anchor.chain, required_confirmations=state.settings.confirmations
+        verify_bundle,
+        bundle,
+        rpc_url=state.settings.rpc_url,
+        contract=state.settings.contract_address,
+        required_confirmations=state.settings.confirmations,
     )
     return await run_in_threadpool(_receipt_page, request, session, receipt_id, checks)
 

@@ -149,7 +149,8 @@ def _offline_figures(
     verifier = subprocess.run(
         [
             sys.executable,
-            str(REPO / "scripts" / "verify_receipt.py"),
+            "-m",
+            "pacspace_verify",
             "derive",
             str(head),
             "--rpc",

@@ -101,8 +101,7 @@ def test_readme_walkthrough(tmp_path: Path) -> None:
 
         verify = subprocess.run(
             [
-                sys.executable,
-                "scripts/verify_receipt.py",
+                str(Path(sys.executable).parent / "pacspace-verify"),  # as the README runs it
                 str(bundle_path),
                 "--rpc",
                 f"http://127.0.0.1:{chain_port}",
@@ -120,7 +119,7 @@ def test_readme_walkthrough(tmp_path: Path) -> None:
         tampered["typedData"]["message"]["delta"] = "-100"
         bundle_path.write_text(json.dumps(tampered))
         refused = subprocess.run(
-            [sys.executable, "scripts/verify_receipt.py", str(bundle_path), "--rpc", f"http://127.0.0.1:{chain_port}"],
+            [Path(sys.executable).parent / "pacspace-verify", bundle_path, "--rpc", f"http://127.0.0.1:{chain_port}"],
             cwd=REPO,
             capture_output=True,
             text=True,

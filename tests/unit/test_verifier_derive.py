@@ -8,6 +8,7 @@ The checkpoint tests start from the document's worked example and its proofToken
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -466,17 +467,53 @@ def test_derive_cli_text_and_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert report["contractPinned"] is True
 
 
-def test_progress_goes_to_stderr_unless_quiet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+_BAR = re.compile(r"\[([#.]{24})\] +([0-9]+)% checked ([0-9,]+) bundles \([0-9,]+/s\) *")
+
+
+def test_progress_is_a_bar_redrawn_on_a_terminal_and_nothing_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
     bundles, chain, _ = make_export()
     path = write_export(tmp_path / "export.jsonl", bundles)
     monkeypatch.setattr(vr, "RpcChain", lambda url, *a, **k: chain)
-    monkeypatch.setattr(vr, "PROGRESS_EVERY", 10)
     assert vr.main(["derive", str(path), "--json"]) == 0
-    err = capsys.readouterr().err.splitlines()
-    assert [line.split(" (")[0] for line in err] == [f"checked {n} bundles" for n in (10, 20, 30)]
-    assert re.fullmatch(r"checked 30 bundles \([0-9,]+/s\)", err[-1])
+    assert capsys.readouterr().err == ""  # stderr is no terminal here: nothing drawn
+    monkeypatch.setattr(vr, "REDRAW_SECONDS", 0.0)  # redraw after every bundle
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert vr.main(["derive", str(path), "--json"]) == 0
+    drawn = terminal.getvalue()
+    assert drawn.startswith("\r") and drawn.endswith("\n") and drawn.count("\n") == 1
+    frames = [_BAR.fullmatch(frame) for frame in drawn.rstrip("\n").split("\r")[1:]]
+    assert all(frames), drawn
+    counts = [int(m.group(3)) for m in frames if m]
+    assert counts == sorted(counts) and len(counts) >= 30 and counts[-1] == 30
+    last = frames[-1]
+    assert last is not None and last.group(1) == "#" * 24 and last.group(2) == "100"
+    terminal.seek(0)
+    terminal.truncate()
     assert vr.main(["derive", str(path), "--quiet"]) == 0
-    assert capsys.readouterr().err == ""
+    assert terminal.getvalue() == ""
+
+
+def test_the_bar_of_a_pipe_has_no_fraction_and_redraws_at_most_every_interval() -> None:
+    now = [0.0]
+    terminal = _Terminal()
+    bar = vr.ProgressBar(terminal, None, clock=lambda: now[0], every=2.5)
+    for count in range(1, 101):
+        now[0] = count * 0.125  # 8 bundles a second
+        bar.update(count)
+    bar.finish(100)
+    frames = terminal.getvalue().rstrip("\n").split("\r")[1:]
+    assert frames[0] == "checked 20 bundles (8/s)"
+    assert frames[-1] == "checked 100 bundles (8/s)"
+    assert len(frames) == 5 + 1  # at 2.5 s, 5 s, ... 12.5 s, and the final one
+    assert vr.ProgressBar.on(io.StringIO()) is None and vr.ProgressBar.on(None) is None
 
 
 # --- derive: each failure is named -----------------------------------------------------------

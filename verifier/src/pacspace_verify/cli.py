@@ -56,18 +56,18 @@ def _non_negative(text: str) -> int:
 
 
 MODES_HELP = """modes:
-  verify_receipt.py BUNDLE.json [--rpc URL] ...
-      one proof bundle (section 4): 14 checks
-  verify_receipt.py derive EXPORT.jsonl [--receipts KEPT.jsonl] [--checkpoint TOKEN]... [--rpc URL]
-                    [--contract 0x..] [--confirmations N] [--json] [--quiet]
-      a customer's balance from an export (section 6), every bundle checked, the chain linked;
-      with --receipts/--checkpoint, the export must hold every kept receipt and reach every checkpoint
-  verify_receipt.py checkpoint TOKEN --export EXPORT.jsonl [--rpc URL] [--contract 0x..] [--json]
-      a checkpoint proofToken (section 5; TOKEN is 0x… or @file) against the customer's export
-  verify_receipt.py evidence PACK.json [--rpc URL] [--contract 0x..] [--confirmations N] [--json]
+  pacspace-verify BUNDLE.json [--rpc URL] ...
+      one proof bundle (section 4 of docs/PROTOCOL.md): 14 checks
+  pacspace-verify derive EXPORT.jsonl [--receipts KEPT.jsonl] [--checkpoint TOKEN]... [--rpc URL]
+                  [--contract 0x..] [--confirmations N] [--json] [--quiet]
+      a customer's balance from an export (section 6 of docs/PROTOCOL.md), every bundle checked, the chain
+      linked; with --receipts/--checkpoint, the export must hold every kept receipt and reach every checkpoint
+  pacspace-verify checkpoint TOKEN --export EXPORT.jsonl [--rpc URL] [--contract 0x..] [--json]
+      a checkpoint proofToken (section 5 of docs/PROTOCOL.md; TOKEN is 0x… or @file) against the customer's export
+  pacspace-verify evidence PACK.json [--rpc URL] [--contract 0x..] [--confirmations N] [--json]
       a comparison's evidence pack (GET /v1/comparisons/{id}/evidence): arithmetic, coverage,
       each disputed item against its proof bundle, every bundle checked, the resolution
-run "verify_receipt.py MODE --help" (derive, checkpoint, evidence) for their options.
+run "pacspace-verify MODE --help" (derive, checkpoint, evidence) for their options.
 exit status: 0 verified, 1 some check failed, 2 unusable input."""
 
 
@@ -88,7 +88,10 @@ def _add_chain_options(parser: argparse.ArgumentParser, what: str) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        description="Verify a PacSpace proof bundle (pacspace.proof.v1) against the chain.",
+        prog="pacspace-verify",
+        description=(
+            "Verify a PacSpace proof bundle (pacspace.proof.v1) against the chain (section 4 of docs/PROTOCOL.md)."
+        ),
         epilog=MODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -130,13 +133,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def build_derive_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="verify_receipt.py derive",
+        prog="pacspace-verify derive",
         description=(
-            "Derive a customer's balance from an export (GET /v1/balance/export, JSON Lines, section 6): "
-            "every bundle gets section 4's checks (chain facts fetched once per batch), and across bundles "
-            "customerIndex must run 0, 1, 2, … with each prevFingerprint linking, corrects must name an earlier "
-            "delta, and one tenant, customer, chain and contract. Completeness (what an export that passes all "
-            "that can still lack): --receipts checks kept_receipts, --checkpoint checks checkpoints."
+            "Derive a customer's balance from an export (GET /v1/balance/export, JSON Lines, section 6 of "
+            "docs/PROTOCOL.md): every bundle gets section 4's checks (chain facts fetched once per batch), and across "
+            "bundles customerIndex must run 0, 1, 2, … with each prevFingerprint linking, corrects must name an "
+            "earlier delta, and one tenant, customer, chain and contract. Completeness (what an export that passes "
+            "all that can still lack): --receipts checks kept_receipts, --checkpoint checks checkpoints."
         ),
         epilog=MODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -165,7 +168,7 @@ def build_derive_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--json", action="store_true", help="print a JSON report")
-    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar on stderr (drawn only on a terminal)")
     return parser
 
 
@@ -237,10 +240,10 @@ def main_derive(argv: list[str]) -> int:
 
 def build_checkpoint_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="verify_receipt.py checkpoint",
+        prog="pacspace-verify checkpoint",
         description=(
-            "Verify a checkpoint proofToken (section 5) against the customer's export: the node signature "
-            "recovers to an authorised anchorer, the export (customerIndex 0..toIndex, later lines ignored) "
+            "Verify a checkpoint proofToken (section 5 of docs/PROTOCOL.md) against the customer's export: the node "
+            "signature recovers to an authorised anchorer, the export (customerIndex 0..toIndex, later lines ignored) "
             "passes every derive check, and the opening, net and closing balances, count, rangeRoot and "
             "headFingerprint recompute. A countersignature's address is printed."
         ),
@@ -251,7 +254,7 @@ def build_checkpoint_parser() -> argparse.ArgumentParser:
     parser.add_argument("--export", required=True, help="the customer's export, JSON Lines, or - for stdin")
     _add_chain_options(parser, "the token and every bundle")
     parser.add_argument("--json", action="store_true", help="print a JSON report")
-    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar on stderr (drawn only on a terminal)")
     return parser
 
 
@@ -369,11 +372,12 @@ def main_bundle(argv: list[str]) -> int:
 
 def build_evidence_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="verify_receipt.py evidence",
+        prog="pacspace-verify evidence",
         description=(
             "Verify a comparison's evidence pack (GET /v1/comparisons/{id}/evidence, pacspace.evidence.v1): "
             "format, arithmetic (variance and counts), coverage (one bundle per disputed receipt), items (each "
-            "disputed item against its bundle), bundles (section 4's checks, chain facts once per batch) and "
+            "disputed item against its bundle), bundles (section 4's checks of docs/PROTOCOL.md, chain facts once per "
+            "batch) and "
             "resolution (consistent with the tolerance)."
         ),
         epilog=MODES_HELP,

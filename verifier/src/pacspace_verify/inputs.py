@@ -7,18 +7,18 @@ raises ``UnusableInput``, which the CLI turns into exit status 2.
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 from pacspace_verify.bundle import bundle_index, parse_bundle
 from pacspace_verify.derive import ExportChecker
+from pacspace_verify.progress import ProgressBar
 from pacspace_verify.protocol import describe
-
-PROGRESS_EVERY = 10_000
 
 
 class UnusableInput(Exception):
@@ -92,6 +92,15 @@ def _open_export(source: str) -> BinaryIO:
         raise UnusableInput(f"cannot read {source}: {exc}") from exc
 
 
+def _file_size(handle: BinaryIO) -> int | None:
+    """The size of a regular file (for the progress bar), None for a pipe or a terminal."""
+    try:
+        info = os.fstat(handle.fileno())
+    except (OSError, ValueError, AttributeError):
+        return None
+    return info.st_size if stat.S_ISREG(info.st_mode) else None
+
+
 def scan_export(
     source: str,
     checker: ExportChecker,
@@ -104,12 +113,15 @@ def scan_export(
     ``stop_after``: stop at the first bundle whose customerIndex is beyond it (checkpoints).
     Raises UnusableInput when the file cannot be read, holds no bundle, or its first line is
     not a JSON object (so it is no JSON Lines export, e.g. a pretty-printed single bundle).
+    ``progress``: where to draw the progress bar (``ProgressBar``: only if it is a terminal).
     """
     handle = _open_export(source)
-    started = time.monotonic()
+    bar = ProgressBar.on(progress, _file_size(handle))
+    done = 0
     seen_any = False
     try:
         for line_no, raw in enumerate(handle, start=1):
+            done += len(raw)
             if not raw.strip():
                 continue
             decoded = _decode_line(raw)
@@ -125,12 +137,13 @@ def scan_export(
                         break
                 checker.add(line_no, b)
             seen_any = True
-            if progress is not None and checker.count % PROGRESS_EVERY == 0:
-                rate = checker.count / max(time.monotonic() - started, 1e-9)
-                print(f"checked {checker.count:,} bundles ({rate:,.0f}/s)", file=progress, flush=True)
+            if bar is not None:
+                bar.update(checker.count, done)
     except OSError as exc:
         raise UnusableInput(f"cannot read {source}: {exc}") from exc
     finally:
+        if bar is not None:
+            bar.finish(checker.count, done)
         if handle is not sys.stdin.buffer:
             handle.close()
     if not seen_any:

@@ -8,6 +8,11 @@ for the check that needed it to report.
 
 from __future__ import annotations
 
+import base64
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,8 +20,6 @@ from typing import Any, Protocol, TypeVar, cast
 
 from eth_abi.abi import decode, encode
 from eth_utils.crypto import keccak
-from web3 import Web3
-from web3.types import RPCEndpoint
 
 from pacspace_verify.bundle import Bundle
 from pacspace_verify.protocol import ZERO32, batch_commitment, describe, hx, proof_root
@@ -85,14 +88,41 @@ def _hex_to_int(value: object, what: str) -> int:
 
 
 class RpcChain:
-    """Raw JSON-RPC calls through web3's HTTP provider (no formatters, so PoA chains work)."""
+    """Raw JSON-RPC over HTTP(S) with the standard library (no formatters, so PoA chains work).
+
+    An unreachable endpoint, a timeout or an HTTP error status raises an ``OSError`` (urllib's
+    ``URLError``); ``user:password@`` in the URL is sent as basic authentication.
+    """
 
     def __init__(self, url: str, timeout: float = 15.0) -> None:
         self.url = url
-        self._provider = Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None)
+        self._timeout = timeout
+        parts = urllib.parse.urlsplit(url)
+        self._headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        self._endpoint = url
+        if parts.username is not None:
+            netloc = parts.hostname or ""
+            netloc = f"[{netloc}]" if ":" in netloc else netloc
+            netloc += f":{parts.port}" if parts.port is not None else ""
+            self._endpoint = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+            user = urllib.parse.unquote(parts.username)
+            password = urllib.parse.unquote(parts.password or "")
+            credentials = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+            self._headers["Authorization"] = f"Basic {credentials}"
+        self._scheme_ok = parts.scheme in ("http", "https")
+        self._next_id = 0
 
     def _rpc(self, method: str, params: list[Any]) -> Any:
-        response = self._provider.make_request(RPCEndpoint(method), params)
+        if not self._scheme_ok:  # never file:// and the like
+            raise urllib.error.URLError(f"{self.url} is not an http:// or https:// URL")
+        self._next_id += 1
+        body = json.dumps({"jsonrpc": "2.0", "method": method, "params": params, "id": self._next_id}).encode()
+        # S310: the scheme is http or https, checked above
+        request = urllib.request.Request(self._endpoint, data=body, headers=self._headers, method="POST")  # noqa: S310
+        with urllib.request.urlopen(request, timeout=self._timeout) as reply:  # noqa: S310
+            response = json.loads(reply.read())
+        if not isinstance(response, dict):
+            raise RpcError(f"{method}: unexpected {describe(response)}")
         if "error" in response and response["error"] is not None:
             raise RpcError(f"{method}: {response['error']}")
         if "result" not in response:
