@@ -33,8 +33,9 @@ reads stdin).
 Every check runs (none stops the others); a check whose inputs failed to parse is reported as
 failed with the reason. Offline checks: format, domain, fingerprint, metadata, signature, leaf,
 proof, range. On-chain checks: chain_id, anchorer, commitment, transaction, block,
-confirmations. Exit status: 0 all checks passed, 1 some check failed, 2 unusable input (file
-missing or not JSON).
+confirmations. Exit status (every mode): 0 all checks passed, 1 some check failed, 2 unusable
+input (file missing, not JSON, JSON that is no bundle at all, an empty export) or an RPC that does
+not answer at all; with 2, one line on stderr and no report.
 
 **derive** (section 6). ``EXPORT.jsonl`` is ``GET /v1/balance/export`` (one bundle a line,
 customerIndex order), streamed a line at a time. Every bundle gets the 14 checks above (the
