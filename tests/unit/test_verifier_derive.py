@@ -715,8 +715,11 @@ def test_derive_unusable_input_exits_2(tmp_path: Path, monkeypatch: pytest.Monke
     assert vr.main(["derive", str(tmp_path / "empty.jsonl")]) == 2
     (tmp_path / "pretty.json").write_text(json.dumps({"version": "pacspace.proof.v1"}, indent=2))
     assert vr.main(["derive", str(tmp_path / "pretty.json")]) == 2
+    (tmp_path / "other.jsonl").write_text('{"hello": "world"}\n')
+    assert vr.main(["derive", str(tmp_path / "other.jsonl")]) == 2
     err = capsys.readouterr().err
     assert "cannot read" in err and "holds no bundle" in err and "expected JSON Lines" in err
+    assert "line 1 is not a proof bundle" in err
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -737,18 +740,11 @@ def test_cli_derive_against_an_unreachable_rpc(tmp_path: Path) -> None:
     bundles, _, _ = make_export(n=12, corrections={})
     path = write_export(tmp_path / "export.jsonl", bundles)
     proc = _cli("derive", str(path), "--rpc", "http://127.0.0.1:9", "--json", "--quiet")
-    assert proc.returncode == 1, proc.stderr
-    report = json.loads(proc.stdout)
-    assert report["count"] == 12
-    assert {f["check"] for f in report["failures"]} == {
-        "chain_id",
-        "anchorer",
-        "commitment",
-        "transaction",
-        "block",
-        "confirmations",
-    }
-    assert all("unreachable" in f["detail"] for f in report["failures"])
+    assert (proc.returncode, proc.stdout) == (2, ""), proc.stdout
+    assert proc.stderr.splitlines() == ["error: RPC unreachable at http://127.0.0.1:9 (ConnectionError)"]
+    token = _cli("checkpoint", WANT["proofToken"], "--export", str(path), "--rpc", "http://127.0.0.1:9", "--json")
+    assert (token.returncode, token.stdout) == (2, ""), token.stdout
+    assert "RPC unreachable" in token.stderr
 
 
 @pytest.mark.parametrize(

@@ -356,10 +356,19 @@ def test_format_names_each_problem(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert "skipped: resolution" in failed["resolution"]
 
 
-def test_a_pack_that_is_no_object_fails_every_check(
+@pytest.mark.parametrize("raw", [[1, 2], {"comparisonId": "cmp_x"}])
+def test_json_that_is_no_pack_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any, raw: Any) -> None:
+    monkeypatch.setattr(vr, "RpcChain", lambda url, *a, **k: FakeChain())
+    (tmp_path / "other.json").write_text(json.dumps(raw))
+    assert vr.main(["evidence", str(tmp_path / "other.json"), "--json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "is not an evidence pack" in captured.err
+
+
+def test_a_pack_of_the_wrong_shape_fails_every_check(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
-    code, report = _run(tmp_path, [1, 2], FakeChain(), monkeypatch, capsys)
+    code, report = _run(tmp_path, {"version": 1, "comparison": [], "evidence": 2}, FakeChain(), monkeypatch, capsys)
     assert code == 1
     assert list(_failed(report)) == CHECKS
 

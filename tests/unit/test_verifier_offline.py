@@ -8,6 +8,7 @@ On-chain checks run against an in-memory fake chain that answers as the contract
 from __future__ import annotations
 
 import ast
+import io
 import json
 import os
 import re
@@ -539,28 +540,45 @@ def test_cli_not_json_exits_2(tmp_path: Path) -> None:
     assert _cli(str(path), "--rpc", "http://127.0.0.1:9").returncode == 2
 
 
-def test_cli_unreachable_rpc(bundle_file: Path) -> None:
+def test_cli_unreachable_rpc_exits_2_with_one_line(bundle_file: Path) -> None:
+    """Nothing answers at the RPC: no report (the chain facts cannot be had), one line, status 2."""
     proc = _cli(str(bundle_file), "--rpc", "http://127.0.0.1:9", "--explorer", "https://scan.example/")
-    assert proc.returncode == 1, proc.stderr
-    lines = proc.stdout.splitlines()
-    for name in OFFLINE:
-        assert any(line.startswith(f"✓ {name}: ") for line in lines), proc.stdout
-    for name in ONCHAIN:
-        line = next(x for x in lines if x.startswith(f"✗ {name}: "))
-        assert "unreachable" in line and "http://127.0.0.1:9" in line, line
-    assert f"https://scan.example/tx/{TX_HASH}" in proc.stdout
-    assert "https://scan.example/address/0x5fbdb2315678afecb367f032d93f642f64180aa3" in proc.stdout
-    assert "taken from the bundle" in proc.stdout
-    assert lines[-1] == (
-        "NOT VERIFIED: 6 of 14 checks failed (chain_id, anchorer, commitment, transaction, block, confirmations)"
-    )
+    assert proc.returncode == 2, proc.stdout
+    assert proc.stdout == ""
+    assert proc.stderr.splitlines() == ["error: RPC unreachable at http://127.0.0.1:9 (ConnectionError)"]
+    as_json = _cli("-", "--rpc", "http://127.0.0.1:9", "--json", stdin=json.dumps(_valid_bundle()))
+    assert (as_json.returncode, as_json.stdout) == (2, ""), as_json.stdout
+    assert "RPC unreachable at http://127.0.0.1:9" in as_json.stderr
 
 
-def test_cli_json_report_from_stdin() -> None:
-    proc = _cli("-", "--rpc", "http://127.0.0.1:9", "--json", stdin=json.dumps(_valid_bundle()))
-    assert proc.returncode == 1, proc.stderr
-    report = json.loads(proc.stdout)
+@pytest.mark.parametrize("raw", [[1, 2], "a string", {"hello": "world"}])
+def test_cli_json_that_is_no_bundle_exits_2(tmp_path: Path, raw: object) -> None:
+    path = tmp_path / "other.json"
+    path.write_text(json.dumps(raw))
+    proc = _cli(str(path), "--rpc", "http://127.0.0.1:9", "--json")
+    assert (proc.returncode, proc.stdout) == (2, ""), proc.stdout
+    assert len(proc.stderr.splitlines()) == 1 and "is not a proof bundle" in proc.stderr
+
+
+def test_cli_lines_and_explorer_links(
+    bundle_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(vr, "RpcChain", lambda url, *a, **k: FakeChain())
+    assert vr.main([str(bundle_file), "--explorer", "https://scan.example/"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    for name in OFFLINE + ONCHAIN:
+        assert any(line.startswith(f"✓ {name}: ") for line in lines), lines
+    assert f"transaction: https://scan.example/tx/{TX_HASH}" in lines
+    assert "contract: https://scan.example/address/0x5fbdb2315678afecb367f032d93f642f64180aa3" in lines
+    assert any("taken from the bundle" in line for line in lines)
+    assert lines[-1] == "verified: all 14 checks passed"
+
+
+def test_cli_json_report_from_stdin(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(vr, "RpcChain", lambda url, *a, **k: FakeChain(head_number=0))
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(_valid_bundle())))
+    assert vr.main(["-", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
     assert report["ok"] is False
     assert [c["name"] for c in report["checks"]] == OFFLINE + ONCHAIN
-    assert all(c["ok"] for c in report["checks"][:8])
-    assert not any(c["ok"] for c in report["checks"][8:])
+    assert [c["name"] for c in report["checks"] if not c["ok"]] == ["confirmations"]

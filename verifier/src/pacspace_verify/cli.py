@@ -1,7 +1,9 @@
 """The command line: the bundle, ``derive``, ``checkpoint`` and ``evidence`` modes, their output and exit status.
 
-Exit status: 0 all checks passed, 1 some check failed, 2 unusable input. ``RpcChain`` is built
-here, from ``--rpc``; everything below takes the chain as an argument.
+Exit status: 0 all checks passed, 1 some check failed, 2 unusable input (not readable, not JSON,
+no bundle / pack / export at all) or an RPC that does not answer at all: then one line on stderr
+and no report. ``RpcChain`` is built here, from ``--rpc`` (behind a ``CachedChain``, so probing
+it costs no extra request); everything below takes the chain as an argument.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import sys
 from typing import Any
 
 from pacspace_verify.bundle import Bundle, parse_bundle
-from pacspace_verify.chain import RpcChain
+from pacspace_verify.chain import CachedChain, ChainSource, RpcChain
 from pacspace_verify.checkpoint import (
     CHECKPOINT_CHECKS,
     CheckpointOutcome,
@@ -27,7 +29,15 @@ from pacspace_verify.completeness import CompletenessWatch, read_checkpoints, re
 from pacspace_verify.derive import PRINTED_FAILURES, ExportChecker
 from pacspace_verify.evidence import evidence_summary, pack_contract, pack_lines, run_evidence_checks
 from pacspace_verify.evidence_pack import parse_pack
-from pacspace_verify.inputs import UnusableInput, load_bundle, read_token, scan_export
+from pacspace_verify.inputs import (
+    BUNDLE_MEMBERS,
+    PACK_MEMBERS,
+    UnusableInput,
+    load_bundle,
+    read_token,
+    require_shape,
+    scan_export,
+)
 from pacspace_verify.onchain import run_all_checks
 from pacspace_verify.proof_token import Token, decode_token
 from pacspace_verify.protocol import CheckResult, hx, hx_opt
@@ -68,7 +78,7 @@ MODES_HELP = """modes:
       a comparison's evidence pack (GET /v1/comparisons/{id}/evidence): arithmetic, coverage,
       each disputed item against its proof bundle, every bundle checked, the resolution
 run "pacspace-verify MODE --help" (derive, checkpoint, evidence) for their options.
-exit status: 0 verified, 1 some check failed, 2 unusable input."""
+exit status: 0 verified, 1 some check failed, 2 unusable input or an unreachable RPC."""
 
 
 def _add_chain_options(parser: argparse.ArgumentParser, what: str) -> None:
@@ -172,6 +182,24 @@ def build_derive_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _chain(url: str) -> CachedChain:
+    return CachedChain(RpcChain(url))
+
+
+def _unreachable(chain: ChainSource) -> bool:
+    """True (and the one-line message on stderr) when the RPC does not answer at all: there is
+    nothing to check against, exit status 2. An RPC that answers, even with an error, is
+    reachable: the checks that needed the answer report it."""
+    try:
+        chain.chain_id()
+    except OSError as exc:  # requests' ConnectionError and Timeout are OSErrors
+        print(f"error: RPC unreachable at {chain.url} ({type(exc).__name__})", file=sys.stderr)
+        return True
+    except Exception:
+        return False
+    return False
+
+
 def _contract_origin(pinned: bytes | None, source: str) -> str:
     return "pinned by --contract" if pinned is not None else f"taken from the {source}; pin it with --contract"
 
@@ -187,7 +215,10 @@ def main_derive(argv: list[str]) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     asked = bool(watch.receipts or watch.checkpoints or args.receipts)
-    checker = ExportChecker(RpcChain(args.rpc), pinned, args.confirmations, on_delta=watch if asked else None)
+    chain = _chain(args.rpc)
+    if _unreachable(chain):
+        return 2
+    checker = ExportChecker(chain, pinned, args.confirmations, on_delta=watch if asked else None)
     try:
         scan_export(args.export, checker, progress=None if args.quiet else sys.stderr)
     except UnusableInput as exc:
@@ -226,8 +257,8 @@ def main_derive(argv: list[str]) -> int:
     print(f"contract: {hx_opt(contract)} ({_contract_origin(pinned, 'export')})")
     print(f"rpc: {args.rpc}; confirmations required: {args.confirmations}")
     if checker.customer is not None:
-        chain = f" on chain {checker.deployment[0]}" if checker.deployment else ""
-        print(f"customer: {checker.customer[0]}/{checker.customer[1]}{chain}")
+        on_chain = f" on chain {checker.deployment[0]}" if checker.deployment else ""
+        print(f"customer: {checker.customer[0]}/{checker.customer[1]}{on_chain}")
     print(f"bundles: {checker.count}")
     print(f"balance: {checker.balance}")
     print(f"head: customerIndex {checker.head_index}, fingerprint {head}")
@@ -266,6 +297,9 @@ def main_checkpoint(argv: list[str]) -> int:
     except UnusableInput as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    chain = _chain(args.rpc)
+    if _unreachable(chain):
+        return 2
     token: Token | None = None
     checker: ExportChecker | None = None
     try:
@@ -280,7 +314,7 @@ def main_checkpoint(argv: list[str]) -> int:
         contract = pinned if pinned is not None else token.contract
         sums = RangeSums(token.from_index, token.to_index)
         checker = ExportChecker(
-            RpcChain(args.rpc),
+            chain,
             contract,
             args.confirmations,
             customer=(token.tenant, token.customer_id),
@@ -336,13 +370,17 @@ def main_bundle(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     try:
         raw, duplicates = load_bundle(args.bundle)
+        require_shape(raw, BUNDLE_MEMBERS, "a proof bundle", args.bundle)
     except UnusableInput as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    chain = _chain(args.rpc)
+    if _unreachable(chain):
         return 2
     pinned: bytes | None = args.contract
     b = parse_bundle(raw, duplicates)
     contract = pinned if pinned is not None else b.contract
-    results = run_all_checks(b, RpcChain(args.rpc), pinned, args.confirmations)
+    results = run_all_checks(b, chain, pinned, args.confirmations)
     ok = all(r.ok for r in results)
     links = _links(args.explorer, b, contract)
     if args.json:
@@ -393,12 +431,16 @@ def main_evidence(argv: list[str]) -> int:
     args = build_evidence_parser().parse_args(argv)
     try:
         raw, duplicates = load_bundle(args.pack)
+        require_shape(raw, PACK_MEMBERS, "an evidence pack", args.pack)
     except UnusableInput as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    chain = _chain(args.rpc)
+    if _unreachable(chain):
+        return 2
     pinned: bytes | None = args.contract
     pack = parse_pack(raw, duplicates)
-    outcome = run_evidence_checks(pack, RpcChain(args.rpc), pinned, args.confirmations)
+    outcome = run_evidence_checks(pack, chain, pinned, args.confirmations)
     contract = pinned if pinned is not None else pack_contract(pack)
     summary = evidence_summary(pack, outcome)
     if args.json:

@@ -1,7 +1,8 @@
 """Reading the verifier's inputs: a bundle file, a proofToken, an export streamed a line at a time.
 
-Whatever cannot be read at all (a missing file, text that is not JSON, an export with no bundle)
-raises ``UnusableInput``, which the CLI turns into exit status 2.
+Whatever cannot be read at all (a missing file, text that is not JSON, JSON that is no bundle or
+pack at all, an export with no bundle) raises ``UnusableInput``, which the CLI turns into exit
+status 2.
 """
 
 from __future__ import annotations
@@ -22,7 +23,37 @@ from pacspace_verify.protocol import describe
 
 
 class UnusableInput(Exception):
-    """The bundle cannot be read at all (missing file, not JSON): exit status 2."""
+    """The input cannot be read at all (missing file, not JSON, not shaped like one): exit status 2."""
+
+
+# The top-level members of a proof bundle (section 4) and of an evidence pack: JSON with none of
+# them is not a damaged bundle (whose checks fail) but something else (exit status 2).
+BUNDLE_MEMBERS = frozenset(
+    {
+        "version",
+        "receiptId",
+        "chainId",
+        "contract",
+        "typedData",
+        "metadata",
+        "fingerprint",
+        "signature",
+        "signer",
+        "logIndex",
+        "leaf",
+        "proof",
+        "batch",
+    }
+)
+PACK_MEMBERS = frozenset({"version", "comparison", "evidence", "bundles"})
+
+
+def require_shape(data: object, members: frozenset[str], what: str, source: str) -> None:
+    """Raise UnusableInput unless ``data`` is a JSON object with at least one of ``members``."""
+    if not isinstance(data, dict):
+        raise UnusableInput(f"{source} is not {what} (a JSON object): got {describe(data)}")
+    if not members & set(data):
+        raise UnusableInput(f"{source} is not {what}: it has none of its members ({', '.join(sorted(members))})")
 
 
 def _duplicate_recorder(found: list[str]) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
@@ -112,7 +143,8 @@ def scan_export(
 
     ``stop_after``: stop at the first bundle whose customerIndex is beyond it (checkpoints).
     Raises UnusableInput when the file cannot be read, holds no bundle, or its first line is
-    not a JSON object (so it is no JSON Lines export, e.g. a pretty-printed single bundle).
+    not a JSON object with a bundle's members (so it is no JSON Lines export, e.g. a
+    pretty-printed single bundle).
     ``progress``: where to draw the progress bar (``ProgressBar``: only if it is a terminal).
     """
     handle = _open_export(source)
@@ -130,6 +162,8 @@ def scan_export(
                     raise UnusableInput(f"{source} line {line_no} is {decoded}; expected JSON Lines (a bundle a line)")
                 checker.add_unreadable(line_no, decoded)
             else:
+                if not seen_any:
+                    require_shape(decoded[0], BUNDLE_MEMBERS, "a proof bundle", f"{source} line {line_no}")
                 b = parse_bundle(*decoded)
                 if stop_after is not None:
                     index = bundle_index(b)
