@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from pacspace_verify.protocol import BUNDLE_VERSION, DELTA_FIELDS, describe, is_int
+from pacspace_verify.protocol import BY_BUNDLE_VERSION, DELTA_FIELDS, Version, describe, is_int
 
 
 @dataclass
@@ -35,6 +35,7 @@ class Bundle:
 
     raw: object = None
     version: str | None = None
+    protocol: Version | None = None  # the version the bundle names, when this verifier knows it
     receipt_id: str | None = None
     chain_id: int | None = None
     contract: bytes | None = None
@@ -267,9 +268,11 @@ def parse_bundle(raw: object, duplicate_keys: list[str] | None = None) -> Bundle
         b.problems = p.problems
         return b
     version = p.text(raw, "version", "version")
-    if version is not None and version != BUNDLE_VERSION:
-        p.fail("version", f"unknown version {version!r} (this verifier knows {BUNDLE_VERSION!r})")
+    if version is not None and version not in BY_BUNDLE_VERSION:
+        known = ", ".join(repr(v) for v in BY_BUNDLE_VERSION)
+        p.fail("version", f"unknown version {version!r} (this verifier knows {known})")
     b.version = version
+    b.protocol = BY_BUNDLE_VERSION.get(version) if version is not None else None
     b.receipt_id = p.text(raw, "receiptId", "receiptId")
     b.chain_id = p.integer(raw, "chainId", "chainId", 256, minimum=1)
     b.contract = p.hexbytes(raw, "contract", "contract", 20)

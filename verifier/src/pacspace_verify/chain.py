@@ -51,6 +51,9 @@ class ChainSource(Protocol):
     def chain_id(self) -> int: ...
     def code_size(self, contract: bytes) -> int: ...
     def is_anchorer(self, contract: bytes, account: bytes) -> bool: ...
+    def protocol_version(self, contract: bytes) -> int: ...
+    def is_signer_for(self, contract: bytes, signer: bytes, log_index: int) -> bool: ...
+    def signer_window(self, contract: bytes, signer: bytes) -> tuple[int, int, bool]: ...
     def batch_commitment(self, contract: bytes, start_index: int) -> bytes: ...
     def verify(
         self,
@@ -143,6 +146,26 @@ class RpcChain:
         out = self._call(contract, _selector("isAnchorer(address)") + encode(["address"], [account]))
         return bool(decode(["bool"], out)[0])
 
+    def protocol_version(self, contract: bytes) -> int:
+        """``protocolVersion()`` of a v2 (or later) contract; 1 when the call reverts (v1 has no such function)."""
+        try:
+            out = self._call(contract, _selector("protocolVersion()"))
+        except RpcError as exc:
+            if "revert" in str(exc).lower():
+                return 1
+            raise
+        return 1 if not out else int(decode(["uint256"], out)[0])
+
+    def is_signer_for(self, contract: bytes, signer: bytes, log_index: int) -> bool:
+        data = _selector("isSignerFor(address,uint64)") + encode(["address", "uint64"], [signer, log_index])
+        return bool(decode(["bool"], self._call(contract, data))[0])
+
+    def signer_window(self, contract: bytes, signer: bytes) -> tuple[int, int, bool]:
+        """``signerWindow(signer)``: (fromIndex, untilIndex, exists) of a v2 contract."""
+        out = self._call(contract, _selector("signerWindow(address)") + encode(["address"], [signer]))
+        from_index, until_index, exists = decode(["uint64", "uint64", "bool"], out)
+        return int(from_index), int(until_index), bool(exists)
+
     def batch_commitment(self, contract: bytes, start_index: int) -> bytes:
         data = _selector("batchCommitment(uint64)") + encode(["uint64"], [start_index])
         return bytes(decode(["bytes32"], self._call(contract, data))[0])
@@ -212,6 +235,9 @@ class ChainFacts:
     chain_id: int | FetchError | None = None
     code_size: int | FetchError | None = None
     is_anchorer: bool | FetchError | None = None
+    # Protocol v2's signer rule: the contract's protocolVersion() and isSignerFor(signer, logIndex).
+    protocol_version: int | FetchError | None = None
+    signer_for: bool | FetchError | None = None
     commitment: bytes | FetchError | None = None
     verify: bool | FetchError | None = None
     receipt: TxReceipt | FetchError | None = None
@@ -238,6 +264,7 @@ def fetch_chain_facts(chain: ChainSource, b: Bundle, contract: bytes | None) -> 
     except OSError as exc:
         unreachable = FetchError(f"RPC unreachable at {chain.url} ({type(exc).__name__})")
         facts.chain_id = facts.code_size = facts.is_anchorer = unreachable
+        facts.protocol_version = facts.signer_for = unreachable
         facts.commitment = facts.verify = facts.receipt = unreachable
         facts.block_hash = facts.head = unreachable
         return facts
@@ -247,7 +274,13 @@ def fetch_chain_facts(chain: ChainSource, b: Bundle, contract: bytes | None) -> 
         facts.code_size = attempt(lambda: chain.code_size(contract), "eth_getCode")
         if b.signer is not None:
             signer = b.signer
-            facts.is_anchorer = attempt(lambda: chain.is_anchorer(contract, signer), "isAnchorer")
+            if b.protocol is not None and b.protocol.signer_window:
+                facts.protocol_version = attempt(lambda: chain.protocol_version(contract), "protocolVersion")
+                if b.log_index is not None:
+                    log_index = b.log_index
+                    facts.signer_for = attempt(lambda: chain.is_signer_for(contract, signer, log_index), "isSignerFor")
+            else:
+                facts.is_anchorer = attempt(lambda: chain.is_anchorer(contract, signer), "isAnchorer")
         if b.start_index is not None:
             start = b.start_index
             facts.commitment = attempt(lambda: chain.batch_commitment(contract, start), "batchCommitment")
@@ -321,6 +354,17 @@ class CachedChain:
 
     def is_anchorer(self, contract: bytes, account: bytes) -> bool:
         return self._ask(("anchorer", contract, account), lambda: self.inner.is_anchorer(contract, account))
+
+    def protocol_version(self, contract: bytes) -> int:
+        return self._ask(("protocol", contract), lambda: self.inner.protocol_version(contract))
+
+    def signer_window(self, contract: bytes, signer: bytes) -> tuple[int, int, bool]:
+        return self._ask(("window", contract, signer), lambda: self.inner.signer_window(contract, signer))
+
+    def is_signer_for(self, contract: bytes, signer: bytes, log_index: int) -> bool:
+        """Answered from the signer's window (read once per signer), by the contract's own rule."""
+        from_index, until_index, exists = self.signer_window(contract, signer)
+        return exists and from_index <= log_index < until_index
 
     def batch_commitment(self, contract: bytes, start_index: int) -> bytes:
         return self._ask(

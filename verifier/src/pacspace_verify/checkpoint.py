@@ -92,7 +92,8 @@ def _cp_token(t: Token, pinned: bytes | None) -> CheckResult:
     return CheckResult(
         "token",
         True,
-        f"v1 checkpoint of {describe(t.tenant)}/{describe(t.customer_id)} deltas {t.from_index}..{t.to_index}, "
+        f"v{t.protocol.number} checkpoint of {describe(t.tenant)}/{describe(t.customer_id)} "
+        f"deltas {t.from_index}..{t.to_index}, "
         f"chain {t.chain_id}, contract {hx(t.contract)}, created {t.created_at} ({when})",
     )
 
@@ -122,7 +123,40 @@ def _cp_signature(t: Token) -> tuple[CheckResult, bytes | None]:
     ), signer
 
 
-def _cp_anchorer(t: Token, signer: bytes | None, chain: ChainSource, contract: bytes) -> CheckResult:
+def _cp_signer_window(
+    t: Token, signer: bytes, chain: ChainSource, contract: bytes, head_log_index: int | None, rpc_chain: int
+) -> CheckResult:
+    """Protocol v2: a v2 contract, and the signer not revoked before the head delta's log index."""
+    version = chain.protocol_version(contract)
+    if version != 2:
+        return CheckResult(
+            "anchorer", False, f"{hx(contract)} is a protocol v{version} contract; a v2 token needs a v2 contract"
+        )
+    if head_log_index is None:
+        return CheckResult(
+            "anchorer", False, f"skipped: the export has no anchored delta at toIndex {t.to_index} (see range)"
+        )
+    from_index, until_index, exists = chain.signer_window(contract, signer)
+    if not exists:
+        return CheckResult("anchorer", False, f"{hx(signer)} was never a receipt signer of {hx(contract)}")
+    if head_log_index >= until_index:
+        return CheckResult(
+            "anchorer",
+            False,
+            f"{hx(signer)} was revoked at log index {until_index}, before the checkpoint's head delta "
+            f"(log index {head_log_index}) was anchored",
+        )
+    return CheckResult(
+        "anchorer",
+        True,
+        f"{hx(signer)} is a receipt signer of {hx(contract)} on chain {rpc_chain} (window from {from_index}), "
+        f"not revoked before the head delta's log index {head_log_index}",
+    )
+
+
+def _cp_anchorer(
+    t: Token, signer: bytes | None, chain: ChainSource, contract: bytes, head_log_index: int | None = None
+) -> CheckResult:
     if signer is None:
         return CheckResult("anchorer", False, "skipped: no node signer recovered (see signature)")
     try:
@@ -131,6 +165,8 @@ def _cp_anchorer(t: Token, signer: bytes | None, chain: ChainSource, contract: b
             return CheckResult("anchorer", False, f"RPC chain id is {rpc_chain}, the token's chainId is {t.chain_id}")
         if chain.code_size(contract) == 0:
             return CheckResult("anchorer", False, f"no contract code at {hx(contract)} on this chain")
+        if t.protocol.signer_window:
+            return _cp_signer_window(t, signer, chain, contract, head_log_index, rpc_chain)
         authorised = chain.is_anchorer(contract, signer)
     except OSError as exc:
         return CheckResult("anchorer", False, f"RPC unreachable at {chain.url} ({type(exc).__name__})")
@@ -311,7 +347,7 @@ def run_checkpoint_checks(
     results = [
         _cp_token(t, pinned),
         signature,
-        _cp_anchorer(t, signer, checker.chain, contract),
+        _cp_anchorer(t, signer, checker.chain, contract, checker.head_log_index),
         countersignature,
         _cp_export(checker),
         _cp_range(t, checker),

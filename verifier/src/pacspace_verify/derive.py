@@ -97,6 +97,7 @@ class ExportChecker:
         self.next_index = 0
         self.prev_fingerprint: bytes | None = ZERO32
         self.head_index: int | None = None
+        self.head_log_index: int | None = None  # the log index of the delta at head_index
         self.head_fingerprint: bytes | None = None
         self.seen: set[bytes] = set()
         self.failures: list[Failure] = []
@@ -266,6 +267,7 @@ class ExportChecker:
         self.next_index = index + 1
         self.prev_fingerprint = b.fingerprint
         self.head_index, self.head_fingerprint = index, b.fingerprint
+        self.head_log_index = b.log_index
         return True
 
     def summary(self) -> str:

@@ -22,6 +22,7 @@ from pacspace_verify.protocol import (
     DOMAIN_TYPE,
     DOMAIN_VERSION,
     PRIMARY_TYPE,
+    V1,
     ZERO32,
     CheckResult,
     canonical_json,
@@ -67,8 +68,9 @@ def _domain_problems(b: Bundle, typed: dict[str, Any], pinned: bytes | None) -> 
         bad.append(f"domain fields {sorted(keys)}, expected {sorted(want_keys)}")
     if domain.get("name") != DOMAIN_NAME:
         bad.append(f"name: expected {DOMAIN_NAME!r}, got {describe(domain.get('name'))}")
-    if domain.get("version") != DOMAIN_VERSION:
-        bad.append(f"version: expected {DOMAIN_VERSION!r}, got {describe(domain.get('version'))}")
+    want_version = (b.protocol or V1).domain_version  # the version the bundle names
+    if domain.get("version") != want_version:
+        bad.append(f"version: expected {want_version!r}, got {describe(domain.get('version'))}")
     chain = domain.get("chainId")
     chain_value = chain if is_int(chain) else None
     if isinstance(chain, str) and re.fullmatch(r"(0|[1-9][0-9]*)", chain):
@@ -106,7 +108,8 @@ def check_domain(b: Bundle, pinned_contract: bytes | None = None) -> CheckResult
     return CheckResult(
         "domain",
         True,
-        f"PacSpace v1 on chain {b.chain_id} at {hx_opt(b.contract)}, primaryType Delta, types as in the protocol",
+        f"PacSpace v{(b.protocol or V1).number} on chain {b.chain_id} at {hx_opt(b.contract)}, primaryType Delta, "
+        "types as in the protocol",
     )
 
 
@@ -116,7 +119,7 @@ def eip712_digest(typed_data: dict[str, Any]) -> bytes:
     return keccak(b"\x19" + signable.version + signable.header + signable.body)
 
 
-def manual_digest(chain_id: int, contract: bytes, m: Message) -> bytes:
+def manual_digest(chain_id: int, contract: bytes, m: Message, domain_version: str = DOMAIN_VERSION) -> bytes:
     """The digest by hand from section 1's formulas (independent of the typed data JSON)."""
     struct_hash = k256(
         DELTA_TYPE_HASH
@@ -132,7 +135,7 @@ def manual_digest(chain_id: int, contract: bytes, m: Message) -> bytes:
         + m.recorded_at.to_bytes(32, "big")
         + m.salt
     )
-    return k256(b"\x19\x01" + domain_separator(chain_id, contract) + struct_hash)
+    return k256(b"\x19\x01" + domain_separator(chain_id, contract, domain_version) + struct_hash)
 
 
 def _check_fingerprint_fast(b: Bundle) -> CheckResult:
@@ -141,7 +144,7 @@ def _check_fingerprint_fast(b: Bundle) -> CheckResult:
     skip = needs(b, message=b.message, chainId=b.chain_id, contract=b.contract, fingerprint=b.fingerprint)
     if skip or b.message is None or b.chain_id is None or b.contract is None or b.fingerprint is None:
         return CheckResult("fingerprint", False, skip or "")
-    digest = manual_digest(b.chain_id, b.contract, b.message)
+    digest = manual_digest(b.chain_id, b.contract, b.message, (b.protocol or V1).domain_version)
     if digest != b.fingerprint:
         return CheckResult(
             "fingerprint",
@@ -168,7 +171,7 @@ def check_fingerprint(b: Bundle, fast: bool = False) -> CheckResult:
             f"EIP-712 digest of typedData is {hx(digest)}, bundle fingerprint is {hx(b.fingerprint)}",
         )
     if b.message is not None and b.chain_id is not None and b.contract is not None:
-        by_hand = manual_digest(b.chain_id, b.contract, b.message)
+        by_hand = manual_digest(b.chain_id, b.contract, b.message, (b.protocol or V1).domain_version)
         if by_hand != b.fingerprint:
             return CheckResult(
                 "fingerprint",

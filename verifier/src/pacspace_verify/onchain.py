@@ -37,6 +37,8 @@ def check_anchorer(b: Bundle, facts: ChainFacts) -> CheckResult:
     skip = needs(b, signer=b.signer) or _contract_problem(facts)
     if skip or b.signer is None:
         return CheckResult("anchorer", False, skip or "")
+    if b.protocol is not None and b.protocol.signer_window:
+        return _check_signer_window(b, b.signer, facts)
     if isinstance(facts.is_anchorer, FetchError) or facts.is_anchorer is None:
         why = facts.is_anchorer.message if facts.is_anchorer else "isAnchorer not called"
         return CheckResult("anchorer", False, why)
@@ -48,6 +50,32 @@ def check_anchorer(b: Bundle, facts: ChainFacts) -> CheckResult:
             "the signer is not (or no longer) an authorised anchorer",
         )
     return CheckResult("anchorer", True, f"{hx(b.signer)} is an authorised anchorer")
+
+
+def _check_signer_window(b: Bundle, signer: bytes, facts: ChainFacts) -> CheckResult:
+    """Protocol v2: the contract is v2 and its window for ``signer`` covers the bundle's log index."""
+    if isinstance(facts.protocol_version, FetchError) or facts.protocol_version is None:
+        return CheckResult("anchorer", False, facts.protocol_version.message if facts.protocol_version else "")
+    if facts.protocol_version != 2:
+        return CheckResult(
+            "anchorer",
+            False,
+            f"{hx_opt(facts.contract)} is a protocol v{facts.protocol_version} contract; a {b.version} bundle "
+            "needs a v2 contract's signer windows",
+        )
+    skip = needs(b, logIndex=b.log_index)
+    if skip:
+        return CheckResult("anchorer", False, skip)
+    if isinstance(facts.signer_for, FetchError) or facts.signer_for is None:
+        return CheckResult("anchorer", False, facts.signer_for.message if facts.signer_for else "")
+    if not facts.signer_for:
+        return CheckResult(
+            "anchorer",
+            False,
+            f"isSignerFor({hx(signer)}, {b.log_index}) is false on {hx_opt(facts.contract)}: the contract never "
+            "authorised this signer for that log index (a key revoked earlier, or never authorised)",
+        )
+    return CheckResult("anchorer", True, f"{hx(signer)} was an authorised receipt signer for log index {b.log_index}")
 
 
 def check_commitment(b: Bundle, facts: ChainFacts) -> CheckResult:

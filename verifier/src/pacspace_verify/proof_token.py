@@ -8,13 +8,14 @@ from typing import Any
 from eth_abi.abi import decode, encode
 
 from pacspace_verify.protocol import (
+    BY_TOKEN_VERSION,
     CHECKPOINT_FIELDS,
     CHECKPOINT_TYPE_HASH,
     DOMAIN_FIELDS,
     DOMAIN_NAME,
-    DOMAIN_VERSION,
     TOKEN_TYPES,
-    TOKEN_VERSION,
+    V1,
+    Version,
     domain_separator,
     hx,
     k256,
@@ -40,6 +41,7 @@ class Token:
     contract: bytes
     node_signature: bytes
     countersignature: bytes
+    protocol: Version = V1  # from the token's first byte
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -62,11 +64,13 @@ class Token:
 
 
 def decode_token(data: bytes) -> Token:
-    """Decode ``0x01 ‖ abi.encode(…15 fields…)``; raises ValueError naming the problem."""
+    """Decode ``version byte ‖ abi.encode(…15 fields…)``; raises ValueError naming the problem."""
     if not data:
         raise ValueError("the token is empty")
-    if data[0] != TOKEN_VERSION:
-        raise ValueError(f"token version byte is 0x{data[0]:02x}, this verifier knows 0x{TOKEN_VERSION:02x}")
+    protocol = BY_TOKEN_VERSION.get(data[0])
+    if protocol is None:
+        known = ", ".join(f"0x{v:02x}" for v in BY_TOKEN_VERSION)
+        raise ValueError(f"token version byte is 0x{data[0]:02x}, this verifier knows {known}")
     body = data[1:]
     try:
         values = decode(TOKEN_TYPES, body)
@@ -92,6 +96,7 @@ def decode_token(data: bytes) -> Token:
         contract=bytes.fromhex(contract[2:]),
         node_signature=bytes(node_signature),
         countersignature=bytes(countersignature),
+        protocol=protocol,
     )
 
 
@@ -111,7 +116,7 @@ def checkpoint_digest(t: Token) -> bytes:
         + t.head_fingerprint
         + t.created_at.to_bytes(32, "big")
     )
-    return k256(b"\x19\x01" + domain_separator(t.chain_id, t.contract) + struct_hash)
+    return k256(b"\x19\x01" + domain_separator(t.chain_id, t.contract, t.protocol.domain_version) + struct_hash)
 
 
 def checkpoint_typed_data(t: Token) -> dict[str, Any]:
@@ -121,7 +126,7 @@ def checkpoint_typed_data(t: Token) -> dict[str, Any]:
         "primaryType": "Checkpoint",
         "domain": {
             "name": DOMAIN_NAME,
-            "version": DOMAIN_VERSION,
+            "version": t.protocol.domain_version,
             "chainId": t.chain_id,
             "verifyingContract": hx(t.contract),
         },

@@ -19,9 +19,32 @@ from eth_utils.crypto import keccak
 
 # --- constants from docs/PROTOCOL.md ---------------------------------------------------------
 
-BUNDLE_VERSION = "pacspace.proof.v1"
+
+@dataclass(frozen=True)
+class Version:
+    """One protocol version (docs/PROTOCOL.md, "Protocol versions"): what a bundle or token of it is
+    checked by. Versions are only ever added; a verifier keeps every one it has known."""
+
+    number: int
+    bundle_version: str  # the bundle's "version"
+    domain_version: str  # EIP-712 domain "version"
+    token_version: int  # a checkpoint proofToken's first byte
+    # v1: the contract's isAnchorer(signer) now; v2: isSignerFor(signer, logIndex) on a contract
+    # whose protocolVersion() is 2 (a window by log index that revocation never shrinks into the past).
+    signer_window: bool
+
+
+VERSIONS: dict[int, Version] = {
+    1: Version(1, "pacspace.proof.v1", "1", 0x01, signer_window=False),
+    2: Version(2, "pacspace.proof.v2", "2", 0x02, signer_window=True),
+}
+BY_BUNDLE_VERSION = {v.bundle_version: v for v in VERSIONS.values()}
+BY_TOKEN_VERSION = {v.token_version: v for v in VERSIONS.values()}
+V1 = VERSIONS[1]
+
+BUNDLE_VERSION = V1.bundle_version
 DOMAIN_NAME = "PacSpace"
-DOMAIN_VERSION = "1"
+DOMAIN_VERSION = V1.domain_version
 PRIMARY_TYPE = "Delta"
 DOMAIN_TYPE = "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
 DELTA_TYPE = (
@@ -226,11 +249,12 @@ def type_string(name: str, fields: list[dict[str, str]]) -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def domain_separator(chain_id: int, contract: bytes) -> bytes:
+def domain_separator(chain_id: int, contract: bytes, version: str = DOMAIN_VERSION) -> bytes:
+    """EIP-712 domain separator of ``{name: "PacSpace", version, chainId, verifyingContract}``."""
     return k256(
         keccak(text=DOMAIN_TYPE)
         + keccak(text=DOMAIN_NAME)
-        + keccak(text=DOMAIN_VERSION)
+        + keccak(text=version)
         + chain_id.to_bytes(32, "big")
         + bytes(12)
         + contract
