@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import httpx
 import pytest
 from eth_account import Account
 
-from node.chain.client import AnchorClient, ChainMismatch, connect
+from node.chain.client import AnchorClient, ChainMismatch, OwnerCallRefused, connect
 from node.core.hashing import from_hex
 from node.devchain import DEV_ANCHORER_KEY, DEV_OWNER_KEY
 from node.rotation import RotationRefused, authorise_signer, revoke_signer, set_anchorer
@@ -60,9 +61,20 @@ def _verify(bundle: dict[str, Any], tmp_path: Path, rpc_url: str) -> dict[str, A
     return report
 
 
-def test_rotate_and_revoke_the_receipt_signer_and_every_receipt_still_verifies(
-    deployment: Deployment, tmp_path: Path
-) -> None:
+@dataclass
+class Rotation:
+    """What a record, rotate, revoke run left: every receipt's bundle, the export and derive?verify=true."""
+
+    bundles: list[dict[str, Any]]
+    export: str
+    derived: dict[str, Any]
+    old_signer: bytes
+    new_signer: bytes
+
+
+def record_rotate_revoke(deployment: Deployment, tmp_path: Path) -> Rotation:
+    """Four deltas by the first key (the last one left unanchored), a second key authorised, the node
+    switched to it, the first revoked once everything it signed is anchored, then one more delta."""
     owner = Account.from_key(DEV_OWNER_KEY)
     chain = AnchorClient(connect(deployment.rpc_url), deployment.address)
     assert chain.protocol_version() == 2
@@ -91,7 +103,8 @@ def test_rotate_and_revoke_the_receipt_signer_and_every_receipt_still_verifies(
     store = Store(db_url)
     with pytest.raises(RotationRefused, match="1 delta"):
         revoke_signer(chain, store, owner, old_signer)
-    assert chain.signer_window(old_signer) is not None and chain.signer_window(old_signer).active  # type: ignore[union-attr]
+    still = chain.signer_window(old_signer)
+    assert still is not None and still.active
 
     # The node switches keys; the old key's pending delta still anchors (the anchoring key is unchanged).
     second = start_node(deployment, tmp_path, db_url, receipt_signer_key=NEW_SIGNER_KEY, anchor_key=DEV_ANCHORER_KEY)
@@ -107,32 +120,45 @@ def test_rotate_and_revoke_the_receipt_signer_and_every_receipt_still_verifies(
         with second.client() as client:
             wait_for_status(client, new_ids[-1], "verified")
             bundles = [client.get(f"/v1/receipts/{r}/proof").json() for r in old_ids + new_ids]
+            export = client.get("/v1/balance/export", params={"customerId": "cust"}).text
             derived = client.get("/v1/balance/derive", params={"customerId": "cust", "verify": "true"}).json()
     finally:
         second.stop()
         store.close()
+    return Rotation(bundles, export, derived, old_signer, new_signer)
 
-    signers = [b["signer"] for b in bundles]
-    assert signers == ["0x" + old_signer.hex()] * 4 + ["0x" + new_signer.hex()] * 3
-    assert {b["version"] for b in bundles} == {"pacspace.proof.v2"}
-    for bundle in bundles:
+
+def forge_with_revoked_key(bundle: dict[str, Any], old_signer: bytes) -> dict[str, Any]:
+    """``bundle`` re-signed by the revoked first key: a receipt for a log index past its window."""
+    forged = dict(bundle)
+    signed = Account.from_key(DEV_ANCHORER_KEY).unsafe_sign_hash(from_hex(forged["fingerprint"]))
+    forged["signature"] = "0x" + bytes(signed.signature).hex()
+    forged["signer"] = "0x" + old_signer.hex()
+    return forged
+
+
+def test_rotate_and_revoke_the_receipt_signer_and_every_receipt_still_verifies(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    run = record_rotate_revoke(deployment, tmp_path)
+    signers = [b["signer"] for b in run.bundles]
+    assert signers == ["0x" + run.old_signer.hex()] * 4 + ["0x" + run.new_signer.hex()] * 3
+    assert {b["version"] for b in run.bundles} == {"pacspace.proof.v2"}
+    for bundle in run.bundles:
         report = _verify(bundle, tmp_path, deployment.rpc_url)
         assert report["exit"] == 0, [c for c in report["checks"] if not c["ok"]]
-    assert derived["verification"]["verified"] is True, derived["verification"]
+    assert run.derived["verification"]["verified"] is True, run.derived["verification"]
 
-    # A receipt of the revoked key for a log index past its window does not verify.
-    forged = dict(bundles[-1])
-    forged["signature"] = (
-        "0x" + bytes(Account._sign_hash(from_hex(forged["fingerprint"]), DEV_ANCHORER_KEY).signature).hex()
-    )  # type: ignore[attr-defined]
-    forged["signer"] = "0x" + old_signer.hex()
-    report = _verify(forged, tmp_path, deployment.rpc_url)
+    report = _verify(forge_with_revoked_key(run.bundles[-1], run.old_signer), tmp_path, deployment.rpc_url)
     assert report["exit"] == 1
     assert {c["name"] for c in report["checks"] if not c["ok"]} == {"anchorer"}
 
-    # A revoked key cannot come back, and a node will not start with it.
+    # A node will not start with the revoked key, which can never be authorised again.
     with pytest.raises(ChainMismatch, match="not an active receipt signer"):
-        start_node(deployment, tmp_path, db_url)
+        start_node(deployment, tmp_path, f"sqlite:///{tmp_path / 'node.db'}")
+    chain = AnchorClient(connect(deployment.rpc_url), deployment.address)
+    with pytest.raises(OwnerCallRefused, match="PacSpaceAnchorSignerExists"):
+        authorise_signer(chain, Account.from_key(DEV_OWNER_KEY), run.old_signer)
 
 
 def test_rotate_the_anchoring_key(deployment: Deployment, tmp_path: Path) -> None:

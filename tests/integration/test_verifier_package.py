@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Deployment, RunningNode, free_port, wait_for_status
+from tests.integration.test_key_rotation import forge_with_revoked_key, record_rotate_revoke
 from tests.support import VERIFIER_DIR
 from tests.unit.test_verifier_offline import _valid_bundle as valid_bundle
 
@@ -200,3 +201,21 @@ def test_the_installed_command_verifies_a_bundle_and_an_export_against_anvil(
     (tmp_path / "bundle.json").write_text(json.dumps(bundle))
     forged = venv.run("bundle.json", *chain, cwd=tmp_path)
     assert forged.returncode == 1 and "✗ fingerprint" in forged.stdout
+
+
+def test_the_installed_command_verifies_every_receipt_across_a_key_rotation(
+    venv: Venv, deployment: Deployment, tmp_path: Path
+) -> None:
+    """Record, rotate, revoke: old and new receipts verify with only the verifier installed."""
+    run = record_rotate_revoke(deployment, tmp_path)
+    chain = ["--rpc", deployment.rpc_url, "--contract", deployment.address]
+    for bundle in run.bundles:
+        (tmp_path / "bundle.json").write_text(json.dumps(bundle))
+        checked = venv.run("bundle.json", *chain, cwd=tmp_path)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+    derived = venv.run("derive", "-", *chain, cwd=tmp_path, stdin=run.export)
+    assert derived.returncode == 0, derived.stdout + derived.stderr
+    assert derived.stdout.splitlines()[-1] == "derived: balance 70 over 7 verified deltas"
+    (tmp_path / "forged.json").write_text(json.dumps(forge_with_revoked_key(run.bundles[-1], run.old_signer)))
+    forged = venv.run("forged.json", *chain, cwd=tmp_path)
+    assert forged.returncode == 1 and "✗ anchorer" in forged.stdout
