@@ -20,7 +20,7 @@ from eth_account import Account
 
 from node.chain.client import AnchorClient, ChainMismatch, OwnerCallRefused, connect
 from node.core.hashing import from_hex
-from node.devchain import DEV_ANCHORER_KEY, DEV_OWNER_KEY
+from node.devchain import DEV_ANCHORER_KEY, DEV_OWNER_KEY, Anvil, deploy_dev_contract_v1
 from node.rotation import RotationRefused, authorise_signer, revoke_signer, set_anchorer
 from node.store.db import Store
 from tests.conftest import Deployment, RunningNode, start_node, wait_for_status
@@ -189,3 +189,27 @@ def test_rotate_the_anchoring_key(deployment: Deployment, tmp_path: Path) -> Non
     assert health["anchorer"] == "0x" + new_anchorer.hex()
     assert receipt["signer"] == "0x" + _address(DEV_ANCHORER_KEY).hex()  # receipts are not the anchorer's business
     assert _verify(bundle, tmp_path, deployment.rpc_url)["exit"] == 0
+
+
+def test_a_node_on_a_v1_contract_keeps_issuing_v1_receipts_that_verify(anvil: Anvil, tmp_path: Path) -> None:
+    """Existing deployments: the node reads the contract's version and issues that protocol."""
+    deployment = Deployment(anvil.rpc_url, deploy_dev_contract_v1(anvil.rpc_url))
+    chain = AnchorClient(connect(deployment.rpc_url), deployment.address)
+    assert chain.protocol_version() == 1
+    node = start_node(deployment, tmp_path)
+    try:
+        (receipt_id,) = _record(node, "v1-a")
+        with node.client() as client:
+            wait_for_status(client, receipt_id, "verified")
+            proof = client.get(f"/v1/receipts/{receipt_id}/proof")
+            derived = client.get("/v1/balance/derive", params={"customerId": "cust", "verify": "true"}).json()
+    finally:
+        node.stop()
+    bundle = proof.json()
+    assert proof.headers["content-type"] == "application/vnd.pacspace.proof.v1+json"
+    assert bundle["version"] == "pacspace.proof.v1" and bundle["typedData"]["domain"]["version"] == "1"
+    assert _verify(bundle, tmp_path, deployment.rpc_url)["exit"] == 0
+    assert derived["verification"]["verified"] is True, derived["verification"]
+    # A v1 contract keeps no key history: revoking its signer would break old receipts, so it is refused.
+    with pytest.raises(RotationRefused, match="v1 anchor contract keeps no key history"):
+        authorise_signer(chain, Account.from_key(DEV_OWNER_KEY), _address(NEW_SIGNER_KEY))
