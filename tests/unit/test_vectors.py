@@ -156,6 +156,7 @@ def test_verifier_gives_what_the_vector_wants(path: Path, subprocess_run: bool) 
 
 
 SAMPLE = _sample()
+PROTOCOL_VERSION_SELECTOR = "0x2ae9c600"  # protocolVersion()
 BUNDLES = [p for p in FILES if p.parent.name == "bundle" and "input" in load(p) and load(p)["want"]["exit"] != 2]
 
 
@@ -176,7 +177,11 @@ def test_node_checks_give_what_the_bundle_vector_wants(path: Path) -> None:
     assert sorted(r.name for r in results if not r.ok) == vector["want"]["failed"], [
         (r.name, r.detail) for r in results if not r.ok
     ]
-    assert not server.misses, f"the node asked what the transcript does not hold: {server.misses}"
+    # v1 vectors predate the verifier's protocolVersion() probe (a v1 bundle is only valid against a v1
+    # contract); an unanswered probe means "no such function", as a v1 contract's revert does.
+    probe = PROTOCOL_VERSION_SELECTOR if vector["protocol"] == 1 else None
+    misses = [m for m in server.misses if probe is None or probe not in m]
+    assert not misses, f"the node asked what the transcript does not hold: {misses}"
 
 
 def test_replay_answers_only_what_was_recorded() -> None:

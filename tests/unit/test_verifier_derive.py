@@ -741,7 +741,7 @@ def test_cli_derive_against_an_unreachable_rpc(tmp_path: Path) -> None:
     path = write_export(tmp_path / "export.jsonl", bundles)
     proc = _cli("derive", str(path), "--rpc", "http://127.0.0.1:9", "--json", "--quiet")
     assert (proc.returncode, proc.stdout) == (2, ""), proc.stdout
-    assert proc.stderr.splitlines() == ["error: RPC unreachable at http://127.0.0.1:9 (ConnectionError)"]
+    assert proc.stderr.splitlines() == ["error: RPC unreachable at http://127.0.0.1:9 (URLError)"]
     token = _cli("checkpoint", WANT["proofToken"], "--export", str(path), "--rpc", "http://127.0.0.1:9", "--json")
     assert (token.returncode, token.stdout) == (2, ""), token.stdout
     assert "RPC unreachable" in token.stderr
@@ -1012,9 +1012,9 @@ def test_bad_tokens(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
     assert vr.main(["checkpoint", f"@{tmp_path / 'missing'}", "--export", str(export)]) == 2
     assert vr.main(["checkpoint", WANT["proofToken"], "--export", str(tmp_path / "missing")]) == 2
     capsys.readouterr()
-    code, report = _checkpoint("0x02" + WANT["proofToken"][4:], export, chain, monkeypatch, capsys)
+    code, report = _checkpoint("0xff" + WANT["proofToken"][4:], export, chain, monkeypatch, capsys)
     assert code == 1
-    assert "version byte is 0x02" in _failed(report)["token"]
+    assert "version byte is 0xff" in _failed(report)["token"]
     assert set(_failed(report)) == set(CHECKPOINT_CHECKS)
     code, report = _checkpoint(WANT["proofToken"] + "00" * 32, export, chain, monkeypatch, capsys)
     assert code == 1

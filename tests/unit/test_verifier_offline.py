@@ -354,7 +354,7 @@ MUTATIONS: list[tuple[str, Any, str]] = [
     ("contract", "0x" + "11" * 20, "domain"),
     ("metadata", '{"plan":"pro","units":1001}', "metadata"),
     ("metadata", None, "metadata"),
-    ("version", "pacspace.proof.v2", "format"),
+    ("version", "pacspace.proof.v9", "format"),
 ]
 
 
@@ -545,7 +545,7 @@ def test_cli_unreachable_rpc_exits_2_with_one_line(bundle_file: Path) -> None:
     proc = _cli(str(bundle_file), "--rpc", "http://127.0.0.1:9", "--explorer", "https://scan.example/")
     assert proc.returncode == 2, proc.stdout
     assert proc.stdout == ""
-    assert proc.stderr.splitlines() == ["error: RPC unreachable at http://127.0.0.1:9 (ConnectionError)"]
+    assert proc.stderr.splitlines() == ["error: RPC unreachable at http://127.0.0.1:9 (URLError)"]
     as_json = _cli("-", "--rpc", "http://127.0.0.1:9", "--json", stdin=json.dumps(_valid_bundle()))
     assert (as_json.returncode, as_json.stdout) == (2, ""), as_json.stdout
     assert "RPC unreachable at http://127.0.0.1:9" in as_json.stderr

@@ -281,6 +281,9 @@ def fetch_chain_facts(chain: ChainSource, b: Bundle, contract: bytes | None) -> 
                     facts.signer_for = attempt(lambda: chain.is_signer_for(contract, signer, log_index), "isSignerFor")
             else:
                 facts.is_anchorer = attempt(lambda: chain.is_anchorer(contract, signer), "isAnchorer")
+                # A v1 bundle is only valid against a v1 contract: on a v2 contract isAnchorer names gas
+                # wallets, which have no say over receipts. No answer (a v1 contract reverts) means v1.
+                facts.protocol_version = attempt(lambda: chain.protocol_version(contract), "protocolVersion")
         if b.start_index is not None:
             start = b.start_index
             facts.commitment = attempt(lambda: chain.batch_commitment(contract, start), "batchCommitment")

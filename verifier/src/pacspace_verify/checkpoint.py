@@ -123,6 +123,16 @@ def _cp_signature(t: Token) -> tuple[CheckResult, bytes | None]:
     ), signer
 
 
+def _contract_version(chain: ChainSource, contract: bytes) -> int:
+    """The contract's protocolVersion(); 1 when it has none (or the RPC gives no answer to it)."""
+    try:
+        return chain.protocol_version(contract)
+    except OSError:
+        raise
+    except Exception:
+        return 1
+
+
 def _cp_signer_window(
     t: Token, signer: bytes, chain: ChainSource, contract: bytes, head_log_index: int | None, rpc_chain: int
 ) -> CheckResult:
@@ -168,6 +178,12 @@ def _cp_anchorer(
         if t.protocol.signer_window:
             return _cp_signer_window(t, signer, chain, contract, head_log_index, rpc_chain)
         authorised = chain.is_anchorer(contract, signer)
+        if authorised and _contract_version(chain, contract) >= 2:
+            return CheckResult(
+                "anchorer",
+                False,
+                f"{hx(contract)} is a protocol v2 contract; a v1 token is only valid against a v1 contract",
+            )
     except OSError as exc:
         return CheckResult("anchorer", False, f"RPC unreachable at {chain.url} ({type(exc).__name__})")
     except Exception as exc:

@@ -42,6 +42,13 @@ def check_anchorer(b: Bundle, facts: ChainFacts) -> CheckResult:
     if isinstance(facts.is_anchorer, FetchError) or facts.is_anchorer is None:
         why = facts.is_anchorer.message if facts.is_anchorer else "isAnchorer not called"
         return CheckResult("anchorer", False, why)
+    if isinstance(facts.protocol_version, int) and facts.protocol_version >= 2:
+        return CheckResult(
+            "anchorer",
+            False,
+            f"{hx_opt(facts.contract)} is a protocol v{facts.protocol_version} contract; a {b.version} bundle is "
+            "only valid against a v1 contract (on v2, isAnchorer names gas wallets, not receipt signers)",
+        )
     if not facts.is_anchorer:
         return CheckResult(
             "anchorer",
