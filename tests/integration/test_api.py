@@ -59,9 +59,11 @@ def test_record_then_anchored_then_verified_with_a_proof(node: RunningNode, depl
         assert verified["blockNumber"] and verified["txHash"] and verified["confirmations"] >= 1  # type: ignore[operator]
 
         bundle_response = client.get(f"/v1/receipts/{receipt['receiptId']}/proof")
-        assert bundle_response.headers["content-type"].startswith("application/vnd.pacspace.proof.v1+json")
+        assert bundle_response.headers["content-type"].startswith(
+            "application/vnd.pacspace.proof.v2+json"
+        )  # a v2 contract issues v2
         bundle = bundle_response.json()
-    assert bundle["version"] == "pacspace.proof.v1"
+    assert bundle["version"] == "pacspace.proof.v2"
     assert bundle["typedData"]["primaryType"] == "Delta"
     assert bundle["typedData"]["message"]["delta"] == "-1000"
     assert bundle["metadata"] == '{"plan":"pro"}'

@@ -141,7 +141,7 @@ def test_wait_until_verified_then_proof(node: RunningNode, deployment: Deploymen
     assert pending.status == "pending" and pending.log_index is None
     assert verified.status == "verified" and verified.log_index == 0 and verified.batch_id == 0
     assert verified.tx_hash and verified.block_number and verified.confirmations >= verified.confirmations_required
-    assert bundle["version"] == "pacspace.proof.v1" and bundle["receiptId"] == pending.receipt_id
+    assert bundle["version"] == "pacspace.proof.v2" and bundle["receiptId"] == pending.receipt_id
     assert bundle["fingerprint"] == pending.fingerprint and bundle["contract"] == deployment.address
     assert bundle["typedData"]["message"]["delta"] == "42"
 
