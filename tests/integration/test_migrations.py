@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
 from sqlmodel import SQLModel
 
 from node.store.db import SchemaOutdatedError, Store, UnsupportedDatabase
@@ -202,3 +203,37 @@ def test_db_revision_writes_the_next_numbered_migration_from_the_models(
     assert [
         line.strip() for line in upgrade_body.splitlines() if line.strip() and not line.strip().startswith("#")
     ] == ["pass"]  # the models match the newest revision: nothing to do
+
+
+@BOTH_BACKENDS
+def test_upgrading_to_0004_records_each_existing_delta_s_signer(empty_url: str) -> None:
+    """Receipts name the key that signed them; rows from before 0004 get the address their signature recovers to."""
+    from node.core.signing import Signer
+    from node.devchain import DEV_ANCHORER_KEY
+
+    signer = Signer(bytes.fromhex(DEV_ANCHORER_KEY[2:]))
+    _at_revision(empty_url, "0003")
+    store = Store(empty_url)
+    with store.engine.begin() as connection:
+        connection.execute(text("insert into tenants (id, name, created_at) values ('t', 't', 1)"))
+        for index in range(3):
+            fingerprint = bytes([index + 1]) * 32
+            connection.execute(
+                text(
+                    "insert into deltas (receipt_id, tenant, customer_id, reference_id, amount, reason, "
+                    "metadata_hash, customer_index, prev_fingerprint, recorded_at, salt, fingerprint, signature, "
+                    "request_hash, status, corrects, running_total) values (:r, 't', 'c', :r, '1', 'x', :z, :i, :z, "
+                    "1, :z, :f, :s, :z, 'pending', :z, '1')"
+                ),
+                {
+                    "r": f"rcpt_{index}",
+                    "z": bytes(32),
+                    "i": index,
+                    "f": fingerprint,
+                    "s": signer.sign_digest(fingerprint),
+                },
+            )
+    assert upgrade(store) == ("0003", head_revision())
+    store.close()
+    rows = sql(empty_url, "select receipt_id, signer from deltas order by receipt_id")
+    assert [(receipt, bytes(address)) for receipt, address in rows] == [(f"rcpt_{i}", signer.address) for i in range(3)]
