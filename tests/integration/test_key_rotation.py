@@ -213,3 +213,44 @@ def test_a_node_on_a_v1_contract_keeps_issuing_v1_receipts_that_verify(anvil: An
     # A v1 contract keeps no key history: revoking its signer would break old receipts, so it is refused.
     with pytest.raises(RotationRefused, match="v1 anchor contract keeps no key history"):
         authorise_signer(chain, Account.from_key(DEV_OWNER_KEY), _address(NEW_SIGNER_KEY))
+
+
+def test_the_signer_and_anchorer_commands(
+    deployment: Deployment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from node.cli import main
+
+    db_url = f"sqlite:///{tmp_path / 'node.db'}"
+    Store(db_url).create_schema()
+    for name, value in {
+        "PACSPACE_RPC_URL": deployment.rpc_url,
+        "PACSPACE_CHAIN_ID": "31337",
+        "PACSPACE_CONTRACT_ADDRESS": deployment.address,
+        "PACSPACE_DATABASE_URL": db_url,
+        "PACSPACE_SIGNER_KEY": DEV_ANCHORER_KEY,
+        "PACSPACE_OWNER_KEY": DEV_OWNER_KEY,
+    }.items():
+        monkeypatch.setenv(name, value)
+    new, old = Account.from_key(NEW_SIGNER_KEY).address.lower(), Account.from_key(DEV_ANCHORER_KEY).address.lower()
+
+    assert main(["signer", "show"]) == 0
+    assert f"{old}: active from log index 0 (contract v2, nextIndex 0)" in capsys.readouterr().out
+    assert main(["signer", "authorise", new]) == 0
+    assert f"authorised {new} at log index 0" in capsys.readouterr().out
+    assert main(["signer", "authorise", new]) == 1
+    assert "PacSpaceAnchorSignerExists" in capsys.readouterr().err
+    assert main(["signer", "revoke", old]) == 0
+    assert main(["signer", "show", old]) == 0
+    assert f"{old}: revoked from log index 0 until 0 (exclusive)" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="address must be 20 bytes"):
+        main(["signer", "revoke", "0x1234"])
+
+    anchorer = Account.from_key(NEW_ANCHOR_KEY).address.lower()
+    assert main(["anchorer", "add", anchorer]) == 0
+    chain = AnchorClient(connect(deployment.rpc_url), deployment.address)
+    assert chain.is_anchorer(_address(NEW_ANCHOR_KEY))
+    assert main(["anchorer", "remove", anchorer]) == 0
+    assert not chain.is_anchorer(_address(NEW_ANCHOR_KEY))
+    monkeypatch.delenv("PACSPACE_OWNER_KEY")
+    with pytest.raises(SystemExit, match="PACSPACE_OWNER_KEY"):
+        main(["anchorer", "add", anchorer])
