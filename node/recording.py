@@ -167,6 +167,8 @@ class Recorder:
         self._closing = False
         self._sign_threads = max(1, sign_threads)
         self._sign_pool: ThreadPoolExecutor | None = None  # started with the first large group
+        # Set when the contract revokes this node's signer: nothing more is signed with it.
+        self.refusal: PacSpaceError | None = None
         # The hot path runs raw driver statements, whose constraint violations are the driver's own class.
         dbapi = store.engine.dialect.dbapi
         self._integrity_errors: tuple[type[Exception], ...] = (IntegrityError,) + (
@@ -231,6 +233,9 @@ class Recorder:
         return job.row, job.created
 
     def _submit(self, jobs: list[_Job], loop: asyncio.AbstractEventLoop | None) -> _Ticket:
+        refusal = self.refusal
+        if refusal is not None:
+            raise refusal
         for job in jobs:
             job.request_hash = job.request.request_hash  # in the caller: keeps the writer thread short
         ticket = _Ticket(jobs, loop)

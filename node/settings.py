@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     anchor_trigger_pending: int = Field(default=1000, ge=1)
     max_batch_size: int = Field(default=10_000, ge=1, le=2**32 - 1)
     confirmations: int = Field(default=1, ge=1)
+    signer_check_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="how often the node asks the contract whether its receipt signer is still active",
+    )
     receipt_timeout_seconds: float = Field(default=30.0, gt=0)
     explorer_url: str | None = None
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)

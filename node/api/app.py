@@ -30,6 +30,7 @@ from node.api.webhook_routes import router as webhook_router
 from node.chain.client import AnchorClient, connect
 from node.checkpointing import Checkpoints
 from node.comparing import Comparisons
+from node.core.errors import ChainUnavailable, ReceiptSignerRevoked
 from node.core.hashing import from_hex, to_hex
 from node.core.protocol import protocol_for_contract
 from node.core.ratelimit import BucketPolicy
@@ -147,6 +148,14 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
             services.usage.flush, "interval", seconds=settings.usage_flush_seconds, id="usage", coalesce=True
         )
         services.scheduler.add_job(
+            _quietly(lambda: _watch_receipt_signer(services)),
+            "interval",
+            seconds=settings.signer_check_seconds,
+            id="receipt-signer",
+            coalesce=True,
+            max_instances=1,
+        )
+        services.scheduler.add_job(
             _quietly(services.webhooks.deliver_due),
             "interval",
             seconds=settings.webhook_poll_seconds,
@@ -226,13 +235,33 @@ def _quietly(job: Callable[[], object]) -> Callable[[], None]:
     return run
 
 
+def _watch_receipt_signer(services: Services) -> None:
+    """Stop signing once the contract has closed this node's receipt signer window (a key revoked while a
+    process still ran with it); recording resumes if the window is open again, which a v2 contract never does."""
+    address = services.signer.address
+    try:
+        window = services.anchor.chain.signer_window(address)
+    except ChainUnavailable:
+        return  # the anchoring job reports the chain; a revocation is noticed at the next answer
+    if window is None or not window.active:
+        if services.recorder.refusal is None:
+            log.error("receipt signer revoked on the contract: recording refused", extra={"signer": to_hex(address)})
+        services.recorder.refusal = ReceiptSignerRevoked(
+            f"this node's receipt signing key {to_hex(address)} is no longer authorised by the anchor contract; "
+            "restart the node with the new key (docs/KEYS.md)"
+        )
+    else:
+        services.recorder.refusal = None
+
+
 def _add_operational_routes(app: FastAPI, services: Services) -> None:
     @app.get("/healthz", summary="Liveness and anchoring state")
     def healthz(_request: Request) -> dict[str, Any]:
         with services.store.session() as session:
             waiting = count_unbatched(session=session)
         return {
-            "status": "ok" if services.anchor.last_error is None else "degraded",
+            "status": "ok" if services.anchor.last_error is None and services.recorder.refusal is None else "degraded",
+            "receiptSigner": "revoked" if services.recorder.refusal is not None else "active",
             "chainId": services.settings.chain_id,
             "contract": services.settings.contract_address,
             "signer": to_hex(services.signer.address),

@@ -86,6 +86,14 @@ class ChainUnavailable(PacSpaceError):
     title = "Chain unavailable"
 
 
+class ReceiptSignerRevoked(PacSpaceError):
+    """The contract no longer counts this node's receipt signer: a receipt signed now could never verify."""
+
+    code = "receipt_signer_revoked"
+    status = 503
+    title = "Receipt signing key revoked"
+
+
 class RateLimited(PacSpaceError):
     code = "rate_limited"
     status = 429

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -254,3 +255,33 @@ def test_the_signer_and_anchorer_commands(
     monkeypatch.delenv("PACSPACE_OWNER_KEY")
     with pytest.raises(SystemExit, match="PACSPACE_OWNER_KEY"):
         main(["anchorer", "add", anchorer])
+
+
+def test_a_running_node_stops_signing_once_its_key_is_revoked(deployment: Deployment, tmp_path: Path) -> None:
+    """A process forgotten in a rotation must not issue receipts that could never verify."""
+    owner = Account.from_key(DEV_OWNER_KEY)
+    chain = AnchorClient(connect(deployment.rpc_url), deployment.address)
+    node = start_node(deployment, tmp_path, signer_check_seconds=0.1)
+    store = Store(node.db_url)
+    try:
+        (first,) = _record(node, "before")
+        with node.client() as client:
+            wait_for_status(client, first, "verified")
+        authorise_signer(chain, owner, _address(NEW_SIGNER_KEY))
+        revoke_signer(chain, store, owner, _address(DEV_ANCHORER_KEY))
+        with node.client() as client:
+            deadline = time.monotonic() + 15
+            while True:
+                response = client.post(
+                    "/v1/balance/delta", json={"customerId": "cust", "delta": 1, "reason": "u", "referenceId": "late"}
+                )
+                if response.status_code != 201 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            health = httpx.get(f"{node.base_url}/healthz").json()
+    finally:
+        node.stop()
+        store.close()
+    assert response.status_code == 503, response.text
+    assert response.json()["code"] == "receipt_signer_revoked"
+    assert health["status"] == "degraded" and health["receiptSigner"] == "revoked"
