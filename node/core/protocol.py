@@ -127,17 +127,16 @@ class ProtocolVersion:
     @cached_property
     def eip712_types(self) -> dict[str, list[dict[str, str]]]:
         """The ``types`` member of the typed-data JSON of a Delta (what the bundle carries)."""
-        return {
-            "EIP712Domain": [{"name": f.name, "type": f.type} for f in DOMAIN_FIELDS],
-            "Delta": [{"name": f.name, "type": f.type} for f in self.delta_fields],
-        }
+        return _types("Delta", self.delta_fields)
 
     @cached_property
     def checkpoint_eip712_types(self) -> dict[str, list[dict[str, str]]]:
-        return {
-            "EIP712Domain": [{"name": f.name, "type": f.type} for f in DOMAIN_FIELDS],
-            "Checkpoint": [{"name": f.name, "type": f.type} for f in self.checkpoint_fields],
-        }
+        return _types("Checkpoint", self.checkpoint_fields)
+
+
+def _types(primary: str, fields: tuple[StructField, ...] | tuple[DeltaField, ...]) -> dict[str, list[dict[str, str]]]:
+    members = {"EIP712Domain": DOMAIN_FIELDS, primary: fields}
+    return {name: [{"name": f.name, "type": f.type} for f in table] for name, table in members.items()}
 
 
 PROTOCOL_V1 = ProtocolVersion(

@@ -186,6 +186,23 @@ def _chain(url: str) -> CachedChain:
     return CachedChain(RpcChain(url))
 
 
+def _read_input(source: str, members: frozenset[str], what: str) -> tuple[object, list[str]] | None:
+    """The decoded JSON of ``source`` and its duplicate keys; None, after one line on stderr, when unusable."""
+    try:
+        raw, duplicates = load_bundle(source)
+        require_shape(raw, members, what, source)
+    except UnusableInput as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+    return raw, duplicates
+
+
+def _reachable_chain(url: str) -> CachedChain | None:
+    """The cached chain source of ``url``; None, after one line on stderr, when nothing answers there."""
+    chain = _chain(url)
+    return None if _unreachable(chain) else chain
+
+
 def _unreachable(chain: ChainSource) -> bool:
     """True (and the one-line message on stderr) when the RPC does not answer at all: there is
     nothing to check against, exit status 2. An RPC that answers, even with an error, is
@@ -215,8 +232,8 @@ def main_derive(argv: list[str]) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     asked = bool(watch.receipts or watch.checkpoints or args.receipts)
-    chain = _chain(args.rpc)
-    if _unreachable(chain):
+    chain = _reachable_chain(args.rpc)
+    if chain is None:
         return 2
     checker = ExportChecker(chain, pinned, args.confirmations, on_delta=watch if asked else None)
     try:
@@ -297,8 +314,8 @@ def main_checkpoint(argv: list[str]) -> int:
     except UnusableInput as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    chain = _chain(args.rpc)
-    if _unreachable(chain):
+    chain = _reachable_chain(args.rpc)
+    if chain is None:
         return 2
     token: Token | None = None
     checker: ExportChecker | None = None
@@ -368,15 +385,11 @@ def main_checkpoint(argv: list[str]) -> int:
 
 def main_bundle(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        raw, duplicates = load_bundle(args.bundle)
-        require_shape(raw, BUNDLE_MEMBERS, "a proof bundle", args.bundle)
-    except UnusableInput as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    read = _read_input(args.bundle, BUNDLE_MEMBERS, "a proof bundle")
+    chain = None if read is None else _reachable_chain(args.rpc)
+    if read is None or chain is None:
         return 2
-    chain = _chain(args.rpc)
-    if _unreachable(chain):
-        return 2
+    raw, duplicates = read
     pinned: bytes | None = args.contract
     b = parse_bundle(raw, duplicates)
     contract = pinned if pinned is not None else b.contract
@@ -429,15 +442,11 @@ def build_evidence_parser() -> argparse.ArgumentParser:
 
 def main_evidence(argv: list[str]) -> int:
     args = build_evidence_parser().parse_args(argv)
-    try:
-        raw, duplicates = load_bundle(args.pack)
-        require_shape(raw, PACK_MEMBERS, "an evidence pack", args.pack)
-    except UnusableInput as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    read = _read_input(args.pack, PACK_MEMBERS, "an evidence pack")
+    chain = None if read is None else _reachable_chain(args.rpc)
+    if read is None or chain is None:
         return 2
-    chain = _chain(args.rpc)
-    if _unreachable(chain):
-        return 2
+    raw, duplicates = read
     pinned: bytes | None = args.contract
     pack = parse_pack(raw, duplicates)
     outcome = run_evidence_checks(pack, chain, pinned, args.confirmations)
