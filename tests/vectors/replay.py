@@ -75,7 +75,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @contextmanager
 def _serving(server: _Server) -> Iterator[str]:
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() waits for serve_forever's next poll: the default 0.5 s would cost that per vector.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
