@@ -8,7 +8,7 @@ method and params (compared after ``normalise``: every string that starts with `
 lowercased, so checksummed and lowercase addresses are the same request); a request that is not
 in the transcript gets a JSON-RPC error. ``RecordingProxy`` stands in front of a real node
 (Anvil) and keeps, in the same format, every request it forwarded and its answer: the generator
-(tests/vectors/tools/generate_v1.py) runs the verifier through it to write the transcript.
+(tests/vectors/tools/generate.py) runs the verifier through it to write the transcript.
 
 Run ``python -m tests.vectors.replay VECTOR.json`` to serve a vector's transcript by hand (it
 prints the URL), e.g. for a verifier in another language.
@@ -75,7 +75,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @contextmanager
 def _serving(server: _Server) -> Iterator[str]:
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() waits for serve_forever's next poll: the default 0.5 s would cost that per vector.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
