@@ -40,12 +40,6 @@ FILES = sorted(VECTORS.glob("v*/*/*.json"))
 # The checks each mode names itself (derive's lines also run the bundle checks, covered by bundle).
 MODE_CHECKS = {"bundle": CHECK_NAMES, "derive": EXPORT_CHECKS, "checkpoint": CHECKPOINT_CHECKS}
 MODE_CHECKS["evidence"] = EVIDENCE_CHECKS
-# Committed vectors that today's verifier no longer gives, with why. Files are never edited, so a
-# superseded one stays, expected to fail (xfail; the test fails the day it passes again).
-SUPERSEDED = {
-    "v1/checkpoint/invalid-token": "its 'unknown' token version byte 0x02 is protocol v2's since v2 landed: the "
-    "token now decodes (as v2), so not every check fails; v2/checkpoint/invalid-token uses 0xff",
-}
 TOP_LEVEL = {"description", "protocol", "mode", "input", "inputText", "export", "options", "rpc"}
 TOP_LEVEL |= {"rpcUnreachable", "want", "provenance"}
 
@@ -184,9 +178,6 @@ def test_verifier_gives_what_the_vector_wants(path: Path, subprocess_run: bool) 
     vector = load(path)
     code, failed, proc = run_vector(vector, subprocess_run=subprocess_run)
     want = vector["want"]
-    if _id(path) in SUPERSEDED:
-        assert (code, failed) != (want["exit"], want["failed"]), f"{_id(path)} passes again: drop it from SUPERSEDED"
-        pytest.xfail(SUPERSEDED[_id(path)])
     assert (code, failed) == (want["exit"], want["failed"]), proc.stdout[-3000:] + proc.stderr
     if code == 2:
         assert proc.stdout == "" and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
@@ -214,10 +205,9 @@ def test_node_checks_give_what_the_bundle_vector_wants(path: Path) -> None:
     assert sorted(r.name for r in results if not r.ok) == vector["want"]["failed"], [
         (r.name, r.detail) for r in results if not r.ok
     ]
-    # v1 vectors predate the verifier's protocolVersion() probe (a v1 bundle is only valid against a v1
-    # contract); an unanswered probe means "no such function", as a v1 contract's revert does.
-    probe = PROTOCOL_VERSION_SELECTOR if vector["protocol"] == 1 else None
-    misses = [m for m in server.misses if probe is None or probe not in m]
+    # Bundles judged by v1 rules probe protocolVersion() (a v1 bundle is only valid against a v1 contract);
+    # vectors recorded before the probe lack it, and an unanswered probe reads as a v1 contract's revert.
+    misses = [m for m in server.misses if PROTOCOL_VERSION_SELECTOR not in m]
     assert not misses, f"the node asked what the transcript does not hold: {misses}"
 
 
