@@ -100,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pacspace-verify",
         description=(
-            "Verify a PacSpace proof bundle (pacspace.proof.v1 or v2) against the chain (section 4 of docs/PROTOCOL.md)."
+            "Verify a PacSpace proof bundle (pacspace.proof.v1 or .v2) against the chain "
+            "(section 4 of docs/PROTOCOL.md)."
         ),
         epilog=MODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
