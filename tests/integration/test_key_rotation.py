@@ -219,8 +219,11 @@ def test_a_node_on_a_v1_contract_keeps_issuing_v1_receipts_that_verify(anvil: An
 def test_the_signer_and_anchorer_commands(
     deployment: Deployment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from node import cli
     from node.cli import main
 
+    # main() would point the root logger at this test's captured stderr, which closes when the test ends.
+    monkeypatch.setattr(cli, "configure_logging", lambda level: None)
     db_url = f"sqlite:///{tmp_path / 'node.db'}"
     Store(db_url).create_schema()
     for name, value in {
