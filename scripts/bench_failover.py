@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from node.devcluster import Cluster  # noqa: E402
+from node.dev.cluster import Cluster  # noqa: E402
 
 
 def _leader(cluster: Cluster, timeout: float = 30) -> int:

@@ -35,8 +35,8 @@ from benchkit import ingest  # noqa: E402
 from benchkit.loadgen import request_bytes, run_load  # noqa: E402
 from benchkit.node_harness import BenchNode, cpu_seconds, start_node  # noqa: E402
 
-from node.devchain import free_port  # noqa: E402
-from node.devpostgres import Postgres, start_postgres  # noqa: E402
+from node.dev.chain import free_port  # noqa: E402
+from node.dev.postgres import Postgres, start_postgres  # noqa: E402
 
 _TICK = os.sysconf("SC_CLK_TCK")
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from benchkit.loadgen import LoadResult, median, percentile, request_bytes, run_load
 from benchkit.node_harness import REPO, BenchNode
 from benchkit.table import Row
-from node.devchain import free_port, port_open
+from node.dev.chain import free_port, port_open
 
 
 @dataclass
