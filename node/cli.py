@@ -288,12 +288,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def run_bench(bench_args: list[str]) -> int:
-    """Delegates to scripts/bench.py of a source checkout (it needs Anvil, the forge artifact and node_modules)."""
+    """Delegates to bench/bench.py of a source checkout (it needs Anvil, the forge artifact and node_modules)."""
     import subprocess
 
-    script = Path(__file__).resolve().parent.parent / "scripts" / "bench.py"
+    script = Path(__file__).resolve().parent.parent / "bench" / "bench.py"
     if not script.exists():
-        print("error: the benchmark runs from a source checkout (scripts/bench.py); see docs/PERFORMANCE.md")
+        print("error: the benchmark runs from a source checkout (bench/bench.py); see docs/PERFORMANCE.md")
         return 2
     return subprocess.call([sys.executable, str(script), *bench_args])  # noqa: S603 (our own script)
 
@@ -337,7 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_deploy_parser(sub)
 
-    bench = sub.add_parser("bench", help="the performance benchmark (scripts/bench.py; --help there)", add_help=False)
+    bench = sub.add_parser("bench", help="the performance benchmark (bench/bench.py; --help there)", add_help=False)
     bench.add_argument("bench_args", nargs=argparse.REMAINDER)
     bench.set_defaults(func=cmd_bench)
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark derive, derive?verify=true and export over one customer with many deltas.
 
-    .venv/bin/python scripts/bench_ledger.py --deltas 1000000 [--batch 10000] [--keep DIR]
+    .venv/bin/python bench/bench_ledger.py --deltas 1000000 [--batch 10000] [--keep DIR]
 
 Builds a real record without going through HTTP (to keep set-up in minutes): signed deltas in
 a SQLite file, anchored on a fresh Anvil in batches, then times

@@ -6,7 +6,7 @@ as a standby each time) and prints, per kill, the seconds until another process 
 ``anchoringLeader`` and until a delta posted after the kill is verified. Every run ends by
 checking that no anchor transaction reverted.
 
-    .venv/bin/python scripts/bench_failover.py --kills 10 --interval 1
+    .venv/bin/python bench/bench_failover.py --kills 10 --interval 1
 """
 
 from __future__ import annotations

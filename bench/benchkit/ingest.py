@@ -65,7 +65,7 @@ def _expect(ok: int) -> Callable[[int, bytes], None]:
 def measure_ceiling(config: IngestConfig) -> float:
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "benchkit.echo_server", str(port)], cwd=REPO / "scripts", stdin=subprocess.DEVNULL
+        [sys.executable, "-m", "benchkit.echo_server", str(port)], cwd=REPO / "bench", stdin=subprocess.DEVNULL
     )
     try:
         while not port_open("127.0.0.1", port):
