@@ -62,22 +62,22 @@ def worker_app() -> FastAPI:
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
-    from node import devchain
+    from node.dev import chain as dev_chain
     from node.store.db import Store
     from node.store.keys import create_api_key
 
     data_dir = Path(args.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    anvil = devchain.start_anvil(
+    anvil = dev_chain.start_anvil(
         port=args.chain_port, state_file=data_dir / "anvil-state.json", block_time=args.block_time
     )
     try:
-        address, deployed = devchain.ensure_contract(rpc_url=anvil.rpc_url, data_dir=data_dir)
+        address, deployed = dev_chain.ensure_contract(rpc_url=anvil.rpc_url, data_dir=data_dir)
         if deployed:
-            retired = devchain.retire_database(data_dir)
+            retired = dev_chain.retire_database(data_dir)
             if retired is not None:
                 print(f"note: new contract deployed; the old database was moved to {retired}", flush=True)
-        env = devchain.dev_environment(data_dir=data_dir, rpc_url=anvil.rpc_url, contract_address=address)
+        env = dev_chain.dev_environment(data_dir=data_dir, rpc_url=anvil.rpc_url, contract_address=address)
         env["PACSPACE_PORT"] = str(args.port)
         env.setdefault("PACSPACE_ANCHOR_INTERVAL_SECONDS", os.environ.get("PACSPACE_ANCHOR_INTERVAL_SECONDS", "1"))
         key_file = data_dir / "api-key"
@@ -95,7 +95,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         print(
             "\nPacSpace node (development)\n"
             f"  API       http://127.0.0.1:{args.port}   docs: http://127.0.0.1:{args.port}/docs\n"
-            f"  chain     {anvil.rpc_url}   (Anvil, chain id {devchain.DEV_CHAIN_ID})\n"
+            f"  chain     {anvil.rpc_url}   (Anvil, chain id {dev_chain.DEV_CHAIN_ID})\n"
             f"  contract  {address}\n"
             f"  database  {data_dir / 'pacspace.db'}\n"
             f"  API key   {token}\n"
@@ -176,7 +176,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_deploy(args: argparse.Namespace) -> int:
     from node.chain.client import account_from_key, connect, deploy_anchor
-    from node.devchain import ARTIFACT
+    from node.dev.chain import ARTIFACT
 
     key = os.environ.get("PACSPACE_DEPLOYER_KEY")
     if not key:
@@ -288,12 +288,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def run_bench(bench_args: list[str]) -> int:
-    """Delegates to scripts/bench.py of a source checkout (it needs Anvil, the forge artifact and node_modules)."""
+    """Delegates to bench/bench.py of a source checkout (it needs Anvil, the forge artifact and node_modules)."""
     import subprocess
 
-    script = Path(__file__).resolve().parent.parent / "scripts" / "bench.py"
+    script = Path(__file__).resolve().parent.parent / "bench" / "bench.py"
     if not script.exists():
-        print("error: the benchmark runs from a source checkout (scripts/bench.py); see docs/PERFORMANCE.md")
+        print("error: the benchmark runs from a source checkout (bench/bench.py); see docs/PERFORMANCE.md")
         return 2
     return subprocess.call([sys.executable, str(script), *bench_args])  # noqa: S603 (our own script)
 
@@ -337,7 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_deploy_parser(sub)
 
-    bench = sub.add_parser("bench", help="the performance benchmark (scripts/bench.py; --help there)", add_help=False)
+    bench = sub.add_parser("bench", help="the performance benchmark (bench/bench.py; --help there)", add_help=False)
     bench.add_argument("bench_args", nargs=argparse.REMAINDER)
     bench.set_defaults(func=cmd_bench)
 

@@ -24,8 +24,8 @@ import uvicorn
 
 from node.api.app import create_app
 from node.chain.client import AnchorClient, account_from_key, connect
-from node.devchain import ARTIFACT, DEV_ANCHORER_KEY, Anvil, deploy_dev_contract, free_port, start_anvil
-from node.devpostgres import Postgres, start_postgres
+from node.dev.chain import ARTIFACT, DEV_ANCHORER_KEY, Anvil, deploy_dev_contract, free_port, start_anvil
+from node.dev.postgres import Postgres, start_postgres
 from node.settings import Settings
 from node.store.db import Store
 from node.store.keys import create_api_key

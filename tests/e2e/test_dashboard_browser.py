@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
 from node.core.webhooks import verify_pacspace_signature
-from node.devchain import Anvil
+from node.dev.chain import Anvil
 from node.verification import CHECK_NAMES
 from tests.conftest import REPO, RunningNode, deploy_fresh, free_port, start_node, wait_for_status
 

@@ -18,7 +18,7 @@ from typing import IO
 
 import httpx
 
-from node.devchain import port_open
+from node.dev.chain import port_open
 from tests.conftest import free_port
 
 REPO = Path(__file__).resolve().parents[2]

@@ -16,7 +16,7 @@ from node.core.deltas import validate_delta_request
 from node.core.hashing import from_hex
 from node.core.signing import Signer
 from node.core.typed_data import Domain
-from node.devchain import DEV_ANCHORER_KEY, Anvil, start_anvil
+from node.dev.chain import DEV_ANCHORER_KEY, Anvil, start_anvil
 from node.receipts import ReceiptReader
 from node.recording import Recorder
 from node.store.db import Store

@@ -30,7 +30,7 @@ from node.core.hashing import from_hex
 from node.core.merkle import MerkleTree, compute_leaf_hash
 from node.core.signing import Signer
 from node.core.typed_data import Delta, Domain, compute_fingerprint
-from node.devchain import DEV_ANCHORER_KEY
+from node.dev.chain import DEV_ANCHORER_KEY
 from node.store.db import Store
 from tests.conftest import Deployment, RunningNode, run_audit, start_node, wait_for_status
 from tests.support import load_verifier

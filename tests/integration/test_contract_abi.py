@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from node.chain.abi import ANCHOR_ABI, V2_ONLY
-from node.devchain import ARTIFACT_V1
+from node.dev.chain import ARTIFACT_V1
 
 
 def _signature(entry: dict[str, object]) -> tuple[object, ...]:

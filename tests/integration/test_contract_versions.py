@@ -11,7 +11,7 @@ from web3.exceptions import ContractLogicError
 
 from node.chain.abi import ANCHOR_ABI
 from node.chain.client import AnchorClient, account_from_key, connect, deploy_anchor
-from node.devchain import DEV_ANCHORER_KEY, DEV_OWNER_KEY, Anvil, deploy_dev_contract, deploy_dev_contract_v1
+from node.dev.chain import DEV_ANCHORER_KEY, DEV_OWNER_KEY, Anvil, deploy_dev_contract, deploy_dev_contract_v1
 
 OPEN = 2**64 - 1
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 from node.core.hashing import from_hex
-from node.devchain import DEV_ANCHORER_KEY, Anvil
+from node.dev.chain import DEV_ANCHORER_KEY, Anvil
 from tests.conftest import REPO, create_key, deploy_fresh, free_port
 
 ROUNDS = 6

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from node.dashboard import PREFIX, ROUTERS, STATIC_DIR
-from node.devchain import Anvil
+from node.dev.chain import Anvil
 from tests.conftest import REPO, RunningNode, create_key, deploy_fresh, start_node, wait_for_status
 
 TEMPLATES = REPO / "node" / "dashboard" / "templates"

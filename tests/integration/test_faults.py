@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from node.devchain import start_anvil
-from node.devpostgres import start_postgres
+from node.dev.chain import start_anvil
+from node.dev.postgres import start_postgres
 from tests.conftest import BOTH_BACKENDS, Deployment, RunningNode, deploy_fresh, free_port, start_node, wait_for_status
 from tests.support import sql
 

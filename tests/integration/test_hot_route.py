@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from node.api import hot
-from node.devchain import Anvil
+from node.dev.chain import Anvil
 from tests.conftest import RunningNode, create_key, deploy_fresh, start_node
 
 VALID = {"customerId": "cust_hot", "delta": 7, "reason": "usage", "referenceId": "hot_1"}

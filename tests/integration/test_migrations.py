@@ -209,7 +209,7 @@ def test_db_revision_writes_the_next_numbered_migration_from_the_models(
 def test_upgrading_to_0004_records_each_existing_delta_s_signer(empty_url: str) -> None:
     """Receipts name the key that signed them; rows from before 0004 get the address their signature recovers to."""
     from node.core.signing import Signer
-    from node.devchain import DEV_ANCHORER_KEY
+    from node.dev.chain import DEV_ANCHORER_KEY
 
     signer = Signer(bytes.fromhex(DEV_ANCHORER_KEY[2:]))
     _at_revision(empty_url, "0003")

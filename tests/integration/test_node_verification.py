@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from node.chain.client import account_from_key
-from node.devchain import DEV_OWNER_KEY, Anvil
+from node.dev.chain import DEV_OWNER_KEY, Anvil
 from node.verification import CHECK_NAMES, NODE_RPC, verify_bundle
 from tests.conftest import Deployment, RunningNode, deploy_fresh, free_port, start_node, wait_for_status
 from tests.integration.test_dashboard import sign_in

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from node.devchain import DEV_ANCHORER_KEY
+from node.dev.chain import DEV_ANCHORER_KEY
 from node.logs import JsonFormatter
 from tests.conftest import Deployment, RunningNode, start_node, wait_for_status
 

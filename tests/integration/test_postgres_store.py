@@ -14,8 +14,8 @@ import psycopg
 import pytest
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from node.devchain import free_port
-from node.devpostgres import Postgres, start_postgres
+from node.dev.chain import free_port
+from node.dev.postgres import Postgres, start_postgres
 from node.store.db import Store, advisory_key
 from node.store.keys import create_api_key, get_key_credentials
 from node.store.reads import AutocommitReads

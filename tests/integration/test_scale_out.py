@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from node.devcluster import Cluster
+from node.dev.cluster import Cluster
 from tests.conftest import REPO, free_port
 from tests.support import assert_one_receipt_per_reference, sql
 

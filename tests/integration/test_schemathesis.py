@@ -12,7 +12,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
-from node.devchain import Anvil
+from node.dev.chain import Anvil
 from tests.conftest import RunningNode, deploy_fresh, start_node
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from node.devchain import DEV_ANCHORER_KEY, Anvil
+from node.dev.chain import DEV_ANCHORER_KEY, Anvil
 from tests.conftest import REPO, create_key, deploy_fresh, free_port
 from tests.support import assert_one_receipt_per_reference, sql
 

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from node.devchain import Anvil
+from node.dev.chain import Anvil
 from tests.conftest import Deployment, RunningNode, create_key, deploy_fresh, start_node, wait_for_status
 
 _refs = itertools.count()

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from node.devchain import free_port
+from node.dev.chain import free_port
 from node.verification import verify_bundle
 from pacspace_verify.checkpoint import CHECKPOINT_CHECKS
 from pacspace_verify.cli import main as verifier_main

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-// Reference designs for the gas benchmark (`scripts/bench.py --sections gas`), never deployed by
+// Reference designs for the gas benchmark (`bench/bench.py --sections gas`), never deployed by
 // the node. Each has `PacSpaceAnchor`'s constructor and `anchor` signature so the benchmark drives them
 // exactly like the real contract, and each enforces the one rule every design needs (a batch starts
 // where the previous one ended), so the figures compare what storage choices cost, not shortcuts.

@@ -9,7 +9,7 @@ added)::
 (``tests.vectors.tools.generate_v1`` is ``--protocol 1``.)
 
 Provenance: it starts Anvil (chain id 31337) and deploys the anchor contract of that protocol
-version (node/devchain.py: owner Anvil account 0, anchorer account 1; for protocol 1 the v1
+version (node/dev/chain.py: owner Anvil account 0, anchorer account 1; for protocol 1 the v1
 contract, on which the node issues v1 bundles; for protocol 2 contract v2, whose first receipt
 signer is account 1 too), starts a real node in this process (tests/conftest.py's ``start_node``),
 records deltas for three customers (with and without metadata, a correction through
@@ -56,7 +56,7 @@ from eth_account import Account
 
 from node.chain.client import AnchorClient, account_from_key, connect
 from node.core.hashing import from_hex
-from node.devchain import (
+from node.dev.chain import (
     DEV_ANCHORER_KEY,
     DEV_OWNER_KEY,
     deploy_dev_contract,

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """The performance benchmark: one table, each figure a median beside a baseline measured in the same run.
 
-    .venv/bin/python scripts/bench.py                 # the full run (about 15 minutes on 2 cores)
-    .venv/bin/python scripts/bench.py --quick         # smaller sizes, a few minutes
-    .venv/bin/python scripts/bench.py --sections tree,gas
-    .venv/bin/python scripts/bench.py --sections ingest --database-url postgresql+psycopg://… --processes 2
-    .venv/bin/python scripts/bench.py --sections ingest --workers 2   # `serve --workers 2` on one port
+    .venv/bin/python bench/bench.py                   # the full run (about 15 minutes on 2 cores)
+    .venv/bin/python bench/bench.py --quick           # smaller sizes, a few minutes
+    .venv/bin/python bench/bench.py --sections tree,gas
+    .venv/bin/python bench/bench.py --sections ingest --database-url postgresql+psycopg://… --processes 2
+    .venv/bin/python bench/bench.py --sections ingest --workers 2   # `serve --workers 2` on one port
 
 Sections (docs/PERFORMANCE.md explains each and its baseline):
   ingest   single-delta POSTs (32 clients) and bulk POSTs of 1,000, against GET /v1/me, with the
@@ -28,8 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
-SCRIPTS = Path(__file__).resolve().parent
-sys.path[:0] = [str(SCRIPTS), str(SCRIPTS.parent)]
+BENCH = Path(__file__).resolve().parent
+sys.path[:0] = [str(BENCH), str(BENCH.parent)]
 
 from benchkit import chain, ingest, ledger, tree  # noqa: E402
 from benchkit.node_harness import start_node  # noqa: E402

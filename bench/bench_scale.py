@@ -9,9 +9,9 @@ Then, per process count, a cost pass less sensitive to what else runs on the mac
 rate: CPU time of the node processes and of PostgreSQL's, and statements PostgreSQL executed
 (pg_stat_statements, BEGIN/COMMIT/ROLLBACK included), per request of the same two loads.
 
-    .venv/bin/python scripts/bench_scale.py                    # 1 and 2 processes, 32 clients
-    .venv/bin/python scripts/bench_scale.py --processes 1,2,3 --seconds 10
-    .venv/bin/python scripts/bench_scale.py --node-repo /path/to/other/checkout   # A/B, same harness
+    .venv/bin/python bench/bench_scale.py                      # 1 and 2 processes, 32 clients
+    .venv/bin/python bench/bench_scale.py --processes 1,2,3 --seconds 10
+    .venv/bin/python bench/bench_scale.py --node-repo /path/to/other/checkout   # A/B, same harness
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 import psycopg
 
 REPO = Path(__file__).resolve().parents[1]
-for path in (REPO, REPO / "scripts"):
+for path in (REPO, REPO / "bench"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
@@ -35,8 +35,8 @@ from benchkit import ingest  # noqa: E402
 from benchkit.loadgen import request_bytes, run_load  # noqa: E402
 from benchkit.node_harness import BenchNode, cpu_seconds, start_node  # noqa: E402
 
-from node.devchain import free_port  # noqa: E402
-from node.devpostgres import Postgres, start_postgres  # noqa: E402
+from node.dev.chain import free_port  # noqa: E402
+from node.dev.postgres import Postgres, start_postgres  # noqa: E402
 
 _TICK = os.sysconf("SC_CLK_TCK")
 

@@ -1,6 +1,6 @@
 // Times @openzeppelin/merkle-tree on the node's leaf encoding: build a StandardMerkleTree of N
 // (uint256 logIndex, bytes32 fingerprint) values, then get the proof of every value.
-//   node scripts/oz_tree_bench.mjs N      -> {"leaves": N, "buildSeconds": s, "proofSeconds": s, "root": "0x…"}
+//   node bench/oz_tree_bench.mjs N      -> {"leaves": N, "buildSeconds": s, "proofSeconds": s, "root": "0x…"}
 // Fingerprints are deterministic (logIndex repeated), so the Python side can check the same root.
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 

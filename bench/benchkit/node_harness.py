@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from node.devchain import (  # noqa: E402
+from node.dev.chain import (  # noqa: E402
     DEV_ANCHORER_KEY,
     Anvil,
     deploy_dev_contract,

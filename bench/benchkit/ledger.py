@@ -2,7 +2,7 @@
 
 The record is built without HTTP (signed deltas written straight to SQLite and anchored on Anvil
 in batches of 10,000, with their stored trees, as the anchoring job would leave them), by
-``scripts/bench_ledger.py``'s builder.
+``bench/bench_ledger.py``'s builder.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from benchkit.loadgen import percentile, request_bytes, run_load
 from benchkit.node_harness import REPO, start_node
 from benchkit.table import Row
 from node.balances import derive_balance
-from node.devchain import deploy_dev_contract, free_port, start_anvil
+from node.dev.chain import deploy_dev_contract, free_port, start_anvil
 from node.store.db import Store
 from node.store.queries import stream_customer_columns
 
@@ -113,7 +113,7 @@ def _offline_figures(
     out = subprocess.run(
         [
             sys.executable,
-            str(REPO / "scripts" / "bench_ledger.py"),
+            str(REPO / "bench" / "bench_ledger.py"),
             "--export-child",
             str(db_path),
             contract,

@@ -13,7 +13,7 @@ from benchkit.node_harness import BenchNode
 from benchkit.table import Row
 from node.chain.client import AnchorClient, account_from_key, connect
 from node.core.merkle import MerkleTree, compute_leaf_hashes
-from node.devchain import (
+from node.dev.chain import (
     DEV_ANCHORER_KEY,
     DEV_OWNER_KEY,
     REPO_ROOT,

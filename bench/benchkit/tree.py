@@ -73,7 +73,7 @@ def _per_packed_proof(tree: MerkleTree, fingerprints: list[bytes]) -> float:
 
 def _openzeppelin(n: int) -> tuple[float, float, str]:
     out = subprocess.run(
-        ["node", str(REPO / "scripts" / "oz_tree_bench.mjs"), str(n)],
+        ["node", str(REPO / "bench" / "oz_tree_bench.mjs"), str(n)],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 from web3 import Web3
 
-from node.devchain import (
+from node.dev.chain import (
     DEV_ANCHORER_KEY,
     DEV_CHAIN_ID,
     REPO_ROOT,
@@ -30,7 +30,7 @@ from node.devchain import (
     port_open,
     start_anvil,
 )
-from node.devpostgres import Postgres, start_postgres
+from node.dev.postgres import Postgres, start_postgres
 from node.store.db import Store
 from node.store.keys import create_api_key
 

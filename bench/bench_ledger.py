@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark derive, derive?verify=true and export over one customer with many deltas.
 
-    .venv/bin/python scripts/bench_ledger.py --deltas 1000000 [--batch 10000] [--keep DIR]
+    .venv/bin/python bench/bench_ledger.py --deltas 1000000 [--batch 10000] [--keep DIR]
 
 Builds a real record without going through HTTP (to keep set-up in minutes): signed deltas in
 a SQLite file, anchored on a fresh Anvil in batches, then times
@@ -36,7 +36,7 @@ from node.core.hashing import ZERO32, from_hex  # noqa: E402
 from node.core.merkle import MerkleTree, compute_leaf_hash  # noqa: E402
 from node.core.signing import Signer  # noqa: E402
 from node.core.typed_data import Delta, Domain, compute_fingerprint  # noqa: E402
-from node.devchain import DEV_ANCHORER_KEY, deploy_dev_contract, free_port, start_anvil  # noqa: E402
+from node.dev.chain import DEV_ANCHORER_KEY, deploy_dev_contract, free_port, start_anvil  # noqa: E402
 from node.receipts import ReceiptReader  # noqa: E402
 from node.store.db import Store  # noqa: E402
 from node.store.keys import ensure_tenant  # noqa: E402

@@ -24,7 +24,7 @@ from node.chain.client import account_from_key, connect, deploy_anchor, deploy_a
 DEV_OWNER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 DEV_ANCHORER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
 DEV_CHAIN_ID = 31337
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACT = REPO_ROOT / "out" / "PacSpaceAnchor.sol" / "PacSpaceAnchor.json"
 # The protocol v1 contract, kept so that tests can run a real v1 deployment.
 ARTIFACT_V1 = REPO_ROOT / "out" / "PacSpaceAnchorV1.sol" / "PacSpaceAnchorV1.json"

@@ -6,7 +6,7 @@ as a standby each time) and prints, per kill, the seconds until another process 
 ``anchoringLeader`` and until a delta posted after the kill is verified. Every run ends by
 checking that no anchor transaction reverted.
 
-    .venv/bin/python scripts/bench_failover.py --kills 10 --interval 1
+    .venv/bin/python bench/bench_failover.py --kills 10 --interval 1
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from node.devcluster import Cluster  # noqa: E402
+from node.dev.cluster import Cluster  # noqa: E402
 
 
 def _leader(cluster: Cluster, timeout: float = 30) -> int:

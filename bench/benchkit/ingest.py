@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from benchkit.loadgen import LoadResult, median, percentile, request_bytes, run_load
 from benchkit.node_harness import REPO, BenchNode
 from benchkit.table import Row
-from node.devchain import free_port, port_open
+from node.dev.chain import free_port, port_open
 
 
 @dataclass
@@ -65,7 +65,7 @@ def _expect(ok: int) -> Callable[[int, bytes], None]:
 def measure_ceiling(config: IngestConfig) -> float:
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "benchkit.echo_server", str(port)], cwd=REPO / "scripts", stdin=subprocess.DEVNULL
+        [sys.executable, "-m", "benchkit.echo_server", str(port)], cwd=REPO / "bench", stdin=subprocess.DEVNULL
     )
     try:
         while not port_open("127.0.0.1", port):

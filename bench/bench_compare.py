@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark compare: N of their deltas against N record deltas (one customer).
 
-    .venv/bin/python scripts/bench_ledger.py --deltas 1000000 --keep /tmp/ledger1m   # builds the record once
-    .venv/bin/python scripts/bench_compare.py --db /tmp/ledger1m/ledger.db
+    .venv/bin/python bench/bench_ledger.py --deltas 1000000 --keep /tmp/ledger1m   # builds the record once
+    .venv/bin/python bench/bench_compare.py --db /tmp/ledger1m/ledger.db
 
 Their view differs from the record in 0.1% of rows (amounts, missing and extra references),
 so the evidence lists are realistic. Prints time and this process's peak memory.

@@ -1,1 +1,0 @@
-"""Pieces of ``scripts/bench.py``: a load generator, a node harness and one module per section."""
