@@ -141,8 +141,8 @@ def main() -> int:
             finally:
                 node.stop()
             single_row = next(r for r in rows if r.measure.startswith("single-delta"))
-            trivial = next(r for r in rows if r.measure.startswith("trivial"))
-            results[n] = (single_row.figure, single_row.note, trivial.figure)
+            trivial_row = next(r for r in rows if r.measure.startswith("trivial"))
+            results[n] = (single_row.figure, single_row.note, trivial_row.figure)
     finally:
         postgres.stop()
 

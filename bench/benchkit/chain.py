@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from typing import Any
 
 import httpx
 
@@ -123,7 +124,7 @@ def _chain_floor(node: BenchNode, *, samples: int) -> float:
     sender = account_from_key(DEV_OWNER_KEY)
     times = []
     for _ in range(samples):
-        tx = {
+        tx: dict[str, Any] = {
             "to": sender.address,
             "value": 0,
             "gas": 21_000,
