@@ -9,12 +9,10 @@ receipt must be verified with a proof the contract accepts, with no gap, no dupl
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -23,46 +21,26 @@ from pathlib import Path
 import httpx
 
 from node.core.hashing import from_hex
-from node.devchain import DEV_ANCHORER_KEY, Anvil
-from tests.conftest import REPO, create_key, deploy_fresh, free_port, run_audit
+from node.devchain import Anvil
+from tests.conftest import Deployment, create_key, deploy_fresh, free_port, healthz_ok, node_env, run_audit, serve
 
 ROUNDS = 6
 
 
-def _env(db_url: str, rpc_url: str, address: str, port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PACSPACE_")}
-    env.update(
-        {
-            "PACSPACE_DATABASE_URL": db_url,
-            "PACSPACE_RPC_URL": rpc_url,
-            "PACSPACE_CHAIN_ID": "31337",
-            "PACSPACE_CONTRACT_ADDRESS": address,
-            "PACSPACE_SIGNER_KEY": DEV_ANCHORER_KEY,
-            "PACSPACE_PORT": str(port),
-            "PACSPACE_ANCHOR_INTERVAL_SECONDS": "0.05",
-            "PACSPACE_ANCHOR_TRIGGER_PENDING": "5",
-            "PACSPACE_RATE_LIMIT_BURST": "1000000",
-            "PACSPACE_LOG_LEVEL": "WARNING",
-        }
+def _env(db_url: str, deployment: Deployment, port: int) -> dict[str, str]:
+    return node_env(
+        db_url,
+        deployment,
+        port=str(port),
+        anchor_interval_seconds="0.05",
+        anchor_trigger_pending="5",
+        rate_limit_burst="1000000",
+        log_level="WARNING",
     )
-    return env
 
 
 def _start(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "node.cli", "serve"], env=env, cwd=REPO, stdout=sink, stderr=sink
-        )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            pass
-        assert process.poll() is None, log.read_text()[-3000:]
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    return serve(env, log, lambda: healthz_ok(f"http://127.0.0.1:{port}"))
 
 
 def test_kill_9_at_random_points_loses_nothing(anvil: Anvil, artifact: Path, tmp_path: Path) -> None:
@@ -71,7 +49,7 @@ def test_kill_9_at_random_points_loses_nothing(anvil: Anvil, artifact: Path, tmp
     db_url = f"sqlite:///{tmp_path / 'crash.db'}"
     token = create_key(db_url)
     port = free_port()
-    env = _env(db_url, deployment.rpc_url, deployment.address, port)
+    env = _env(db_url, deployment, port)
     base = f"http://127.0.0.1:{port}"
     acknowledged: dict[str, str] = {}  # referenceId -> receiptId
     refused: Counter[int] = Counter()  # every other answer the node gave, by status
