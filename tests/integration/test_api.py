@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from tests.conftest import (
     start_node,
     wait_for_status,
 )
-from tests.support import sql
+from tests.support import sql, wait_until
 
 pytestmark = BOTH_BACKENDS
 
@@ -237,7 +236,9 @@ def test_enough_waiting_deltas_trigger_anchoring_before_the_interval(
     slow = start_node(deployment, tmp_path, db_url, anchor_interval_seconds=3600, anchor_trigger_pending=5)
     try:
         with slow.client() as client:
-            time.sleep(0.5)  # let the start-up cycle pass: from now on only the trigger can anchor
+            # The start-up cycle has run: from now on only the trigger can anchor.
+            anchor = slow.server.config.app.state.anchor  # type: ignore[attr-defined]
+            wait_until(lambda: anchor.last_cycle_at is not None, "the start-up anchoring cycle never ran", 15)
             receipts = [
                 client.post("/v1/balance/delta", json={**EXAMPLE, "referenceId": f"t{i}"}).json() for i in range(5)
             ]
