@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -195,8 +195,9 @@ def wait_for_status(client: httpx.Client, receipt_id: str, status: str, timeout:
         time.sleep(0.05)
 
 
-def run_audit(db_url: str, deployment: Deployment) -> tuple[int, dict[str, Any]]:
-    """``pacspace-node audit --json`` over the database, as an operator runs it; (exit status, report)."""
+def node_env(db_url: str, deployment: Deployment, **settings: str) -> dict[str, str]:
+    """The environment of a ``pacspace-node`` subprocess over the database and deployment (no other
+    PACSPACE_ variable of the test run leaks in); ``settings`` add PACSPACE_<NAME> variables."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PACSPACE_")}
     env.update(
         {
@@ -207,9 +208,50 @@ def run_audit(db_url: str, deployment: Deployment) -> tuple[int, dict[str, Any]]
             "PACSPACE_SIGNER_KEY": DEV_ANCHORER_KEY,
         }
     )
+    env.update({f"PACSPACE_{name.upper()}": value for name, value in settings.items()})
+    return env
+
+
+def healthz_ok(base_url: str) -> bool:
+    """True when ``GET /healthz`` answers 200 (False while nothing listens)."""
+    try:
+        return httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def serve(
+    env: dict[str, str], log: Path, ready: Callable[[], bool], *args: str, timeout: float = 60
+) -> subprocess.Popen[bytes]:
+    """Start ``pacspace-node serve *args`` (output appended to ``log``) and poll ``ready`` until it holds;
+    fails with the log's tail if the process exits first or ``timeout`` passes."""
+    with log.open("ab") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "node.cli", "serve", *args], env=env, cwd=REPO, stdout=sink, stderr=sink
+        )
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if process.poll() is not None:
+            raise AssertionError(f"pacspace-node serve exited ({process.returncode}):\n{log.read_text()[-3000:]}")
+        if time.monotonic() > deadline:
+            process.kill()
+            process.wait()
+            raise AssertionError(f"pacspace-node serve not ready after {timeout} s:\n{log.read_text()[-3000:]}")
+        time.sleep(0.05)
+    return process
+
+
+def run_audit(db_url: str, deployment: Deployment) -> tuple[int, dict[str, Any]]:
+    """``pacspace-node audit --json`` over the database, as an operator runs it; (exit status, report)."""
     result = subprocess.run(
-        [sys.executable, "-m", "node.cli", "audit", "--json"], env=env, cwd=REPO, capture_output=True, text=True
+        [sys.executable, "-m", "node.cli", "audit", "--json"],
+        env=node_env(db_url, deployment),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert DEV_ANCHORER_KEY.removeprefix("0x") not in result.stdout + result.stderr
+    assert result.stdout, result.stderr[-3000:]
     report: dict[str, Any] = json.loads(result.stdout)
     return result.returncode, report

@@ -1,5 +1,6 @@
 """Helpers shared by test modules: the auditor's verifier (the pacspace_verify package) as one
-module, the protocol document's worked example, and the native Merkle backend."""
+module, the protocol document's worked example, the native Merkle backend, a webhook receiver, and
+waiting (for a condition, or for a bounded time that nothing changes)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ import json
 import os
 import pkgutil
 import re
+import threading
+import time
 from collections import Counter
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -123,3 +127,98 @@ def set_at(path: str, value: Any) -> BundleEdit:
         target[last] = value
 
     return edit
+
+
+def wait_until(condition: Callable[[], Any], reason: str, timeout: float = 30, every: float = 0.05) -> Any:
+    """Poll ``condition`` until it returns something truthy, and return that; fail with ``reason``
+    after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"after {timeout} s: {reason}"
+        time.sleep(every)
+
+
+def assert_stays(read: Callable[[], Any], seconds: float, reason: str, every: float = 0.05) -> None:
+    """Fail as soon as ``read()`` gives another value than its first, within ``seconds``. For "nothing
+    more arrives" once a condition says everything that should arrive has: ``reason`` says why
+    ``seconds`` is long enough for a wrong arrival to show."""
+    first = read()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(every)
+        now = read()
+        assert now == first, f"{reason}: {first!r} became {now!r}"
+
+
+Delivery = tuple[dict[str, str], bytes]
+
+
+class WebhookReceiver:
+    """A loopback HTTP server that keeps every webhook delivery it gets (lower-cased headers, body,
+    and the path it was sent to) and answers each with the next status of ``script`` (200 once it
+    runs out). A context manager; ``close()`` stops it."""
+
+    def __init__(self, script: list[int] | None = None) -> None:
+        self.script: list[int] = list(script or [])
+        self.received: list[Delivery] = []
+        self.paths: list[str] = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["content-length"]))
+                with receiver.lock:
+                    receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                    receiver.paths.append(self.path)
+                    status = receiver.script.pop(0) if receiver.script else 200
+                self.send_response(status)
+                self.send_header("content-length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *_args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.url = f"{self.base}/hooks"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def __enter__(self) -> WebhookReceiver:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def snapshot(self) -> list[Delivery]:
+        with self.lock:
+            return list(self.received)
+
+    def ids(self) -> list[str]:
+        """The ``webhook-id`` header of every delivery, in arrival order."""
+        return [headers["webhook-id"] for headers, _body in self.snapshot()]
+
+    def events(self) -> list[dict[str, Any]]:
+        return [json.loads(body) for _headers, body in self.snapshot()]
+
+    def wait_for(self, n: int, timeout: float = 20) -> list[Delivery]:
+        """Every delivery so far, once there are at least ``n``."""
+        wait_until(lambda: len(self.received) >= n, f"got {len(self.received)} of {n} deliveries", timeout)
+        return self.snapshot()
+
+    def wait_for_match(self, test: Callable[[dict[str, Any]], bool], timeout: float = 20) -> Delivery:
+        """The first delivery whose JSON body passes ``test``."""
+
+        def match() -> Delivery | None:
+            return next((d for d in self.snapshot() if test(json.loads(d[1]))), None)
+
+        found: Delivery = wait_until(match, f"no matching delivery among {len(self.received)}", timeout)
+        return found

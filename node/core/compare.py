@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 MAX_LISTED = 1000  # per evidence list in a response; the evidence pack carries every item
 
@@ -25,11 +24,8 @@ class Tolerance:
             return variance == 0
         if self.absolute is not None and abs(variance) > self.absolute:
             return False
-        if self.basis_points is not None:
-            limit = Decimal(abs(record_balance)) * self.basis_points / 10_000
-            if abs(variance) > limit:
-                return False
-        return True
+        # In integers: a Decimal limit is rounded to 28 digits, wrong for int256-scale balances.
+        return self.basis_points is None or abs(variance) * 10_000 <= abs(record_balance) * self.basis_points
 
     def stricter(self, other: Tolerance | None) -> Tolerance:
         """The tighter of the two limits, field by field (a request may only tighten the tenant's)."""

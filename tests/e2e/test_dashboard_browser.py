@@ -8,12 +8,9 @@ page goes to test-output/dashboard/ (git-ignored); docs/screenshots/ holds copie
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
@@ -21,7 +18,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expec
 from node.core.webhooks import verify_pacspace_signature
 from node.dev.chain import Anvil
 from node.verification import CHECK_NAMES
-from tests.conftest import REPO, RunningNode, deploy_fresh, free_port, start_node, wait_for_status
+from tests.conftest import REPO, RunningNode, deploy_fresh, start_node, wait_for_status
+from tests.support import WebhookReceiver
 
 SHOTS = REPO / "test-output" / "dashboard"
 CHROMIUM = "/usr/bin/chromium"
@@ -38,44 +36,10 @@ CHROMIUM_ARGS = [
 PAGES = ["", "/keys", "/webhooks", "/batches", "/receipts", "/customers"]
 
 
-class Receiver:
-    """A loopback HTTP server that keeps every webhook delivery it gets (headers, body)."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        received = self.received
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["content-length"]))
-                received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(200)
-                self.send_header("content-length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *_args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def wait_for(self, test: Callable[[dict[str, Any]], bool], timeout: float = 20) -> tuple[dict[str, str], bytes]:
-        deadline = time.monotonic() + timeout
-        while True:
-            for headers, body in list(self.received):
-                if test(json.loads(body)):
-                    return headers, body
-            assert time.monotonic() < deadline, f"no matching delivery among {len(self.received)}"
-            time.sleep(0.05)
-
-
 @pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    rec = Receiver()
-    yield rec
-    rec.server.shutdown()
+def receiver() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver() as rec:
+        yield rec
 
 
 @pytest.fixture(scope="module")
@@ -238,7 +202,7 @@ def test_create_a_key_see_it_once_then_revoke_it(page: Page, node: RunningNode) 
 
 
 def test_add_a_webhook_send_a_test_event_and_see_it_delivered(
-    page: Page, node: RunningNode, receiver: Receiver
+    page: Page, node: RunningNode, receiver: WebhookReceiver
 ) -> None:
     sign_in(page, node)
     page.get_by_role("link", name="Webhooks").click()
@@ -252,7 +216,7 @@ def test_add_a_webhook_send_a_test_event_and_see_it_delivered(
     page.get_by_role("link", name="Open the endpoint").click()
     page.get_by_role("button", name="Send a test event").click()
     expect(page.get_by_text("A webhook.test event is queued")).to_be_visible()
-    headers, body = receiver.wait_for(lambda e: e["type"] == "webhook.test")
+    headers, body = receiver.wait_for_match(lambda e: e["type"] == "webhook.test")
     verify_pacspace_signature(secret=secret, header=headers["pacspace-signature"], body=body, now=int(time.time()))
     delivered = page.get_by_role("row", name="webhook.test")
     for _ in range(100):
@@ -268,7 +232,7 @@ def test_add_a_webhook_send_a_test_event_and_see_it_delivered(
     before = len(receiver.received)
     delivered.get_by_role("button", name="Redeliver").click()
     expect(page.get_by_text("queued to be sent again")).to_be_visible()
-    receiver.wait_for(lambda e: e["type"] == "webhook.test" and len(receiver.received) > before)
+    receiver.wait_for_match(lambda e: e["type"] == "webhook.test" and len(receiver.received) > before)
 
     page.get_by_role("button", name="Rotate secret").click()
     rotated = page.get_by_label("Signing secret").input_value()

@@ -19,7 +19,8 @@ from typing import IO
 import httpx
 
 from node.dev.chain import port_open
-from tests.conftest import free_port
+from tests.conftest import free_port, healthz_ok
+from tests.support import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -44,14 +45,9 @@ def _start(data_dir: Path, port: int, chain_port: int) -> tuple[subprocess.Popen
             raise AssertionError("scripts/run exited early:\n" + "".join(lines))
         lines.append(line)
     base = f"http://127.0.0.1:{port}"
-    while True:
-        try:
-            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                return process, lines
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "".join(lines)
-        time.sleep(0.05)
+    left = max(deadline - time.monotonic(), 1.0)
+    wait_until(lambda: healthz_ok(base), "/healthz never answered 200:\n" + "".join(lines), left)
+    return process, lines
 
 
 def _readline(stream: IO[str], deadline: float) -> str:

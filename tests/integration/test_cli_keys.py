@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import subprocess
 import sys
@@ -48,5 +49,13 @@ def test_keys_commands(tmp_path: Path) -> None:
         row = get_api_key(session=session, key_id=key_id)
         assert row is not None and key_json(row)["status"] == "revoked" and row.customer_id == "cust_9"
         secret = token.removeprefix(f"sk_test_{key_id}_")
-        assert len(secret) == 43 and secret.encode() not in row.secret_hash and len(row.secret_hash) == 32
+        # The documented hash (node/core/apikeys.py): SHA-256 of the row's 16-byte salt then the secret.
+        assert len(secret) == 43 and len(row.salt) == 16
+        assert row.secret_hash == hashlib.sha256(row.salt + secret.encode()).digest()
     store.close()
+    # Neither the token nor its secret is anywhere in the database (its file or a journal beside it).
+    files = [path for path in tmp_path.iterdir() if path.name.startswith("keys.db")]
+    assert tmp_path / "keys.db" in files
+    for path in files:
+        content = path.read_bytes()
+        assert secret.encode() not in content and token.encode() not in content, path.name

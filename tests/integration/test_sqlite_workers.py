@@ -8,8 +8,6 @@ same receipt), gap-free chains, every delta verified, and a clean audit.
 
 from __future__ import annotations
 
-import json
-import os
 import signal
 import subprocess
 import sys
@@ -22,8 +20,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from node.dev.chain import DEV_ANCHORER_KEY, Anvil
-from tests.conftest import REPO, create_key, deploy_fresh, free_port
+from node.dev.chain import Anvil
+from tests.conftest import REPO, Deployment, create_key, deploy_fresh, free_port, node_env, run_audit, serve
 from tests.support import assert_one_receipt_per_reference, sql
 
 
@@ -32,7 +30,7 @@ class Workers:
     url: str
     db_url: str
     token: str
-    env: dict[str, str]
+    deployment: Deployment
     process: subprocess.Popen[bytes]
 
     def client(self) -> httpx.Client:
@@ -59,39 +57,24 @@ def workers(anvil: Anvil, artifact: Path, tmp_path: Path) -> Iterator[Workers]:
     db_url = f"sqlite:///{tmp_path / 'node.db'}"
     token = create_key(db_url)
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PACSPACE_")}
-    env.update(
-        {
-            "PACSPACE_DATABASE_URL": db_url,
-            "PACSPACE_RPC_URL": deployment.rpc_url,
-            "PACSPACE_CHAIN_ID": "31337",
-            "PACSPACE_CONTRACT_ADDRESS": deployment.address,
-            "PACSPACE_SIGNER_KEY": DEV_ANCHORER_KEY,
-            "PACSPACE_PORT": str(port),
-            "PACSPACE_ANCHOR_INTERVAL_SECONDS": "0.2",
-            "PACSPACE_RATE_LIMIT_PER_SECOND": "100000",
-            "PACSPACE_RATE_LIMIT_BURST": "1000000",
-            "PACSPACE_LOG_LEVEL": "WARNING",
-        }
+    env = node_env(
+        db_url,
+        deployment,
+        port=str(port),
+        anchor_interval_seconds="0.2",
+        rate_limit_per_second="100000",
+        rate_limit_burst="1000000",
+        log_level="WARNING",
     )
-    log = tmp_path / "serve.log"
-    with log.open("ab") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "node.cli", "serve", "--workers", "2"],
-            env=env,
-            cwd=REPO,
-            stdout=sink,
-            stderr=sink,
-        )
     url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        """Both workers answer (on the shared port): one of them leads the anchoring, the other does not."""
+        return _seen_leaders(url, 40) == {True, False}
+
+    process = serve(env, tmp_path / "serve.log", ready, "--workers", "2", timeout=90)
     try:
-        # Both workers answer (on the shared port) once one of them leads the anchoring and the other does not.
-        deadline = time.monotonic() + 90
-        while _seen_leaders(url, 40) != {True, False}:
-            assert process.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() < deadline, "two workers, exactly one of them leading, never answered"
-            time.sleep(0.2)
-        yield Workers(url, db_url, token, env, process)
+        yield Workers(url, db_url, token, deployment, process)
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -179,16 +162,8 @@ def test_two_workers_on_one_sqlite_file_record_each_reference_once_with_gap_free
     _assert_gap_free(workers.db_url)
     _wait_all_verified(workers.db_url)
     assert _seen_leaders(workers.url, 40) == {True, False}, "not exactly one anchoring leader"
-    audit = subprocess.run(
-        [sys.executable, "-m", "node.cli", "audit", "--json"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=workers.env,
-        timeout=120,
-    )
-    assert audit.returncode == 0, audit.stdout + audit.stderr
-    assert json.loads(audit.stdout)["ok"] is True
+    status, report = run_audit(workers.db_url, workers.deployment)
+    assert status == 0 and report["ok"] is True, report
 
 
 def test_serve_refuses_fewer_than_one_worker() -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from node.dev.chain import Anvil
 from tests.conftest import Deployment, RunningNode, create_key, deploy_fresh, start_node, wait_for_status
+from tests.support import sql
 
 _refs = itertools.count()
 
@@ -155,6 +156,37 @@ ENDPOINTS = [
 WITH_IDS = [e for e in ENDPOINTS if e.names_our_data or "{" in e.template]
 UNAUTHENTICATED = {"/healthz"}
 
+# What a write can change, every tenant's, less what moves on its own (a delta's anchoring status, a
+# delivery's attempts, a key's last use, usage counters).
+_STATE = {
+    "tenants": "select * from tenants order by id",
+    "api_keys": "select id, tenant, name, prefix, salt, secret_hash, scopes, customer_id, rate_per_second,"
+    " rate_burst, created_at, revoked_at, expires_at, rotated_to from api_keys order by id",
+    "deltas": "select tenant, reference_id, customer_id from deltas order by tenant, reference_id",
+    "checkpoints": "select * from checkpoints order by id",
+    "comparisons": "select id, tenant from comparisons order by id",
+    "webhook_endpoints": "select * from webhook_endpoints order by id",
+    "webhook_deliveries": "select id, tenant, endpoint_id, event_type from webhook_deliveries order by id",
+}
+
+
+def _state(world: World) -> dict[str, list[tuple[Any, ...]]]:
+    return {table: sql(world.node.db_url, query) for table, query in _STATE.items()}
+
+
+def _refused_write_changes_nothing(world: World, endpoint: Endpoint, token: str, status: int, code: str) -> None:
+    """Send the endpoint's request with ``token``; it is refused with ``status`` and, for a write,
+    every row a write could change reads the same afterwards."""
+    path = endpoint.path(world)  # creates the spare key or webhook it names before the first look
+    before = _state(world) if endpoint.method != "GET" else None
+    response = world.call(endpoint.method, path, token, endpoint.payload())
+    assert response.status_code == status, response.text
+    assert response.json()["code"] == code
+    if before is not None:
+        after = _state(world)
+        changed = {table for table in before if before[table] != after[table]}
+        assert not changed, f"a refused {endpoint.method} {endpoint.template} changed {sorted(changed)}"
+
 
 def test_the_table_covers_every_endpoint(world: World) -> None:
     schema = httpx.get(world.node.base_url + "/openapi.json").json()
@@ -178,16 +210,12 @@ def test_every_endpoint_refuses_missing_malformed_unknown_and_revoked_keys(world
 @pytest.mark.parametrize("endpoint", [e for e in ENDPOINTS if e.scope], ids=lambda e: f"{e.method} {e.template}")
 def test_every_endpoint_refuses_a_key_without_its_scope(world: World, endpoint: Endpoint) -> None:
     wrong = {"write": world.read, "read": world.write, "admin": create_key(world.node.db_url, scope="read,write")}
-    response = world.call(endpoint.method, endpoint.path(world), wrong[endpoint.scope], endpoint.payload())
-    assert response.status_code == 403, response.text
-    assert response.json()["code"] == "forbidden"
+    _refused_write_changes_nothing(world, endpoint, wrong[endpoint.scope], 403, "forbidden")
 
 
 @pytest.mark.parametrize("endpoint", WITH_IDS, ids=lambda e: f"{e.method} {e.template}")
 def test_another_tenants_ids_do_not_exist(world: World, endpoint: Endpoint) -> None:
-    response = world.call(endpoint.method, endpoint.path(world), world.other_admin, endpoint.payload())
-    assert response.status_code == 404, response.text
-    assert response.json()["code"] == "not_found"
+    _refused_write_changes_nothing(world, endpoint, world.other_admin, 404, "not_found")
 
 
 def test_another_tenants_lists_and_usage_show_nothing_of_ours(world: World) -> None:
@@ -209,7 +237,9 @@ def test_customer_scoped_key_sees_only_its_customer(world: World) -> None:
     for path in (f"/v1/receipts/{world.receipt_b}", f"/v1/receipts/{world.receipt_b}/proof"):
         response = world.call("GET", path, world.customer_a)
         assert response.status_code == 404 and response.json()["code"] == "not_found"
+    before = _state(world)
     assert world.call("POST", "/v1/balance/delta", world.customer_a, _delta("cust_a")).status_code == 403
+    assert _state(world) == before, "a customer key's refused write changed something"
     assert world.call("GET", "/v1/keys", world.customer_a).status_code == 403
     assert world.call("GET", "/v1/balance/derive?customerId=cust_a", world.customer_a).json()["balance"] == 250
     for path in ("/v1/balance/derive?customerId=cust_b", "/v1/balance/export?customerId=cust_b",

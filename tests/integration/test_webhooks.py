@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -19,54 +16,14 @@ from node.core.webhooks import WebhookSignatureError, verify_pacspace_signature
 from node.store.db import Store
 from node.store.models import WebhookDeliveryRow
 from node.webhooks import WebhookWorker, check_url, enqueue
-from tests.conftest import Deployment, RunningNode, free_port, start_node, wait_for_status
-
-
-@dataclass
-class Receiver:
-    """A loopback HTTP server that records what it gets and answers with scripted status codes."""
-
-    url: str
-    server: ThreadingHTTPServer
-    script: list[int] = field(default_factory=list)
-    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-
-    def wait_for(self, n: int, timeout: float = 20) -> list[tuple[dict[str, str], bytes]]:
-        deadline = time.monotonic() + timeout
-        while len(self.received) < n:
-            assert time.monotonic() < deadline, f"got {len(self.received)} of {n} deliveries"
-            time.sleep(0.05)
-        return self.received
-
-    def events(self) -> list[dict[str, Any]]:
-        return [json.loads(body) for _h, body in self.received]
+from tests.conftest import Deployment, RunningNode, start_node, wait_for_status
+from tests.support import WebhookReceiver, sql, wait_until
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    port = free_port()
-    holder: dict[str, Receiver] = {}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["content-length"]))
-            rec = holder["r"]
-            rec.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-            status = rec.script.pop(0) if rec.script else 200
-            self.send_response(status)
-            self.send_header("content-length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *_args: Any) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    holder["r"] = rec = Receiver(f"http://127.0.0.1:{port}/hooks", server)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield rec
-    server.shutdown()
+def receiver() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver() as rec:
+        yield rec
 
 
 @pytest.fixture
@@ -80,7 +37,7 @@ def _delta(ref: str, customer: str = "w1", amount: int = 42) -> dict[str, Any]:
     return {"customerId": customer, "delta": amount, "reason": "usage", "referenceId": ref}
 
 
-def test_delta_verified_is_delivered_signed_both_ways(hooked: RunningNode, receiver: Receiver) -> None:
+def test_delta_verified_is_delivered_signed_both_ways(hooked: RunningNode, receiver: WebhookReceiver) -> None:
     with hooked.client() as client:
         created = client.post(
             "/v1/webhooks", json={"url": receiver.url, "events": ["delta.verified", "batch.anchored"]}
@@ -115,7 +72,7 @@ def test_delta_verified_is_delivered_signed_both_ways(hooked: RunningNode, recei
     assert json.loads(by_type["batch.anchored"][1])["receiptCount"] == 1
 
 
-def test_failures_are_retried_logged_and_redeliverable(hooked: RunningNode, receiver: Receiver) -> None:
+def test_failures_are_retried_logged_and_redeliverable(hooked: RunningNode, receiver: WebhookReceiver) -> None:
     receiver.script = [500, 503]
     with hooked.client() as client:
         endpoint = client.post("/v1/webhooks", json={"url": receiver.url, "events": ["delta.verified"]}).json()
@@ -138,7 +95,7 @@ def test_failures_are_retried_logged_and_redeliverable(hooked: RunningNode, rece
     assert len(set(ids)) == 1, "a retry and a redelivery carry the same event id for receivers to dedupe"
 
 
-def test_410_gone_disables_the_endpoint(hooked: RunningNode, receiver: Receiver) -> None:
+def test_410_gone_disables_the_endpoint(hooked: RunningNode, receiver: WebhookReceiver) -> None:
     receiver.script = [410]
     with hooked.client() as client:
         endpoint = client.post("/v1/webhooks", json={"url": receiver.url, "events": ["delta.verified"]}).json()
@@ -150,12 +107,18 @@ def test_410_gone_disables_the_endpoint(hooked: RunningNode, receiver: Receiver)
             time.sleep(0.1)
         state = client.get(f"/v1/webhooks/{endpoint['id']}").json()
         assert "410" in state["disabledReason"]
+        # A witness endpoint, enabled, on the same worker: once it has gone2's event, the disabled
+        # endpoint would have had its own by then (each poll sends every endpoint's due deliveries).
+        witness = f"{receiver.base}/witness"
+        client.post("/v1/webhooks", json={"url": witness, "events": ["delta.verified"]})
         client.post("/v1/balance/delta", json=_delta("gone2"))
-        time.sleep(1.5)
-    assert len(receiver.received) == 1, "a disabled endpoint gets nothing more"
+        receiver.wait_for_match(lambda event: event.get("referenceId") == "gone2")
+        log = client.get(f"/v1/webhooks/{endpoint['id']}/deliveries").json()["deliveries"]
+        assert len(log) == 1, "nothing more was queued for the disabled endpoint"
+    assert receiver.paths.count("/hooks") == 1, "a disabled endpoint gets nothing more"
 
 
-def test_rotation_signs_with_old_and_new_secret(hooked: RunningNode, receiver: Receiver) -> None:
+def test_rotation_signs_with_old_and_new_secret(hooked: RunningNode, receiver: WebhookReceiver) -> None:
     with hooked.client() as client:
         endpoint = client.post("/v1/webhooks", json={"url": receiver.url, "events": ["delta.verified"]}).json()
         rotated = client.post(f"/v1/webhooks/{endpoint['id']}/rotate-secret", json={"graceSeconds": 3600}).json()
@@ -174,7 +137,7 @@ def test_rotation_signs_with_old_and_new_secret(hooked: RunningNode, receiver: R
 
 
 def test_aggregated_endpoint_gets_one_batch_verified(
-    deployment: Deployment, tmp_path: Path, receiver: Receiver
+    deployment: Deployment, tmp_path: Path, receiver: WebhookReceiver
 ) -> None:
     node = start_node(deployment, tmp_path, webhook_poll_seconds=0.1, run_anchorer=False)
     try:
@@ -183,7 +146,11 @@ def test_aggregated_endpoint_gets_one_batch_verified(
             receipts = [client.post("/v1/balance/delta", json=_delta(f"agg{i}", amount=i + 1)).json() for i in range(5)]
             node.server.config.app.state.anchor.run_once()  # type: ignore[attr-defined]
             headers, body = receiver.wait_for(1)[0]
-            time.sleep(0.5)
+            # The cycle queued every event before run_once returned: once none is left to send,
+            # nothing more can arrive.
+            unsent = "select count(*) from webhook_deliveries where status <> 'delivered'"
+            wait_until(lambda: sql(node.db_url, unsent) == [(0,)], "a delivery is still queued")
+            assert sql(node.db_url, "select count(*) from webhook_deliveries") == [(1,)], "one event per batch"
     finally:
         node.stop()
     assert len(receiver.received) == 1
@@ -193,7 +160,7 @@ def test_aggregated_endpoint_gets_one_batch_verified(
     assert (event["page"], event["pages"], event["batch"]["count"]) == (1, 1, 5)
 
 
-def test_endpoint_management_and_url_policy(hooked: RunningNode, receiver: Receiver) -> None:
+def test_endpoint_management_and_url_policy(hooked: RunningNode, receiver: WebhookReceiver) -> None:
     with hooked.client() as client:
         for url, fragment in (
             ("http://example.com/hook", "https"),
@@ -216,7 +183,7 @@ def test_endpoint_management_and_url_policy(hooked: RunningNode, receiver: Recei
         assert client.get(f"/v1/webhooks/{endpoint['id']}").status_code == 404
 
 
-def test_undeliverable_events_fail_after_three_days(hooked: RunningNode, receiver: Receiver) -> None:
+def test_undeliverable_events_fail_after_three_days(hooked: RunningNode, receiver: WebhookReceiver) -> None:
     receiver.script = [500] * 10
     with hooked.client() as client:
         client.post("/v1/webhooks", json={"url": receiver.url, "events": ["delta.verified"]})

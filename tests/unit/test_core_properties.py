@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from node.core.compare import Tolerance, compare
@@ -23,14 +23,23 @@ def test_every_proof_leads_to_the_root_and_no_other_leaf_does(fps: list[bytes], 
         assert compute_root_from_proof(other, proof) != tree.root
 
 
-records = st.dictionaries(
-    st.text("abcdefgh", min_size=1, max_size=4), st.tuples(st.integers(-1000, 1000), st.booleans()), max_size=30
-)
-theirs_views = st.dictionaries(st.text("abcdefgh", min_size=1, max_size=4), st.integers(-1000, 1000), max_size=30)
+INT256 = st.integers(-(2**255), 2**255 - 1)
+amounts = st.one_of(st.integers(-1000, 1000), INT256)  # small ones collide; int256 ones test the scale
+records = st.dictionaries(st.text("abcdefgh", min_size=1, max_size=4), st.tuples(amounts, st.booleans()), max_size=30)
+theirs_views = st.dictionaries(st.text("abcdefgh", min_size=1, max_size=4), amounts, max_size=30)
+
+
+def _within(variance: int, record_balance: int, absolute: int | None, basis_points: int | None) -> bool:
+    """The tolerance rule in integers: every limit that is set holds; with none set, only no variance."""
+    if absolute is None and basis_points is None:
+        return variance == 0
+    if absolute is not None and abs(variance) > absolute:
+        return False
+    return basis_points is None or abs(variance) * 10_000 <= abs(record_balance) * basis_points
 
 
 @settings(max_examples=200, deadline=None)
-@given(record=records, theirs=theirs_views, absolute=st.one_of(st.none(), st.integers(0, 500)))
+@given(record=records, theirs=theirs_views, absolute=st.one_of(st.none(), st.integers(0, 500), INT256.map(abs)))
 def test_reconciliation_accounts_for_every_reference(
     record: dict[str, tuple[int, bool]], theirs: dict[str, int], absolute: int | None
 ) -> None:
@@ -51,5 +60,50 @@ def test_reconciliation_accounts_for_every_reference(
     assert {p.reference_id for p in ev.pending} == pending
     if result.resolution == "match":
         assert result.variance == 0 and not mismatched and not missing and not ev.only_in_theirs
-    if result.resolution == "auto_settled":
-        assert abs(result.variance) <= (absolute or 0)  # no tolerance set: only a zero net variance settles
+    # Both directions: what is not a match settles exactly when the tolerance allows its variance.
+    if result.resolution != "match":
+        settled = result.resolution == "auto_settled"
+        assert settled == _within(result.variance, result.record_balance, absolute, None), result.resolution
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    record_balance=INT256,
+    absolute=st.one_of(st.none(), st.integers(0, 1000), INT256.map(abs)),
+    basis_points=st.one_of(st.none(), st.integers(0, 10_000)),
+    where=st.sampled_from(["at the limit", "just past it", "anywhere"]),
+    sign=st.sampled_from([1, -1]),
+    anywhere=INT256,
+)
+@example(record_balance=10**70 + 1, absolute=None, basis_points=10_000, where="at the limit", sign=1, anywhere=0)
+@example(record_balance=-(10**70) - 1, absolute=None, basis_points=1, where="just past it", sign=-1, anywhere=0)
+def test_a_variance_settles_exactly_when_every_set_limit_allows_it(
+    record_balance: int, absolute: int | None, basis_points: int | None, where: str, sign: int, anywhere: int
+) -> None:
+    """Either way round (theirs above or below the record), at int256 scale, on both sides of each limit."""
+    limits = [
+        limit
+        for limit in (absolute, None if basis_points is None else abs(record_balance) * basis_points // 10_000)
+        if limit is not None
+    ]
+    limit = min(limits) if limits else 0
+    variance = {"at the limit": sign * limit, "just past it": sign * (limit + 1), "anywhere": anywhere}[where]
+    result = compare(
+        [("r", record_balance, 0, True)],
+        theirs=None,
+        their_balance=record_balance + variance,
+        tolerance=Tolerance(absolute, basis_points),
+    )
+    assert result.variance == variance
+    expected = (
+        "match"
+        if variance == 0
+        else "auto_settled"
+        if _within(variance, record_balance, absolute, basis_points)
+        else "needs_evidence"
+    )
+    assert result.resolution == expected, (variance, limit)
+    if where == "at the limit" and limits:
+        assert result.resolution in ("match", "auto_settled")
+    if where == "just past it":
+        assert result.resolution == "needs_evidence"
