@@ -30,7 +30,7 @@ from node.store.queries import (
 
 def receipt_json(
     row: DeltaRow | RecordedDelta,
-    batch: BatchRow | None,
+    batch: BatchRow | RecordedBatch | None,
     *,
     head_block: int | None,
     confirmations_required: int,
