@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
 from node import api_keys
 from node.api.auth import AdminDep
+from node.api.deps import ServicesDep, StoreDep
 from node.api.routes import ERRORS
 from node.api.schemas import ApiKey, ApiKeyCreated, KeyCreate, KeyRotate
 from node.core.errors import FieldError, InvalidInput
@@ -42,9 +43,9 @@ def key_json(row: ApiKeyRow, now: int | None = None) -> dict[str, Any]:
 
 
 @router.post("/keys", status_code=201, response_model=ApiKeyCreated, responses=ERRORS, summary="Create an API key")
-def create_key(body: KeyCreate, request: Request, principal: AdminDep) -> dict[str, Any]:
+def create_key(body: KeyCreate, store: StoreDep, principal: AdminDep) -> dict[str, Any]:
     row, token = api_keys.issue_key(
-        request.app.state.store,
+        store,
         tenant=principal.tenant,
         name=body.name,
         scopes=body.scopes,
@@ -57,18 +58,18 @@ def create_key(body: KeyCreate, request: Request, principal: AdminDep) -> dict[s
 
 
 @router.get("/keys", responses=ERRORS, summary="List this tenant's API keys")
-def list_keys(request: Request, principal: AdminDep) -> dict[str, list[dict[str, Any]]]:
-    return {"keys": [key_json(r) for r in api_keys.tenant_keys(request.app.state.store, tenant=principal.tenant)]}
+def list_keys(store: StoreDep, principal: AdminDep) -> dict[str, list[dict[str, Any]]]:
+    return {"keys": [key_json(r) for r in api_keys.tenant_keys(store, tenant=principal.tenant)]}
 
 
 @router.get("/keys/{key_id}", response_model=ApiKey, responses=ERRORS, summary="One API key")
-def get_key(key_id: str, request: Request, principal: AdminDep) -> dict[str, Any]:
-    return key_json(api_keys.tenant_key(request.app.state.store, tenant=principal.tenant, key_id=key_id))
+def get_key(key_id: str, store: StoreDep, principal: AdminDep) -> dict[str, Any]:
+    return key_json(api_keys.tenant_key(store, tenant=principal.tenant, key_id=key_id))
 
 
 @router.delete("/keys/{key_id}", response_model=ApiKey, responses=ERRORS, summary="Revoke an API key, at once")
-def revoke_key(key_id: str, request: Request, principal: AdminDep) -> dict[str, Any]:
-    return key_json(api_keys.revoke_key(request.app.state.store, tenant=principal.tenant, key_id=key_id))
+def revoke_key(key_id: str, store: StoreDep, principal: AdminDep) -> dict[str, Any]:
+    return key_json(api_keys.revoke_key(store, tenant=principal.tenant, key_id=key_id))
 
 
 @router.post(
@@ -78,9 +79,9 @@ def revoke_key(key_id: str, request: Request, principal: AdminDep) -> dict[str, 
     responses=ERRORS,
     summary="Replace a key with a new secret; the old one ends now or after graceSeconds",
 )
-def rotate_key(key_id: str, request: Request, principal: AdminDep, body: KeyRotate | None = None) -> dict[str, Any]:
+def rotate_key(key_id: str, store: StoreDep, principal: AdminDep, body: KeyRotate | None = None) -> dict[str, Any]:
     new_row, token = api_keys.rotate_key(
-        request.app.state.store,
+        store,
         tenant=principal.tenant,
         key_id=key_id,
         grace_seconds=(body or KeyRotate()).graceSeconds,
@@ -99,7 +100,7 @@ def _parse_day(value: str | None, name: str, default: date) -> date:
 
 @router.get("/usage", responses=ERRORS, summary="Usage per UTC day: requests, deltas, batches, gas and cost")
 def usage(
-    request: Request,
+    services: ServicesDep,
     principal: AdminDep,
     from_: Annotated[
         str | None, Query(alias="from", description="first day, YYYY-MM-DD (default: 29 days ago)")
@@ -113,7 +114,7 @@ def usage(
         raise InvalidInput("from is after to", errors=[FieldError("from", "must not be after to")])
     if (last - first).days >= MAX_USAGE_DAYS:
         raise InvalidInput("range too long", errors=[FieldError("from", f"at most {MAX_USAGE_DAYS} days per request")])
-    state = request.app.state
+    state = services
     state.usage.flush()
     return build_usage_report(
         state.store,

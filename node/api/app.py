@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -43,6 +42,7 @@ from node.metrics import NodeMetrics
 from node.receipts import ReceiptReader
 from node.recording import Recorder
 from node.scheduler import AnchorService
+from node.services import Services
 from node.settings import Settings
 from node.store.db import Store
 from node.store.leader import leadership_for
@@ -51,23 +51,6 @@ from node.usage import UsageMeter
 from node.webhooks import WebhookWorker
 
 log = logging.getLogger("pacspace.app")
-
-
-@dataclass
-class Services:
-    settings: Settings
-    store: Store
-    signer: Signer
-    domain: Domain
-    metrics: NodeMetrics
-    usage: UsageMeter
-    scheduler: BackgroundScheduler
-    anchor: AnchorService
-    recorder: Recorder
-    receipts: ReceiptReader
-    checkpoints: Checkpoints
-    webhooks: WebhookWorker
-    comparisons: Comparisons
 
 
 def build_services(settings: Settings, store: Store | None = None) -> Services:
@@ -134,6 +117,9 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
             retry_base_seconds=settings.webhook_retry_base_seconds,
         ),
         comparisons=Comparisons(store=store, recorder=recorder),
+        rate_limiter=RateLimiter(),
+        key_policy=BucketPolicy(settings.rate_limit_per_second, settings.rate_limit_burst),
+        auth_failure_policy=BucketPolicy(settings.auth_failure_per_second, settings.auth_failure_burst),
     )
 
 
@@ -185,20 +171,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     app = FastAPI(
         title="PacSpace node", version="0.1.0", summary="A neutral record for usage-based billing", lifespan=lifespan
     )
-    state = app.state
-    for name, value in services.__dict__.items():
-        setattr(state, name, value)
-    state.head_block = lambda: services.anchor.head_block
-
-    def wake_webhooks() -> None:
-        job = services.scheduler.get_job("webhooks")
-        if job is not None:
-            job.modify(next_run_time=datetime.now(UTC))
-
-    state.wake_webhooks = wake_webhooks
-    state.rate_limiter = RateLimiter()
-    state.key_policy = BucketPolicy(settings.rate_limit_per_second, settings.rate_limit_burst)
-    state.auth_failure_policy = BucketPolicy(settings.auth_failure_per_second, settings.auth_failure_burst)
+    app.state.services = services  # the one copy: read through node.api.deps
     install_problem_handlers(app)
     app.include_router(router)
     app.include_router(bulk_router)

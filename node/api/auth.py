@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from node.api.blocking import small_read
+from node.api.deps import ServicesDep
 from node.core.apikeys import parse_token, verify_secret
 from node.core.errors import Forbidden, PacSpaceError, Unauthenticated
 from node.core.ratelimit import BucketPolicy
@@ -68,11 +69,11 @@ def _touch(store: Store, key_id: str, at: int) -> None:
         touch_api_key(session=session, key_id=key_id, at=at)
 
 
-async def authenticate(request: Request) -> Principal:
+async def authenticate(request: Request, services: ServicesDep) -> Principal:
     """The key lookup is one indexed read: on the event loop with SQLite (~30 µs, cheaper than the hop
     to a worker thread), in a worker thread with PostgreSQL (node.api.blocking). The occasional
     last-used write waits for the write lock, so it always goes to a worker thread."""
-    state = request.app.state
+    state = services
     try:
         row = await small_read(state.store, _check_token, request, state.store)
     except PacSpaceError:

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from node.api.auth import WriterDep
+from node.api.deps import ServicesDep
 from node.api.encoding import json_bytes
 from node.api.problems import error_body, problem_body
 from node.api.routes import ERRORS
@@ -28,6 +29,7 @@ from node.core.deltas import DeltaRequest
 from node.core.errors import FieldError, InvalidInput, PacSpaceError
 from node.receipts import receipt_json
 from node.recording import RecordResult
+from node.services import Services
 from node.store.models import BatchRow, RecordedDelta
 from node.store.queries import get_batch
 
@@ -108,8 +110,7 @@ def _prefixed(index: int, exc: Exception) -> dict[str, Any]:
     return body
 
 
-def _render(request: Request, items: list[DeltaRequest | InvalidInput], outcomes: list[RecordResult]) -> bytes:
-    state = request.app.state
+def _render(state: Services, items: list[DeltaRequest | InvalidInput], outcomes: list[RecordResult]) -> bytes:
     required = state.settings.confirmations
     head_block = state.head_block()
     batches: dict[int, BatchRow | None] = {}
@@ -149,7 +150,7 @@ def _render(request: Request, items: list[DeltaRequest | InvalidInput], outcomes
 )
 async def record_deltas(
     body: DeltaBatchCreate,
-    request: Request,
+    services: ServicesDep,
     principal: WriterDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=128)] = None,
 ) -> Response:
@@ -159,9 +160,9 @@ async def record_deltas(
     the per-item referenceIds. One request counts once against the key's rate limit."""
     items = await run_in_threadpool(lambda: [_validate_item(i, item) for i, item in enumerate(body.deltas)])
     valid = [item for item in items if not isinstance(item, InvalidInput)]
-    outcomes = await request.app.state.recorder.record_many_async(
+    outcomes = await services.recorder.record_many_async(
         tenant=principal.tenant, requests=valid, api_key_id=principal.key_id
     )
-    content = await run_in_threadpool(_render, request, items, outcomes)
+    content = await run_in_threadpool(_render, services, items, outcomes)
     headers = {} if idempotency_key is None else {"Idempotency-Key": idempotency_key}
     return Response(content, status_code=200, media_type="application/json", headers=headers)

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
 from node.api.auth import AdminDep, ReaderDep
+from node.api.deps import ComparisonsDep, ServicesDep, StoreDep
 from node.api.routes import ERRORS
 from node.api.schemas import CompareBody, TenantSettings
 from node.comparing import CompareRequest, set_tenant_tolerance, tenant_tolerance
@@ -88,6 +89,7 @@ async def _csv_rows(stream: AsyncIterator[bytes]) -> list[tuple[str, int]]:
 async def compare(
     request: Request,
     principal: ReaderDep,
+    comparisons: ComparisonsDep,
     customerId: Annotated[str | None, Query(max_length=128, description="CSV uploads only")] = None,
     theirBalance: Annotated[int | None, Query(description="CSV uploads only")] = None,
     asOfIndex: Annotated[int | None, Query(ge=0, description="CSV uploads only")] = None,
@@ -131,15 +133,13 @@ async def compare(
         )
     if principal.customer_id is not None and principal.customer_id != req.customer_id:
         raise NotFound(f"unknown customer {req.customer_id!r}: no deltas recorded")
-    comparisons = request.app.state.comparisons
     row = await run_in_threadpool(comparisons.run, tenant=principal.tenant, key_id=principal.key_id, req=req)
     result: dict[str, Any] = comparisons.to_json(row)
     return result
 
 
 @router.get("/comparisons/{comparison_id}", responses=ERRORS, summary="A comparison and its evidence lists")
-def get_comparison(comparison_id: str, request: Request, principal: ReaderDep) -> dict[str, Any]:
-    comparisons = request.app.state.comparisons
+def get_comparison(comparison_id: str, comparisons: ComparisonsDep, principal: ReaderDep) -> dict[str, Any]:
     row = comparisons.get(tenant=principal.tenant, comparison_id=comparison_id, customer_id=principal.customer_id)
     result: dict[str, Any] = comparisons.to_json(row)
     return result
@@ -152,11 +152,11 @@ def get_comparison(comparison_id: str, request: Request, principal: ReaderDep) -
 )
 def evidence(
     comparison_id: str,
-    request: Request,
+    services: ServicesDep,
     principal: ReaderDep,
     format: Annotated[str, Query(pattern="^(json|html)$")] = "json",
 ) -> Any:
-    state = request.app.state
+    state = services
     row = state.comparisons.get(tenant=principal.tenant, comparison_id=comparison_id, customer_id=principal.customer_id)
     summary = state.comparisons.summary_json(row)
     full = json.loads(row.evidence)
@@ -205,12 +205,12 @@ td,th{{border-bottom:1px solid #ddd;padding:.3rem .6rem;text-align:left}}</style
 
 
 @router.get("/settings", responses=ERRORS, summary="This tenant's settings")
-def get_settings(request: Request, principal: AdminDep) -> dict[str, Any]:
-    return {"tolerance": tenant_tolerance(request.app.state.store, principal.tenant).to_json()}
+def get_settings(store: StoreDep, principal: AdminDep) -> dict[str, Any]:
+    return {"tolerance": tenant_tolerance(store, principal.tenant).to_json()}
 
 
 @router.put("/settings", responses=ERRORS, summary="Set this tenant's comparison tolerance")
-def put_settings(body: TenantSettings, request: Request, principal: AdminDep) -> dict[str, Any]:
+def put_settings(body: TenantSettings, store: StoreDep, principal: AdminDep) -> dict[str, Any]:
     tolerance = Tolerance(body.tolerance.absolute, body.tolerance.basisPoints)
-    set_tenant_tolerance(request.app.state.store, principal.tenant, tolerance)
+    set_tenant_tolerance(store, principal.tenant, tolerance)
     return {"tolerance": tolerance.to_json()}

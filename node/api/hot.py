@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from node.api.auth import authenticate
+from node.api.deps import services_of
 from node.api.routes import record_validated
 from node.api.routes import router as routes_router
 from node.api.schemas import DeltaCreate
@@ -65,11 +66,12 @@ class HotRoutes:
         scope["route"] = self.route  # what FastAPI sets: Observability labels metrics and usage with it
         request = Request(scope, _replay(body_bytes, receive), send)
         try:
-            principal = await authenticate(request)
+            services = services_of(scope)
+            principal = await authenticate(request, services)
             principal.require("write")
             body, delta_request = accepted
             idempotency_key = request.headers.get("idempotency-key")
-            response = await record_validated(body, request, principal, idempotency_key, delta_request)
+            response = await record_validated(body, services, principal, idempotency_key, delta_request)
         except Exception as exc:
             handler = _handler(scope, exc)
             if handler is None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from node.api.auth import Principal, ReaderDep, WriterDep
+from node.api.deps import CheckpointsDep, ServicesDep
 from node.api.routes import ERRORS
 from node.api.schemas import CheckpointCreate, Countersign
 from node.balances import derive_balance, replay_customer
@@ -28,8 +29,10 @@ def _customer(principal: Principal, customer_id: str) -> str:
 
 
 @router.get("/balance/derive", responses=ERRORS, summary="The customer's balance from verified deltas")
-def derive(request: Request, principal: ReaderDep, customerId: CustomerQuery, verify: bool = False) -> dict[str, Any]:
-    state = request.app.state
+def derive(
+    services: ServicesDep, principal: ReaderDep, customerId: CustomerQuery, verify: bool = False
+) -> dict[str, Any]:
+    state = services
     customer_id = _customer(principal, customerId)
     result = derive_balance(state.store, tenant=principal.tenant, customer_id=customer_id)
     if verify:
@@ -62,7 +65,7 @@ def derive(request: Request, principal: ReaderDep, customerId: CustomerQuery, ve
     summary="JSON Lines of proof bundles for the customer's verified deltas",
 )
 def export(
-    request: Request,
+    services: ServicesDep,
     principal: ReaderDep,
     customerId: CustomerQuery,
     fromIndex: Annotated[int, Query(ge=0)] = 0,
@@ -71,7 +74,7 @@ def export(
     customer_id = _customer(principal, customerId)
     if toIndex is not None and toIndex < fromIndex:
         raise InvalidInput("toIndex is before fromIndex", errors=[FieldError("toIndex", "must be >= fromIndex")])
-    state = request.app.state
+    state = services
     derive_balance(state.store, tenant=principal.tenant, customer_id=customer_id)  # 404 for unknown customers
     lines = state.receipts.export_lines(
         tenant=principal.tenant, customer_id=customer_id, from_index=fromIndex, to_index=toIndex
@@ -84,13 +87,12 @@ def export(
 
 
 @router.post("/checkpoints", status_code=201, responses=ERRORS, summary="Sign a checkpoint over a verified range")
-def create_checkpoint(body: CheckpointCreate, request: Request, principal: WriterDep) -> dict[str, Any]:
+def create_checkpoint(body: CheckpointCreate, checkpoints: CheckpointsDep, principal: WriterDep) -> dict[str, Any]:
     if (body.fromIndex is not None or body.toIndex is not None) and (body.from_ is not None or body.to is not None):
         raise InvalidInput(
             "give a range by index or by time, not both",
             errors=[FieldError("from", "not with fromIndex/toIndex")],
         )
-    checkpoints = request.app.state.checkpoints
     row = checkpoints.create(
         tenant=principal.tenant,
         req=RangeRequest(
@@ -107,21 +109,19 @@ def create_checkpoint(body: CheckpointCreate, request: Request, principal: Write
 
 @router.get("/checkpoints", responses=ERRORS, summary="Checkpoints, optionally of one customer")
 def list_checkpoints(
-    request: Request,
+    checkpoints: CheckpointsDep,
     principal: ReaderDep,
     customerId: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
 ) -> dict[str, Any]:
     customer_id = principal.customer_id or customerId
     if customerId is not None:
         customer_id = _customer(principal, customerId)
-    checkpoints = request.app.state.checkpoints
     rows = checkpoints.list(tenant=principal.tenant, customer_id=customer_id)
     return {"checkpoints": [checkpoints.to_json(r) for r in rows]}
 
 
 @router.get("/checkpoints/{checkpoint_id}", responses=ERRORS, summary="One checkpoint")
-def get_checkpoint(checkpoint_id: str, request: Request, principal: ReaderDep) -> dict[str, Any]:
-    checkpoints = request.app.state.checkpoints
+def get_checkpoint(checkpoint_id: str, checkpoints: CheckpointsDep, principal: ReaderDep) -> dict[str, Any]:
     row = checkpoints.get(tenant=principal.tenant, checkpoint_id=checkpoint_id, customer_id=principal.customer_id)
     result: dict[str, Any] = checkpoints.to_json(row)
     return result
@@ -132,8 +132,9 @@ def get_checkpoint(checkpoint_id: str, request: Request, principal: ReaderDep) -
     responses=ERRORS,
     summary="The customer's own EIP-712 signature over the checkpoint",
 )
-def countersign(checkpoint_id: str, body: Countersign, request: Request, principal: ReaderDep) -> dict[str, Any]:
-    checkpoints = request.app.state.checkpoints
+def countersign(
+    checkpoint_id: str, body: Countersign, checkpoints: CheckpointsDep, principal: ReaderDep
+) -> dict[str, Any]:
     row = checkpoints.countersign(
         tenant=principal.tenant,
         checkpoint_id=checkpoint_id,

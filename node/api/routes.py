@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from node.api.auth import Principal, PrincipalDep, ReaderDep, WriterDep
 from node.api.blocking import small_read
+from node.api.deps import ServicesDep
 from node.api.schemas import DeltaCreate, Problem, Receipt
 from node.core.bundle import BUNDLE_MEDIA_TYPES
 from node.core.deltas import DeltaRequest
 from node.core.errors import FieldError, InvalidInput
 from node.receipts import receipt_json
+from node.services import Services
 
 router = APIRouter(prefix="/v1")
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -23,8 +25,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _receipt(request: Request, receipt_id: str, principal: Principal) -> dict[str, Any]:
-    state = request.app.state
+def _receipt(state: Services, receipt_id: str, principal: Principal) -> dict[str, Any]:
     row, batch = state.receipts.get(tenant=principal.tenant, receipt_id=receipt_id, customer_id=principal.customer_id)
     return receipt_json(
         row,
@@ -43,16 +44,16 @@ def _receipt(request: Request, receipt_id: str, principal: Principal) -> dict[st
 )
 async def record_delta(
     body: DeltaCreate,
-    request: Request,
+    services: ServicesDep,
     principal: WriterDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
-    return await record_validated(body, request, principal, idempotency_key)
+    return await record_validated(body, services, principal, idempotency_key)
 
 
 async def record_validated(
     body: DeltaCreate,
-    request: Request,
+    services: Services,
     principal: Principal,
     idempotency_key: str | None,
     delta_request: DeltaRequest | None = None,
@@ -66,24 +67,23 @@ async def record_validated(
         )
     delta_request = delta_request or body.to_request()
     # On the event loop: the recorder's writer thread signs and commits, this request just waits.
-    row, created = await request.app.state.recorder.record_async(
+    row, created = await services.recorder.record_async(
         tenant=principal.tenant, request=delta_request, api_key_id=principal.key_id
     )
     headers = {"Location": f"/v1/receipts/{row.receipt_id}"}
     if not created:  # a retry: the receipt may be anchored by now
-        replay = await run_in_threadpool(_receipt, request, row.receipt_id, principal)
+        replay = await run_in_threadpool(_receipt, services, row.receipt_id, principal)
         return JSONResponse(replay, status_code=200, headers=headers)
-    state = request.app.state
     # A new row has no batch yet: answer from it without reading it back (the hot path), and as a
     # JSONResponse, which skips re-validating the body against the response model.
-    body_json = receipt_json(row, None, head_block=None, confirmations_required=state.settings.confirmations)
+    body_json = receipt_json(row, None, head_block=None, confirmations_required=services.settings.confirmations)
     return JSONResponse(body_json, status_code=201, headers=headers)
 
 
 @router.get("/receipts/{receipt_id}", response_model=Receipt, responses=ERRORS, summary="A receipt and its status")
-async def get_receipt(receipt_id: str, request: Request, principal: ReaderDep) -> JSONResponse:
+async def get_receipt(receipt_id: str, services: ServicesDep, principal: ReaderDep) -> JSONResponse:
     # Two indexed reads: on the event loop with SQLite (cheaper than a thread hop), else off it.
-    return JSONResponse(await small_read(request.app.state.store, _receipt, request, receipt_id, principal))
+    return JSONResponse(await small_read(services.store, _receipt, services, receipt_id, principal))
 
 
 @router.get(
@@ -91,10 +91,10 @@ async def get_receipt(receipt_id: str, request: Request, principal: ReaderDep) -
     responses={200: {"content": {media_type: {} for media_type in BUNDLE_MEDIA_TYPES}}, **ERRORS},
     summary="A self-contained proof bundle for an anchored receipt",
 )
-async def get_proof(receipt_id: str, request: Request, principal: ReaderDep) -> JSONResponse:
+async def get_proof(receipt_id: str, services: ServicesDep, principal: ReaderDep) -> JSONResponse:
     # On the event loop as get_receipt: the batch's stored tree is one row, and a proof a few slices of it
     # (a batch anchored before trees were stored is rebuilt once, then cached).
-    state = request.app.state
+    state = services
     bundle = await small_read(
         state.store,
         state.receipts.proof_bundle,

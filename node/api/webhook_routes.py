@@ -6,12 +6,15 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
 from node import webhook_endpoints as endpoints
 from node.api.auth import AdminDep
+from node.api.deps import ServicesDep, StoreDep
 from node.api.routes import ERRORS
 from node.api.schemas import WebhookCreate, WebhookRotate, WebhookUpdate
+from node.settings import Settings
+from node.store.db import Store
 from node.store.models import WebhookAttemptRow, WebhookDeliveryRow, WebhookEndpointRow
 from node.webhooks import iso
 
@@ -60,45 +63,45 @@ def _delivery_json(row: WebhookDeliveryRow, attempts: list[WebhookAttemptRow]) -
     }
 
 
-def _own(request: Request, tenant: str, endpoint_id: str) -> WebhookEndpointRow:
-    return endpoints.get_endpoint(request.app.state.store, tenant=tenant, endpoint_id=endpoint_id)
+def _own(store: Store, tenant: str, endpoint_id: str) -> WebhookEndpointRow:
+    return endpoints.get_endpoint(store, tenant=tenant, endpoint_id=endpoint_id)
 
 
-def allow_loopback_http(request: Request) -> bool:
+def allow_loopback_http(settings: Settings) -> bool:
     """Whether this node accepts http:// endpoint URLs on loopback (settings; dev chains by default)."""
-    return bool(request.app.state.settings.webhook_http_loopback_allowed())
+    return bool(settings.webhook_http_loopback_allowed())
 
 
 @router.post("", status_code=201, responses=ERRORS, summary="Create a webhook endpoint (the secret is shown once)")
-def create(body: WebhookCreate, request: Request, principal: AdminDep) -> dict[str, Any]:
+def create(body: WebhookCreate, services: ServicesDep, principal: AdminDep) -> dict[str, Any]:
     row = endpoints.create_endpoint(
-        request.app.state.store,
+        services.store,
         tenant=principal.tenant,
         url=body.url,
         events=body.events,
         aggregate=body.aggregate,
-        allow_loopback_http=allow_loopback_http(request),
+        allow_loopback_http=allow_loopback_http(services.settings),
     )
     return {**_endpoint_json(row), "secret": row.secret}
 
 
 @router.get("", responses=ERRORS, summary="This tenant's webhook endpoints")
-def list_endpoints(request: Request, principal: AdminDep) -> dict[str, Any]:
-    rows = endpoints.list_endpoints(request.app.state.store, tenant=principal.tenant)
+def list_endpoints(store: StoreDep, principal: AdminDep) -> dict[str, Any]:
+    rows = endpoints.list_endpoints(store, tenant=principal.tenant)
     return {"webhooks": [_endpoint_json(r) for r in rows]}
 
 
 @router.get("/{endpoint_id}", responses=ERRORS, summary="One webhook endpoint")
-def get(endpoint_id: str, request: Request, principal: AdminDep) -> dict[str, Any]:
-    return _endpoint_json(_own(request, principal.tenant, endpoint_id))
+def get(endpoint_id: str, store: StoreDep, principal: AdminDep) -> dict[str, Any]:
+    return _endpoint_json(_own(store, principal.tenant, endpoint_id))
 
 
 @router.patch("/{endpoint_id}", responses=ERRORS, summary="Change URL or events, enable or disable")
-def update(endpoint_id: str, body: WebhookUpdate, request: Request, principal: AdminDep) -> dict[str, Any]:
+def update(endpoint_id: str, body: WebhookUpdate, services: ServicesDep, principal: AdminDep) -> dict[str, Any]:
     row = endpoints.update_endpoint(
-        request.app.state.store,
-        _own(request, principal.tenant, endpoint_id),
-        allow_loopback_http=allow_loopback_http(request),
+        services.store,
+        _own(services.store, principal.tenant, endpoint_id),
+        allow_loopback_http=allow_loopback_http(services.settings),
         url=body.url,
         events=body.events,
         aggregate=body.aggregate,
@@ -108,47 +111,45 @@ def update(endpoint_id: str, body: WebhookUpdate, request: Request, principal: A
 
 
 @router.delete("/{endpoint_id}", status_code=204, responses=ERRORS, summary="Delete an endpoint and its log")
-def remove(endpoint_id: str, request: Request, principal: AdminDep) -> Response:
-    endpoints.delete_endpoint(request.app.state.store, _own(request, principal.tenant, endpoint_id))
+def remove(endpoint_id: str, store: StoreDep, principal: AdminDep) -> Response:
+    endpoints.delete_endpoint(store, _own(store, principal.tenant, endpoint_id))
     return Response(status_code=204)
 
 
 @router.post("/{endpoint_id}/rotate-secret", responses=ERRORS, summary="New secret; the old one signs alongside")
-def rotate(
-    endpoint_id: str, request: Request, principal: AdminDep, body: WebhookRotate | None = None
-) -> dict[str, Any]:
+def rotate(endpoint_id: str, store: StoreDep, principal: AdminDep, body: WebhookRotate | None = None) -> dict[str, Any]:
     row = endpoints.rotate_secret(
-        request.app.state.store,
-        _own(request, principal.tenant, endpoint_id),
+        store,
+        _own(store, principal.tenant, endpoint_id),
         grace_seconds=(body or WebhookRotate()).graceSeconds,
     )
     return {**_endpoint_json(row), "secret": row.secret}
 
 
 @router.post("/{endpoint_id}/test", status_code=202, responses=ERRORS, summary="Queue a webhook.test event")
-def send_test(endpoint_id: str, request: Request, principal: AdminDep) -> dict[str, Any]:
-    delivery_id = endpoints.send_test_event(request.app.state.store, _own(request, principal.tenant, endpoint_id))
-    request.app.state.wake_webhooks()
+def send_test(endpoint_id: str, services: ServicesDep, principal: AdminDep) -> dict[str, Any]:
+    delivery_id = endpoints.send_test_event(services.store, _own(services.store, principal.tenant, endpoint_id))
+    services.wake_webhooks()
     return {"deliveryId": delivery_id}
 
 
 @router.get("/{endpoint_id}/deliveries", responses=ERRORS, summary="The delivery log, newest first")
 def deliveries(
     endpoint_id: str,
-    request: Request,
+    store: StoreDep,
     principal: AdminDep,
     status: Annotated[str | None, Query(pattern="^(pending|delivered|failed)$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
-    row = _own(request, principal.tenant, endpoint_id)
-    items = endpoints.list_deliveries(request.app.state.store, row, status=status, limit=limit)
+    row = _own(store, principal.tenant, endpoint_id)
+    items = endpoints.list_deliveries(store, row, status=status, limit=limit)
     return {"deliveries": [_delivery_json(d.row, d.attempts) for d in items]}
 
 
 @router.post(
     "/{endpoint_id}/deliveries/{delivery_id}/redeliver", status_code=202, responses=ERRORS, summary="Send again now"
 )
-def redeliver(endpoint_id: str, delivery_id: str, request: Request, principal: AdminDep) -> dict[str, Any]:
-    endpoints.redeliver(request.app.state.store, _own(request, principal.tenant, endpoint_id), delivery_id=delivery_id)
-    request.app.state.wake_webhooks()
+def redeliver(endpoint_id: str, delivery_id: str, services: ServicesDep, principal: AdminDep) -> dict[str, Any]:
+    endpoints.redeliver(services.store, _own(services.store, principal.tenant, endpoint_id), delivery_id=delivery_id)
+    services.wake_webhooks()
     return {"deliveryId": delivery_id, "status": "pending"}

@@ -10,12 +10,14 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
+from node.api.deps import ServicesDep, StoreDep
 from node.api.schemas import CheckpointCreate
 from node.balances import derive_balance
 from node.checkpointing import RangeRequest
 from node.core.errors import Conflict, InvalidInput
 from node.dashboard.sessions import DashboardSession
 from node.dashboard.web import DashboardRoute, SessionDep, render
+from node.services import Services
 from node.store.dashboard import customer_comparisons, recent_deltas, tenant_customers
 
 router = APIRouter(route_class=DashboardRoute)
@@ -23,9 +25,11 @@ PAGE = 50
 
 
 @router.get("/customers", response_class=HTMLResponse, include_in_schema=False)
-def customers_page(request: Request, session: SessionDep, search: str = "", after: str | None = None) -> Response:
+def customers_page(
+    request: Request, store: StoreDep, session: SessionDep, search: str = "", after: str | None = None
+) -> Response:
     term = search.strip()[:128]
-    with request.app.state.store.session() as db:
+    with store.session() as db:
         rows = tenant_customers(session=db, tenant=session.tenant, limit=PAGE + 1, after=after, search=term or None)
     return render(
         request,
@@ -41,6 +45,7 @@ def customers_page(request: Request, session: SessionDep, search: str = "", afte
 
 def _customer_page(
     request: Request,
+    services: Services,
     session: DashboardSession,
     customer_id: str,
     *,
@@ -49,7 +54,7 @@ def _customer_page(
     errors: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    state = request.app.state
+    state = services
     balance = derive_balance(state.store, tenant=session.tenant, customer_id=customer_id)  # NotFound if unknown
     with state.store.session() as db:
         deltas = recent_deltas(session=db, tenant=session.tenant, customer_id=customer_id, limit=10)
@@ -75,8 +80,8 @@ def _customer_page(
 
 
 @router.get("/customer", response_class=HTMLResponse, include_in_schema=False)
-def customer_page(request: Request, session: SessionDep, id: str = "") -> Response:
-    return _customer_page(request, session, id)
+def customer_page(request: Request, services: ServicesDep, session: SessionDep, id: str = "") -> Response:
+    return _customer_page(request, services, session, id)
 
 
 def _optional_index(text: str) -> int | str | None:
@@ -90,6 +95,7 @@ def _optional_index(text: str) -> int | str | None:
 @router.post("/customer/checkpoints", response_class=HTMLResponse, include_in_schema=False)
 def create_checkpoint(
     request: Request,
+    services: ServicesDep,
     session: SessionDep,
     customer_id: Annotated[str, Form()] = "",
     from_index: Annotated[str, Form()] = "",
@@ -100,7 +106,7 @@ def create_checkpoint(
         body = CheckpointCreate.model_validate(
             {"customerId": customer_id, "fromIndex": _optional_index(from_index), "toIndex": _optional_index(to_index)}
         )
-        row = request.app.state.checkpoints.create(
+        row = services.checkpoints.create(
             tenant=session.tenant,
             req=RangeRequest(customer_id=body.customerId, from_index=body.fromIndex, to_index=body.toIndex),
         )
@@ -109,19 +115,21 @@ def create_checkpoint(
         for err in exc.errors():
             field = {"fromIndex": "from_index", "toIndex": "to_index"}.get(str(err["loc"][0]), "from_index")
             errors.setdefault(field, "Enter a whole number of 0 or more, or leave it empty.")
-        return _customer_page(request, session, customer_id, status_code=422, errors=errors, values=values)
+        return _customer_page(request, services, session, customer_id, status_code=422, errors=errors, values=values)
     except (InvalidInput, Conflict) as exc:
         field = "to_index" if exc.errors and exc.errors[0].field == "toIndex" else "from_index"
         status = 422 if isinstance(exc, InvalidInput) else 409
         problem = {field: exc.detail}
-        return _customer_page(request, session, customer_id, status_code=status, errors=problem, values=values)
-    created = request.app.state.checkpoints.to_json(row)
-    return _customer_page(request, session, customer_id, status_code=201, created=created)
+        return _customer_page(
+            request, services, session, customer_id, status_code=status, errors=problem, values=values
+        )
+    created = services.checkpoints.to_json(row)
+    return _customer_page(request, services, session, customer_id, status_code=201, created=created)
 
 
 @router.get("/comparisons/{comparison_id}", response_class=HTMLResponse, include_in_schema=False)
-def comparison_page(comparison_id: str, request: Request, session: SessionDep) -> Response:
-    comparisons = request.app.state.comparisons
+def comparison_page(comparison_id: str, request: Request, services: ServicesDep, session: SessionDep) -> Response:
+    comparisons = services.comparisons
     row = comparisons.get(tenant=session.tenant, comparison_id=comparison_id)
     evidence = json.loads(row.evidence)
     return render(

@@ -9,10 +9,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
 from node import api_keys
+from node.api.deps import StoreDep
 from node.api.schemas import KeyCreate
 from node.core.errors import InvalidInput
 from node.dashboard.sessions import DashboardSession
 from node.dashboard.web import PREFIX, DashboardRoute, SessionDep, render, sign_in_url
+from node.store.db import Store
 
 router = APIRouter(route_class=DashboardRoute)
 _FIELD_NAMES = {"name": "name", "scopes": "scope", "customerId": "customer_id"}
@@ -20,6 +22,7 @@ _FIELD_NAMES = {"name": "name", "scopes": "scope", "customerId": "customer_id"}
 
 def _page(
     request: Request,
+    store: Store,
     session: DashboardSession,
     *,
     status_code: int = 200,
@@ -27,7 +30,7 @@ def _page(
     errors: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    rows = api_keys.tenant_keys(request.app.state.store, tenant=session.tenant)
+    rows = api_keys.tenant_keys(store, tenant=session.tenant)
     return render(
         request,
         "keys.html",
@@ -43,15 +46,16 @@ def _page(
 
 
 @router.get("/keys", response_class=HTMLResponse, include_in_schema=False)
-def keys_page(request: Request, session: SessionDep) -> Response:
+def keys_page(request: Request, store: StoreDep, session: SessionDep) -> Response:
     values = {"scope": "read" if request.query_params.get("customer") else "write"}
     values["customer_id"] = request.query_params.get("customer", "")[:128]
-    return _page(request, session, values=values)
+    return _page(request, store, session, values=values)
 
 
 @router.post("/keys", response_class=HTMLResponse, include_in_schema=False)
 def create_key(
     request: Request,
+    store: StoreDep,
     session: SessionDep,
     name: Annotated[str, Form()] = "",
     scope: Annotated[str, Form()] = "",
@@ -70,7 +74,7 @@ def create_key(
             }
         )
         row, token = api_keys.issue_key(
-            request.app.state.store,
+            store,
             tenant=session.tenant,
             name=body.name,
             scopes=body.scopes,
@@ -84,13 +88,13 @@ def create_key(
     except InvalidInput as exc:
         errors["scope"] = "A key for a customer can only read: choose read." if "customer" in exc.detail else exc.detail
     if errors:
-        return _page(request, session, status_code=422, errors=errors, values=values)
-    return _page(request, session, status_code=201, created=(row.name, token))
+        return _page(request, store, session, status_code=422, errors=errors, values=values)
+    return _page(request, store, session, status_code=201, created=(row.name, token))
 
 
 @router.post("/keys/{key_id}/revoke", include_in_schema=False)
-def revoke_key(key_id: str, request: Request, session: SessionDep) -> Response:
-    api_keys.revoke_key(request.app.state.store, tenant=session.tenant, key_id=key_id)
+def revoke_key(key_id: str, store: StoreDep, session: SessionDep) -> Response:
+    api_keys.revoke_key(store, tenant=session.tenant, key_id=key_id)
     if key_id == session.key_id:  # the key of this very session: the session ends with it
         return RedirectResponse(sign_in_url(notice="session_ended"), status_code=303)
     return RedirectResponse(f"{PREFIX}/keys?notice=key_revoked", status_code=303)

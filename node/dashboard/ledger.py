@@ -11,13 +11,15 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from node.api.deps import ServicesDep
 from node.core.errors import NotFound
 from node.core.hashing import to_hex
 from node.dashboard.sessions import DashboardSession
 from node.dashboard.web import PREFIX, DashboardRoute, SessionDep, render
 from node.receipts import receipt_json
+from node.services import Services
 from node.store.dashboard import recent_receipts, tenant_batches
-from node.store.models import BatchRow, BatchStatus, DeltaRow
+from node.store.models import BatchRow, BatchStatus, DeltaRow, RecordedBatch, RecordedDelta
 from node.verification import CheckResult, verify_bundle
 
 router = APIRouter(route_class=DashboardRoute)
@@ -48,7 +50,9 @@ class Step:
     detail: str
 
 
-def _timeline(row: DeltaRow, batch: BatchRow | None, receipt: dict[str, Any]) -> list[Step]:
+def _timeline(
+    row: DeltaRow | RecordedDelta, batch: BatchRow | RecordedBatch | None, receipt: dict[str, Any]
+) -> list[Step]:
     mined = batch is not None and batch.status in (BatchStatus.ANCHORED, BatchStatus.VERIFIED)
     anchored_detail = "waiting for the next anchoring batch"
     if batch is not None and not mined:
@@ -69,9 +73,13 @@ def _timeline(row: DeltaRow, batch: BatchRow | None, receipt: dict[str, Any]) ->
 
 
 def _receipt_page(
-    request: Request, session: DashboardSession, receipt_id: str, checks: list[CheckResult] | None = None
+    request: Request,
+    services: Services,
+    session: DashboardSession,
+    receipt_id: str,
+    checks: list[CheckResult] | None = None,
 ) -> HTMLResponse:
-    state = request.app.state
+    state = services
     row, batch = state.receipts.get(tenant=session.tenant, receipt_id=receipt_id)
     receipt = receipt_json(
         row,
@@ -99,8 +107,8 @@ def _receipt_page(
 
 
 @router.get("/batches", response_class=HTMLResponse, include_in_schema=False)
-def batches_page(request: Request, session: SessionDep, before: int | None = None) -> Response:
-    state = request.app.state
+def batches_page(request: Request, services: ServicesDep, session: SessionDep, before: int | None = None) -> Response:
+    state = services
     with state.store.session() as db:
         rows = tenant_batches(session=db, tenant=session.tenant, limit=PAGE + 1, below_start=before)
     head = state.head_block()
@@ -128,8 +136,8 @@ def batches_page(request: Request, session: SessionDep, before: int | None = Non
 
 
 @router.get("/receipts", response_class=HTMLResponse, include_in_schema=False)
-def receipts_page(request: Request, session: SessionDep, q: str = "") -> Response:
-    state = request.app.state
+def receipts_page(request: Request, services: ServicesDep, session: SessionDep, q: str = "") -> Response:
+    state = services
     query = q.strip()
     error = None
     if query:
@@ -155,13 +163,13 @@ def receipts_page(request: Request, session: SessionDep, q: str = "") -> Respons
 
 
 @router.get("/receipts/{receipt_id}", response_class=HTMLResponse, include_in_schema=False)
-def receipt_page(receipt_id: str, request: Request, session: SessionDep) -> Response:
-    return _receipt_page(request, session, receipt_id)
+def receipt_page(receipt_id: str, request: Request, services: ServicesDep, session: SessionDep) -> Response:
+    return _receipt_page(request, services, session, receipt_id)
 
 
 @router.get("/receipts/{receipt_id}/verify", response_class=HTMLResponse, include_in_schema=False)
-async def verify_receipt(receipt_id: str, request: Request, session: SessionDep) -> Response:
-    state = request.app.state
+async def verify_receipt(receipt_id: str, request: Request, services: ServicesDep, session: SessionDep) -> Response:
+    state = services
     bundle = await run_in_threadpool(state.receipts.proof_bundle, tenant=session.tenant, receipt_id=receipt_id)
     checks = await run_in_threadpool(
         verify_bundle,
@@ -170,14 +178,14 @@ async def verify_receipt(receipt_id: str, request: Request, session: SessionDep)
         contract=state.settings.contract_address,
         required_confirmations=state.settings.confirmations,
     )
-    return await run_in_threadpool(_receipt_page, request, session, receipt_id, checks)
+    return await run_in_threadpool(_receipt_page, request, services, session, receipt_id, checks)
 
 
 @router.get("/receipts/{receipt_id}/bundle.json", include_in_schema=False)
-def download_bundle(receipt_id: str, request: Request, session: SessionDep) -> Response:
-    bundle = request.app.state.receipts.proof_bundle(tenant=session.tenant, receipt_id=receipt_id)
+def download_bundle(receipt_id: str, services: ServicesDep, session: SessionDep) -> Response:
+    bundle = services.receipts.proof_bundle(tenant=session.tenant, receipt_id=receipt_id)
     return Response(
         json.dumps(bundle, indent=2),
-        media_type=request.app.state.domain.protocol.media_type,
+        media_type=services.domain.protocol.media_type,
         headers={"Content-Disposition": f'attachment; filename="{receipt_id}.json"'},
     )

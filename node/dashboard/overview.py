@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
+from node.api.deps import ServicesDep
 from node.core.hashing import to_hex
 from node.dashboard.charts import bar_chart
 from node.dashboard.web import DashboardRoute, SessionDep, render
@@ -53,8 +54,8 @@ def _charts(report: dict[str, Any]) -> list[Any]:
 
 
 @router.get("", response_class=HTMLResponse, include_in_schema=False)
-def overview(request: Request, session: SessionDep) -> Response:
-    state = request.app.state
+def overview(request: Request, services: ServicesDep, session: SessionDep) -> Response:
+    state = services
     state.usage.flush()
     today = datetime.now(UTC).date()
     report = build_usage_report(

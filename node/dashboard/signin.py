@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from node.api.auth import client_address, verify_api_key
+from node.api.deps import ServicesDep, StoreDep
 from node.core.errors import PacSpaceError
 from node.dashboard.sessions import (
     COOKIE_PATH,
@@ -61,17 +62,20 @@ def _form(
 
 
 @router.get("/sign-in", response_class=HTMLResponse, include_in_schema=False)
-def sign_in_form(request: Request) -> Response:
-    if load_session(request.app.state.store, request.cookies.get(SESSION_COOKIE)) is not None:
+def sign_in_form(request: Request, store: StoreDep) -> Response:
+    if load_session(store, request.cookies.get(SESSION_COOKIE)) is not None:
         return RedirectResponse(_safe_next(request.query_params.get("next")), status_code=303)
     return _form(request)
 
 
 @router.post("/sign-in", response_class=HTMLResponse, include_in_schema=False)
 def sign_in(
-    request: Request, api_key: Annotated[str, Form()] = "", next_path: Annotated[str, Form(alias="next")] = PREFIX
+    request: Request,
+    services: ServicesDep,
+    api_key: Annotated[str, Form()] = "",
+    next_path: Annotated[str, Form(alias="next")] = PREFIX,
 ) -> Response:
-    state = request.app.state
+    state = services
     token = api_key.strip()
     if not token:
         return _form(request, status_code=422, error="Enter an API key.", next_path=next_path)
@@ -106,8 +110,8 @@ def sign_in(
 
 
 @router.post("/sign-out", include_in_schema=False)
-def sign_out(request: Request, session: SessionDep) -> Response:
-    end_session(request.app.state.store, session.session_id)
+def sign_out(store: StoreDep, session: SessionDep) -> Response:
+    end_session(store, session.session_id)
     response = RedirectResponse(sign_in_url(notice="signed_out"), status_code=303)
     response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH, httponly=True, samesite="lax")
     return response

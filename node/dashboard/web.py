@@ -24,6 +24,7 @@ from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from node.api.auth import Principal
+from node.api.deps import StoreDep, services_of
 from node.core.errors import PacSpaceError, RateLimited
 from node.dashboard.sessions import SESSION_COOKIE, SIGN_IN_COOKIE, DashboardSession, load_session
 
@@ -149,27 +150,27 @@ def render(
     status_code: int = 200,
     **context: Any,
 ) -> HTMLResponse:
-    state = request.app.state
+    settings = services_of(request.scope).settings  # also renders error pages, outside any route
     notice = NOTICES.get(request.query_params.get("notice", ""))
     html = _env.get_template(template).render(
         session=session,
         title=title,
         nav=nav,
         notice=notice,
-        explorer=Explorer(state.settings.explorer_url),
-        chain_id=state.settings.chain_id,
-        contract=state.settings.contract_address,
+        explorer=Explorer(settings.explorer_url),
+        chain_id=settings.chain_id,
+        contract=settings.contract_address,
         **context,
     )
     return HTMLResponse(html, status_code=status_code)
 
 
-def current_session(request: Request) -> DashboardSession:
+def current_session(request: Request, store: StoreDep) -> DashboardSession:
     """The signed-in session (a dependency); without one the browser is sent to sign in."""
     known: DashboardSession | None = getattr(request.state, "dashboard_session", None)
     if known is not None:
         return known
-    session = load_session(request.app.state.store, request.cookies.get(SESSION_COOKIE))
+    session = load_session(store, request.cookies.get(SESSION_COOKIE))
     if session is None:
         query = f"?{request.url.query}" if request.url.query else ""
         had_cookie = SESSION_COOKIE in request.cookies
@@ -225,7 +226,7 @@ async def _check_post(request: Request) -> None:
         if not tokens_match(given, request.cookies.get(SIGN_IN_COOKIE)):
             raise CsrfRejected
         return
-    session = await run_in_threadpool(current_session, request)
+    session = await run_in_threadpool(current_session, request, services_of(request.scope).store)
     if not tokens_match(given, session.csrf_token):
         raise CsrfRejected
 

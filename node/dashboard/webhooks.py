@@ -10,11 +10,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
 from node import webhook_endpoints as endpoints
+from node.api.deps import ServicesDep, StoreDep
 from node.api.schemas import WebhookCreate, WebhookEvent, WebhookUpdate
 from node.api.webhook_routes import allow_loopback_http
 from node.core.errors import InvalidInput
 from node.dashboard.sessions import DashboardSession
 from node.dashboard.web import PREFIX, DashboardRoute, SessionDep, render
+from node.store.db import Store
 from node.store.models import WebhookEndpointRow
 
 router = APIRouter(route_class=DashboardRoute)
@@ -32,6 +34,7 @@ def _field_errors(exc: ValidationError) -> dict[str, str]:
 
 def _list_page(
     request: Request,
+    store: Store,
     session: DashboardSession,
     *,
     status_code: int = 200,
@@ -46,7 +49,7 @@ def _list_page(
         status_code=status_code,
         nav="webhooks",
         title="Webhooks",
-        endpoints=endpoints.list_endpoints(request.app.state.store, tenant=session.tenant),
+        endpoints=endpoints.list_endpoints(store, tenant=session.tenant),
         event_types=EVENT_TYPES,
         created=created,
         errors=errors or {},
@@ -55,13 +58,14 @@ def _list_page(
 
 
 @router.get("/webhooks", response_class=HTMLResponse, include_in_schema=False)
-def webhooks_page(request: Request, session: SessionDep) -> Response:
-    return _list_page(request, session)
+def webhooks_page(request: Request, store: StoreDep, session: SessionDep) -> Response:
+    return _list_page(request, store, session)
 
 
 @router.post("/webhooks", response_class=HTMLResponse, include_in_schema=False)
 def create_webhook(
     request: Request,
+    services: ServicesDep,
     session: SessionDep,
     url: Annotated[str, Form()] = "",
     events: Annotated[list[str] | None, Form()] = None,
@@ -71,22 +75,23 @@ def create_webhook(
     try:
         body = WebhookCreate.model_validate(values)
         row = endpoints.create_endpoint(
-            request.app.state.store,
+            services.store,
             tenant=session.tenant,
             url=body.url,
             events=body.events,
             aggregate=body.aggregate,
-            allow_loopback_http=allow_loopback_http(request),
+            allow_loopback_http=allow_loopback_http(services.settings),
         )
     except ValidationError as exc:
-        return _list_page(request, session, status_code=422, errors=_field_errors(exc), values=values)
+        return _list_page(request, services.store, session, status_code=422, errors=_field_errors(exc), values=values)
     except InvalidInput as exc:
-        return _list_page(request, session, status_code=422, errors={"url": exc.detail}, values=values)
-    return _list_page(request, session, status_code=201, created=row)
+        return _list_page(request, services.store, session, status_code=422, errors={"url": exc.detail}, values=values)
+    return _list_page(request, services.store, session, status_code=201, created=row)
 
 
 def _detail_page(
     request: Request,
+    store: Store,
     session: DashboardSession,
     row: WebhookEndpointRow,
     *,
@@ -104,14 +109,14 @@ def _detail_page(
         endpoint=row,
         events=row.events.split(","),
         event_types=EVENT_TYPES,
-        deliveries=endpoints.list_deliveries(request.app.state.store, row, limit=50),
+        deliveries=endpoints.list_deliveries(store, row, limit=50),
         secret=secret,
         errors=errors or {},
     )
 
 
-def _own(request: Request, session: DashboardSession, endpoint_id: str) -> WebhookEndpointRow:
-    return endpoints.get_endpoint(request.app.state.store, tenant=session.tenant, endpoint_id=endpoint_id)
+def _own(store: Store, session: DashboardSession, endpoint_id: str) -> WebhookEndpointRow:
+    return endpoints.get_endpoint(store, tenant=session.tenant, endpoint_id=endpoint_id)
 
 
 def _back(endpoint_id: str, notice: str) -> RedirectResponse:
@@ -119,28 +124,32 @@ def _back(endpoint_id: str, notice: str) -> RedirectResponse:
 
 
 @router.get("/webhooks/{endpoint_id}", response_class=HTMLResponse, include_in_schema=False)
-def webhook_page(endpoint_id: str, request: Request, session: SessionDep) -> Response:
-    return _detail_page(request, session, _own(request, session, endpoint_id))
+def webhook_page(endpoint_id: str, request: Request, store: StoreDep, session: SessionDep) -> Response:
+    return _detail_page(request, store, session, _own(store, session, endpoint_id))
 
 
 @router.post("/webhooks/{endpoint_id}/rotate-secret", response_class=HTMLResponse, include_in_schema=False)
 def rotate_secret(
-    endpoint_id: str, request: Request, session: SessionDep, grace_seconds: Annotated[str, Form()] = "86400"
+    endpoint_id: str,
+    request: Request,
+    store: StoreDep,
+    session: SessionDep,
+    grace_seconds: Annotated[str, Form()] = "86400",
 ) -> Response:
     row = endpoints.rotate_secret(
-        request.app.state.store, _own(request, session, endpoint_id), grace_seconds=ROTATION_GRACE.get(grace_seconds, 0)
+        store, _own(store, session, endpoint_id), grace_seconds=ROTATION_GRACE.get(grace_seconds, 0)
     )
-    return _detail_page(request, session, row, secret=row.secret)
+    return _detail_page(request, store, session, row, secret=row.secret)
 
 
 @router.post("/webhooks/{endpoint_id}/enabled", include_in_schema=False)
 def set_enabled(
-    endpoint_id: str, request: Request, session: SessionDep, enabled: Annotated[str, Form()] = ""
+    endpoint_id: str, services: ServicesDep, session: SessionDep, enabled: Annotated[str, Form()] = ""
 ) -> Response:
     endpoints.update_endpoint(
-        request.app.state.store,
-        _own(request, session, endpoint_id),
-        allow_loopback_http=allow_loopback_http(request),
+        services.store,
+        _own(services.store, session, endpoint_id),
+        allow_loopback_http=allow_loopback_http(services.settings),
         enabled=enabled == "true",
     )
     return _back(endpoint_id, "webhook_updated")
@@ -148,28 +157,32 @@ def set_enabled(
 
 @router.post("/webhooks/{endpoint_id}/events", response_class=HTMLResponse, include_in_schema=False)
 def set_events(
-    endpoint_id: str, request: Request, session: SessionDep, events: Annotated[list[str] | None, Form()] = None
+    endpoint_id: str,
+    request: Request,
+    services: ServicesDep,
+    session: SessionDep,
+    events: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
-    row = _own(request, session, endpoint_id)
+    row = _own(services.store, session, endpoint_id)
     try:
         body = WebhookUpdate.model_validate({"events": events or []})
     except ValidationError as exc:
-        return _detail_page(request, session, row, status_code=422, errors=_field_errors(exc))
+        return _detail_page(request, services.store, session, row, status_code=422, errors=_field_errors(exc))
     endpoints.update_endpoint(
-        request.app.state.store, row, allow_loopback_http=allow_loopback_http(request), events=body.events
+        services.store, row, allow_loopback_http=allow_loopback_http(services.settings), events=body.events
     )
     return _back(endpoint_id, "webhook_updated")
 
 
 @router.post("/webhooks/{endpoint_id}/test", include_in_schema=False)
-def send_test(endpoint_id: str, request: Request, session: SessionDep) -> Response:
-    endpoints.send_test_event(request.app.state.store, _own(request, session, endpoint_id))
-    request.app.state.wake_webhooks()
+def send_test(endpoint_id: str, services: ServicesDep, session: SessionDep) -> Response:
+    endpoints.send_test_event(services.store, _own(services.store, session, endpoint_id))
+    services.wake_webhooks()
     return _back(endpoint_id, "test_queued")
 
 
 @router.post("/webhooks/{endpoint_id}/deliveries/{delivery_id}/redeliver", include_in_schema=False)
-def redeliver(endpoint_id: str, delivery_id: str, request: Request, session: SessionDep) -> Response:
-    endpoints.redeliver(request.app.state.store, _own(request, session, endpoint_id), delivery_id=delivery_id)
-    request.app.state.wake_webhooks()
+def redeliver(endpoint_id: str, delivery_id: str, services: ServicesDep, session: SessionDep) -> Response:
+    endpoints.redeliver(services.store, _own(services.store, session, endpoint_id), delivery_id=delivery_id)
+    services.wake_webhooks()
     return _back(endpoint_id, "redelivery_queued")

@@ -237,7 +237,7 @@ def test_enough_waiting_deltas_trigger_anchoring_before_the_interval(
     try:
         with slow.client() as client:
             # The start-up cycle has run: from now on only the trigger can anchor.
-            anchor = slow.server.config.app.state.anchor  # type: ignore[attr-defined]
+            anchor = slow.server.config.app.state.services.anchor  # type: ignore[attr-defined]
             wait_until(lambda: anchor.last_cycle_at is not None, "the start-up anchoring cycle never ran", 15)
             receipts = [
                 client.post("/v1/balance/delta", json={**EXAMPLE, "referenceId": f"t{i}"}).json() for i in range(5)

@@ -144,7 +144,7 @@ def test_aggregated_endpoint_gets_one_batch_verified(
         with node.client() as client:
             client.post("/v1/webhooks", json={"url": receiver.url, "events": ["delta.verified"], "aggregate": True})
             receipts = [client.post("/v1/balance/delta", json=_delta(f"agg{i}", amount=i + 1)).json() for i in range(5)]
-            node.server.config.app.state.anchor.run_once()  # type: ignore[attr-defined]
+            node.server.config.app.state.services.anchor.run_once()  # type: ignore[attr-defined]
             headers, body = receiver.wait_for(1)[0]
             # The cycle queued every event before run_once returned: once none is left to send,
             # nothing more can arrive.
