@@ -22,6 +22,7 @@ sys.path.insert(0, str(REPO))
 
 from node.comparing import CompareRequest, Comparisons  # noqa: E402
 from node.store.db import Store  # noqa: E402
+from node.store.migrate import upgrade  # noqa: E402
 from node.store.queries import stream_customer_columns  # noqa: E402
 
 
@@ -51,7 +52,7 @@ def main() -> None:
     args = parser.parse_args()
     csv_path = args.csv or args.db.with_name("theirs.csv")
     store = Store(f"sqlite:///{args.db}")
-    store.create_schema()
+    upgrade(store)
     if not csv_path.exists():
         print(f"their deltas: {prepare(store, args.tenant, args.customer, csv_path):,} in {csv_path}", file=sys.stderr)
         # Measure in a fresh process, so the preparation's memory does not count.

@@ -40,6 +40,7 @@ from node.dev.chain import DEV_ANCHORER_KEY, deploy_dev_contract, free_port, sta
 from node.receipts import ReceiptReader  # noqa: E402
 from node.store.db import Store  # noqa: E402
 from node.store.keys import ensure_tenant  # noqa: E402
+from node.store.migrate import upgrade  # noqa: E402
 from node.store.models import BatchRow, BatchTreeRow, CustomerBalanceRow, DeltaRow  # noqa: E402
 
 TENANT, CUSTOMER = "bench", "cust_bench"
@@ -47,7 +48,7 @@ TENANT, CUSTOMER = "bench", "cust_bench"
 
 def build(db_path: Path, rpc_url: str, address: str, n: int, batch_size: int) -> None:
     store = Store(f"sqlite:///{db_path}")
-    store.create_schema()
+    upgrade(store)
     signer = Signer(from_hex(DEV_ANCHORER_KEY, length=32))
     domain = Domain(31337, from_hex(address, length=20))
     chain = AnchorClient(connect(rpc_url), address, account_from_key(DEV_ANCHORER_KEY))

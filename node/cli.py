@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 def _serve(settings_env: dict[str, str] | None = None, *, workers: int = 1) -> None:
     import uvicorn
 
-    from node.api.app import create_app
+    from node.app import create_app
     from node.native.loader import merkle_backend
     from node.settings import Settings
 
@@ -27,11 +27,12 @@ def _serve(settings_env: dict[str, str] | None = None, *, workers: int = 1) -> N
     settings = Settings()
     if workers > 1:
         from node.store.db import Store
+        from node.store.migrate import ensure_current
 
         # Once, before any worker starts: N processes creating an empty database's schema would race.
         store = Store(settings.database_url, busy_timeout_ms=settings.db_busy_timeout_ms)
         try:
-            store.require_current_schema()
+            ensure_current(store)
         finally:
             store.close()
         # uvicorn binds the port here and starts N processes that accept on it, each importing
@@ -54,7 +55,7 @@ def _serve(settings_env: dict[str, str] | None = None, *, workers: int = 1) -> N
 
 def worker_app() -> FastAPI:
     """The app of one worker process of ``serve --workers N`` (configured by the same PACSPACE_* variables)."""
-    from node.api.app import create_app
+    from node.app import create_app
     from node.settings import Settings
 
     configure_logging(os.environ.get("PACSPACE_LOG_LEVEL", "INFO"))
@@ -65,6 +66,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     from node.dev import chain as dev_chain
     from node.store.db import Store
     from node.store.keys import create_api_key
+    from node.store.migrate import upgrade
 
     data_dir = Path(args.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -82,7 +84,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         env.setdefault("PACSPACE_ANCHOR_INTERVAL_SECONDS", os.environ.get("PACSPACE_ANCHOR_INTERVAL_SECONDS", "1"))
         key_file = data_dir / "api-key"
         store = Store(env["PACSPACE_DATABASE_URL"])
-        store.create_schema()  # a development database is migrated without asking
+        upgrade(store)  # a development database is migrated without asking
         if not key_file.exists():
             with store.writer() as session:
                 _row, token = create_api_key(
@@ -120,12 +122,13 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from node.core.typed_data import Domain
     from node.settings import Settings
     from node.store.db import Store
+    from node.store.migrate import ensure_current
 
     settings = Settings()
     chain = AnchorClient(connect(settings.rpc_url), settings.contract_address)  # read-only: no key needed
     chain.check_identity(expected_chain_id=settings.chain_id)
     store = Store(settings.database_url)
-    store.require_current_schema()
+    ensure_current(store)
     protocol = protocol_for_contract(chain.protocol_version())
     report = audit_database(
         store,
@@ -201,13 +204,14 @@ def cmd_keys(args: argparse.Namespace) -> int:
     from node.core.apikeys import parse_scopes
     from node.store.db import Store
     from node.store.keys import create_api_key, get_api_key, list_api_keys, revoke_api_key, rotate_api_key
+    from node.store.migrate import ensure_current
 
     url = args.database_url or os.environ.get("PACSPACE_DATABASE_URL") or os.environ.get("DATABASE_URL")
     if not url:
         print("error: pass --database-url or set PACSPACE_DATABASE_URL", file=sys.stderr)
         return 2
     store = Store(url)
-    store.require_current_schema()
+    ensure_current(store)
     try:
         with store.writer() as session:
             if args.keys_command == "create":

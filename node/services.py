@@ -1,4 +1,4 @@
-"""``Services``: the node's long-lived objects, built once by ``node.api.app.build_services``.
+"""``Services``: the node's long-lived objects, built once by ``node.app.build_services``.
 
 The app keeps one instance as its ``state.services``; routes receive it (or one of its members) as a typed
 dependency from ``node.api.deps``, and middleware reads it through ``node.api.deps.services_of``.
@@ -11,10 +11,9 @@ from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from node.api.ratelimit import RateLimiter
 from node.checkpointing import Checkpoints
 from node.comparing import Comparisons
-from node.core.ratelimit import BucketPolicy
+from node.core.ratelimit import BucketPolicy, RateLimiter
 from node.core.signing import Signer
 from node.core.typed_data import Domain
 from node.metrics import NodeMetrics

@@ -22,13 +22,14 @@ import httpx
 import pytest
 import uvicorn
 
-from node.api.app import create_app
+from node.app import create_app
 from node.chain.client import AnchorClient, account_from_key, connect
 from node.dev.chain import ARTIFACT, DEV_ANCHORER_KEY, Anvil, deploy_dev_contract, free_port, start_anvil
 from node.dev.postgres import Postgres, start_postgres
 from node.settings import Settings
 from node.store.db import Store
 from node.store.keys import create_api_key
+from node.store.migrate import upgrade
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -70,7 +71,7 @@ def postgres() -> Iterator[Postgres]:
     """A throwaway PostgreSQL cluster for this test process, with a migrated template database."""
     cluster = start_postgres(free_port())
     template = Store(cluster.create_database(TEMPLATE_DB))
-    template.create_schema()
+    upgrade(template)
     template.close()
     yield cluster
     cluster.stop()
@@ -152,7 +153,7 @@ class RunningNode:
 
 def create_key(db_url: str, scope: str = "admin", tenant: str = "default", customer_id: str | None = None) -> str:
     store = Store(db_url)
-    store.create_schema()
+    upgrade(store)
     with store.writer() as session:
         _row, token = create_api_key(
             session=session, tenant=tenant, name="test", scopes=scope.split(","), customer_id=customer_id

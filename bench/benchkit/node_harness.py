@@ -29,6 +29,7 @@ from node.dev.chain import (  # noqa: E402
 )
 from node.store.db import Store  # noqa: E402
 from node.store.keys import create_api_key  # noqa: E402
+from node.store.migrate import upgrade  # noqa: E402
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -67,7 +68,7 @@ def cpu_seconds(pids: list[int]) -> float:
 def make_key(db_url: str, tenant: str = "bench") -> str:
     """An admin key whose rate limit never throttles the benchmark."""
     store = Store(db_url)
-    store.create_schema()
+    upgrade(store)
     with store.writer() as session:
         _row, token = create_api_key(
             session=session,

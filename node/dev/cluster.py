@@ -33,6 +33,7 @@ from node.dev.chain import (
 from node.dev.postgres import Postgres, start_postgres
 from node.store.db import Store
 from node.store.keys import create_api_key
+from node.store.migrate import upgrade
 
 
 @dataclass
@@ -74,7 +75,7 @@ class Cluster:
             self.anvil = start_anvil(port=free_port(), block_time=self.block_time)
             self.contract = deploy_dev_contract(self.anvil.rpc_url)
             store = Store(self.database_url)
-            store.create_schema()  # what `pacspace-node db upgrade` does before a deployment
+            upgrade(store)  # what `pacspace-node db upgrade` does before a deployment
             with store.writer() as session:
                 _row, self.admin_key = create_api_key(
                     session=session, tenant="default", name="cluster admin", scopes=("admin",)

@@ -12,7 +12,8 @@ Two backends, one write discipline:
   one at a time; the unique constraints on (tenant, referenceId) and (tenant, customer,
   index) refuse whatever slips past anyway.
 
-Schema changes are Alembic migrations (``node/store/migrations``); see :mod:`node.store.migrate`.
+Schema changes are Alembic migrations (``node/store/migrations``): :mod:`node.store.migrate` creates,
+upgrades and checks a database's schema (``upgrade(store)``, ``ensure_current(store)``).
 """
 
 from __future__ import annotations
@@ -136,18 +137,6 @@ class Store:
     def describe(self) -> str:
         """The URL without its password (for logs and messages)."""
         return self.engine.url.render_as_string(hide_password=True)
-
-    def create_schema(self) -> None:
-        """Bring the database to this node's schema: create it if empty, else apply pending migrations."""
-        from node.store.migrate import upgrade
-
-        upgrade(self)
-
-    def require_current_schema(self) -> None:
-        """Create an empty database's schema; refuse (SchemaOutdatedError) one at another revision."""
-        from node.store.migrate import ensure_current
-
-        ensure_current(self)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -21,6 +21,7 @@ from node.receipts import ReceiptReader
 from node.recording import Recorder
 from node.store.db import Store
 from node.store.keys import ensure_tenant
+from node.store.migrate import upgrade
 from node.store.models import BatchRow, BatchStatus, BatchTreeRow, DeltaRow, WebhookDeliveryRow, WebhookEndpointRow
 from node.store.queries import list_batches_in_status
 from tests.conftest import BOTH_BACKENDS, Deployment, deploy_fresh, free_port
@@ -30,7 +31,7 @@ pytestmark = BOTH_BACKENDS
 
 def _setup(deployment: Deployment, db_url: str) -> tuple[Store, Recorder, ReceiptReader]:
     store = Store(db_url)
-    store.create_schema()
+    upgrade(store)
     with store.writer() as session:
         ensure_tenant(session=session, tenant="default")
         session.commit()

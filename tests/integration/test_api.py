@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from node.api.app import create_app
+from node.app import create_app
 from node.chain.client import ChainMismatch
 from node.core.hashing import from_hex
 from tests.conftest import (

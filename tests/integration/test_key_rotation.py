@@ -24,6 +24,7 @@ from node.core.hashing import from_hex
 from node.dev.chain import DEV_ANCHORER_KEY, DEV_OWNER_KEY, Anvil, deploy_dev_contract_v1
 from node.rotation import RotationRefused, authorise_signer, revoke_signer, set_anchorer
 from node.store.db import Store
+from node.store.migrate import upgrade
 from tests.conftest import Deployment, RunningNode, start_node, wait_for_status
 from tests.support import load_verifier
 
@@ -225,7 +226,7 @@ def test_the_signer_and_anchorer_commands(
     # main() would point the root logger at this test's captured stderr, which closes when the test ends.
     monkeypatch.setattr(cli, "configure_logging", lambda level: None)
     db_url = f"sqlite:///{tmp_path / 'node.db'}"
-    Store(db_url).create_schema()
+    upgrade(Store(db_url))
     for name, value in {
         "PACSPACE_RPC_URL": deployment.rpc_url,
         "PACSPACE_CHAIN_ID": "31337",

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlmodel import SQLModel
 
 from node.store.db import SchemaOutdatedError, Store, UnsupportedDatabase
-from node.store.migrate import current_revision, head_revision, upgrade
+from node.store.migrate import current_revision, ensure_current, head_revision, upgrade
 from node.store.models import DeltaRow
 from tests.conftest import BOTH_BACKENDS, REPO, new_database
 from tests.support import sql
@@ -60,7 +60,7 @@ def test_an_empty_database_is_created_at_the_newest_revision_by_any_of_several_p
 
     def start(store: Store) -> None:
         try:
-            store.require_current_schema()
+            ensure_current(store)
         except BaseException as exc:
             errors.append(exc)
 
@@ -78,11 +78,11 @@ def test_an_empty_database_is_created_at_the_newest_revision_by_any_of_several_p
 
 @BOTH_BACKENDS
 def test_a_database_at_a_revision_this_node_does_not_know_is_refused(db_url: str) -> None:
-    Store(db_url).create_schema()
+    upgrade(Store(db_url))
     sql(db_url, "update alembic_version set version_num = '9999'")
     store = Store(db_url)
     with pytest.raises(SchemaOutdatedError, match=r"revision 9999, which this version .* does not know"):
-        store.require_current_schema()
+        ensure_current(store)
     store.close()
 
 
@@ -106,9 +106,9 @@ def test_a_database_at_an_older_revision_is_refused_until_db_upgrade_keeps_its_r
     with pytest.raises(
         SchemaOutdatedError, match=rf"at schema revision 0001 but this node needs {head_revision()}.*db upgrade"
     ):
-        store.require_current_schema()
+        ensure_current(store)
     assert upgrade(store) == ("0001", head_revision())
-    store.require_current_schema()
+    ensure_current(store)
     store.close()
     assert sql(empty_url, "select name from tenants") == [("kept",)]
 
@@ -119,10 +119,10 @@ def test_a_database_from_before_migrations_is_refused_until_db_upgrade_adopts_it
     sql(empty_url, "drop table alembic_version")
     store = Store(empty_url)
     with pytest.raises(SchemaOutdatedError, match=r"created before schema migrations.*pacspace-node db upgrade"):
-        store.require_current_schema()
+        ensure_current(store)
     before, after = upgrade(store)
     assert (before, after) == (None, head_revision())
-    store.require_current_schema()
+    ensure_current(store)
     with store.session() as session:
         assert session.get(DeltaRow, 1) is None  # the tables are usable
     store.close()
@@ -133,7 +133,7 @@ def test_a_pre_migration_database_missing_columns_is_refused_naming_them(tmp_pat
     sql(url, "create table api_keys (id text primary key, tenant text)")
     store = Store(url)
     with pytest.raises(SchemaOutdatedError, match=r"lacks table batches.*column api_keys\.name"):
-        store.create_schema()
+        upgrade(store)
     assert sql(url, "select name from sqlite_master where name = 'alembic_version'") == []  # nothing changed
     store.close()
 
@@ -152,7 +152,7 @@ def test_db_upgrade_and_db_current_from_the_command_line(tmp_path: Path) -> None
 
 def test_serve_refuses_an_outdated_database_with_the_command_that_fixes_it(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'serve.db'}"
-    Store(url).create_schema()
+    upgrade(Store(url))
     sql(url, "drop table alembic_version")
     served = _cli(
         "serve",
@@ -178,7 +178,7 @@ def test_postgres_urls_from_hosting_providers_use_psycopg(request: pytest.Fixtur
     plain = url.replace("postgresql+psycopg://", "postgres://")
     store = Store(plain)
     assert store.engine.dialect.driver == "psycopg"
-    store.require_current_schema()
+    ensure_current(store)
     store.close()
 
 

@@ -18,6 +18,7 @@ from node.dev.chain import free_port
 from node.dev.postgres import Postgres, start_postgres
 from node.store.db import Store, advisory_key
 from node.store.keys import create_api_key, get_key_credentials
+from node.store.migrate import upgrade
 from node.store.reads import AutocommitReads
 
 
@@ -155,7 +156,7 @@ def test_the_key_lookup_through_the_store_is_one_round_trip_and_survives_a_resta
         return conn
 
     try:
-        store.create_schema()
+        upgrade(store)
         with store.writer() as session:
             row, _token = create_api_key(session=session, tenant="t", name="k", scopes=["read"])
         monkeypatch.setattr(psycopg, "connect", traced)

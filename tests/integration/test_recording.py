@@ -18,6 +18,7 @@ from node.core.typed_data import Domain, compute_fingerprint
 from node.recording import Recorder
 from node.store.db import Store
 from node.store.keys import ensure_tenant
+from node.store.migrate import upgrade
 from node.store.models import DeltaRow
 from node.store.queries import iter_customer_deltas
 from tests.conftest import BOTH_BACKENDS
@@ -30,7 +31,7 @@ DOMAIN = Domain(31337, bytes(range(20)))
 @pytest.fixture
 def recorder(db_url: str) -> Iterator[Recorder]:
     store = Store(db_url)
-    store.create_schema()
+    upgrade(store)
     with store.writer() as session:
         ensure_tenant(session=session, tenant="t")
         session.commit()

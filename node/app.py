@@ -23,7 +23,6 @@ from node.api.ledger import router as ledger_router
 from node.api.limits import RequestGuard
 from node.api.observability import Observability
 from node.api.problems import install_problem_handlers
-from node.api.ratelimit import RateLimiter
 from node.api.routes import router
 from node.api.webhook_routes import router as webhook_router
 from node.chain.client import AnchorClient, connect
@@ -32,7 +31,7 @@ from node.comparing import Comparisons
 from node.core.errors import ChainUnavailable, ReceiptSignerRevoked
 from node.core.hashing import from_hex, to_hex
 from node.core.protocol import protocol_for_contract
-from node.core.ratelimit import BucketPolicy
+from node.core.ratelimit import BucketPolicy, RateLimiter
 from node.core.signing import Signer
 from node.core.typed_data import Domain
 from node.dashboard import PREFIX as DASHBOARD_PREFIX
@@ -46,6 +45,7 @@ from node.services import Services
 from node.settings import Settings
 from node.store.db import Store
 from node.store.leader import leadership_for
+from node.store.migrate import ensure_current
 from node.store.queries import count_unbatched
 from node.usage import UsageMeter
 from node.webhooks import WebhookWorker
@@ -58,7 +58,7 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
     store = store or Store(
         settings.database_url, busy_timeout_ms=settings.db_busy_timeout_ms, pool_size=settings.db_pool_size
     )
-    store.require_current_schema()
+    ensure_current(store)
     signer = Signer(settings.receipt_signer_private_key())
     chain = AnchorClient(
         connect(settings.rpc_url), settings.contract_address, Account.from_key(settings.anchor_private_key())
