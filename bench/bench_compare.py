@@ -20,7 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from node.comparing import CompareRequest, Comparisons  # noqa: E402
+from node.compare.service import CompareRequest, Comparisons  # noqa: E402
 from node.store.db import Store  # noqa: E402
 from node.store.migrate import upgrade  # noqa: E402
 from node.store.queries import stream_customer_columns  # noqa: E402

@@ -30,14 +30,14 @@ sys.path.insert(0, str(REPO))
 
 from sqlalchemy import insert  # noqa: E402
 
-from node.balances import derive_balance, replay_customer  # noqa: E402
 from node.chain.client import AnchorClient, account_from_key, connect  # noqa: E402
 from node.core.hashing import ZERO32, from_hex  # noqa: E402
 from node.core.merkle import MerkleTree, compute_leaf_hash  # noqa: E402
 from node.core.signing import Signer  # noqa: E402
 from node.core.typed_data import Delta, Domain, compute_fingerprint  # noqa: E402
 from node.dev.chain import DEV_ANCHORER_KEY, deploy_dev_contract, free_port, start_anvil  # noqa: E402
-from node.receipts import ReceiptReader  # noqa: E402
+from node.ledger.balances import derive_balance, replay_customer  # noqa: E402
+from node.ledger.receipts import ReceiptReader  # noqa: E402
 from node.store.db import Store  # noqa: E402
 from node.store.keys import ensure_tenant  # noqa: E402
 from node.store.migrate import upgrade  # noqa: E402

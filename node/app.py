@@ -14,7 +14,8 @@ from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from node.anchoring import AnchorPolicy
+from node.anchoring.cycle import AnchorPolicy
+from node.anchoring.scheduler import AnchorService
 from node.api.admin import router as admin_router
 from node.api.bulk import router as bulk_router
 from node.api.compare_routes import router as compare_router
@@ -26,8 +27,8 @@ from node.api.problems import install_problem_handlers
 from node.api.routes import router
 from node.api.webhook_routes import router as webhook_router
 from node.chain.client import AnchorClient, connect
-from node.checkpointing import Checkpoints
-from node.comparing import Comparisons
+from node.checkpoints.service import Checkpoints
+from node.compare.service import Comparisons
 from node.core.errors import ChainUnavailable, ReceiptSignerRevoked
 from node.core.hashing import from_hex, to_hex
 from node.core.protocol import protocol_for_contract
@@ -37,18 +38,17 @@ from node.core.typed_data import Domain
 from node.dashboard import PREFIX as DASHBOARD_PREFIX
 from node.dashboard import STATIC_DIR as DASHBOARD_STATIC
 from node.dashboard import router as dashboard_router
-from node.metrics import NodeMetrics
-from node.receipts import ReceiptReader
-from node.recording import Recorder
-from node.scheduler import AnchorService
+from node.ledger.receipts import ReceiptReader
+from node.ledger.recording import Recorder
+from node.observability.metrics import NodeMetrics
 from node.services import Services
 from node.settings import Settings
 from node.store.db import Store
 from node.store.leader import leadership_for
 from node.store.migrate import ensure_current
 from node.store.queries import count_unbatched
-from node.usage import UsageMeter
-from node.webhooks import WebhookWorker
+from node.usage.service import UsageMeter
+from node.webhooks.delivery import WebhookWorker
 
 log = logging.getLogger("pacspace.app")
 

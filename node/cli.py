@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from node.logs import configure_logging
+from node.observability.logs import configure_logging
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -115,11 +115,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
     """Check the whole database against the chain; exit 1 on any finding."""
     import json
 
-    from node.audit import audit_database
     from node.chain.client import AnchorClient, connect
     from node.core.hashing import from_hex
     from node.core.protocol import protocol_for_contract
     from node.core.typed_data import Domain
+    from node.ledger.audit import audit_database
     from node.settings import Settings
     from node.store.db import Store
     from node.store.migrate import ensure_current
@@ -380,7 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_key_rotation(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from node.rotation import add_commands
+    from node.keys.signers import add_commands
 
     add_commands(sub)
 

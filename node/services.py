@@ -11,19 +11,19 @@ from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from node.checkpointing import Checkpoints
-from node.comparing import Comparisons
+from node.anchoring.scheduler import AnchorService
+from node.checkpoints.service import Checkpoints
+from node.compare.service import Comparisons
 from node.core.ratelimit import BucketPolicy, RateLimiter
 from node.core.signing import Signer
 from node.core.typed_data import Domain
-from node.metrics import NodeMetrics
-from node.receipts import ReceiptReader
-from node.recording import Recorder
-from node.scheduler import AnchorService
+from node.ledger.receipts import ReceiptReader
+from node.ledger.recording import Recorder
+from node.observability.metrics import NodeMetrics
 from node.settings import Settings
 from node.store.db import Store
-from node.usage import UsageMeter
-from node.webhooks import WebhookWorker
+from node.usage.service import UsageMeter
+from node.webhooks.delivery import WebhookWorker
 
 
 @dataclass

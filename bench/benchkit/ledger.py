@@ -20,8 +20,8 @@ from bench_ledger import CUSTOMER, TENANT, build
 from benchkit.loadgen import percentile, request_bytes, run_load
 from benchkit.node_harness import REPO, start_node
 from benchkit.table import Row
-from node.balances import derive_balance
 from node.dev.chain import deploy_dev_contract, free_port, start_anvil
+from node.ledger.balances import derive_balance
 from node.store.db import Store
 from node.store.queries import stream_customer_columns
 

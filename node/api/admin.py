@@ -7,14 +7,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from node import api_keys
 from node.api.auth import AdminDep
 from node.api.deps import ServicesDep, StoreDep
 from node.api.routes import ERRORS
 from node.api.schemas import ApiKey, ApiKeyCreated, KeyCreate, KeyRotate
 from node.core.errors import FieldError, InvalidInput
+from node.keys import api_keys
 from node.store.models import ApiKeyRow
-from node.usage import build_usage_report
+from node.usage.service import build_usage_report
 
 router = APIRouter(prefix="/v1")
 MAX_USAGE_DAYS = 366

@@ -27,8 +27,8 @@ from node.api.routes import ERRORS
 from node.api.schemas import DeltaCreate
 from node.core.deltas import DeltaRequest
 from node.core.errors import FieldError, InvalidInput, PacSpaceError
-from node.receipts import receipt_json
-from node.recording import RecordResult
+from node.ledger.receipts import receipt_json
+from node.ledger.recording import RecordResult
 from node.services import Services
 from node.store.models import BatchRow, RecordedDelta
 from node.store.queries import get_batch

@@ -18,7 +18,7 @@ from node.api.auth import AdminDep, ReaderDep
 from node.api.deps import ComparisonsDep, ServicesDep, StoreDep
 from node.api.routes import ERRORS
 from node.api.schemas import CompareBody, TenantSettings
-from node.comparing import CompareRequest, set_tenant_tolerance, tenant_tolerance
+from node.compare.service import CompareRequest, set_tenant_tolerance, tenant_tolerance
 from node.core.compare import Tolerance
 from node.core.errors import FieldError, InvalidInput, NotFound
 from node.core.typed_data import INT256_MAX, INT256_MIN

@@ -13,10 +13,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.types import Scope
 
-from node.checkpointing import Checkpoints
-from node.comparing import Comparisons
-from node.receipts import ReceiptReader
-from node.recording import Recorder
+from node.checkpoints.service import Checkpoints
+from node.compare.service import Comparisons
+from node.ledger.receipts import ReceiptReader
+from node.ledger.recording import Recorder
 from node.services import Services
 from node.settings import Settings
 from node.store.db import Store

@@ -11,11 +11,11 @@ from node.api.auth import Principal, ReaderDep, WriterDep
 from node.api.deps import CheckpointsDep, ServicesDep
 from node.api.routes import ERRORS
 from node.api.schemas import CheckpointCreate, Countersign
-from node.balances import derive_balance, replay_customer
-from node.checkpointing import RangeRequest
-from node.completeness import completeness_findings
+from node.checkpoints.service import RangeRequest
 from node.core.errors import FieldError, InvalidInput, NotFound
 from node.core.hashing import from_hex
+from node.ledger.balances import derive_balance, replay_customer
+from node.ledger.completeness import completeness_findings
 
 router = APIRouter(prefix="/v1")
 CustomerQuery = Annotated[str, Query(min_length=1, max_length=128, description="the customer")]

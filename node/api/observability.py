@@ -12,9 +12,9 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from node.logs import request_id_var
-from node.metrics import NodeMetrics
-from node.usage import UsageMeter
+from node.observability.logs import request_id_var
+from node.observability.metrics import NodeMetrics
+from node.usage.service import UsageMeter
 
 log = logging.getLogger("pacspace.access")
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")

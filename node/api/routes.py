@@ -15,7 +15,7 @@ from node.api.schemas import DeltaCreate, Problem, Receipt
 from node.core.bundle import BUNDLE_MEDIA_TYPES
 from node.core.deltas import DeltaRequest
 from node.core.errors import FieldError, InvalidInput
-from node.receipts import receipt_json
+from node.ledger.receipts import receipt_json
 from node.services import Services
 
 router = APIRouter(prefix="/v1")

@@ -1,5 +1,5 @@
 """Webhook endpoints (admin): create, list, update, enable/disable, delete, rotate the secret,
-send a test event, read the delivery log, redeliver. The rules live in node.webhook_endpoints."""
+send a test event, read the delivery log, redeliver. The rules live in node.webhooks.endpoints."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from node import webhook_endpoints as endpoints
 from node.api.auth import AdminDep
 from node.api.deps import ServicesDep, StoreDep
 from node.api.routes import ERRORS
@@ -16,7 +15,8 @@ from node.api.schemas import WebhookCreate, WebhookRotate, WebhookUpdate
 from node.settings import Settings
 from node.store.db import Store
 from node.store.models import WebhookAttemptRow, WebhookDeliveryRow, WebhookEndpointRow
-from node.webhooks import iso
+from node.webhooks import endpoints
+from node.webhooks.outbox import iso
 
 router = APIRouter(prefix="/v1/webhooks")
 

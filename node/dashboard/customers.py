@@ -12,11 +12,11 @@ from pydantic import ValidationError
 
 from node.api.deps import ServicesDep, StoreDep
 from node.api.schemas import CheckpointCreate
-from node.balances import derive_balance
-from node.checkpointing import RangeRequest
+from node.checkpoints.service import RangeRequest
 from node.core.errors import Conflict, InvalidInput
 from node.dashboard.sessions import DashboardSession
 from node.dashboard.web import DashboardRoute, SessionDep, render
+from node.ledger.balances import derive_balance
 from node.services import Services
 from node.store.dashboard import customer_comparisons, recent_deltas, tenant_customers
 

@@ -8,12 +8,12 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
-from node import api_keys
 from node.api.deps import StoreDep
 from node.api.schemas import KeyCreate
 from node.core.errors import InvalidInput
 from node.dashboard.sessions import DashboardSession
 from node.dashboard.web import PREFIX, DashboardRoute, SessionDep, render, sign_in_url
+from node.keys import api_keys
 from node.store.db import Store
 
 router = APIRouter(route_class=DashboardRoute)

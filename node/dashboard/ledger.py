@@ -16,11 +16,11 @@ from node.core.errors import NotFound
 from node.core.hashing import to_hex
 from node.dashboard.sessions import DashboardSession
 from node.dashboard.web import PREFIX, DashboardRoute, SessionDep, render
-from node.receipts import receipt_json
+from node.ledger.receipts import receipt_json
+from node.ledger.verification import CheckResult, verify_bundle
 from node.services import Services
 from node.store.dashboard import recent_receipts, tenant_batches
 from node.store.models import BatchRow, BatchStatus, DeltaRow, RecordedBatch, RecordedDelta
-from node.verification import CheckResult, verify_bundle
 
 router = APIRouter(route_class=DashboardRoute)
 PAGE = 50

@@ -14,7 +14,7 @@ from node.core.hashing import to_hex
 from node.dashboard.charts import bar_chart
 from node.dashboard.web import DashboardRoute, SessionDep, render
 from node.store.dashboard import tenant_anchoring, tenant_batches
-from node.usage import build_usage_report
+from node.usage.service import build_usage_report
 
 router = APIRouter(route_class=DashboardRoute)
 DAYS = 30

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from sqlmodel import col, delete
 
-from node.api_keys import key_status
+from node.keys.api_keys import key_status
 from node.store.db import Store
 from node.store.models import ApiKeyRow, DashboardSessionRow
 

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
-from node import webhook_endpoints as endpoints
 from node.api.deps import ServicesDep, StoreDep
 from node.api.schemas import WebhookCreate, WebhookEvent, WebhookUpdate
 from node.api.webhook_routes import allow_loopback_http
@@ -18,6 +17,7 @@ from node.dashboard.sessions import DashboardSession
 from node.dashboard.web import PREFIX, DashboardRoute, SessionDep, render
 from node.store.db import Store
 from node.store.models import WebhookEndpointRow
+from node.webhooks import endpoints
 
 router = APIRouter(route_class=DashboardRoute)
 EVENT_TYPES = get_args(WebhookEvent)  # what an endpoint may subscribe to (webhook.test goes to any endpoint)

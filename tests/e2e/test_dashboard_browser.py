@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expec
 
 from node.core.webhooks import verify_pacspace_signature
 from node.dev.chain import Anvil
-from node.verification import CHECK_NAMES
+from node.ledger.verification import CHECK_NAMES
 from tests.conftest import REPO, RunningNode, deploy_fresh, start_node, wait_for_status
 from tests.support import WebhookReceiver
 

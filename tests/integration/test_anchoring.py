@@ -11,14 +11,14 @@ import pytest
 from sqlalchemy import delete, func
 from sqlmodel import col, select
 
-from node.anchoring import AnchorPolicy, AnchorStateMismatch, run_anchor_cycle
+from node.anchoring.cycle import AnchorPolicy, AnchorStateMismatch, run_anchor_cycle
 from node.core.deltas import validate_delta_request
 from node.core.hashing import from_hex
 from node.core.signing import Signer
 from node.core.typed_data import Domain
 from node.dev.chain import DEV_ANCHORER_KEY, Anvil, start_anvil
-from node.receipts import ReceiptReader
-from node.recording import Recorder
+from node.ledger.receipts import ReceiptReader
+from node.ledger.recording import Recorder
 from node.store.db import Store
 from node.store.keys import ensure_tenant
 from node.store.migrate import upgrade
@@ -121,7 +121,7 @@ def test_crash_after_write_ahead_is_finished_by_the_next_cycle(deployment: Deplo
     chain = deployment.client()
     _record(recorder, 3)
     # Simulate a crash right after broadcast: sign + persist + broadcast, then "die" before the receipt.
-    from node.anchoring import _prepare_batch, _send
+    from node.anchoring.cycle import _prepare_batch, _send
 
     batch = _prepare_batch(store, chain, time.time, AnchorPolicy())
     assert batch is not None
@@ -139,7 +139,7 @@ def test_prepared_batch_already_on_chain_is_recognised_from_the_event(deployment
     store, recorder, _reader = _setup(deployment, db_url)
     chain = deployment.client()
     _record(recorder, 2)
-    from node.anchoring import _prepare_batch
+    from node.anchoring.cycle import _prepare_batch
 
     batch = _prepare_batch(store, chain, time.time, AnchorPolicy())
     assert batch is not None

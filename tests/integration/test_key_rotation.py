@@ -22,7 +22,7 @@ from eth_account import Account
 from node.chain.client import AnchorClient, ChainMismatch, OwnerCallRefused, connect
 from node.core.hashing import from_hex
 from node.dev.chain import DEV_ANCHORER_KEY, DEV_OWNER_KEY, Anvil, deploy_dev_contract_v1
-from node.rotation import RotationRefused, authorise_signer, revoke_signer, set_anchorer
+from node.keys.signers import RotationRefused, authorise_signer, revoke_signer, set_anchorer
 from node.store.db import Store
 from node.store.migrate import upgrade
 from tests.conftest import Deployment, RunningNode, start_node, wait_for_status

@@ -1,4 +1,4 @@
-"""The dashboard's "verify against the chain" (node.verification) is the auditor's verifier: on a
+"""The dashboard's "verify against the chain" (node.ledger.verification) is the auditor's verifier: on a
 genuine bundle and one edit per failure mode, against a real Anvil and contract, it fails exactly
 the checks it always failed, with the details ``pacspace-verify --contract … --json`` prints; and
 the dashboard's page lists those checks, verdicts and details as the verifier gives them."""
@@ -21,7 +21,7 @@ import pytest
 
 from node.chain.client import account_from_key
 from node.dev.chain import DEV_OWNER_KEY, Anvil
-from node.verification import CHECK_NAMES, NODE_RPC, verify_bundle
+from node.ledger.verification import CHECK_NAMES, NODE_RPC, verify_bundle
 from tests.conftest import Deployment, RunningNode, deploy_fresh, free_port, start_node, wait_for_status
 from tests.integration.test_dashboard import sign_in
 from tests.support import BundleEdit, load_verifier, set_at, sql

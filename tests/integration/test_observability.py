@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from node.dev.chain import DEV_ANCHORER_KEY
-from node.logs import JsonFormatter
+from node.observability.logs import JsonFormatter
 from tests.conftest import Deployment, RunningNode, start_node, wait_for_status
 
 

@@ -15,7 +15,7 @@ from node.core.deltas import ChainHead, validate_delta_request
 from node.core.errors import Conflict
 from node.core.signing import Signer, recover_signer
 from node.core.typed_data import Domain, compute_fingerprint
-from node.recording import Recorder
+from node.ledger.recording import Recorder
 from node.store.db import Store
 from node.store.keys import ensure_tenant
 from node.store.migrate import upgrade

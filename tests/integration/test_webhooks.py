@@ -15,7 +15,9 @@ from standardwebhooks import Webhook
 from node.core.webhooks import WebhookSignatureError, verify_pacspace_signature
 from node.store.db import Store
 from node.store.models import WebhookDeliveryRow
-from node.webhooks import WebhookWorker, check_url, enqueue
+from node.webhooks.delivery import WebhookWorker
+from node.webhooks.outbox import enqueue
+from node.webhooks.url_policy import check_url
 from tests.conftest import Deployment, RunningNode, start_node, wait_for_status
 from tests.support import WebhookReceiver, sql, wait_until
 

@@ -4,7 +4,7 @@ Every vector file runs through the auditor's verifier CLI (its ``main``, in this
 one vector per mode and outcome also as a real subprocess) against a replay server that answers
 JSON-RPC from the vector's own transcript: its exit status and the set of failed check names must
 be what the vector wants. Every bundle vector also runs through the
-node's own checks (node.verification.verify_bundle, behind the dashboard's "verify"), pointed at
+node's own checks (node.ledger.verification.verify_bundle, behind the dashboard's "verify"), pointed at
 the same replay server, so the node judges the same files the same way.
 """
 
@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from node.dev.chain import free_port
-from node.verification import verify_bundle
+from node.ledger.verification import verify_bundle
 from pacspace_verify.checkpoint import CHECKPOINT_CHECKS
 from pacspace_verify.cli import main as verifier_main
 from pacspace_verify.derive import EXPORT_CHECKS

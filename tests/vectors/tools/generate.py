@@ -29,7 +29,7 @@ verifier on it through a ``RecordingProxy`` in front of Anvil, keeps the transcr
 edits one recorded answer (the description says so: how a chain that says otherwise is
 simulated), replays it through a ``ReplayServer`` and checks that the verifier gives the case's
 declared exit status and failed checks. Bundle cases also run through the node's own checks
-(node.verification) so the transcript answers them too. Nothing is written unless every case gives
+(node.ledger.verification) so the transcript answers them too. Nothing is written unless every case gives
 what it declares. The last cases remove the anchorer on chain (setAnchorer(anchorer, false)) and
 record what a verifier sees then (v1: the receipts no longer verify; v2: they do, anchorers say
 nothing about receipts).
@@ -65,9 +65,9 @@ from node.dev.chain import (
     free_port,
     start_anvil,
 )
-from node.rotation import authorise_signer, revoke_signer
+from node.keys.signers import authorise_signer, revoke_signer
+from node.ledger.verification import verify_bundle
 from node.store.db import Store
-from node.verification import verify_bundle
 from pacspace_verify import protocol as vp
 from pacspace_verify.cli import main as verifier_main
 from pacspace_verify.proof_token import Token, checkpoint_digest, decode_token

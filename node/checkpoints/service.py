@@ -32,7 +32,7 @@ from node.store.queries import (
     list_checkpoints,
     overlapping_checkpoint,
 )
-from node.webhooks import enqueue
+from node.webhooks.outbox import enqueue
 
 
 @dataclass(frozen=True)

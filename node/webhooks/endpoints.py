@@ -1,5 +1,5 @@
 """A tenant's webhook endpoints: create, change, rotate the secret, test, read the delivery log,
-redeliver. The JSON API and the dashboard both call these; delivery itself is ``node.webhooks``.
+redeliver. The JSON API and the dashboard both call these; delivery itself is ``node.webhooks.delivery``.
 
 Another tenant's endpoint or delivery id is ``NotFound``, like one that does not exist.
 """
@@ -17,7 +17,8 @@ from node.core.errors import NotFound
 from node.core.webhooks import new_secret
 from node.store.db import Store
 from node.store.models import WebhookAttemptRow, WebhookDeliveryRow, WebhookEndpointRow
-from node.webhooks import check_url, enqueue
+from node.webhooks.outbox import enqueue
+from node.webhooks.url_policy import check_url
 
 
 @dataclass(frozen=True)

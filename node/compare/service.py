@@ -19,11 +19,11 @@ from node.core.canonical_json import canonicalize
 from node.core.compare import MAX_LISTED, Comparison, DuplicateReference, RecordItem, Tolerance, compare
 from node.core.deltas import RESERVED_CUSTOMER_PREFIX, DeltaRequest
 from node.core.errors import FieldError, InvalidInput, NotFound
-from node.recording import Recorder
+from node.ledger.recording import Recorder
 from node.store.db import Store
 from node.store.models import ComparisonRow, DeltaStatus, TenantRow
 from node.store.queries import get_chain_head, receipt_ids_at, stream_customer_columns
-from node.webhooks import enqueue
+from node.webhooks.outbox import enqueue
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ from typing import Any
 
 from sqlmodel import Session
 
-from node import webhooks
 from node.chain.client import AnchorClient, MinedAnchor
 from node.core.errors import PacSpaceError
 from node.core.hashing import ZERO32, to_hex
@@ -41,6 +40,7 @@ from node.store.queries import (
     set_batch_deltas_status,
     unbatched_fingerprints,
 )
+from node.webhooks import outbox
 
 log = logging.getLogger("pacspace.anchoring")
 
@@ -276,16 +276,14 @@ def _batch_json(batch: BatchRow) -> dict[str, Any]:
 
 
 def _emit_batch_event(session: Session, batch: BatchRow, event_type: str, now: float) -> None:
-    if batch.id is None or not webhooks.any_endpoints(session):
+    if batch.id is None or not outbox.any_endpoints(session):
         return
     counts = batch_tenant_counts(session=session, batch_id=batch.id)
-    webhooks.enqueue_batch_event(
-        session, event_type=event_type, batch=_batch_json(batch), tenant_counts=counts, now=now
-    )
+    outbox.enqueue_batch_event(session, event_type=event_type, batch=_batch_json(batch), tenant_counts=counts, now=now)
 
 
 def _emit_verified(session: Session, batch: BatchRow, now: float) -> None:
-    if batch.id is None or not webhooks.any_endpoints(session):
+    if batch.id is None or not outbox.any_endpoints(session):
         return
     receipts = [
         {
@@ -303,7 +301,7 @@ def _emit_verified(session: Session, batch: BatchRow, now: float) -> None:
         }
         for row in list_batch_deltas(session=session, batch_id=batch.id)
     ]
-    webhooks.enqueue_verified_batch(session, receipts=receipts, batch=_batch_json(batch), now=now)
+    outbox.enqueue_verified_batch(session, receipts=receipts, batch=_batch_json(batch), now=now)
 
 
 def _confirm(

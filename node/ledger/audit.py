@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from node.balances import check_stored_batch, replay_customer, signer_windows
 from node.chain.client import AnchorClient
-from node.completeness import completeness_findings
 from node.core.audit import Discrepancy
 from node.core.hashing import to_hex
 from node.core.typed_data import Domain
+from node.ledger.balances import check_stored_batch, replay_customer, signer_windows
+from node.ledger.completeness import completeness_findings
 from node.store.db import Store
 from node.store.models import BatchRow, BatchStatus, DeltaRow
 from node.store.queries import batch_leaves

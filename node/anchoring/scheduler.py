@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from node.anchoring import AnchorPolicy, CycleReport, run_anchor_cycle
+from node.anchoring.cycle import AnchorPolicy, CycleReport, run_anchor_cycle
 from node.chain.client import AnchorClient
 from node.core.errors import ChainUnavailable
-from node.metrics import NodeMetrics
+from node.observability.metrics import NodeMetrics
 from node.store.db import Store
 from node.store.leader import Leadership, SoleLeadership
 

@@ -1,0 +1,1 @@
+"""Checkpoints: signed balance snapshots a customer can countersign."""

@@ -1,0 +1,1 @@
+"""Compare: a customer's own records against the ledger, and settling the variance."""

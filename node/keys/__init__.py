@@ -1,0 +1,1 @@
+"""Keys: tenant API keys and the receipt signer / anchorer rotation commands."""

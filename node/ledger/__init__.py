@@ -1,0 +1,1 @@
+"""The ledger: recording deltas, receipts and proofs, balances, audit, completeness and verification."""

@@ -1,0 +1,1 @@
+"""Observability: JSON logs and the Prometheus metrics registry."""

@@ -1,0 +1,1 @@
+"""Usage: per-tenant request counters and the usage report."""
