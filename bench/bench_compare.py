@@ -22,8 +22,8 @@ sys.path.insert(0, str(REPO))
 
 from node.compare.service import CompareRequest, Comparisons  # noqa: E402
 from node.store.db import Store  # noqa: E402
+from node.store.deltas import stream_customer_columns  # noqa: E402
 from node.store.migrate import upgrade  # noqa: E402
-from node.store.queries import stream_customer_columns  # noqa: E402
 
 
 def prepare(store: Store, tenant: str, customer: str, csv_path: Path) -> int:

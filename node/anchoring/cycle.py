@@ -28,10 +28,8 @@ from node.core.errors import PacSpaceError
 from node.core.hashing import ZERO32, to_hex
 from node.core.merkle import MerkleTree, compute_batch_commitment
 from node.native.loader import merkle_backend
-from node.store.db import Store
-from node.store.models import BatchRow, BatchStatus, BatchTreeRow, DeltaStatus
-from node.store.queries import (
-    add_verified_batch_to_balances,
+from node.store.balances import add_verified_batch_to_balances
+from node.store.batches import (
     assign_log_indexes,
     batch_tenant_counts,
     list_batch_deltas,
@@ -40,6 +38,8 @@ from node.store.queries import (
     set_batch_deltas_status,
     unbatched_fingerprints,
 )
+from node.store.db import Store
+from node.store.models import BatchRow, BatchStatus, BatchTreeRow, DeltaStatus
 from node.webhooks import outbox
 
 log = logging.getLogger("pacspace.anchoring")

@@ -20,18 +20,11 @@ from node.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from node.core.hashing import to_hex
 from node.core.signing import Signer, recover_signer
 from node.core.typed_data import Domain
+from node.store.balances import get_customer_balance
+from node.store.checkpoints import last_checkpoint, list_checkpoints, overlapping_checkpoint
 from node.store.db import Store
+from node.store.deltas import customer_indexes_between, get_chain_head, get_delta_at, iter_customer_deltas
 from node.store.models import CheckpointRow
-from node.store.queries import (
-    customer_indexes_between,
-    get_chain_head,
-    get_customer_balance,
-    get_delta_at,
-    iter_customer_deltas,
-    last_checkpoint,
-    list_checkpoints,
-    overlapping_checkpoint,
-)
 from node.webhooks.outbox import enqueue
 
 

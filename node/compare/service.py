@@ -21,8 +21,8 @@ from node.core.deltas import RESERVED_CUSTOMER_PREFIX, DeltaRequest
 from node.core.errors import FieldError, InvalidInput, NotFound
 from node.ledger.recording import Recorder
 from node.store.db import Store
+from node.store.deltas import get_chain_head, receipt_ids_at, stream_customer_columns
 from node.store.models import ComparisonRow, DeltaStatus, TenantRow
-from node.store.queries import get_chain_head, receipt_ids_at, stream_customer_columns
 from node.webhooks.outbox import enqueue
 
 

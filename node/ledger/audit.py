@@ -20,9 +20,9 @@ from node.core.hashing import to_hex
 from node.core.typed_data import Domain
 from node.ledger.balances import check_stored_batch, replay_customer, signer_windows
 from node.ledger.completeness import completeness_findings
+from node.store.batches import batch_leaves
 from node.store.db import Store
 from node.store.models import BatchRow, BatchStatus, DeltaRow
-from node.store.queries import batch_leaves
 
 
 @dataclass

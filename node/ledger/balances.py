@@ -10,16 +10,11 @@ from node.core.errors import ChainUnavailable, NotFound
 from node.core.hashing import to_hex
 from node.core.merkle import compute_leaf_hash
 from node.core.typed_data import Domain
+from node.store.balances import get_customer_balance
+from node.store.batches import batch_leaves, get_batch, last_verified_log_index
 from node.store.db import Store
+from node.store.deltas import get_chain_head, iter_customer_deltas
 from node.store.models import BatchRow, DeltaStatus
-from node.store.queries import (
-    batch_leaves,
-    get_batch,
-    get_chain_head,
-    get_customer_balance,
-    iter_customer_deltas,
-    last_verified_log_index,
-)
 
 
 def derive_balance(store: Store, *, tenant: str, customer_id: str) -> dict[str, Any]:
