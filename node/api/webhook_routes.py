@@ -16,7 +16,7 @@ from node.settings import Settings
 from node.store.db import Store
 from node.store.models import WebhookAttemptRow, WebhookDeliveryRow, WebhookEndpointRow
 from node.webhooks import endpoints
-from node.webhooks.outbox import iso
+from node.webhooks.events import iso
 
 router = APIRouter(prefix="/v1/webhooks")
 

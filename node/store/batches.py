@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, func, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from node.store.models import BatchRow, BatchStatus, DeltaRow, DeltaStatus
+from node.store.models import BatchRow, BatchStatus, BatchTreeRow, DeltaRow, DeltaStatus
 
 
 def list_unbatched(*, session: Session, limit: int) -> Sequence[DeltaRow]:
@@ -41,6 +41,22 @@ def assign_log_indexes(*, session: Session, batch_id: int, first: int, row_ids: 
         stmt,
         [{"row_id": row_id, "new_log_index": first + i, "new_batch_id": batch_id} for i, row_id in enumerate(row_ids)],
     )
+
+
+def insert_batch(
+    *, session: Session, start_index: int, root: bytes, packed_tree: bytes, row_ids: Sequence[int], created_at: int
+) -> BatchRow:
+    """A PREPARED batch of ``row_ids`` from ``start_index`` on, with its packed tree (proofs are served
+    from it) and the rows' log indexes, in the caller's transaction."""
+    batch = BatchRow(start_index=start_index, count=len(row_ids), root=root, created_at=created_at)
+    session.add(batch)
+    session.flush()
+    assert batch.id is not None
+    session.add(BatchTreeRow(batch_id=batch.id, nodes=packed_tree))
+    # One executemany, not an ORM object per delta: a 10,000-delta batch took seconds of CPU and
+    # held the write lock (and every recording request) that long.
+    assign_log_indexes(session=session, batch_id=batch.id, first=start_index, row_ids=row_ids)
+    return batch
 
 
 def count_unbatched(*, session: Session) -> int:
@@ -145,3 +161,8 @@ def anchoring_snapshot(*, session: Session) -> AnchoringSnapshot:
     batch_stmt = select(func.max(BatchRow.block_number), func.coalesce(func.sum(BatchRow.gas_used), 0))
     last_block, gas = session.exec(batch_stmt).one()
     return AnchoringSnapshot(int(count or 0), oldest, last_block, int(gas or 0))
+
+
+def list_batches(*, session: Session) -> Sequence[BatchRow]:
+    """Every batch, in log order."""
+    return session.exec(select(BatchRow).order_by(col(BatchRow.start_index))).all()

@@ -36,3 +36,8 @@ def last_checkpoint(*, session: Session, tenant: str, customer_id: str) -> Check
         .limit(1)
     )
     return session.exec(stmt).first()
+
+
+def get_checkpoint(*, session: Session, checkpoint_id: str, for_update: bool = False) -> CheckpointRow | None:
+    """``for_update``: locked for the transaction (one countersignature wins)."""
+    return session.get(CheckpointRow, checkpoint_id, with_for_update=for_update)

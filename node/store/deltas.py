@@ -133,3 +133,13 @@ def count_unanchored_signed_by(*, session: Session, signer: bytes, next_index: i
         )
     )
     return int(session.execute(stmt).scalar_one())
+
+
+def list_customers(*, session: Session) -> list[tuple[str, str]]:
+    """(tenant, customer id) of every customer with a delta."""
+    stmt = select(col(DeltaRow.tenant), col(DeltaRow.customer_id)).distinct()
+    return [(str(tenant), str(customer_id)) for tenant, customer_id in session.execute(stmt).all()]
+
+
+def count_deltas(*, session: Session) -> int:
+    return int(session.exec(select(func.count()).select_from(DeltaRow)).one())
