@@ -256,9 +256,9 @@ def from_comparison(row: ComparisonRow) -> dict[str, Any]:
     return {**from_comparison_summary(row), "evidence": limited}
 
 
-def _usage_figures(f: UsageFigures) -> dict[str, Any]:
+def _anchoring_figures(f: UsageFigures) -> dict[str, Any]:
+    """What a day's (or the range's) verifications and anchoring cost; wei as decimal strings."""
     return {
-        "deltasRecorded": f.deltas_recorded,
         "deltasVerified": f.deltas_verified,
         "batchesAnchored": f.batches_anchored,
         "gasUsed": f.gas_used,
@@ -273,10 +273,8 @@ def _usage_figures(f: UsageFigures) -> dict[str, Any]:
 
 
 def from_usage_report(r: UsageReport) -> dict[str, Any]:
-    """Wei amounts as decimal strings."""
     days = []
     for d in r.days:
-        figures = _usage_figures(d.figures)
         days.append(
             {
                 "date": d.date,
@@ -291,9 +289,9 @@ def from_usage_report(r: UsageReport) -> dict[str, Any]:
                     for q in d.requests
                 ],
                 "requestCount": d.figures.request_count,
-                "deltasRecorded": figures.pop("deltasRecorded"),
+                "deltasRecorded": d.figures.deltas_recorded,
                 "deltasRecordedByKey": d.deltas_recorded_by_key,
-                **figures,
+                **_anchoring_figures(d.figures),
             }
         )
     return {
@@ -303,5 +301,9 @@ def from_usage_report(r: UsageReport) -> dict[str, Any]:
         "currency": r.currency,
         "nativePrice": None if r.native_price is None else str(r.native_price),
         "days": days,
-        "totals": {"requestCount": r.totals.request_count, **_usage_figures(r.totals)},
+        "totals": {
+            "requestCount": r.totals.request_count,
+            "deltasRecorded": r.totals.deltas_recorded,
+            **_anchoring_figures(r.totals),
+        },
     }
