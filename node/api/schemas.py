@@ -4,6 +4,7 @@ typed values by the ``from_...`` functions at the end. Storage models live in no
 from __future__ import annotations
 
 import json
+import time
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -14,9 +15,16 @@ from node.core.deltas import MAX_CUSTOMER_ID, MAX_REASON, MAX_REFERENCE_ID, Delt
 from node.core.hashing import to_hex
 from node.core.webhooks import SUBSCRIBABLE_EVENTS
 from node.ledger.balances import DerivedBalance
-from node.store.models import ComparisonRow
+from node.store.models import (
+    ComparisonRow,
+    WebhookAttemptRow,
+    WebhookDeliveryRow,
+    WebhookDeliveryStatus,
+    WebhookEndpointRow,
+)
 from node.usage.service import UsageFigures, UsageReport
 from node.webhooks import events
+from node.webhooks.events import iso
 
 
 class DeltaCreate(BaseModel):
@@ -306,4 +314,47 @@ def from_usage_report(r: UsageReport) -> dict[str, Any]:
             "deltasRecorded": r.totals.deltas_recorded,
             **_anchoring_figures(r.totals),
         },
+    }
+
+
+def from_webhook_endpoint(row: WebhookEndpointRow) -> dict[str, Any]:
+    """Never the secret (shown once, by the routes that create or rotate it)."""
+    now = int(time.time())
+    return {
+        "id": row.id,
+        "url": row.url,
+        "events": row.events.split(","),
+        "enabled": row.enabled,
+        "disabledReason": row.disabled_reason,
+        "aggregate": row.aggregate,
+        "previousSecretActiveUntil": iso(row.previous_secret_expires_at)
+        if row.previous_secret_expires_at and row.previous_secret_expires_at > now
+        else None,
+        "createdAt": iso(row.created_at),
+        "updatedAt": iso(row.updated_at),
+    }
+
+
+def from_webhook_delivery(row: WebhookDeliveryRow, attempts: list[WebhookAttemptRow]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "event": row.event_type,
+        "status": row.status,
+        "idempotencyKey": row.idempotency_key,
+        "attempts": row.attempts,
+        "createdAt": iso(row.created_at),
+        "nextAttemptAt": iso(row.next_attempt_at) if row.status == WebhookDeliveryStatus.PENDING else None,
+        "deliveredAt": None if row.delivered_at is None else iso(row.delivered_at),
+        "lastStatusCode": row.last_status_code,
+        "lastError": row.last_error,
+        "log": [
+            {
+                "at": iso(a.attempted_at),
+                "statusCode": a.status_code,
+                "latencyMs": a.latency_ms,
+                "error": a.error,
+                "response": a.response_snippet,
+            }
+            for a in attempts
+        ],
     }
