@@ -1,7 +1,7 @@
 """The hot-path reads (one indexed row each, straight from the driver) and a batch's stored tree.
 
 The other queries live in a module per concept: node.store.deltas, batches, balances, checkpoints,
-usage, webhooks, sessions.
+comparisons, keys, usage, webhooks, sessions, dashboard (its pages' reads).
 """
 
 from __future__ import annotations
