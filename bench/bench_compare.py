@@ -11,6 +11,7 @@ so the evidence lists are realistic. Prints time and this process's peak memory.
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import subprocess
 import sys
@@ -22,8 +23,8 @@ sys.path.insert(0, str(REPO))
 
 from node.compare.service import CompareRequest, Comparisons  # noqa: E402
 from node.store.db import Store  # noqa: E402
+from node.store.deltas import stream_customer_columns  # noqa: E402
 from node.store.migrate import upgrade  # noqa: E402
-from node.store.queries import stream_customer_columns  # noqa: E402
 
 
 def prepare(store: Store, tenant: str, customer: str, csv_path: Path) -> int:
@@ -76,7 +77,7 @@ def main() -> None:
     )
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    counts = comparisons.to_json(row)["evidence"]["counts"]
+    counts = json.loads(row.evidence)["counts"]
     print(f"parse their CSV   {len(theirs):,} rows in {parsed:.2f} s")
     print(f"compare           {seconds:.2f} s against the record; peak RSS {peak:.0f} MB (whole process)")
     print(f"                  resolution {row.resolution}, variance {row.variance}, {counts}")

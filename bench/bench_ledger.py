@@ -148,7 +148,7 @@ def main() -> None:
             result = derive_balance(store, tenant=TENANT, customer_id=CUSTOMER)
             timings.append(time.perf_counter() - t)
         print(f"derive             median {statistics.median(timings) * 1000:.2f} ms "
-              f"(balance {result['balance']}, {result['verifiedCount']:,} verified)")  # fmt: skip
+              f"(balance {result.balance}, {result.verified_count:,} verified)")  # fmt: skip
         chain = AnchorClient(connect(anvil.rpc_url), address, anchorer)
         t = time.perf_counter()
         findings = replay_customer(store, chain, domain=Domain(31337, from_hex(address, length=20)), tenant=TENANT,

@@ -43,10 +43,10 @@ from node.ledger.recording import Recorder
 from node.observability.metrics import NodeMetrics
 from node.services import Services
 from node.settings import Settings
+from node.store.batches import count_unbatched
 from node.store.db import Store
 from node.store.leader import leadership_for
 from node.store.migrate import ensure_current
-from node.store.queries import count_unbatched
 from node.usage.service import UsageMeter
 from node.webhooks.delivery import WebhookWorker
 

@@ -23,7 +23,7 @@ from benchkit.table import Row
 from node.dev.chain import deploy_dev_contract, free_port, start_anvil
 from node.ledger.balances import derive_balance
 from node.store.db import Store
-from node.store.queries import stream_customer_columns
+from node.store.deltas import stream_customer_columns
 
 
 def run(

@@ -19,7 +19,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from sqlmodel import Session
 
@@ -27,19 +26,21 @@ from node.chain.client import AnchorClient, MinedAnchor
 from node.core.errors import PacSpaceError
 from node.core.hashing import ZERO32, to_hex
 from node.core.merkle import MerkleTree, compute_batch_commitment
+from node.core.webhooks import WebhookEvent
 from node.native.loader import merkle_backend
-from node.store.db import Store
-from node.store.models import BatchRow, BatchStatus, BatchTreeRow, DeltaStatus
-from node.store.queries import (
-    add_verified_batch_to_balances,
-    assign_log_indexes,
+from node.store.balances import add_verified_batch_to_balances
+from node.store.batches import (
     batch_tenant_counts,
+    insert_batch,
     list_batch_deltas,
     next_log_index,
     open_batches,
     set_batch_deltas_status,
     unbatched_fingerprints,
 )
+from node.store.db import Store
+from node.store.models import BatchRow, BatchStatus, DeltaStatus
+from node.store.webhooks import any_enabled_endpoint
 from node.webhooks import outbox
 
 log = logging.getLogger("pacspace.anchoring")
@@ -113,14 +114,14 @@ def _prepare_batch(
         )
     tree = MerkleTree.of(start, [fingerprint for _id, fingerprint in rows], backend=merkle_backend())
     with store.writer() as session:
-        batch = BatchRow(start_index=start, count=len(rows), root=tree.root, created_at=int(clock()))
-        session.add(batch)
-        session.flush()
-        assert batch.id is not None
-        session.add(BatchTreeRow(batch_id=batch.id, nodes=tree.pack()))  # proofs are served from it
-        # One executemany, not an ORM object per delta: a 10,000-delta batch took seconds of CPU and
-        # held the write lock (and every recording request) that long.
-        assign_log_indexes(session=session, batch_id=batch.id, first=start, row_ids=[row_id for row_id, _fp in rows])
+        batch = insert_batch(
+            session=session,
+            start_index=start,
+            root=tree.root,
+            packed_tree=tree.pack(),
+            row_ids=[row_id for row_id, _fp in rows],
+            created_at=int(clock()),
+        )
         session.commit()
     log.info("batch prepared", extra={"batch_id": batch.id, "start_index": start, "count": len(rows)})
     return batch
@@ -238,7 +239,7 @@ def _mark_anchored(store: Store, batch: BatchRow, mined: MinedAnchor, clock: Cal
         session.add(batch)
         assert batch.id is not None
         set_batch_deltas_status(session=session, batch_id=batch.id, status=DeltaStatus.ANCHORED)
-        _emit_batch_event(session, batch, "batch.anchored", clock())
+        _emit_batch_event(session, batch, WebhookEvent.BATCH_ANCHORED, clock())
         session.commit()
     log.info(
         "batch anchored",
@@ -252,7 +253,7 @@ def _still_canonical(store: Store, chain: AnchorClient, batch: BatchRow) -> bool
     if chain.block_hash_at(batch.block_number) == batch.block_hash:
         return True
     with store.writer() as session:
-        _emit_batch_event(session, batch, "batch.reorged", time.time())
+        _emit_batch_event(session, batch, WebhookEvent.BATCH_REORGED, time.time())
         batch.status = BatchStatus.SENT
         batch.block_number = None
         batch.block_hash = None
@@ -263,45 +264,18 @@ def _still_canonical(store: Store, chain: AnchorClient, batch: BatchRow) -> bool
     return False
 
 
-def _batch_json(batch: BatchRow) -> dict[str, Any]:
-    return {
-        "id": batch.onchain_batch_id,
-        "startIndex": batch.start_index,
-        "count": batch.count,
-        "root": to_hex(batch.root),
-        "txHash": None if batch.tx_hash is None else to_hex(batch.tx_hash),
-        "blockNumber": batch.block_number,
-        "blockHash": None if batch.block_hash is None else to_hex(batch.block_hash),
-    }
-
-
-def _emit_batch_event(session: Session, batch: BatchRow, event_type: str, now: float) -> None:
-    if batch.id is None or not outbox.any_endpoints(session):
+def _emit_batch_event(session: Session, batch: BatchRow, event_type: WebhookEvent, now: float) -> None:
+    if batch.id is None or not any_enabled_endpoint(session=session):
         return
     counts = batch_tenant_counts(session=session, batch_id=batch.id)
-    outbox.enqueue_batch_event(session, event_type=event_type, batch=_batch_json(batch), tenant_counts=counts, now=now)
+    outbox.enqueue_batch_event(session, event_type=event_type, batch=batch, tenant_counts=counts, now=now)
 
 
 def _emit_verified(session: Session, batch: BatchRow, now: float) -> None:
-    if batch.id is None or not outbox.any_endpoints(session):
+    if batch.id is None or not any_enabled_endpoint(session=session):
         return
-    receipts = [
-        {
-            "tenant": row.tenant,
-            "receiptId": row.receipt_id,
-            "fingerprint": to_hex(row.fingerprint),
-            "customerId": row.customer_id,
-            "referenceId": row.reference_id,
-            "delta": int(row.amount),
-            "customerIndex": row.customer_index,
-            "logIndex": row.log_index,
-            "batchId": batch.onchain_batch_id,
-            "txHash": None if batch.tx_hash is None else to_hex(batch.tx_hash),
-            "blockNumber": batch.block_number,
-        }
-        for row in list_batch_deltas(session=session, batch_id=batch.id)
-    ]
-    outbox.enqueue_verified_batch(session, receipts=receipts, batch=_batch_json(batch), now=now)
+    rows = list_batch_deltas(session=session, batch_id=batch.id)
+    outbox.enqueue_verified_batch(session, rows=rows, batch=batch, now=now)
 
 
 def _confirm(

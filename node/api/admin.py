@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from node.api.auth import AdminDep
 from node.api.deps import ServicesDep, StoreDep
 from node.api.routes import ERRORS
-from node.api.schemas import ApiKey, ApiKeyCreated, KeyCreate, KeyRotate
+from node.api.schemas import ApiKey, ApiKeyCreated, KeyCreate, KeyRotate, from_usage_report
 from node.core.errors import FieldError, InvalidInput
 from node.keys import api_keys
 from node.store.models import ApiKeyRow
@@ -116,7 +116,7 @@ def usage(
         raise InvalidInput("range too long", errors=[FieldError("from", f"at most {MAX_USAGE_DAYS} days per request")])
     state = services
     state.usage.flush()
-    return build_usage_report(
+    report = build_usage_report(
         state.store,
         tenant=principal.tenant,
         first=first,
@@ -124,3 +124,4 @@ def usage(
         native_price=state.settings.native_price,
         currency=state.settings.fiat_currency,
     )
+    return from_usage_report(report)

@@ -30,8 +30,8 @@ from node.core.errors import FieldError, InvalidInput, PacSpaceError
 from node.ledger.receipts import receipt_json
 from node.ledger.recording import RecordResult
 from node.services import Services
+from node.store.batches import get_batch
 from node.store.models import BatchRow, RecordedDelta
-from node.store.queries import get_batch
 
 MAX_BULK_DELTAS = 1000
 router = APIRouter(prefix="/v1")

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from node.api.auth import AdminDep, ReaderDep
 from node.api.deps import ComparisonsDep, ServicesDep, StoreDep
 from node.api.routes import ERRORS
-from node.api.schemas import CompareBody, TenantSettings
+from node.api.schemas import CompareBody, TenantSettings, from_comparison, from_comparison_summary
 from node.compare.service import CompareRequest, set_tenant_tolerance, tenant_tolerance
 from node.core.compare import Tolerance
 from node.core.errors import FieldError, InvalidInput, NotFound
@@ -134,15 +134,13 @@ async def compare(
     if principal.customer_id is not None and principal.customer_id != req.customer_id:
         raise NotFound(f"unknown customer {req.customer_id!r}: no deltas recorded")
     row = await run_in_threadpool(comparisons.run, tenant=principal.tenant, key_id=principal.key_id, req=req)
-    result: dict[str, Any] = comparisons.to_json(row)
-    return result
+    return from_comparison(row)
 
 
 @router.get("/comparisons/{comparison_id}", responses=ERRORS, summary="A comparison and its evidence lists")
 def get_comparison(comparison_id: str, comparisons: ComparisonsDep, principal: ReaderDep) -> dict[str, Any]:
     row = comparisons.get(tenant=principal.tenant, comparison_id=comparison_id, customer_id=principal.customer_id)
-    result: dict[str, Any] = comparisons.to_json(row)
-    return result
+    return from_comparison(row)
 
 
 @router.get(
@@ -158,7 +156,7 @@ def evidence(
 ) -> Any:
     state = services
     row = state.comparisons.get(tenant=principal.tenant, comparison_id=comparison_id, customer_id=principal.customer_id)
-    summary = state.comparisons.summary_json(row)
+    summary = from_comparison_summary(row)
     full = json.loads(row.evidence)
     disputed = [i["receiptId"] for i in full["onlyInRecord"]] + [m["receiptId"] for m in full["amountMismatch"]]
     bundles = [state.receipts.proof_bundle(tenant=principal.tenant, receipt_id=r) for r in disputed]

@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 from node.api.auth import Principal, ReaderDep, WriterDep
 from node.api.deps import CheckpointsDep, ServicesDep
 from node.api.routes import ERRORS
-from node.api.schemas import CheckpointCreate, Countersign
+from node.api.schemas import CheckpointCreate, Countersign, from_checkpoint, from_derived_balance
 from node.checkpoints.service import RangeRequest
 from node.core.errors import FieldError, InvalidInput, NotFound
 from node.core.hashing import from_hex
@@ -34,7 +34,7 @@ def derive(
 ) -> dict[str, Any]:
     state = services
     customer_id = _customer(principal, customerId)
-    result = derive_balance(state.store, tenant=principal.tenant, customer_id=customer_id)
+    result = from_derived_balance(derive_balance(state.store, tenant=principal.tenant, customer_id=customer_id))
     if verify:
         findings = replay_customer(
             state.store,
@@ -103,8 +103,7 @@ def create_checkpoint(body: CheckpointCreate, checkpoints: CheckpointsDep, princ
             recorded_to=body.to,
         ),
     )
-    result: dict[str, Any] = checkpoints.to_json(row)
-    return result
+    return from_checkpoint(checkpoints.view(row))
 
 
 @router.get("/checkpoints", responses=ERRORS, summary="Checkpoints, optionally of one customer")
@@ -117,14 +116,13 @@ def list_checkpoints(
     if customerId is not None:
         customer_id = _customer(principal, customerId)
     rows = checkpoints.list(tenant=principal.tenant, customer_id=customer_id)
-    return {"checkpoints": [checkpoints.to_json(r) for r in rows]}
+    return {"checkpoints": [from_checkpoint(checkpoints.view(r)) for r in rows]}
 
 
 @router.get("/checkpoints/{checkpoint_id}", responses=ERRORS, summary="One checkpoint")
 def get_checkpoint(checkpoint_id: str, checkpoints: CheckpointsDep, principal: ReaderDep) -> dict[str, Any]:
     row = checkpoints.get(tenant=principal.tenant, checkpoint_id=checkpoint_id, customer_id=principal.customer_id)
-    result: dict[str, Any] = checkpoints.to_json(row)
-    return result
+    return from_checkpoint(checkpoints.view(row))
 
 
 @router.post(
@@ -141,5 +139,4 @@ def countersign(
         signature=from_hex(body.signature.lower(), length=65),
         customer_id=principal.customer_id,
     )
-    result: dict[str, Any] = checkpoints.to_json(row)
-    return result
+    return from_checkpoint(checkpoints.view(row))

@@ -1,12 +1,30 @@
-"""Request and response models (the OpenAPI contract). Storage models live in node.store."""
+"""Request models (the OpenAPI contract) and the camelCase JSON of responses, built from the services'
+typed values by the ``from_...`` functions at the end. Storage models live in node.store."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import json
+import time
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from node.checkpoints.view import SignedCheckpoint
+from node.core.compare import MAX_LISTED
 from node.core.deltas import MAX_CUSTOMER_ID, MAX_REASON, MAX_REFERENCE_ID, DeltaRequest, validate_delta_request
+from node.core.hashing import to_hex
+from node.core.webhooks import SUBSCRIBABLE_EVENTS
+from node.ledger.balances import DerivedBalance
+from node.store.models import (
+    ComparisonRow,
+    WebhookAttemptRow,
+    WebhookDeliveryRow,
+    WebhookDeliveryStatus,
+    WebhookEndpointRow,
+)
+from node.usage.service import UsageFigures, UsageReport
+from node.webhooks import events
+from node.webhooks.events import iso
 
 
 class DeltaCreate(BaseModel):
@@ -141,23 +159,19 @@ class Countersign(BaseModel):
     )
 
 
-WebhookEvent = Literal[
-    "delta.verified",
-    "batch.verified",
-    "batch.anchored",
-    "batch.reorged",
-    "checkpoint.created",
-    "checkpoint.countersigned",
-    "compare.settled",
-    "compare.disputed",
-]
+if TYPE_CHECKING:
+    SubscribableEvent = str
+else:
+    # A Literal built from node.core.webhooks (the one list of events): the same OpenAPI enum and the
+    # same validation error as the Literal written out. Type checkers see a str.
+    SubscribableEvent = Literal[tuple(event.value for event in SUBSCRIBABLE_EVENTS)]
 
 
 class WebhookCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     url: str = Field(min_length=8, max_length=2048)
-    events: list[WebhookEvent] = Field(min_length=1)
+    events: list[SubscribableEvent] = Field(min_length=1)
     aggregate: bool = Field(
         default=False, description="one batch.verified request per batch (paged) instead of delta.verified per delta"
     )
@@ -167,7 +181,7 @@ class WebhookUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     url: str | None = Field(default=None, min_length=8, max_length=2048)
-    events: list[WebhookEvent] | None = Field(default=None, min_length=1)
+    events: list[SubscribableEvent] | None = Field(default=None, min_length=1)
     enabled: bool | None = None
     aggregate: bool | None = None
 
@@ -215,3 +229,132 @@ class TenantSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     tolerance: ToleranceModel
+
+
+# Response bodies. Routes return these dicts; their shapes are the API's JSON.
+
+
+def from_derived_balance(b: DerivedBalance) -> dict[str, Any]:
+    return {
+        "customerId": b.customer_id,
+        "balance": b.balance,
+        "pendingBalance": b.pending_balance,
+        "verifiedCount": b.verified_count,
+        "pendingCount": b.pending_count,
+        "headIndex": b.head_index,
+        "headFingerprint": to_hex(b.head_fingerprint),
+        "asOfLogIndex": b.as_of_log_index,
+    }
+
+
+def from_checkpoint(view: SignedCheckpoint) -> dict[str, Any]:
+    """The same shape as the checkpoint of a checkpoint.* webhook event."""
+    return events.checkpoint_json(view)
+
+
+def from_comparison_summary(row: ComparisonRow) -> dict[str, Any]:
+    """The same shape as a compare.* webhook event's body."""
+    return events.comparison_summary(row)
+
+
+def from_comparison(row: ComparisonRow) -> dict[str, Any]:
+    """The summary and the stored evidence, each list cut to MAX_LISTED (the evidence pack has them all)."""
+    full = json.loads(row.evidence)
+    limited = {k: (v[:MAX_LISTED] if isinstance(v, list) else v) for k, v in full.items()}
+    return {**from_comparison_summary(row), "evidence": limited}
+
+
+def _anchoring_figures(f: UsageFigures) -> dict[str, Any]:
+    """What a day's (or the range's) verifications and anchoring cost; wei as decimal strings."""
+    return {
+        "deltasVerified": f.deltas_verified,
+        "batchesAnchored": f.batches_anchored,
+        "gasUsed": f.gas_used,
+        "costWei": str(f.cost_wei),
+        "costPerVerifiedDeltaWei": None
+        if f.cost_per_verified_delta_wei is None
+        else str(f.cost_per_verified_delta_wei),
+        "costPerVerifiedDeltaFiat": None
+        if f.cost_per_verified_delta_fiat is None
+        else str(f.cost_per_verified_delta_fiat),
+    }
+
+
+def from_usage_report(r: UsageReport) -> dict[str, Any]:
+    days = []
+    for d in r.days:
+        days.append(
+            {
+                "date": d.date,
+                "requests": [
+                    {
+                        "keyId": q.key_id,
+                        "method": q.method,
+                        "route": q.route,
+                        "statusClass": q.status_class,
+                        "count": q.count,
+                    }
+                    for q in d.requests
+                ],
+                "requestCount": d.figures.request_count,
+                "deltasRecorded": d.figures.deltas_recorded,
+                "deltasRecordedByKey": d.deltas_recorded_by_key,
+                **_anchoring_figures(d.figures),
+            }
+        )
+    return {
+        "tenant": r.tenant,
+        "from": r.first.isoformat(),
+        "to": r.last.isoformat(),
+        "currency": r.currency,
+        "nativePrice": None if r.native_price is None else str(r.native_price),
+        "days": days,
+        "totals": {
+            "requestCount": r.totals.request_count,
+            "deltasRecorded": r.totals.deltas_recorded,
+            **_anchoring_figures(r.totals),
+        },
+    }
+
+
+def from_webhook_endpoint(row: WebhookEndpointRow) -> dict[str, Any]:
+    """Never the secret (shown once, by the routes that create or rotate it)."""
+    now = int(time.time())
+    return {
+        "id": row.id,
+        "url": row.url,
+        "events": row.events.split(","),
+        "enabled": row.enabled,
+        "disabledReason": row.disabled_reason,
+        "aggregate": row.aggregate,
+        "previousSecretActiveUntil": iso(row.previous_secret_expires_at)
+        if row.previous_secret_expires_at and row.previous_secret_expires_at > now
+        else None,
+        "createdAt": iso(row.created_at),
+        "updatedAt": iso(row.updated_at),
+    }
+
+
+def from_webhook_delivery(row: WebhookDeliveryRow, attempts: list[WebhookAttemptRow]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "event": row.event_type,
+        "status": row.status,
+        "idempotencyKey": row.idempotency_key,
+        "attempts": row.attempts,
+        "createdAt": iso(row.created_at),
+        "nextAttemptAt": iso(row.next_attempt_at) if row.status == WebhookDeliveryStatus.PENDING else None,
+        "deliveredAt": None if row.delivered_at is None else iso(row.delivered_at),
+        "lastStatusCode": row.last_status_code,
+        "lastError": row.last_error,
+        "log": [
+            {
+                "at": iso(a.attempted_at),
+                "statusCode": a.status_code,
+                "latencyMs": a.latency_ms,
+                "error": a.error,
+                "response": a.response_snippet,
+            }
+            for a in attempts
+        ],
+    }

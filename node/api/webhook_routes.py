@@ -3,7 +3,6 @@ send a test event, read the delivery log, redeliver. The rules live in node.webh
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
@@ -11,56 +10,19 @@ from fastapi import APIRouter, Query, Response
 from node.api.auth import AdminDep
 from node.api.deps import ServicesDep, StoreDep
 from node.api.routes import ERRORS
-from node.api.schemas import WebhookCreate, WebhookRotate, WebhookUpdate
+from node.api.schemas import (
+    WebhookCreate,
+    WebhookRotate,
+    WebhookUpdate,
+    from_webhook_delivery,
+    from_webhook_endpoint,
+)
 from node.settings import Settings
 from node.store.db import Store
-from node.store.models import WebhookAttemptRow, WebhookDeliveryRow, WebhookEndpointRow
+from node.store.models import WebhookDeliveryStatus, WebhookEndpointRow
 from node.webhooks import endpoints
-from node.webhooks.outbox import iso
 
 router = APIRouter(prefix="/v1/webhooks")
-
-
-def _endpoint_json(row: WebhookEndpointRow) -> dict[str, Any]:
-    now = int(time.time())
-    return {
-        "id": row.id,
-        "url": row.url,
-        "events": row.events.split(","),
-        "enabled": row.enabled,
-        "disabledReason": row.disabled_reason,
-        "aggregate": row.aggregate,
-        "previousSecretActiveUntil": iso(row.previous_secret_expires_at)
-        if row.previous_secret_expires_at and row.previous_secret_expires_at > now
-        else None,
-        "createdAt": iso(row.created_at),
-        "updatedAt": iso(row.updated_at),
-    }
-
-
-def _delivery_json(row: WebhookDeliveryRow, attempts: list[WebhookAttemptRow]) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "event": row.event_type,
-        "status": row.status,
-        "idempotencyKey": row.idempotency_key,
-        "attempts": row.attempts,
-        "createdAt": iso(row.created_at),
-        "nextAttemptAt": iso(row.next_attempt_at) if row.status == "pending" else None,
-        "deliveredAt": None if row.delivered_at is None else iso(row.delivered_at),
-        "lastStatusCode": row.last_status_code,
-        "lastError": row.last_error,
-        "log": [
-            {
-                "at": iso(a.attempted_at),
-                "statusCode": a.status_code,
-                "latencyMs": a.latency_ms,
-                "error": a.error,
-                "response": a.response_snippet,
-            }
-            for a in attempts
-        ],
-    }
 
 
 def _own(store: Store, tenant: str, endpoint_id: str) -> WebhookEndpointRow:
@@ -82,18 +44,18 @@ def create(body: WebhookCreate, services: ServicesDep, principal: AdminDep) -> d
         aggregate=body.aggregate,
         allow_loopback_http=allow_loopback_http(services.settings),
     )
-    return {**_endpoint_json(row), "secret": row.secret}
+    return {**from_webhook_endpoint(row), "secret": row.secret}
 
 
 @router.get("", responses=ERRORS, summary="This tenant's webhook endpoints")
 def list_endpoints(store: StoreDep, principal: AdminDep) -> dict[str, Any]:
     rows = endpoints.list_endpoints(store, tenant=principal.tenant)
-    return {"webhooks": [_endpoint_json(r) for r in rows]}
+    return {"webhooks": [from_webhook_endpoint(r) for r in rows]}
 
 
 @router.get("/{endpoint_id}", responses=ERRORS, summary="One webhook endpoint")
 def get(endpoint_id: str, store: StoreDep, principal: AdminDep) -> dict[str, Any]:
-    return _endpoint_json(_own(store, principal.tenant, endpoint_id))
+    return from_webhook_endpoint(_own(store, principal.tenant, endpoint_id))
 
 
 @router.patch("/{endpoint_id}", responses=ERRORS, summary="Change URL or events, enable or disable")
@@ -107,7 +69,7 @@ def update(endpoint_id: str, body: WebhookUpdate, services: ServicesDep, princip
         aggregate=body.aggregate,
         enabled=body.enabled,
     )
-    return _endpoint_json(row)
+    return from_webhook_endpoint(row)
 
 
 @router.delete("/{endpoint_id}", status_code=204, responses=ERRORS, summary="Delete an endpoint and its log")
@@ -123,7 +85,7 @@ def rotate(endpoint_id: str, store: StoreDep, principal: AdminDep, body: Webhook
         _own(store, principal.tenant, endpoint_id),
         grace_seconds=(body or WebhookRotate()).graceSeconds,
     )
-    return {**_endpoint_json(row), "secret": row.secret}
+    return {**from_webhook_endpoint(row), "secret": row.secret}
 
 
 @router.post("/{endpoint_id}/test", status_code=202, responses=ERRORS, summary="Queue a webhook.test event")
@@ -143,7 +105,7 @@ def deliveries(
 ) -> dict[str, Any]:
     row = _own(store, principal.tenant, endpoint_id)
     items = endpoints.list_deliveries(store, row, status=status, limit=limit)
-    return {"deliveries": [_delivery_json(d.row, d.attempts) for d in items]}
+    return {"deliveries": [from_webhook_delivery(d.row, d.attempts) for d in items]}
 
 
 @router.post(
@@ -152,4 +114,4 @@ def deliveries(
 def redeliver(endpoint_id: str, delivery_id: str, services: ServicesDep, principal: AdminDep) -> dict[str, Any]:
     endpoints.redeliver(services.store, _own(services.store, principal.tenant, endpoint_id), delivery_id=delivery_id)
     services.wake_webhooks()
-    return {"deliveryId": delivery_id, "status": "pending"}
+    return {"deliveryId": delivery_id, "status": WebhookDeliveryStatus.PENDING}

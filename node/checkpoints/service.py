@@ -6,8 +6,8 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
+from node.checkpoints.view import SignedCheckpoint
 from node.core.checkpoints import (
     Checkpoint,
     CheckpointRangeError,
@@ -20,18 +20,13 @@ from node.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from node.core.hashing import to_hex
 from node.core.signing import Signer, recover_signer
 from node.core.typed_data import Domain
+from node.core.webhooks import WebhookEvent
+from node.store.balances import get_customer_balance
+from node.store.checkpoints import get_checkpoint, last_checkpoint, list_checkpoints, overlapping_checkpoint
 from node.store.db import Store
+from node.store.deltas import customer_indexes_between, get_chain_head, get_delta_at, iter_customer_deltas
 from node.store.models import CheckpointRow
-from node.store.queries import (
-    customer_indexes_between,
-    get_chain_head,
-    get_customer_balance,
-    get_delta_at,
-    iter_customer_deltas,
-    last_checkpoint,
-    list_checkpoints,
-    overlapping_checkpoint,
-)
+from node.webhooks.events import checkpoint_json
 from node.webhooks.outbox import enqueue
 
 
@@ -173,8 +168,8 @@ class Checkpoints:
             enqueue(
                 session,
                 tenant=tenant,
-                event_type="checkpoint.created",
-                payloads=[({"checkpoint": self.to_json(row)}, f"{row.id}:created:{tenant}")],
+                event_type=WebhookEvent.CHECKPOINT_CREATED,
+                payloads=[({"checkpoint": checkpoint_json(self.view(row))}, f"{row.id}:created:{tenant}")],
                 now=self.clock(),
             )
             session.commit()
@@ -182,7 +177,7 @@ class Checkpoints:
 
     def get(self, *, tenant: str, checkpoint_id: str, customer_id: str | None = None) -> CheckpointRow:
         with self.store.session() as session:
-            row = session.get(CheckpointRow, checkpoint_id)
+            row = get_checkpoint(session=session, checkpoint_id=checkpoint_id)
         if row is None or row.tenant != tenant or (customer_id is not None and row.customer_id != customer_id):
             raise NotFound(f"no checkpoint {checkpoint_id}")
         return row
@@ -203,7 +198,7 @@ class Checkpoints:
                 "the countersignature is malformed", errors=[FieldError("signature", str(exc))]
             ) from None
         with self.store.writer() as session:
-            fresh = session.get(CheckpointRow, checkpoint_id, with_for_update=True)  # one countersignature wins
+            fresh = get_checkpoint(session=session, checkpoint_id=checkpoint_id, for_update=True)
             assert fresh is not None
             if fresh.countersignature is not None:
                 raise Conflict(
@@ -218,33 +213,20 @@ class Checkpoints:
             enqueue(
                 session,
                 tenant=tenant,
-                event_type="checkpoint.countersigned",
-                payloads=[({"checkpoint": self.to_json(fresh)}, f"{fresh.id}:countersigned:{tenant}")],
+                event_type=WebhookEvent.CHECKPOINT_COUNTERSIGNED,
+                payloads=[({"checkpoint": checkpoint_json(self.view(fresh))}, f"{fresh.id}:countersigned:{tenant}")],
                 now=self.clock(),
             )
             session.commit()
         return fresh
 
-    def to_json(self, row: CheckpointRow) -> dict[str, Any]:
+    def view(self, row: CheckpointRow) -> SignedCheckpoint:
+        """The checkpoint with its signer, typed data and proof token (what its JSON shows)."""
         cp = _to_checkpoint(row)
-        return {
-            "checkpointId": row.id,
-            "customerId": row.customer_id,
-            "fromIndex": row.from_index,
-            "toIndex": row.to_index,
-            "count": row.count,
-            "openingBalance": cp.opening_balance,
-            "net": cp.net,
-            "closingBalance": cp.closing_balance,
-            "rangeRoot": to_hex(row.range_root),
-            "headFingerprint": to_hex(row.head_fingerprint),
-            "createdAt": row.created_at,
-            # The key that signed it, which need not be today's after a rotation.
-            "signer": to_hex(recover_signer(compute_checkpoint_digest(self.domain, cp), row.node_signature)),
-            "signature": to_hex(row.node_signature),
-            "countersigner": None if row.countersigner is None else to_hex(row.countersigner),
-            "countersignature": None if row.countersignature is None else to_hex(row.countersignature),
-            "countersignedAt": row.countersigned_at,
-            "typedData": build_checkpoint_typed_data(self.domain, cp),
-            "proofToken": encode_proof_token(self.domain, cp, row.node_signature, row.countersignature or b""),
-        }
+        return SignedCheckpoint(
+            row=row,
+            checkpoint=cp,
+            signer=recover_signer(compute_checkpoint_digest(self.domain, cp), row.node_signature),
+            typed_data=build_checkpoint_typed_data(self.domain, cp),
+            proof_token=encode_proof_token(self.domain, cp, row.node_signature, row.countersignature or b""),
+        )

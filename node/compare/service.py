@@ -13,16 +13,18 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any
 
 from node.core.canonical_json import canonicalize
-from node.core.compare import MAX_LISTED, Comparison, DuplicateReference, RecordItem, Tolerance, compare
+from node.core.compare import Comparison, DuplicateReference, Tolerance, compare
 from node.core.deltas import RESERVED_CUSTOMER_PREFIX, DeltaRequest
 from node.core.errors import FieldError, InvalidInput, NotFound
+from node.core.webhooks import WebhookEvent
 from node.ledger.recording import Recorder
+from node.store.comparisons import get_comparison, get_tenant
 from node.store.db import Store
-from node.store.models import ComparisonRow, DeltaStatus, TenantRow
-from node.store.queries import get_chain_head, receipt_ids_at, stream_customer_columns
+from node.store.deltas import get_chain_head, receipt_ids_at, stream_customer_columns
+from node.store.models import ComparisonRow, DeltaStatus
+from node.webhooks.events import comparison_summary
 from node.webhooks.outbox import enqueue
 
 
@@ -39,7 +41,7 @@ class CompareRequest:
 
 def tenant_tolerance(store: Store, tenant: str) -> Tolerance:
     with store.session() as session:
-        row = session.get(TenantRow, tenant)
+        row = get_tenant(session=session, tenant=tenant)
     if row is None:
         return Tolerance()
     absolute = None if row.tolerance_absolute is None else int(row.tolerance_absolute)
@@ -48,45 +50,12 @@ def tenant_tolerance(store: Store, tenant: str) -> Tolerance:
 
 def set_tenant_tolerance(store: Store, tenant: str, tolerance: Tolerance) -> None:
     with store.writer() as session:
-        row = session.get(TenantRow, tenant)
+        row = get_tenant(session=session, tenant=tenant)
         assert row is not None
         row.tolerance_absolute = None if tolerance.absolute is None else str(tolerance.absolute)
         row.tolerance_basis_points = tolerance.basis_points
         session.add(row)
         session.commit()
-
-
-def _item_json(item: RecordItem) -> dict[str, Any]:
-    return {
-        "receiptId": item.receipt_id,
-        "referenceId": item.reference_id,
-        "delta": item.amount,
-        "customerIndex": item.customer_index,
-    }
-
-
-def evidence_json(result: Comparison, *, limit: int | None) -> dict[str, Any]:
-    ev = result.evidence
-
-    def cut(items: list[Any]) -> list[Any]:
-        return items if limit is None else items[:limit]
-
-    return {
-        "onlyInRecord": [_item_json(i) for i in cut(ev.only_in_record)],
-        "onlyInTheirs": cut(ev.only_in_theirs),
-        "amountMismatch": [
-            {"referenceId": i.reference_id, "receiptId": i.receipt_id, "record": i.amount, "theirs": theirs}
-            for i, theirs in cut(ev.amount_mismatch)
-        ],
-        "pending": [_item_json(i) for i in cut(ev.pending)],
-        "counts": {
-            "onlyInRecord": len(ev.only_in_record),
-            "onlyInTheirs": len(ev.only_in_theirs),
-            "amountMismatch": len(ev.amount_mismatch),
-            "pending": len(ev.pending),
-            "matched": result.matched,
-        },
-    }
 
 
 class Comparisons:
@@ -141,18 +110,19 @@ class Comparisons:
             variance=str(result.variance),
             tolerance=json.dumps(tolerance.to_json()),
             resolution=result.resolution,
-            evidence=json.dumps(evidence_json(result, limit=None), separators=(",", ":")),
+            evidence=json.dumps(result.evidence_json(), separators=(",", ":")),
             created_at=int(now),
         )
         with self.store.writer() as session:
             session.add(row)
             if result.resolution != "match":
-                kind = "compare.settled" if result.resolution == "auto_settled" else "compare.disputed"
+                settled = result.resolution == "auto_settled"
+                kind = WebhookEvent.COMPARE_SETTLED if settled else WebhookEvent.COMPARE_DISPUTED
                 enqueue(
                     session,
                     tenant=tenant,
                     event_type=kind,
-                    payloads=[(self.summary_json(row), f"{row.id}:{tenant}")],
+                    payloads=[(comparison_summary(row), f"{row.id}:{tenant}")],
                     now=now,
                 )
             session.commit()
@@ -179,7 +149,7 @@ class Comparisons:
         )
         receipt, _created = self.recorder.record(tenant=tenant, request=request, api_key_id=row.submitted_by)
         with self.store.writer() as session:
-            fresh = session.get(ComparisonRow, row.id)
+            fresh = get_comparison(session=session, comparison_id=row.id)
             assert fresh is not None
             fresh.settlement_receipt_id = receipt.receipt_id
             session.add(fresh)
@@ -188,26 +158,7 @@ class Comparisons:
 
     def get(self, *, tenant: str, comparison_id: str, customer_id: str | None = None) -> ComparisonRow:
         with self.store.session() as session:
-            row = session.get(ComparisonRow, comparison_id)
+            row = get_comparison(session=session, comparison_id=comparison_id)
         if row is None or row.tenant != tenant or (customer_id is not None and row.customer_id != customer_id):
             raise NotFound(f"no comparison {comparison_id}")
         return row
-
-    @staticmethod
-    def summary_json(row: ComparisonRow) -> dict[str, Any]:
-        return {
-            "comparisonId": row.id,
-            "customerId": row.customer_id,
-            "asOf": {"customerIndex": row.as_of_index},
-            "recordBalance": int(row.record_balance),
-            "theirBalance": int(row.their_balance),
-            "variance": int(row.variance),
-            "tolerance": json.loads(row.tolerance),
-            "resolution": row.resolution,
-            "settlementReceiptId": row.settlement_receipt_id,
-        }
-
-    def to_json(self, row: ComparisonRow) -> dict[str, Any]:
-        full = json.loads(row.evidence)
-        limited = {k: (v[:MAX_LISTED] if isinstance(v, list) else v) for k, v in full.items()}
-        return {**self.summary_json(row), "evidence": limited}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 MAX_LISTED = 1000  # per evidence list in a response; the evidence pack carries every item
 
@@ -66,6 +67,35 @@ class Comparison:
     resolution: str  # match | auto_settled | needs_evidence
     evidence: Evidence
     matched: int
+
+    def evidence_json(self) -> dict[str, Any]:
+        """Every difference, as stored with the comparison (and listed, cut to MAX_LISTED, by the API)."""
+        ev = self.evidence
+        return {
+            "onlyInRecord": [_item_json(i) for i in ev.only_in_record],
+            "onlyInTheirs": ev.only_in_theirs,
+            "amountMismatch": [
+                {"referenceId": i.reference_id, "receiptId": i.receipt_id, "record": i.amount, "theirs": theirs}
+                for i, theirs in ev.amount_mismatch
+            ],
+            "pending": [_item_json(i) for i in ev.pending],
+            "counts": {
+                "onlyInRecord": len(ev.only_in_record),
+                "onlyInTheirs": len(ev.only_in_theirs),
+                "amountMismatch": len(ev.amount_mismatch),
+                "pending": len(ev.pending),
+                "matched": self.matched,
+            },
+        }
+
+
+def _item_json(item: RecordItem) -> dict[str, Any]:
+    return {
+        "receiptId": item.receipt_id,
+        "referenceId": item.reference_id,
+        "delta": item.amount,
+        "customerIndex": item.customer_index,
+    }
 
 
 class DuplicateReference(ValueError):

@@ -14,9 +14,29 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Sequence
+from enum import StrEnum
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
 TOLERANCE_SECONDS = 300
+
+
+class WebhookEvent(StrEnum):
+    """Every event type a delivery carries (its ``type`` field and ``Pacspace-Event`` header)."""
+
+    DELTA_VERIFIED = "delta.verified"
+    BATCH_VERIFIED = "batch.verified"
+    BATCH_ANCHORED = "batch.anchored"
+    BATCH_REORGED = "batch.reorged"
+    CHECKPOINT_CREATED = "checkpoint.created"
+    CHECKPOINT_COUNTERSIGNED = "checkpoint.countersigned"
+    COMPARE_SETTLED = "compare.settled"
+    COMPARE_DISPUTED = "compare.disputed"
+    # Not subscribable: sent on request to one endpoint, whatever events that endpoint subscribes to.
+    TEST = "webhook.test"
+
+
+# What an endpoint may subscribe to: every event but webhook.test.
+SUBSCRIBABLE_EVENTS: tuple[WebhookEvent, ...] = tuple(e for e in WebhookEvent if e is not WebhookEvent.TEST)
 
 
 def new_secret() -> str:

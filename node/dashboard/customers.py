@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
 from node.api.deps import ServicesDep, StoreDep
-from node.api.schemas import CheckpointCreate
+from node.api.schemas import CheckpointCreate, from_checkpoint, from_comparison_summary, from_derived_balance
 from node.checkpoints.service import RangeRequest
 from node.core.errors import Conflict, InvalidInput
 from node.dashboard.sessions import DashboardSession
@@ -55,12 +55,13 @@ def _customer_page(
     values: dict[str, str] | None = None,
 ) -> HTMLResponse:
     state = services
-    balance = derive_balance(state.store, tenant=session.tenant, customer_id=customer_id)  # NotFound if unknown
+    # NotFound if unknown
+    balance = from_derived_balance(derive_balance(state.store, tenant=session.tenant, customer_id=customer_id))
     with state.store.session() as db:
         deltas = recent_deltas(session=db, tenant=session.tenant, customer_id=customer_id, limit=10)
         comparisons = customer_comparisons(session=db, tenant=session.tenant, customer_id=customer_id, limit=50)
     rows = state.checkpoints.list(tenant=session.tenant, customer_id=customer_id)
-    checkpoints = [state.checkpoints.to_json(r) for r in rows]
+    checkpoints = [from_checkpoint(state.checkpoints.view(r)) for r in rows]
     return render(
         request,
         "customer.html",
@@ -123,7 +124,7 @@ def create_checkpoint(
         return _customer_page(
             request, services, session, customer_id, status_code=status, errors=problem, values=values
         )
-    created = services.checkpoints.to_json(row)
+    created = from_checkpoint(services.checkpoints.view(row))
     return _customer_page(request, services, session, customer_id, status_code=201, created=created)
 
 
@@ -138,7 +139,7 @@ def comparison_page(comparison_id: str, request: Request, services: ServicesDep,
         session=session,
         nav="customers",
         title=f"Comparison {comparison_id}",
-        comparison=comparisons.summary_json(row),
+        comparison=from_comparison_summary(row),
         evidence={k: (v[:200] if isinstance(v, list) else v) for k, v in evidence.items()},
         created_at=row.created_at,
     )

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from node.api.deps import ServicesDep
+from node.api.schemas import from_usage_report
 from node.core.hashing import to_hex
 from node.dashboard.charts import bar_chart
 from node.dashboard.web import DashboardRoute, SessionDep, render
@@ -58,7 +59,7 @@ def overview(request: Request, services: ServicesDep, session: SessionDep) -> Re
     state = services
     state.usage.flush()
     today = datetime.now(UTC).date()
-    report = build_usage_report(
+    usage = build_usage_report(
         state.store,
         tenant=session.tenant,
         first=today - timedelta(days=DAYS - 1),
@@ -66,6 +67,7 @@ def overview(request: Request, services: ServicesDep, session: SessionDep) -> Re
         native_price=state.settings.native_price,
         currency=state.settings.fiat_currency,
     )
+    report = from_usage_report(usage)
     with state.store.session() as db:
         waiting = tenant_anchoring(session=db, tenant=session.tenant)
         last = tenant_batches(session=db, tenant=session.tenant, limit=1, mined_only=True)

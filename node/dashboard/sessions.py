@@ -14,11 +14,10 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from sqlmodel import col, delete
-
 from node.keys.api_keys import key_status
 from node.store.db import Store
 from node.store.models import ApiKeyRow, DashboardSessionRow
+from node.store.sessions import delete_ended_sessions, delete_session, get_session_and_key, touch_session
 
 SESSION_COOKIE = "pacspace_session"
 SIGN_IN_COOKIE = "pacspace_sign_in"  # the sign-in form's CSRF token (double submit), before any session exists
@@ -58,12 +57,7 @@ def start_session(store: Store, key: ApiKeyRow, *, now: int | None = None) -> tu
     )
     with store.writer() as session:
         # Housekeeping while we hold the writer: sessions that can no longer be used.
-        session.execute(
-            delete(DashboardSessionRow).where(
-                (col(DashboardSessionRow.expires_at) <= now)
-                | (col(DashboardSessionRow.last_seen_at) < now - IDLE_SECONDS)
-            )
-        )
+        delete_ended_sessions(session=session, now=now, idle_seconds=IDLE_SECONDS)
         session.add(row)
         session.commit()
     return token, DashboardSession(row.id, key.id, key.name, key.tenant, row.csrf_token, row.expires_at)
@@ -87,8 +81,7 @@ def load_session(store: Store, token: str | None, *, now: int | None = None) -> 
     now = int(time.time()) if now is None else now
     session_id = _session_id(token)
     with store.session() as session:
-        row = session.get(DashboardSessionRow, session_id)
-        key = None if row is None else session.get(ApiKeyRow, row.key_id)
+        row, key = get_session_and_key(session=session, session_id=session_id)
     if row is None:
         return None
     if not _still_valid(row, key, now):
@@ -97,15 +90,12 @@ def load_session(store: Store, token: str | None, *, now: int | None = None) -> 
     assert key is not None
     if now - row.last_seen_at >= _TOUCH_EVERY_SECONDS:
         with store.writer() as session:
-            fresh = session.get(DashboardSessionRow, session_id)
-            if fresh is not None:
-                fresh.last_seen_at = now
-                session.add(fresh)
-                session.commit()
+            touch_session(session=session, session_id=session_id, now=now)
+            session.commit()
     return DashboardSession(row.id, key.id, key.name, row.tenant, row.csrf_token, row.expires_at)
 
 
 def end_session(store: Store, session_id: str) -> None:
     with store.writer() as session:
-        session.execute(delete(DashboardSessionRow).where(col(DashboardSessionRow.id) == session_id))
+        delete_session(session=session, session_id=session_id)
         session.commit()

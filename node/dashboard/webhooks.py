@@ -3,16 +3,17 @@ the delivery log with status and latency; redeliver; send a test event."""
 
 from __future__ import annotations
 
-from typing import Annotated, get_args
+from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
 from node.api.deps import ServicesDep, StoreDep
-from node.api.schemas import WebhookCreate, WebhookEvent, WebhookUpdate
+from node.api.schemas import WebhookCreate, WebhookUpdate
 from node.api.webhook_routes import allow_loopback_http
 from node.core.errors import InvalidInput
+from node.core.webhooks import SUBSCRIBABLE_EVENTS
 from node.dashboard.sessions import DashboardSession
 from node.dashboard.web import PREFIX, DashboardRoute, SessionDep, render
 from node.store.db import Store
@@ -20,7 +21,7 @@ from node.store.models import WebhookEndpointRow
 from node.webhooks import endpoints
 
 router = APIRouter(route_class=DashboardRoute)
-EVENT_TYPES = get_args(WebhookEvent)  # what an endpoint may subscribe to (webhook.test goes to any endpoint)
+EVENT_TYPES = tuple(e.value for e in SUBSCRIBABLE_EVENTS)  # webhook.test goes to any endpoint on request
 ROTATION_GRACE = {"0": 0, "3600": 3600, "86400": 86_400}
 
 

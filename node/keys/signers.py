@@ -23,7 +23,7 @@ from node.core.errors import PacSpaceError
 from node.core.hashing import from_hex, to_hex
 from node.settings import Settings
 from node.store.db import Store
-from node.store.queries import count_unanchored_signed_by
+from node.store.deltas import count_unanchored_signed_by
 
 
 class RotationRefused(PacSpaceError):

@@ -11,18 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import func
-from sqlmodel import col, select
-
 from node.chain.client import AnchorClient
 from node.core.audit import Discrepancy
 from node.core.hashing import to_hex
 from node.core.typed_data import Domain
 from node.ledger.balances import check_stored_batch, replay_customer, signer_windows
 from node.ledger.completeness import completeness_findings
+from node.store.batches import batch_leaves, list_batches
 from node.store.db import Store
-from node.store.models import BatchRow, BatchStatus, DeltaRow
-from node.store.queries import batch_leaves
+from node.store.deltas import count_deltas, list_customers
+from node.store.models import BatchRow, BatchStatus
 
 
 @dataclass
@@ -49,8 +47,8 @@ def audit_database(
     """``from_block``/``log_span``: where and in what block ranges to read the batch history."""
     report = AuditReport()
     with store.session() as session:
-        batches = list(session.exec(select(BatchRow).order_by(col(BatchRow.start_index))).all())
-        customers = list(session.execute(select(col(DeltaRow.tenant), col(DeltaRow.customer_id)).distinct()).all())
+        batches = list(list_batches(session=session))
+        customers = list_customers(session=session)
     expected_start = 0
     for batch in batches:
         report.batches += 1
@@ -96,7 +94,7 @@ def audit_database(
         )
         report.by_customer[f"{tenant}/{customer_id}"] = found
     with store.session() as session:
-        report.deltas = int(session.exec(select(func.count()).select_from(DeltaRow)).one())
+        report.deltas = count_deltas(session=session)
     return report
 
 

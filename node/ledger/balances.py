@@ -2,27 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from node.chain.client import AnchorClient
 from node.core.audit import ChainReplay, Discrepancy, SignerLookup, SignerWindow, check_batch
 from node.core.errors import ChainUnavailable, NotFound
-from node.core.hashing import to_hex
 from node.core.merkle import compute_leaf_hash
 from node.core.typed_data import Domain
+from node.store.balances import get_customer_balance
+from node.store.batches import batch_leaves, get_batch, last_verified_log_index
 from node.store.db import Store
+from node.store.deltas import get_chain_head, iter_customer_deltas
 from node.store.models import BatchRow, DeltaStatus
-from node.store.queries import (
-    batch_leaves,
-    get_batch,
-    get_chain_head,
-    get_customer_balance,
-    iter_customer_deltas,
-    last_verified_log_index,
-)
 
 
-def derive_balance(store: Store, *, tenant: str, customer_id: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class DerivedBalance:
+    customer_id: str
+    balance: int  # the verified deltas' sum
+    pending_balance: int  # the sum of the deltas not verified yet
+    verified_count: int
+    pending_count: int
+    head_index: int
+    head_fingerprint: bytes
+    as_of_log_index: int | None  # the last verified log index of the whole log
+
+
+def derive_balance(store: Store, *, tenant: str, customer_id: str) -> DerivedBalance:
     """O(1) in the number of deltas: the head row carries the running total, the balance row the verified part."""
     with store.session() as session:
         head = get_chain_head(session=session, tenant=tenant, customer_id=customer_id)
@@ -32,17 +38,16 @@ def derive_balance(store: Store, *, tenant: str, customer_id: str) -> dict[str, 
         as_of = last_verified_log_index(session=session)
     verified = 0 if balance is None else int(balance.verified_balance)
     verified_count = 0 if balance is None else balance.verified_count
-    total = int(head.running_total)
-    return {
-        "customerId": customer_id,
-        "balance": verified,
-        "pendingBalance": total - verified,
-        "verifiedCount": verified_count,
-        "pendingCount": head.customer_index + 1 - verified_count,
-        "headIndex": head.customer_index,
-        "headFingerprint": to_hex(head.fingerprint),
-        "asOfLogIndex": as_of,
-    }
+    return DerivedBalance(
+        customer_id=customer_id,
+        balance=verified,
+        pending_balance=int(head.running_total) - verified,
+        verified_count=verified_count,
+        pending_count=head.customer_index + 1 - verified_count,
+        head_index=head.customer_index,
+        head_fingerprint=head.fingerprint,
+        as_of_log_index=as_of,
+    )
 
 
 def replay_customer(

@@ -10,8 +10,8 @@ from node.chain.client import AnchorClient
 from node.core.audit import Discrepancy
 from node.core.completeness import StoredBatch, compare_with_chain
 from node.core.errors import ChainUnavailable
+from node.store.batches import batch_log_indexes, batch_row_counts, batch_summaries
 from node.store.db import Store
-from node.store.queries import batch_log_indexes, batch_row_counts, batch_summaries
 
 
 def stored_batches(store: Store) -> list[StoredBatch]:

@@ -14,18 +14,11 @@ from node.core.hashing import ZERO32, to_hex
 from node.core.merkle import MerkleTree, compute_leaf_hash, proof_from_packed
 from node.core.typed_data import Domain
 from node.native.loader import merkle_backend
+from node.store.batches import batch_leaves, get_batch
 from node.store.db import Store
+from node.store.deltas import get_delta_by_receipt, get_delta_by_reference, iter_customer_deltas
 from node.store.models import BatchRow, BatchStatus, DeltaRow, RecordedBatch, RecordedDelta
-from node.store.queries import (
-    batch_leaves,
-    get_batch,
-    get_delta_by_receipt,
-    get_delta_by_reference,
-    iter_customer_deltas,
-    read_batch,
-    read_batch_tree,
-    read_receipt,
-)
+from node.store.queries import read_batch, read_batch_tree, read_receipt
 
 
 def receipt_json(

@@ -39,8 +39,9 @@ from node.core.hashing import ZERO32
 from node.core.signing import Signer
 from node.core.typed_data import Domain, compute_fingerprint
 from node.store.db import Store
+from node.store.deltas import get_delta_by_receipt
 from node.store.models import DELTA_COLUMNS, DeltaStatus, RecordedDelta
-from node.store.queries import get_delta_by_receipt, recorded_delta
+from node.store.queries import recorded_delta
 
 log = logging.getLogger("pacspace.recording")
 

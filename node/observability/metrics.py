@@ -9,8 +9,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from node.store.batches import anchoring_snapshot
 from node.store.db import Store
-from node.store.queries import anchoring_snapshot
 
 
 class NodeMetrics:

@@ -27,6 +27,12 @@ class BatchStatus(StrEnum):
     VERIFIED = "verified"  # confirmations passed
 
 
+class WebhookDeliveryStatus(StrEnum):
+    PENDING = "pending"  # due at next_attempt_at (first send or a retry)
+    DELIVERED = "delivered"  # the endpoint answered 2xx
+    FAILED = "failed"  # 410 Gone, or no 2xx within the retry window
+
+
 def _bytes(*, nullable: bool = False, unique: bool = False, index: bool = False) -> Column[bytes]:
     return Column(LargeBinary, nullable=nullable, unique=unique, index=index)
 
@@ -316,7 +322,7 @@ class WebhookDeliveryRow(SQLModel, table=True):
     event_type: str = Field(max_length=64)
     payload: str
     idempotency_key: str = Field(max_length=200)
-    status: str = Field(default="pending", max_length=16, index=True)  # pending, delivered, failed
+    status: str = Field(default=WebhookDeliveryStatus.PENDING, max_length=16, index=True)
     attempts: int = 0
     next_attempt_at: int = Field(sa_column=_bigint(nullable=False, index=True))
     created_at: int = Field(sa_column=_bigint(nullable=False))

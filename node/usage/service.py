@@ -6,20 +6,19 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
-
-from sqlalchemy import func
-from sqlalchemy import select as sa_select
-from sqlmodel import col, select
 
 from node.core.usage import BatchShare, attributed_gas, attributed_wei, cost_per_delta_wei, wei_to_fiat
 from node.store.db import Store
-from node.store.models import BatchRow, DeltaRow, UsageCounterRow
-
-SECONDS_PER_DAY = 86_400
+from node.store.usage import (
+    SECONDS_PER_DAY,
+    add_usage_counts,
+    recorded_per_day,
+    tenant_batch_shares,
+    usage_counters,
+)
 
 
 @dataclass(frozen=True)
@@ -55,30 +54,85 @@ class UsageMeter:
             counts, self._counts = self._counts, Counter()
         if not counts:
             return
-        # One atomic upsert per counter: processes flushing the same counter add, never overwrite.
-        table = UsageCounterRow.__table__  # type: ignore[attr-defined]
-        with self.store.writer() as session:
-            for key, n in counts.items():
-                insert = self.store.insert(table).values(**key.__dict__, count=n)
-                session.execute(
-                    insert.on_conflict_do_update(
-                        index_elements=["tenant", "key_id", "day", "method", "route", "status_class"],
-                        set_={"count": table.c.count + insert.excluded.count},
-                    )
-                )
-            session.commit()
+        add_usage_counts(self.store, ((key.__dict__, n) for key, n in counts.items()))
+
+
+@dataclass(frozen=True)
+class RequestCount:
+    key_id: str
+    method: str
+    route: str
+    status_class: str
+    count: int
+
+
+@dataclass(frozen=True)
+class UsageFigures:
+    """One day's figures, or the whole range's. Gas attributed by the tenant's share of each batch."""
+
+    request_count: int
+    deltas_recorded: int
+    deltas_verified: int
+    batches_anchored: int
+    gas_used: int
+    cost_wei: int
+    cost_per_verified_delta_wei: int | None
+    cost_per_verified_delta_fiat: Decimal | None
+
+
+@dataclass(frozen=True)
+class UsageDay:
+    date: str  # YYYY-MM-DD, UTC
+    requests: list[RequestCount]
+    deltas_recorded_by_key: dict[str, int]
+    figures: UsageFigures
+
+
+@dataclass(frozen=True)
+class UsageReport:
+    tenant: str
+    first: date
+    last: date
+    currency: str
+    native_price: Decimal | None
+    days: list[UsageDay]
+    totals: UsageFigures
 
 
 @dataclass
 class _Day:
-    requests: list[dict[str, Any]]
+    requests: list[RequestCount] = field(default_factory=list)
+    by_key: dict[str, int] = field(default_factory=dict)
     deltas_recorded: int = 0
-    by_key: dict[str, int] | None = None
     deltas_verified: int = 0
     batches_anchored: int = 0
     gas_used: int = 0
     cost_wei: int = 0
     verified_cost_wei: int = 0
+
+    def add(self, other: _Day) -> None:
+        self.requests += other.requests
+        self.deltas_recorded += other.deltas_recorded
+        self.deltas_verified += other.deltas_verified
+        self.batches_anchored += other.batches_anchored
+        self.gas_used += other.gas_used
+        self.cost_wei += other.cost_wei
+        self.verified_cost_wei += other.verified_cost_wei
+
+    def figures(self, native_price: Decimal | None) -> UsageFigures:
+        per_delta = cost_per_delta_wei(self.verified_cost_wei, self.deltas_verified)
+        return UsageFigures(
+            request_count=sum(r.count for r in self.requests),
+            deltas_recorded=self.deltas_recorded,
+            deltas_verified=self.deltas_verified,
+            batches_anchored=self.batches_anchored,
+            gas_used=self.gas_used,
+            cost_wei=self.cost_wei,
+            cost_per_verified_delta_wei=per_delta,
+            cost_per_verified_delta_fiat=None
+            if per_delta is None or native_price is None
+            else wei_to_fiat(per_delta, native_price),
+        )
 
 
 def _day_number(day: date) -> int:
@@ -91,51 +145,24 @@ def _day(number: int) -> str:
 
 def build_usage_report(
     store: Store, *, tenant: str, first: date, last: date, native_price: Decimal | None, currency: str
-) -> dict[str, Any]:
-    """Per UTC day from ``first`` to ``last`` inclusive. Wei amounts are decimal strings."""
+) -> UsageReport:
+    """Per UTC day from ``first`` to ``last`` inclusive."""
     lo, hi = _day_number(first), _day_number(last)
     t0, t1 = lo * SECONDS_PER_DAY, (hi + 1) * SECONDS_PER_DAY
-    days: dict[int, _Day] = {n: _Day(requests=[], by_key={}) for n in range(lo, hi + 1)}
+    days: dict[int, _Day] = {n: _Day() for n in range(lo, hi + 1)}
     with store.session() as session:
-        counters = session.exec(
-            select(UsageCounterRow)
-            .where(
-                UsageCounterRow.tenant == tenant, col(UsageCounterRow.day).between(first.isoformat(), last.isoformat())
-            )
-            .order_by(col(UsageCounterRow.day), col(UsageCounterRow.key_id), col(UsageCounterRow.route))
-        ).all()
-        recorded_day = col(DeltaRow.recorded_at) // SECONDS_PER_DAY
-        recorded = session.execute(
-            sa_select(recorded_day, col(DeltaRow.api_key_id), func.count())
-            .where(col(DeltaRow.tenant) == tenant, col(DeltaRow.recorded_at) >= t0, col(DeltaRow.recorded_at) < t1)
-            .group_by(recorded_day, col(DeltaRow.api_key_id))
-        ).all()
-        shares = session.execute(
-            sa_select(
-                col(BatchRow.anchored_at),
-                col(BatchRow.verified_at),
-                col(BatchRow.gas_used),
-                col(BatchRow.effective_gas_price),
-                col(BatchRow.count),
-                func.count(col(DeltaRow.id)),
-            )
-            .select_from(DeltaRow)
-            .join(BatchRow, col(DeltaRow.batch_id) == col(BatchRow.id))
-            .where(col(DeltaRow.tenant) == tenant, col(BatchRow.anchored_at).is_not(None))
-            .where(
-                ((col(BatchRow.anchored_at) >= t0) & (col(BatchRow.anchored_at) < t1))
-                | ((col(BatchRow.verified_at) >= t0) & (col(BatchRow.verified_at) < t1))
-            )
-            .group_by(col(BatchRow.id))
-        ).all()
+        counters = usage_counters(
+            session=session, tenant=tenant, first_day=first.isoformat(), last_day=last.isoformat()
+        )
+        recorded = recorded_per_day(session=session, tenant=tenant, t0=t0, t1=t1)
+        shares = tenant_batch_shares(session=session, tenant=tenant, t0=t0, t1=t1)
     for c in counters:
         days[_day_number(date.fromisoformat(c.day))].requests.append(
-            {"keyId": c.key_id, "method": c.method, "route": c.route, "statusClass": c.status_class, "count": c.count}
+            RequestCount(c.key_id, c.method, c.route, c.status_class, c.count)
         )
     for day_number, key_id, n in recorded:
-        entry = days[int(day_number)]
+        entry = days[day_number]
         entry.deltas_recorded += n
-        assert entry.by_key is not None
         entry.by_key[key_id or "unknown"] = entry.by_key.get(key_id or "unknown", 0) + n
     for anchored_at, verified_at, gas, price, batch_count, tenant_count in shares:
         share = BatchShare(gas or 0, price or 0, batch_count, tenant_count)
@@ -148,53 +175,10 @@ def build_usage_report(
             entry = days[verified_at // SECONDS_PER_DAY]
             entry.deltas_verified += tenant_count
             entry.verified_cost_wei += attributed_wei(share)
-
-    def money(cost: int, deltas: int) -> dict[str, str | None]:
-        per_delta = cost_per_delta_wei(cost, deltas)
-        fiat = None if per_delta is None or native_price is None else str(wei_to_fiat(per_delta, native_price))
-        return {
-            "costPerVerifiedDeltaWei": None if per_delta is None else str(per_delta),
-            "costPerVerifiedDeltaFiat": fiat,
-        }
-
+    totals = _Day()
     out_days = []
-    totals = _Day(requests=[])
     for number in range(lo, hi + 1):
         d = days[number]
-        out_days.append(
-            {
-                "date": _day(number),
-                "requests": d.requests,
-                "requestCount": sum(r["count"] for r in d.requests),
-                "deltasRecorded": d.deltas_recorded,
-                "deltasRecordedByKey": d.by_key,
-                "deltasVerified": d.deltas_verified,
-                "batchesAnchored": d.batches_anchored,
-                "gasUsed": d.gas_used,
-                "costWei": str(d.cost_wei),
-                **money(d.verified_cost_wei, d.deltas_verified),
-            }
-        )
-        totals.deltas_recorded += d.deltas_recorded
-        totals.deltas_verified += d.deltas_verified
-        totals.batches_anchored += d.batches_anchored
-        totals.gas_used += d.gas_used
-        totals.cost_wei += d.cost_wei
-        totals.verified_cost_wei += d.verified_cost_wei
-    return {
-        "tenant": tenant,
-        "from": first.isoformat(),
-        "to": last.isoformat(),
-        "currency": currency,
-        "nativePrice": None if native_price is None else str(native_price),
-        "days": out_days,
-        "totals": {
-            "requestCount": sum(r["requestCount"] for r in out_days),
-            "deltasRecorded": totals.deltas_recorded,
-            "deltasVerified": totals.deltas_verified,
-            "batchesAnchored": totals.batches_anchored,
-            "gasUsed": totals.gas_used,
-            "costWei": str(totals.cost_wei),
-            **money(totals.verified_cost_wei, totals.deltas_verified),
-        },
-    }
+        out_days.append(UsageDay(_day(number), d.requests, d.by_key, d.figures(native_price)))
+        totals.add(d)
+    return UsageReport(tenant, first, last, currency, native_price, out_days, totals.figures(native_price))

@@ -16,12 +16,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import httpx
-from sqlmodel import col, select
 
 from node.core.errors import InvalidInput
 from node.core.webhooks import backoff_seconds, signature_headers
 from node.store.db import Store
-from node.store.models import WebhookAttemptRow, WebhookDeliveryRow, WebhookEndpointRow
+from node.store.models import WebhookAttemptRow, WebhookDeliveryRow, WebhookDeliveryStatus, WebhookEndpointRow
+from node.store.webhooks import due_deliveries, endpoints_by_id, get_delivery, get_endpoint
 from node.webhooks.url_policy import check_url
 
 log = logging.getLogger("pacspace.webhooks")
@@ -64,22 +64,8 @@ class WebhookWorker:
         """Claim due deliveries (leasing them so a slow cycle is not doubled) and send them."""
         now = self.clock()
         with self.store.writer() as session:
-            due = list(
-                session.exec(
-                    select(WebhookDeliveryRow)
-                    .where(WebhookDeliveryRow.status == "pending", col(WebhookDeliveryRow.next_attempt_at) <= int(now))
-                    .order_by(col(WebhookDeliveryRow.next_attempt_at))
-                    .limit(limit)
-                    # PostgreSQL: processes polling together claim disjoint rows (SQLite's writer is exclusive).
-                    .with_for_update(skip_locked=True)
-                ).all()
-            )
-            endpoints = {
-                e.id: e
-                for e in session.exec(
-                    select(WebhookEndpointRow).where(col(WebhookEndpointRow.id).in_({d.endpoint_id for d in due}))
-                ).all()
-            }
+            due = due_deliveries(session=session, now=int(now), limit=limit)
+            endpoints = endpoints_by_id(session=session, endpoint_ids={d.endpoint_id for d in due})
             for delivery in due:
                 delivery.next_attempt_at = int(now) + CLAIM_LEASE_SECONDS
                 session.add(delivery)
@@ -125,7 +111,7 @@ class WebhookWorker:
     def _record(self, delivery: WebhookDeliveryRow, endpoint: WebhookEndpointRow, outcome: Outcome) -> None:
         now = int(self.clock())
         with self.store.writer() as session:
-            fresh = session.get(WebhookDeliveryRow, delivery.id)
+            fresh = get_delivery(session=session, delivery_id=delivery.id)
             assert fresh is not None
             fresh.attempts += 1
             fresh.last_attempt_at = now
@@ -143,11 +129,11 @@ class WebhookWorker:
             )
             code = outcome.status_code
             if code is not None and 200 <= code < 300:
-                fresh.status = "delivered"
+                fresh.status = WebhookDeliveryStatus.DELIVERED
                 fresh.delivered_at = now
             elif code == 410:
-                fresh.status = "failed"
-                stored_endpoint = session.get(WebhookEndpointRow, endpoint.id)
+                fresh.status = WebhookDeliveryStatus.FAILED
+                stored_endpoint = get_endpoint(session=session, endpoint_id=endpoint.id)
                 if stored_endpoint is not None:
                     stored_endpoint.enabled = False
                     stored_endpoint.disabled_reason = "the endpoint answered 410 Gone"
@@ -155,7 +141,7 @@ class WebhookWorker:
                     session.add(stored_endpoint)
                 log.warning("webhook endpoint disabled after 410 Gone", extra={"endpoint_id": endpoint.id})
             elif now - fresh.created_at >= RETRY_WINDOW_SECONDS:
-                fresh.status = "failed"
+                fresh.status = WebhookDeliveryStatus.FAILED
             else:
                 delay = backoff_seconds(fresh.attempts, base=self.retry_base_seconds, jitter=random.random() * 0.25)  # noqa: S311
                 fresh.next_attempt_at = now + max(1, round(delay))

@@ -11,12 +11,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlmodel import col, delete, select
-
 from node.core.errors import NotFound
-from node.core.webhooks import new_secret
+from node.core.webhooks import WebhookEvent, new_secret
+from node.store import webhooks as stored
 from node.store.db import Store
-from node.store.models import WebhookAttemptRow, WebhookDeliveryRow, WebhookEndpointRow
+from node.store.models import WebhookAttemptRow, WebhookDeliveryRow, WebhookDeliveryStatus, WebhookEndpointRow
 from node.webhooks.outbox import enqueue
 from node.webhooks.url_policy import check_url
 
@@ -55,18 +54,12 @@ def create_endpoint(
 
 def list_endpoints(store: Store, *, tenant: str) -> list[WebhookEndpointRow]:
     with store.session() as session:
-        return list(
-            session.exec(
-                select(WebhookEndpointRow)
-                .where(WebhookEndpointRow.tenant == tenant)
-                .order_by(col(WebhookEndpointRow.created_at))
-            ).all()
-        )
+        return list(stored.list_endpoints(session=session, tenant=tenant))
 
 
 def get_endpoint(store: Store, *, tenant: str, endpoint_id: str) -> WebhookEndpointRow:
     with store.session() as session:
-        row: WebhookEndpointRow | None = session.get(WebhookEndpointRow, endpoint_id)
+        row = stored.get_endpoint(session=session, endpoint_id=endpoint_id)
     if row is None or row.tenant != tenant:
         raise NotFound(f"no webhook endpoint {endpoint_id}")
     return row
@@ -103,10 +96,7 @@ def update_endpoint(
 def delete_endpoint(store: Store, row: WebhookEndpointRow) -> None:
     """The endpoint, its deliveries and their attempts."""
     with store.writer() as session:
-        ids = select(WebhookDeliveryRow.id).where(WebhookDeliveryRow.endpoint_id == row.id)
-        session.execute(delete(WebhookAttemptRow).where(col(WebhookAttemptRow.delivery_id).in_(ids)))
-        session.execute(delete(WebhookDeliveryRow).where(col(WebhookDeliveryRow.endpoint_id) == row.id))
-        session.execute(delete(WebhookEndpointRow).where(col(WebhookEndpointRow.id) == row.id))
+        stored.delete_endpoint(session=session, endpoint_id=row.id)
         session.commit()
 
 
@@ -129,18 +119,14 @@ def send_test_event(store: Store, row: WebhookEndpointRow) -> str | None:
         enqueue(
             session,
             tenant=row.tenant,
-            event_type="webhook.test",
+            event_type=WebhookEvent.TEST,
             payloads=[({"message": "a test event from PacSpace node"}, f"test-{time.time_ns()}:{row.tenant}")],
             now=time.time(),
             endpoint_filter=lambda e: e.id == row.id,
             subscribed_as=tuple(row.events.split(",")),
         )
         session.commit()
-        delivery = session.exec(
-            select(WebhookDeliveryRow)
-            .where(WebhookDeliveryRow.endpoint_id == row.id, WebhookDeliveryRow.event_type == "webhook.test")
-            .order_by(col(WebhookDeliveryRow.created_at).desc())
-        ).first()
+        delivery = stored.latest_delivery(session=session, endpoint_id=row.id, event_type=WebhookEvent.TEST)
     return None if delivery is None else delivery.id
 
 
@@ -149,28 +135,19 @@ def list_deliveries(
 ) -> list[Delivery]:
     """The endpoint's deliveries, newest first, each with its attempts in order."""
     with store.session() as session:
-        stmt = select(WebhookDeliveryRow).where(WebhookDeliveryRow.endpoint_id == row.id)
-        if status is not None:
-            stmt = stmt.where(WebhookDeliveryRow.status == status)
-        items = session.exec(stmt.order_by(col(WebhookDeliveryRow.created_at).desc()).limit(limit)).all()
-        attempts: dict[str, list[WebhookAttemptRow]] = {}
-        for a in session.exec(
-            select(WebhookAttemptRow)
-            .where(col(WebhookAttemptRow.delivery_id).in_([d.id for d in items]))
-            .order_by(col(WebhookAttemptRow.id))
-        ).all():
-            attempts.setdefault(a.delivery_id, []).append(a)
+        items = stored.list_deliveries(session=session, endpoint_id=row.id, status=status, limit=limit)
+        attempts = stored.attempts_of(session=session, delivery_ids=[d.id for d in items])
     return [Delivery(d, attempts.get(d.id, [])) for d in items]
 
 
 def redeliver(store: Store, row: WebhookEndpointRow, *, delivery_id: str) -> None:
     """Send a delivery of this endpoint again now, with a fresh 3-day retry window."""
     with store.writer() as session:
-        delivery = session.get(WebhookDeliveryRow, delivery_id)
+        delivery = stored.get_delivery(session=session, delivery_id=delivery_id)
         if delivery is None or delivery.endpoint_id != row.id:
             raise NotFound(f"no delivery {delivery_id}")
         now = int(time.time())
-        delivery.status = "pending"
+        delivery.status = WebhookDeliveryStatus.PENDING
         delivery.next_attempt_at = now
         delivery.created_at = now
         session.add(delivery)

@@ -1,6 +1,6 @@
 """The webhook outbox: events written as delivery rows in the same transaction as the state change
 that causes them (``enqueue``), so an event is never lost and never sent for a change that rolled
-back. The delivery worker (node.webhooks.delivery) sends them.
+back. The delivery worker (node.webhooks.delivery) sends them; node.webhooks.events shapes their bodies.
 """
 
 from __future__ import annotations
@@ -8,36 +8,24 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from node.store.models import WebhookDeliveryRow, WebhookEndpointRow
+from node.core.webhooks import WebhookEvent
+from node.store.models import BatchRow, DeltaRow, WebhookDeliveryRow, WebhookEndpointRow
+from node.store.webhooks import enabled_endpoints
+from node.webhooks import events
+from node.webhooks.events import iso
 
-EVENT_TYPES = (
-    "delta.verified",
-    "batch.verified",
-    "batch.anchored",
-    "batch.reorged",
-    "checkpoint.created",
-    "checkpoint.countersigned",
-    "compare.settled",
-    "compare.disputed",
-    "webhook.test",
-)
 AGGREGATE_PAGE_SIZE = 1000
-
-
-def iso(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def enqueue(
     session: Session,
     *,
     tenant: str,
-    event_type: str,
+    event_type: WebhookEvent,
     payloads: Iterable[tuple[dict[str, Any], str]],
     now: float,
     endpoint_filter: Callable[[WebhookEndpointRow], bool] | None = None,
@@ -49,9 +37,7 @@ def enqueue(
     wanted = {event_type, *subscribed_as}
     endpoints = [
         e
-        for e in session.exec(
-            select(WebhookEndpointRow).where(WebhookEndpointRow.tenant == tenant, col(WebhookEndpointRow.enabled))
-        ).all()
+        for e in enabled_endpoints(session=session, tenant=tenant)
         if wanted & set(e.events.split(",")) and (endpoint_filter is None or endpoint_filter(e))
     ]
     if not endpoints:
@@ -77,30 +63,17 @@ def enqueue(
     return count
 
 
-def enqueue_verified_batch(
-    session: Session, *, receipts: Sequence[dict[str, Any]], batch: dict[str, Any], now: float
-) -> None:
-    """delta.verified per receipt, or batch.verified (paged) for endpoints that aggregate."""
+def enqueue_verified_batch(session: Session, *, rows: Sequence[DeltaRow], batch: BatchRow, now: float) -> None:
+    """delta.verified per delta, or batch.verified (paged) for endpoints that aggregate."""
     by_tenant: dict[str, list[dict[str, Any]]] = {}
-    for receipt in receipts:
-        by_tenant.setdefault(receipt.pop("tenant"), []).append(receipt)
+    for row in rows:
+        by_tenant.setdefault(row.tenant, []).append(events.verified_receipt(row, batch))
     for tenant, items in by_tenant.items():
         enqueue(
             session,
             tenant=tenant,
-            event_type="delta.verified",
-            payloads=(
-                (
-                    {
-                        **item,
-                        "verification": {"verified": True, "discrepancies": []},
-                        "verifiedAt": iso(now),
-                        "status": "success",
-                    },
-                    f"{item['receiptId']}:{tenant}",
-                )
-                for item in items
-            ),
+            event_type=WebhookEvent.DELTA_VERIFIED,
+            payloads=((events.delta_verified(item, now=now), f"{item['receiptId']}:{tenant}") for item in items),
             now=now,
             endpoint_filter=lambda e: not e.aggregate,
         )
@@ -108,19 +81,12 @@ def enqueue_verified_batch(
         enqueue(
             session,
             tenant=tenant,
-            event_type="batch.verified",
-            subscribed_as=("delta.verified",),
+            event_type=WebhookEvent.BATCH_VERIFIED,
+            subscribed_as=(WebhookEvent.DELTA_VERIFIED,),
             payloads=(
                 (
-                    {
-                        "batch": batch,
-                        "page": n + 1,
-                        "pages": len(pages),
-                        "receipts": page,
-                        "verifiedAt": iso(now),
-                        "status": "success",
-                    },
-                    f"batch-{batch['startIndex']}-page-{n + 1}:{tenant}",
+                    events.batch_verified(batch, page=n + 1, pages=len(pages), receipts=page, now=now),
+                    f"batch-{batch.start_index}-page-{n + 1}:{tenant}",
                 )
                 for n, page in enumerate(pages)
             ),
@@ -129,16 +95,11 @@ def enqueue_verified_batch(
         )
 
 
-def any_endpoints(session: Session) -> bool:
-    return (
-        session.exec(select(WebhookEndpointRow.id).where(col(WebhookEndpointRow.enabled)).limit(1)).first() is not None
-    )
-
-
 def enqueue_batch_event(
-    session: Session, *, event_type: str, batch: dict[str, Any], tenant_counts: dict[str, int], now: float
+    session: Session, *, event_type: WebhookEvent, batch: BatchRow, tenant_counts: dict[str, int], now: float
 ) -> None:
     """batch.anchored / batch.reorged to every tenant with deltas in the batch."""
+    tx_hash = events.batch_json(batch)["txHash"]
     for tenant, count in tenant_counts.items():
         enqueue(
             session,
@@ -146,8 +107,8 @@ def enqueue_batch_event(
             event_type=event_type,
             payloads=[
                 (
-                    {"batch": batch, "receiptCount": count},
-                    f"{event_type}-{batch['startIndex']}-{batch['txHash']}:{tenant}",
+                    events.batch_event(batch, receipt_count=count),
+                    f"{event_type}-{batch.start_index}-{tx_hash}:{tenant}",
                 )
             ],
             now=now,

@@ -19,11 +19,11 @@ from node.core.typed_data import Domain
 from node.dev.chain import DEV_ANCHORER_KEY, Anvil, start_anvil
 from node.ledger.receipts import ReceiptReader
 from node.ledger.recording import Recorder
+from node.store.batches import list_batches_in_status
 from node.store.db import Store
 from node.store.keys import ensure_tenant
 from node.store.migrate import upgrade
 from node.store.models import BatchRow, BatchStatus, BatchTreeRow, DeltaRow, WebhookDeliveryRow, WebhookEndpointRow
-from node.store.queries import list_batches_in_status
 from tests.conftest import BOTH_BACKENDS, Deployment, deploy_fresh, free_port
 
 pytestmark = BOTH_BACKENDS

@@ -17,10 +17,10 @@ from node.core.signing import Signer, recover_signer
 from node.core.typed_data import Domain, compute_fingerprint
 from node.ledger.recording import Recorder
 from node.store.db import Store
+from node.store.deltas import iter_customer_deltas
 from node.store.keys import ensure_tenant
 from node.store.migrate import upgrade
 from node.store.models import DeltaRow
-from node.store.queries import iter_customer_deltas
 from tests.conftest import BOTH_BACKENDS
 from tests.support import sql
 

@@ -14,7 +14,10 @@ from standardwebhooks import Webhook
 
 from node.core.webhooks import WebhookSignatureError, verify_pacspace_signature
 from node.store.db import Store
-from node.store.models import WebhookDeliveryRow
+from node.store.keys import ensure_tenant
+from node.store.migrate import upgrade
+from node.store.models import WebhookDeliveryRow, WebhookDeliveryStatus
+from node.webhooks import endpoints
 from node.webhooks.delivery import WebhookWorker
 from node.webhooks.outbox import enqueue
 from node.webhooks.url_policy import check_url
@@ -33,6 +36,13 @@ def hooked(deployment: Deployment, tmp_path: Path) -> Iterator[RunningNode]:
     node = start_node(deployment, tmp_path, webhook_poll_seconds=0.1, webhook_retry_base_seconds=0.1)
     yield node
     node.stop()
+
+
+# What a request subscribing to an unknown event (or to webhook.test, which is not subscribable) is told.
+UNKNOWN_EVENT = (
+    "Input should be 'delta.verified', 'batch.verified', 'batch.anchored', 'batch.reorged', "
+    "'checkpoint.created', 'checkpoint.countersigned', 'compare.settled' or 'compare.disputed'"
+)
 
 
 def _delta(ref: str, customer: str = "w1", amount: int = 42) -> dict[str, Any]:
@@ -175,6 +185,9 @@ def test_endpoint_management_and_url_policy(hooked: RunningNode, receiver: Webho
             assert fragment in refused.text
         bad_event = client.post("/v1/webhooks", json={"url": receiver.url, "events": ["delta.deleted"]})
         assert bad_event.status_code == 422
+        assert bad_event.json()["errors"] == [{"field": "events.0", "message": UNKNOWN_EVENT}]
+        test_only = client.post("/v1/webhooks", json={"url": receiver.url, "events": ["webhook.test"]})
+        assert test_only.status_code == 422 and test_only.json()["errors"][0]["message"] == UNKNOWN_EVENT
         endpoint = client.post("/v1/webhooks", json={"url": receiver.url, "events": ["delta.verified"]}).json()
         updated = client.patch(
             f"/v1/webhooks/{endpoint['id']}", json={"events": ["checkpoint.created", "batch.reorged"], "enabled": False}
@@ -224,3 +237,39 @@ def test_check_url_refuses_names_that_resolve_to_metadata_addresses() -> None:
     with pytest.raises(InvalidInput, match=r"link-local|metadata"):
         check_url("https://innocent.example/x", allow_loopback_http=False, resolve=lambda _h: ["fd00:ec2::254"])
     check_url("https://innocent.example/x", allow_loopback_http=False, resolve=lambda _h: ["93.184.216.34"])
+
+
+def test_delivery_statuses_are_stored_as_the_same_strings(db_url: str) -> None:
+    """WebhookDeliveryStatus reads the rows an older node wrote and writes the strings it wrote."""
+    store = Store(db_url)
+    try:
+        upgrade(store)
+        with store.writer() as session:
+            ensure_tenant(session=session, tenant="default")
+            session.commit()
+        endpoint = endpoints.create_endpoint(
+            store,
+            tenant="default",
+            url="http://127.0.0.1:9/hook",
+            events=["delta.verified"],
+            aggregate=False,
+            allow_loopback_http=True,
+        )
+        assert endpoints.send_test_event(store, endpoint) is not None
+        sql(
+            db_url,
+            "insert into webhook_deliveries (id, tenant, endpoint_id, event_type, payload, idempotency_key, status,"
+            " attempts, next_attempt_at, created_at) values ('evt_old', 'default', :e, 'delta.verified', '{}', 'k',"
+            " 'failed', 3, 0, 1)",
+            {"e": endpoint.id},
+        )
+        stored = dict(sql(db_url, "select id, status from webhook_deliveries"))
+        assert stored.pop("evt_old") == "failed" and list(stored.values()) == ["pending"]
+        failed = endpoints.list_deliveries(store, endpoint, status=WebhookDeliveryStatus.FAILED)
+        assert [(d.row.id, d.row.status) for d in failed] == [("evt_old", WebhookDeliveryStatus.FAILED)]
+        endpoints.redeliver(store, endpoint, delivery_id="evt_old")
+        assert sql(db_url, "select status from webhook_deliveries where id = 'evt_old'") == [("pending",)]
+        pending = endpoints.list_deliveries(store, endpoint, status=WebhookDeliveryStatus.PENDING)
+        assert {d.row.id for d in pending} == {"evt_old", *stored}
+    finally:
+        store.close()

@@ -1,0 +1,62 @@
+"""The verified part of each customer's balance (derived data, advanced as batches verify)."""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam, insert, tuple_, update
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from node.store.models import CustomerBalanceRow, DeltaRow
+
+
+def add_verified_batch_to_balances(*, session: Session, batch_id: int) -> None:
+    """Add a newly verified batch's deltas to each customer's verified balance (same transaction).
+
+    Sums in Python (amounts are int256 decimal strings, beyond SQL integers), then one read of the
+    existing balances and one executemany each for updates and inserts: an ORM object per customer
+    cost ~1.4 ms, which made this most of an anchoring cycle's CPU (and held the write lock).
+    """
+    rows = session.execute(
+        select(col(DeltaRow.tenant), col(DeltaRow.customer_id), col(DeltaRow.amount)).where(
+            col(DeltaRow.batch_id) == batch_id
+        )
+    ).all()
+    sums: dict[tuple[str, str], list[int]] = {}
+    for tenant, customer_id, amount in rows:
+        entry = sums.setdefault((tenant, customer_id), [0, 0])
+        entry[0] += int(amount)
+        entry[1] += 1
+    table = CustomerBalanceRow.__table__  # type: ignore[attr-defined]
+    keys = list(sums)
+    existing: dict[tuple[str, str], tuple[int, int]] = {}
+    for start in range(0, len(keys), 400):
+        chunk = keys[start : start + 400]
+        found = session.execute(
+            sa_select(table.c.tenant, table.c.customer_id, table.c.verified_balance, table.c.verified_count).where(
+                tuple_(table.c.tenant, table.c.customer_id).in_(chunk)
+            )
+        ).all()
+        existing.update({(t, c): (int(balance), int(count)) for t, c, balance, count in found})
+    updates = [
+        {"t": key[0], "c": key[1], "b": str(existing[key][0] + total), "n": existing[key][1] + count}
+        for key, (total, count) in sums.items()
+        if key in existing
+    ]
+    inserts = [
+        {"tenant": key[0], "customer_id": key[1], "verified_balance": str(total), "verified_count": count}
+        for key, (total, count) in sums.items()
+        if key not in existing
+    ]
+    if updates:
+        session.execute(
+            update(table)
+            .where(table.c.tenant == bindparam("t"), table.c.customer_id == bindparam("c"))
+            .values(verified_balance=bindparam("b"), verified_count=bindparam("n")),
+            updates,
+        )
+    if inserts:
+        session.execute(insert(table), inserts)
+
+
+def get_customer_balance(*, session: Session, tenant: str, customer_id: str) -> CustomerBalanceRow | None:
+    return session.get(CustomerBalanceRow, (tenant, customer_id))

@@ -1,0 +1,168 @@
+"""Queries over the log: batches, the deltas they hold, and the anchoring job's bookkeeping."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import bindparam, func, update
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from node.store.models import BatchRow, BatchStatus, BatchTreeRow, DeltaRow, DeltaStatus
+
+
+def list_unbatched(*, session: Session, limit: int) -> Sequence[DeltaRow]:
+    """Pending deltas with no log index yet, in the order they were acknowledged."""
+    stmt = select(DeltaRow).where(col(DeltaRow.log_index).is_(None)).order_by(col(DeltaRow.id)).limit(limit)
+    return session.exec(stmt).all()
+
+
+def unbatched_fingerprints(*, session: Session, limit: int) -> list[tuple[int, bytes]]:
+    """(id, fingerprint) of pending deltas with no log index yet, in the order they were acknowledged."""
+    stmt = (
+        sa_select(col(DeltaRow.id), col(DeltaRow.fingerprint))
+        .where(col(DeltaRow.log_index).is_(None))
+        .order_by(col(DeltaRow.id))
+        .limit(limit)
+    )
+    return [(int(row_id), bytes(fp)) for row_id, fp in session.execute(stmt).all()]
+
+
+def assign_log_indexes(*, session: Session, batch_id: int, first: int, row_ids: Sequence[int]) -> None:
+    """Give ``row_ids`` the log indexes first, first+1, … and the batch, in one executemany."""
+    table = DeltaRow.__table__  # type: ignore[attr-defined]
+    stmt = (
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values(log_index=bindparam("new_log_index"), batch_id=bindparam("new_batch_id"))
+    )
+    session.execute(
+        stmt,
+        [{"row_id": row_id, "new_log_index": first + i, "new_batch_id": batch_id} for i, row_id in enumerate(row_ids)],
+    )
+
+
+def insert_batch(
+    *, session: Session, start_index: int, root: bytes, packed_tree: bytes, row_ids: Sequence[int], created_at: int
+) -> BatchRow:
+    """A PREPARED batch of ``row_ids`` from ``start_index`` on, with its packed tree (proofs are served
+    from it) and the rows' log indexes, in the caller's transaction."""
+    batch = BatchRow(start_index=start_index, count=len(row_ids), root=root, created_at=created_at)
+    session.add(batch)
+    session.flush()
+    assert batch.id is not None
+    session.add(BatchTreeRow(batch_id=batch.id, nodes=packed_tree))
+    # One executemany, not an ORM object per delta: a 10,000-delta batch took seconds of CPU and
+    # held the write lock (and every recording request) that long.
+    assign_log_indexes(session=session, batch_id=batch.id, first=start_index, row_ids=row_ids)
+    return batch
+
+
+def count_unbatched(*, session: Session) -> int:
+    stmt = select(func.count()).select_from(DeltaRow).where(col(DeltaRow.log_index).is_(None))
+    return int(session.exec(stmt).one())
+
+
+def list_batch_deltas(*, session: Session, batch_id: int) -> Sequence[DeltaRow]:
+    stmt = select(DeltaRow).where(DeltaRow.batch_id == batch_id).order_by(col(DeltaRow.log_index))
+    return session.exec(stmt).all()
+
+
+def get_batch(*, session: Session, batch_id: int) -> BatchRow | None:
+    return session.get(BatchRow, batch_id)
+
+
+def list_batches_in_status(*, session: Session, statuses: Sequence[str]) -> Sequence[BatchRow]:
+    stmt = select(BatchRow).where(col(BatchRow.status).in_(statuses)).order_by(col(BatchRow.start_index))
+    return session.exec(stmt).all()
+
+
+def next_log_index(*, session: Session) -> int:
+    """One past the highest log index the database has handed out."""
+    stmt = select(func.max(BatchRow.start_index + BatchRow.count))
+    value = session.exec(stmt).one()
+    return int(value or 0)
+
+
+def set_batch_deltas_status(*, session: Session, batch_id: int, status: str) -> None:
+    session.execute(update(DeltaRow).where(col(DeltaRow.batch_id) == batch_id).values(status=status))
+
+
+def open_batches(*, session: Session) -> Sequence[BatchRow]:
+    return list_batches_in_status(
+        session=session,
+        statuses=(BatchStatus.PREPARED, BatchStatus.SENT, BatchStatus.ANCHORED),
+    )
+
+
+def last_verified_log_index(*, session: Session) -> int | None:
+    stmt = select(func.max(BatchRow.start_index + BatchRow.count - 1)).where(BatchRow.status == BatchStatus.VERIFIED)
+    value = session.exec(stmt).one()
+    return None if value is None else int(value)
+
+
+def batch_leaves(*, session: Session, batch_id: int) -> list[tuple[int, bytes]]:
+    stmt = (
+        select(col(DeltaRow.log_index), col(DeltaRow.fingerprint))
+        .where(col(DeltaRow.batch_id) == batch_id)
+        .order_by(col(DeltaRow.log_index))
+    )
+    return [(int(i or 0), bytes(fp)) for i, fp in session.execute(stmt).all()]
+
+
+def batch_tenant_counts(*, session: Session, batch_id: int) -> dict[str, int]:
+    stmt = (
+        select(col(DeltaRow.tenant), func.count())
+        .where(col(DeltaRow.batch_id) == batch_id)
+        .group_by(col(DeltaRow.tenant))
+    )
+    return {tenant: int(n) for tenant, n in session.execute(stmt).all()}
+
+
+def batch_summaries(*, session: Session) -> list[tuple[int, int, int, bytes, str]]:
+    """(id, start index, count, root, status) of every batch, in log order."""
+    stmt = sa_select(
+        col(BatchRow.id), col(BatchRow.start_index), col(BatchRow.count), col(BatchRow.root), col(BatchRow.status)
+    ).order_by(col(BatchRow.start_index))
+    return [(int(i), int(s), int(n), bytes(r), str(st)) for i, s, n, r, st in session.execute(stmt).all()]
+
+
+def batch_row_counts(*, session: Session) -> dict[int, int]:
+    """How many delta rows name each batch (one pass over the batch_id index)."""
+    stmt = (
+        sa_select(col(DeltaRow.batch_id), func.count())
+        .where(col(DeltaRow.batch_id).is_not(None))
+        .group_by(col(DeltaRow.batch_id))
+    )
+    return {int(batch_id): int(n) for batch_id, n in session.execute(stmt).all()}
+
+
+def batch_log_indexes(*, session: Session, batch_id: int) -> tuple[int, ...]:
+    stmt = (
+        sa_select(col(DeltaRow.log_index)).where(col(DeltaRow.batch_id) == batch_id).order_by(col(DeltaRow.log_index))
+    )
+    return tuple(int(i) for (i,) in session.execute(stmt).all() if i is not None)
+
+
+@dataclass(frozen=True)
+class AnchoringSnapshot:
+    unverified: int
+    oldest_unverified_at: int | None
+    last_anchored_block: int | None
+    total_gas_used: int
+
+
+def anchoring_snapshot(*, session: Session) -> AnchoringSnapshot:
+    unverified_stmt = select(func.count(), func.min(DeltaRow.recorded_at)).where(
+        DeltaRow.status != DeltaStatus.VERIFIED
+    )
+    count, oldest = session.exec(unverified_stmt).one()
+    batch_stmt = select(func.max(BatchRow.block_number), func.coalesce(func.sum(BatchRow.gas_used), 0))
+    last_block, gas = session.exec(batch_stmt).one()
+    return AnchoringSnapshot(int(count or 0), oldest, last_block, int(gas or 0))
+
+
+def list_batches(*, session: Session) -> Sequence[BatchRow]:
+    """Every batch, in log order."""
+    return session.exec(select(BatchRow).order_by(col(BatchRow.start_index))).all()
