@@ -17,7 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from node.anchoring.cycle import AnchorPolicy, CycleReport, run_anchor_cycle
 from node.chain.client import AnchorClient
-from node.core.errors import ChainUnavailable
+from node.chain.errors import ChainReverted, ChainUnavailable
 from node.observability.metrics import NodeMetrics
 from node.store.db import Store
 from node.store.leader import Leadership, SoleLeadership
@@ -147,7 +147,8 @@ class AnchorService:
         except Exception as exc:
             self.last_error = f"{type(exc).__name__}: {exc}"
             self._count_failure("error")
-            log.exception("anchoring cycle failed")
+            # A refusal by the contract is logged as its custom error, e.g. PacSpaceAnchorNonContiguousStart(...).
+            log.exception("anchoring cycle failed", extra={"revert": exc.reason} if isinstance(exc, ChainReverted) else None)
             return None
         if self._failures:
             log.info("chain reachable again; anchoring resumed", extra={"after_failures": self._failures})

@@ -16,7 +16,15 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from node.core.errors import Conflict, FieldError, PacSpaceError, RateLimited
+from node.core.errors import (
+    DatabaseUnavailable,
+    FieldError,
+    InternalError,
+    InvalidInput,
+    MalformedJson,
+    PacSpaceError,
+    RateLimited,
+)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://pacspace.dev/problems/"
@@ -70,11 +78,11 @@ def problem_body(
 
 def error_body(exc: PacSpaceError) -> dict[str, Any]:
     """The problem body of a domain error (what its response would carry)."""
-    extra = None
-    if isinstance(exc, Conflict):
-        ids = {"receiptId": exc.receipt_id, "checkpointId": exc.checkpoint_id}
-        extra = {k: v for k, v in ids.items() if v is not None} or None
-    return problem_body(exc.status, exc.code, exc.title, exc.detail, exc.errors, extra)
+    return problem_body(exc.status, exc.code, exc.title, exc.detail, exc.errors, dict(exc.extra()))
+
+
+def _response(exc: PacSpaceError, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(error_body(exc), status_code=exc.status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
@@ -105,16 +113,15 @@ def _validation_errors(exc: RequestValidationError) -> tuple[list[FieldError], b
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(PacSpaceError)
     async def _domain(_request: Request, exc: PacSpaceError) -> JSONResponse:
-        headers = {"Retry-After": exc.retry_after} if isinstance(exc, RateLimited) else None
-        return JSONResponse(error_body(exc), status_code=exc.status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+        return _response(exc, {"Retry-After": exc.retry_after} if isinstance(exc, RateLimited) else None)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
         errors, malformed = _validation_errors(exc)
         if malformed:
-            return problem(400, "malformed_json", "Malformed JSON", "the request body is not valid JSON", errors)
+            return _response(MalformedJson("the request body is not valid JSON", errors=errors))
         names = ", ".join(sorted({e.field for e in errors}))
-        return problem(422, "invalid_request", "Invalid request", f"invalid fields: {names}", errors)
+        return _response(InvalidInput(f"invalid fields: {names}", errors=errors))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -130,15 +137,14 @@ def install_problem_handlers(app: FastAPI) -> None:
         # Locked, full, unreachable or out of pooled connections: the transaction rolled back,
         # so nothing was half-written.
         log.warning("database unavailable", extra={"error": str(getattr(exc, "orig", exc))[:200]})
-        return problem(
-            503,
-            "database_unavailable",
-            "Database unavailable",
-            "the database could not take the request (locked, full or unreachable); nothing was stored, retry",
+        return _response(
+            DatabaseUnavailable(
+                "the database could not take the request (locked, full or unreachable); nothing was stored, retry"
+            ),
             headers={"Retry-After": "1"},
         )
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
-        return problem(500, "internal_error", "Internal error", "the node failed to handle this request")
+        return _response(InternalError("the node failed to handle this request"))

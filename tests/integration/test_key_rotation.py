@@ -19,7 +19,9 @@ import httpx
 import pytest
 from eth_account import Account
 
-from node.chain.client import AnchorClient, ChainMismatch, OwnerCallRefused, connect
+from node.chain.client import AnchorClient, connect
+from node.chain.errors import ChainMismatch
+from node.chain.owner import OwnerCallRefused
 from node.core.hashing import from_hex
 from node.dev.chain import DEV_ANCHORER_KEY, DEV_OWNER_KEY, Anvil, deploy_dev_contract_v1
 from node.keys.signers import RotationRefused, authorise_signer, revoke_signer, set_anchorer
