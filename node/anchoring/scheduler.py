@@ -148,7 +148,7 @@ class AnchorService:
             self.last_error = f"{type(exc).__name__}: {exc}"
             self._count_failure("error")
             # A refusal by the contract is logged as its custom error, e.g. PacSpaceAnchorNonContiguousStart(...).
-            log.exception("anchoring cycle failed", extra={"revert": exc.reason} if isinstance(exc, ChainReverted) else None)
+            log.exception("anchoring cycle failed", extra=_revert_extra(exc))
             return None
         if self._failures:
             log.info("chain reachable again; anchoring resumed", extra={"after_failures": self._failures})
@@ -168,3 +168,7 @@ class AnchorService:
     def _count_failure(self, reason: str) -> None:
         if self.metrics is not None:
             self.metrics.cycle_failures.labels(reason).inc()
+
+
+def _revert_extra(exc: Exception) -> dict[str, str] | None:
+    return {"revert": exc.reason} if isinstance(exc, ChainReverted) else None

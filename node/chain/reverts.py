@@ -15,6 +15,7 @@ from typing import Any
 
 from eth_abi.abi import decode
 from eth_abi.exceptions import DecodingError
+from web3 import Web3
 
 from node.chain.abi import ANCHOR_ABI
 from node.core.hashing import keccak256
@@ -74,4 +75,5 @@ def decode_revert(data: bytes, table: dict[bytes, ErrorSpec] = ANCHOR_ERRORS) ->
         values = decode([t for _n, t in spec.inputs], data[4:])
     except (DecodingError, OverflowError, ValueError):
         return None
-    return DecodedRevert(spec.name, {n: v for (n, _t), v in zip(spec.inputs, values, strict=True)})
+    named = zip(spec.inputs, values, strict=True)
+    return DecodedRevert(spec.name, {n: Web3.to_checksum_address(v) if t == "address" else v for (n, t), v in named})
