@@ -87,7 +87,7 @@ class AnchorClient:
         if len(code) == 0:
             raise ChainMismatch(f"no contract at {self.address} on chain {chain_id}")
         try:
-            self.contract.functions.nextIndex().call()
+            rpc.call(self.contract.functions.nextIndex().call)
             version = self.protocol_version()
         except ChainUnavailable:
             raise
@@ -110,8 +110,6 @@ class AnchorClient:
         if self._version is None:
             try:
                 self._version = int(rpc.call(self.contract.functions.protocolVersion().call))
-            except ChainUnavailable:
-                raise
             except (ChainReverted, BadFunctionCallOutput):
                 self._version = 1
         return self._version
