@@ -17,28 +17,39 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from node.core.errors import (
+    BadRequest,
     DatabaseUnavailable,
     FieldError,
+    Forbidden,
     InternalError,
     InvalidInput,
     MalformedJson,
+    MethodNotAllowed,
+    NotFound,
     PacSpaceError,
+    PayloadTooLarge,
     RateLimited,
+    Unauthenticated,
+    UnsupportedMediaType,
 )
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://pacspace.dev/problems/"
 log = logging.getLogger("pacspace.api")
 
-_HTTP_CODES = {
-    400: ("bad_request", "Bad request"),
-    401: ("unauthenticated", "Unauthenticated"),
-    403: ("forbidden", "Forbidden"),
-    404: ("not_found", "Not found"),
-    405: ("method_not_allowed", "Method not allowed"),
-    413: ("payload_too_large", "Payload too large"),
-    415: ("unsupported_media_type", "Unsupported media type"),
-    429: ("rate_limited", "Too many requests"),
+# The errors Starlette itself raises (an unknown route, a wrong method, ...), by status.
+_HTTP_ERRORS: dict[int, type[PacSpaceError]] = {
+    cls.status: cls
+    for cls in (
+        BadRequest,
+        Unauthenticated,
+        Forbidden,
+        NotFound,
+        MethodNotAllowed,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        RateLimited,
+    )
 }
 
 
@@ -125,7 +136,8 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
+        known = _HTTP_ERRORS.get(exc.status_code)
+        code, title = (known.code, known.title) if known is not None else ("http_error", "HTTP error")
         return problem(exc.status_code, code, title, str(exc.detail), headers=dict(exc.headers or {}))
 
     @app.exception_handler(OperationalError)

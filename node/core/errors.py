@@ -162,6 +162,30 @@ class ReceiptSignerRevoked(PacSpaceError):
     title = "Receipt signing key revoked"
 
 
+class BadRequest(PacSpaceError):
+    code = "bad_request"
+    status = 400
+    title = "Bad request"
+
+
+class MethodNotAllowed(PacSpaceError):
+    code = "method_not_allowed"
+    status = 405
+    title = "Method not allowed"
+
+
+class PayloadTooLarge(PacSpaceError):
+    code = "payload_too_large"
+    status = 413
+    title = "Payload too large"
+
+
+class UnsupportedMediaType(PacSpaceError):
+    code = "unsupported_media_type"
+    status = 415
+    title = "Unsupported media type"
+
+
 class MalformedJson(PacSpaceError):
     """The request body is not JSON at all."""
 

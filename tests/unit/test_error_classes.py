@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
 import node.anchoring.cycle
 import node.chain.owner
 import node.keys.signers  # noqa: F401  (defines RotationRefused)
-from node.api.problems import error_body
+from node.api.limits import RequestGuard
+from node.api.problems import error_body, install_problem_handlers
 from node.core.errors import (
     AlreadyCountersigned,
     ChainContention,
@@ -91,4 +95,41 @@ def test_other_errors_keep_their_status_title_and_field_errors() -> None:
     }
     assert _wire(DatabaseUnavailable("retry")) == _expected(
         "database_unavailable", "retry", status=503, title="Database unavailable"
+    )
+
+
+def test_framework_and_guard_errors_render_as_before() -> None:
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.post("/echo")
+    def echo() -> dict[str, str]:
+        return {}
+
+    app.add_middleware(RequestGuard, max_body_bytes=8)
+    with TestClient(app) as client:
+        missing = client.get("/nowhere")
+        wrong_method = client.get("/echo")
+        huge = client.post("/echo", content=b'{"a": "0123456789"}', headers={"content-type": "application/json"})
+        wrong_type = client.post("/echo", content=b"a=1", headers={"content-type": "text/plain"})
+    assert missing.status_code == 404
+    assert list(missing.json().items()) == list(
+        json.loads(_expected("not_found", "Not Found", 404, "Not found")).items()
+    )
+    assert wrong_method.status_code == 405
+    assert wrong_method.json() == json.loads(
+        _expected("method_not_allowed", "Method Not Allowed", 405, "Method not allowed")
+    )
+    # The guard writes its bodies itself: byte for byte what it always wrote.
+    assert huge.status_code == 413
+    assert (
+        huge.content
+        == _expected("payload_too_large", "the body is 19 bytes; the limit is 8", 413, "Payload too large").encode()
+    )
+    assert wrong_type.status_code == 415
+    assert (
+        wrong_type.content
+        == _expected(
+            "unsupported_media_type", "send the body as application/json", 415, "Unsupported media type"
+        ).encode()
     )
