@@ -27,9 +27,10 @@ from node.api.problems import install_problem_handlers
 from node.api.routes import router
 from node.api.webhook_routes import router as webhook_router
 from node.chain.client import AnchorClient, connect
+from node.chain.errors import ChainUnavailable
 from node.checkpoints.service import Checkpoints
 from node.compare.service import Comparisons
-from node.core.errors import ChainUnavailable, ReceiptSignerRevoked
+from node.core.errors import ReceiptSignerRevoked
 from node.core.hashing import from_hex, to_hex
 from node.core.protocol import protocol_for_contract
 from node.core.ratelimit import BucketPolicy, RateLimiter

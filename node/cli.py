@@ -178,7 +178,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    from node.chain.client import account_from_key, connect, deploy_anchor
+    from node.chain.client import account_from_key, connect
+    from node.chain.deploy import deploy_anchor
     from node.dev.chain import ARTIFACT
 
     key = os.environ.get("PACSPACE_DEPLOYER_KEY")

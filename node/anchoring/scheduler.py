@@ -17,7 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from node.anchoring.cycle import AnchorPolicy, CycleReport, run_anchor_cycle
 from node.chain.client import AnchorClient
-from node.core.errors import ChainUnavailable
+from node.chain.errors import ChainReverted, ChainUnavailable
 from node.observability.metrics import NodeMetrics
 from node.store.db import Store
 from node.store.leader import Leadership, SoleLeadership
@@ -147,7 +147,8 @@ class AnchorService:
         except Exception as exc:
             self.last_error = f"{type(exc).__name__}: {exc}"
             self._count_failure("error")
-            log.exception("anchoring cycle failed")
+            # A refusal by the contract is logged as its custom error, e.g. PacSpaceAnchorNonContiguousStart(...).
+            log.exception("anchoring cycle failed", extra=_revert_extra(exc))
             return None
         if self._failures:
             log.info("chain reachable again; anchoring resumed", extra={"after_failures": self._failures})
@@ -167,3 +168,7 @@ class AnchorService:
     def _count_failure(self, reason: str) -> None:
         if self.metrics is not None:
             self.metrics.cycle_failures.labels(reason).inc()
+
+
+def _revert_extra(exc: Exception) -> dict[str, str] | None:
+    return {"revert": exc.reason} if isinstance(exc, ChainReverted) else None

@@ -22,11 +22,11 @@ from starlette.concurrency import run_in_threadpool
 from node.api.auth import WriterDep
 from node.api.deps import ServicesDep
 from node.api.encoding import json_bytes
-from node.api.problems import error_body, problem_body
+from node.api.problems import error_body
 from node.api.routes import ERRORS
 from node.api.schemas import DeltaCreate
 from node.core.deltas import DeltaRequest
-from node.core.errors import FieldError, InvalidInput, PacSpaceError
+from node.core.errors import DatabaseUnavailable, FieldError, InvalidInput, PacSpaceError
 from node.ledger.receipts import receipt_json
 from node.ledger.recording import RecordResult
 from node.services import Services
@@ -97,11 +97,10 @@ def _validate_item(index: int, item: Any) -> DeltaRequest | InvalidInput:
 def _prefixed(index: int, exc: Exception) -> dict[str, Any]:
     if not isinstance(exc, PacSpaceError):
         # The database refused this item's transaction (locked, full): nothing of it was stored.
-        return problem_body(
-            503,
-            "database_unavailable",
-            "Database unavailable",
-            "the database could not take this delta (locked, full or unreachable); nothing was stored, retry",
+        return error_body(
+            DatabaseUnavailable(
+                "the database could not take this delta (locked, full or unreachable); nothing was stored, retry"
+            )
         )
     body = error_body(exc)
     for error in body["errors"]:

@@ -6,21 +6,11 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from node.api.problems import error_body
+from node.core.errors import PacSpaceError, PayloadTooLarge, UnsupportedMediaType
+
 _JSON_METHODS = {"POST", "PUT", "PATCH"}
 _FORM_TYPES = frozenset({"application/x-www-form-urlencoded"})
-
-
-def _problem_bytes(status: int, code: str, title: str, detail: str) -> bytes:
-    return json.dumps(
-        {
-            "type": f"https://pacspace.dev/problems/{code}",
-            "title": title,
-            "status": status,
-            "code": code,
-            "detail": detail,
-            "errors": [],
-        }
-    ).encode()
 
 
 class _TooLarge(Exception):
@@ -46,12 +36,12 @@ class RequestGuard:
         self.large_bodies = large_bodies or {}
         self.form_prefixes = form_prefixes
 
-    async def _reject(self, send: Send, status: int, code: str, title: str, detail: str) -> None:
-        body = _problem_bytes(status, code, title, detail)
+    async def _reject(self, send: Send, exc: PacSpaceError) -> None:
+        body = json.dumps(error_body(exc)).encode()
         await send(
             {
                 "type": "http.response.start",
-                "status": status,
+                "status": exc.status,
                 "headers": [
                     (b"content-type", b"application/problem+json"),
                     (b"content-length", str(len(body)).encode()),
@@ -70,20 +60,12 @@ class RequestGuard:
             extra_types = _FORM_TYPES
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await self._reject(
-                send,
-                413,
-                "payload_too_large",
-                "Payload too large",
-                f"the body is {declared} bytes; the limit is {limit}",
-            )
+            await self._reject(send, PayloadTooLarge(f"the body is {declared} bytes; the limit is {limit}"))
             return
         has_body = (declared is not None and declared != "0") or "transfer-encoding" in headers
         content_type = headers.get("content-type", "").split(";")[0].strip().lower()
         if has_body and content_type != "application/json" and content_type not in extra_types:
-            await self._reject(
-                send, 415, "unsupported_media_type", "Unsupported media type", "send the body as application/json"
-            )
+            await self._reject(send, UnsupportedMediaType("send the body as application/json"))
             return
         seen = 0
         started = False
@@ -107,6 +89,4 @@ class RequestGuard:
             await self.app(scope, limited_receive, tracking_send)
         except _TooLarge:
             if not started:
-                await self._reject(
-                    send, 413, "payload_too_large", "Payload too large", f"the body exceeds {limit} bytes"
-                )
+                await self._reject(send, PayloadTooLarge(f"the body exceeds {limit} bytes"))

@@ -16,21 +16,40 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from node.core.errors import Conflict, FieldError, PacSpaceError, RateLimited
+from node.core.errors import (
+    BadRequest,
+    DatabaseUnavailable,
+    FieldError,
+    Forbidden,
+    InternalError,
+    InvalidInput,
+    MalformedJson,
+    MethodNotAllowed,
+    NotFound,
+    PacSpaceError,
+    PayloadTooLarge,
+    RateLimited,
+    Unauthenticated,
+    UnsupportedMediaType,
+)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://pacspace.dev/problems/"
 log = logging.getLogger("pacspace.api")
 
-_HTTP_CODES = {
-    400: ("bad_request", "Bad request"),
-    401: ("unauthenticated", "Unauthenticated"),
-    403: ("forbidden", "Forbidden"),
-    404: ("not_found", "Not found"),
-    405: ("method_not_allowed", "Method not allowed"),
-    413: ("payload_too_large", "Payload too large"),
-    415: ("unsupported_media_type", "Unsupported media type"),
-    429: ("rate_limited", "Too many requests"),
+# The errors Starlette itself raises (an unknown route, a wrong method, ...), by status.
+_HTTP_ERRORS: dict[int, type[PacSpaceError]] = {
+    cls.status: cls
+    for cls in (
+        BadRequest,
+        Unauthenticated,
+        Forbidden,
+        NotFound,
+        MethodNotAllowed,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        RateLimited,
+    )
 }
 
 
@@ -70,11 +89,11 @@ def problem_body(
 
 def error_body(exc: PacSpaceError) -> dict[str, Any]:
     """The problem body of a domain error (what its response would carry)."""
-    extra = None
-    if isinstance(exc, Conflict):
-        ids = {"receiptId": exc.receipt_id, "checkpointId": exc.checkpoint_id}
-        extra = {k: v for k, v in ids.items() if v is not None} or None
-    return problem_body(exc.status, exc.code, exc.title, exc.detail, exc.errors, extra)
+    return problem_body(exc.status, exc.code, exc.title, exc.detail, exc.errors, dict(exc.extra()))
+
+
+def _response(exc: PacSpaceError, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(error_body(exc), status_code=exc.status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
@@ -105,20 +124,20 @@ def _validation_errors(exc: RequestValidationError) -> tuple[list[FieldError], b
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(PacSpaceError)
     async def _domain(_request: Request, exc: PacSpaceError) -> JSONResponse:
-        headers = {"Retry-After": exc.retry_after} if isinstance(exc, RateLimited) else None
-        return JSONResponse(error_body(exc), status_code=exc.status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+        return _response(exc, {"Retry-After": exc.retry_after} if isinstance(exc, RateLimited) else None)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
         errors, malformed = _validation_errors(exc)
         if malformed:
-            return problem(400, "malformed_json", "Malformed JSON", "the request body is not valid JSON", errors)
+            return _response(MalformedJson("the request body is not valid JSON", errors=errors))
         names = ", ".join(sorted({e.field for e in errors}))
-        return problem(422, "invalid_request", "Invalid request", f"invalid fields: {names}", errors)
+        return _response(InvalidInput(f"invalid fields: {names}", errors=errors))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
+        known = _HTTP_ERRORS.get(exc.status_code)
+        code, title = (known.code, known.title) if known is not None else ("http_error", "HTTP error")
         return problem(exc.status_code, code, title, str(exc.detail), headers=dict(exc.headers or {}))
 
     @app.exception_handler(OperationalError)
@@ -130,15 +149,14 @@ def install_problem_handlers(app: FastAPI) -> None:
         # Locked, full, unreachable or out of pooled connections: the transaction rolled back,
         # so nothing was half-written.
         log.warning("database unavailable", extra={"error": str(getattr(exc, "orig", exc))[:200]})
-        return problem(
-            503,
-            "database_unavailable",
-            "Database unavailable",
-            "the database could not take the request (locked, full or unreachable); nothing was stored, retry",
+        return _response(
+            DatabaseUnavailable(
+                "the database could not take the request (locked, full or unreachable); nothing was stored, retry"
+            ),
             headers={"Retry-After": "1"},
         )
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
-        return problem(500, "internal_error", "Internal error", "the node failed to handle this request")
+        return _response(InternalError("the node failed to handle this request"))

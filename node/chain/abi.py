@@ -21,6 +21,10 @@ def _fn(name: str, inputs: list[tuple[str, str]], outputs: list[str], mutability
     }
 
 
+def _error(name: str, inputs: list[tuple[str, str]]) -> dict[str, Any]:
+    return {"type": "error", "name": name, "inputs": [{"name": n, "type": t, "internalType": t} for n, t in inputs]}
+
+
 ANCHOR_ABI: list[dict[str, Any]] = [
     _fn("anchor", [("startIndex", "uint64"), ("count", "uint32"), ("root", "bytes32")], ["uint64"], "nonpayable"),
     _fn("isAnchorer", [("account", "address")], ["bool"], "view"),
@@ -79,6 +83,17 @@ ANCHOR_ABI: list[dict[str, Any]] = [
             {"name": "untilIndex", "type": "uint64", "indexed": False, "internalType": "uint64"},
         ],
     },
+    # The custom errors, so reverts decode to names and arguments (node/chain/reverts.py).
+    _error("PacSpaceAnchorUnauthorizedAnchorer", [("account", "address")]),
+    _error("PacSpaceAnchorNonContiguousStart", [("expected", "uint64"), ("provided", "uint64")]),
+    _error("PacSpaceAnchorEmptyBatch", []),
+    _error("PacSpaceAnchorZeroRoot", []),
+    _error("PacSpaceAnchorZeroAddress", []),
+    _error("OwnableUnauthorizedAccount", [("account", "address")]),
+    _error("OwnableInvalidOwner", [("owner", "address")]),
+    # Contract v2 only (see V2_ONLY).
+    _error("PacSpaceAnchorSignerExists", [("signer", "address")]),
+    _error("PacSpaceAnchorSignerNotActive", [("signer", "address")]),
 ]
 
 # Entries of ANCHOR_ABI that the v1 contract does not have, as (type, name); every other entry,
@@ -92,5 +107,7 @@ V2_ONLY: frozenset[tuple[str, str]] = frozenset(
         ("function", "isSignerFor"),
         ("event", "SignerAuthorised"),
         ("event", "SignerRevoked"),
+        ("error", "PacSpaceAnchorSignerExists"),
+        ("error", "PacSpaceAnchorSignerNotActive"),
     }
 )

@@ -16,7 +16,17 @@ from node.core.checkpoints import (
     compute_checkpoint_digest,
     encode_proof_token,
 )
-from node.core.errors import Conflict, FieldError, InvalidInput, NotFound
+from node.core.errors import (
+    AlreadyCountersigned,
+    CheckpointOverlap,
+    CheckpointRangeInvalid,
+    EmptyRange,
+    FieldError,
+    InvalidInput,
+    NotFound,
+    NothingToCheckpoint,
+    RangeNotVerified,
+)
 from node.core.hashing import to_hex
 from node.core.signing import Signer, recover_signer
 from node.core.typed_data import Domain
@@ -79,7 +89,7 @@ class Checkpoints:
                     recorded_to=req.recorded_to if req.recorded_to is not None else 2**63 - 1,
                 )
                 if low is None or high is None:
-                    raise Conflict("no deltas were recorded in that period", code="empty_range")
+                    raise EmptyRange("no deltas were recorded in that period")
                 from_index, to_index = low, high
             else:
                 from_index = (
@@ -87,9 +97,7 @@ class Checkpoints:
                 )
                 to_index = req.to_index if req.to_index is not None else verified_count - 1
         if req.from_index is None and req.to_index is None and from_index > to_index:
-            raise Conflict(
-                "nothing to checkpoint: no verified deltas after the previous checkpoint", code="nothing_to_checkpoint"
-            )
+            raise NothingToCheckpoint("nothing to checkpoint: no verified deltas after the previous checkpoint")
         if from_index > to_index:
             raise InvalidInput(
                 "fromIndex is after toIndex", errors=[FieldError("fromIndex", "must not exceed toIndex")]
@@ -100,10 +108,9 @@ class Checkpoints:
                 errors=[FieldError("toIndex", f"must be at most {head.customer_index}")],
             )
         if to_index >= verified_count:
-            raise Conflict(
+            raise RangeNotVerified(
                 f"deltas {max(from_index, verified_count)}..{to_index} are not verified yet; "
-                f"only 0..{verified_count - 1} can be checkpointed",
-                code="range_not_verified",
+                f"only 0..{verified_count - 1} can be checkpointed"
             )
         return from_index, to_index
 
@@ -115,10 +122,9 @@ class Checkpoints:
                 session=session, tenant=tenant, customer_id=req.customer_id, from_index=from_index, to_index=to_index
             )
             if clash is not None:
-                raise Conflict(
+                raise CheckpointOverlap(
                     f"the range {from_index}..{to_index} overlaps checkpoint {clash.id} "
                     f"({clash.from_index}..{clash.to_index})",
-                    code="checkpoint_overlap",
                     checkpoint_id=clash.id,
                 )
             before = (
@@ -148,7 +154,7 @@ class Checkpoints:
                     created_at=int(self.clock()),
                 )
             except CheckpointRangeError as exc:
-                raise Conflict(str(exc), code="checkpoint_range_invalid") from None
+                raise CheckpointRangeInvalid(str(exc)) from None
             row = CheckpointRow(
                 id="chk_" + secrets.token_hex(12),
                 tenant=tenant,
@@ -201,9 +207,8 @@ class Checkpoints:
             fresh = get_checkpoint(session=session, checkpoint_id=checkpoint_id, for_update=True)
             assert fresh is not None
             if fresh.countersignature is not None:
-                raise Conflict(
+                raise AlreadyCountersigned(
                     f"checkpoint {checkpoint_id} is already countersigned by {to_hex(fresh.countersigner or b'')}",
-                    code="already_countersigned",
                     checkpoint_id=fresh.id,
                 )
             fresh.countersignature = signature

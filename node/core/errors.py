@@ -28,6 +28,10 @@ class PacSpaceError(Exception):
         self.detail = detail
         self.errors: list[FieldError] = errors or []
 
+    def extra(self) -> dict[str, str]:
+        """Members the problem body carries besides the standard ones (an id the error is about)."""
+        return {}
+
 
 class InvalidInput(PacSpaceError, ValueError):
     code = "invalid_request"
@@ -42,17 +46,87 @@ class NotFound(PacSpaceError, LookupError):
 
 
 class Conflict(PacSpaceError):
+    """Base of the 409s: the request clashes with what the node holds. Each subclass is one ``code``."""
+
     code = "conflict"
     status = 409
     title = "Conflict"
 
-    def __init__(
-        self, detail: str, *, code: str = "conflict", receipt_id: str | None = None, checkpoint_id: str | None = None
-    ) -> None:
+
+class ReceiptConflict(Conflict):
+    """A conflict about one receipt, whose id the problem body carries as ``receiptId``."""
+
+    def __init__(self, detail: str, *, receipt_id: str) -> None:
         super().__init__(detail)
-        self.code = code
         self.receipt_id = receipt_id
+
+    def extra(self) -> dict[str, str]:
+        return {"receiptId": self.receipt_id}
+
+
+class CheckpointConflict(Conflict):
+    """A conflict about one checkpoint, whose id the problem body carries as ``checkpointId``."""
+
+    def __init__(self, detail: str, *, checkpoint_id: str) -> None:
+        super().__init__(detail)
         self.checkpoint_id = checkpoint_id
+
+    def extra(self) -> dict[str, str]:
+        return {"checkpointId": self.checkpoint_id}
+
+
+class ReferenceConflict(ReceiptConflict):
+    """The referenceId was already recorded with a different payload (as ``receipt_id``)."""
+
+    code = "reference_conflict"
+
+
+class ChainContention(Conflict):
+    """The customer's chain could not be extended: other writers kept winning the race."""
+
+    code = "chain_contention"
+
+
+class NotAnchored(ReceiptConflict):
+    """The receipt's batch is not anchored yet, so it has no proof."""
+
+    code = "not_anchored"
+
+
+class EmptyRange(Conflict):
+    """No deltas were recorded in the requested period."""
+
+    code = "empty_range"
+
+
+class NothingToCheckpoint(Conflict):
+    """No verified deltas after the previous checkpoint."""
+
+    code = "nothing_to_checkpoint"
+
+
+class RangeNotVerified(Conflict):
+    """Part of the requested range is not verified yet."""
+
+    code = "range_not_verified"
+
+
+class CheckpointOverlap(CheckpointConflict):
+    """The range overlaps the existing checkpoint ``checkpoint_id``."""
+
+    code = "checkpoint_overlap"
+
+
+class CheckpointRangeInvalid(Conflict):
+    """The stored deltas of the range do not form a checkpoint."""
+
+    code = "checkpoint_range_invalid"
+
+
+class AlreadyCountersigned(CheckpointConflict):
+    """The checkpoint ``checkpoint_id`` already carries a countersignature."""
+
+    code = "already_countersigned"
 
 
 class Unauthenticated(PacSpaceError):
@@ -80,18 +154,60 @@ class ProofError(PacSpaceError, ValueError):
         self.calculated = calculated
 
 
-class ChainUnavailable(PacSpaceError):
-    code = "chain_unavailable"
-    status = 503
-    title = "Chain unavailable"
-
-
 class ReceiptSignerRevoked(PacSpaceError):
     """The contract no longer counts this node's receipt signer: a receipt signed now could never verify."""
 
     code = "receipt_signer_revoked"
     status = 503
     title = "Receipt signing key revoked"
+
+
+class BadRequest(PacSpaceError):
+    code = "bad_request"
+    status = 400
+    title = "Bad request"
+
+
+class MethodNotAllowed(PacSpaceError):
+    code = "method_not_allowed"
+    status = 405
+    title = "Method not allowed"
+
+
+class PayloadTooLarge(PacSpaceError):
+    code = "payload_too_large"
+    status = 413
+    title = "Payload too large"
+
+
+class UnsupportedMediaType(PacSpaceError):
+    code = "unsupported_media_type"
+    status = 415
+    title = "Unsupported media type"
+
+
+class MalformedJson(PacSpaceError):
+    """The request body is not JSON at all."""
+
+    code = "malformed_json"
+    status = 400
+    title = "Malformed JSON"
+
+
+class DatabaseUnavailable(PacSpaceError):
+    """The database could not take the transaction (locked, full, unreachable); nothing was stored."""
+
+    code = "database_unavailable"
+    status = 503
+    title = "Database unavailable"
+
+
+class InternalError(PacSpaceError):
+    """A failure the node has no better name for; the details go to the log, not to the client."""
+
+    code = "internal_error"
+    status = 500
+    title = "Internal error"
 
 
 class RateLimited(PacSpaceError):

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from web3 import Web3
 
-from node.chain.client import account_from_key, connect, deploy_anchor, deploy_anchor_v1
+from node.chain.client import account_from_key, connect
+from node.chain.deploy import deploy_anchor, deploy_anchor_v1
 
 DEV_OWNER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 DEV_ANCHORER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"

@@ -18,7 +18,8 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from node.chain.client import AnchorClient, OwnerCallRefused, connect, send_owner_transaction
+from node.chain.client import AnchorClient, connect
+from node.chain.owner import OwnerCallRefused, send_owner_transaction
 from node.core.errors import PacSpaceError
 from node.core.hashing import from_hex, to_hex
 from node.settings import Settings

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from node.chain.client import AnchorClient
+from node.chain.errors import ChainUnavailable
 from node.core.audit import ChainReplay, Discrepancy, SignerLookup, SignerWindow, check_batch
-from node.core.errors import ChainUnavailable, NotFound
+from node.core.errors import NotFound
 from node.core.merkle import compute_leaf_hash
 from node.core.typed_data import Domain
 from node.store.balances import get_customer_balance

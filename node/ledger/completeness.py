@@ -7,9 +7,9 @@ is ``node.core.completeness.compare_with_chain``.
 from __future__ import annotations
 
 from node.chain.client import AnchorClient
+from node.chain.errors import ChainUnavailable
 from node.core.audit import Discrepancy
 from node.core.completeness import StoredBatch, compare_with_chain
-from node.core.errors import ChainUnavailable
 from node.store.batches import batch_log_indexes, batch_row_counts, batch_summaries
 from node.store.db import Store
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from node.core.bundle import BatchRecord, build_proof_bundle
-from node.core.errors import Conflict, NotFound
+from node.core.errors import NotAnchored, NotFound
 from node.core.hashing import ZERO32, to_hex
 from node.core.merkle import MerkleTree, compute_leaf_hash, proof_from_packed
 from node.core.typed_data import Domain
@@ -130,9 +130,8 @@ class ReceiptReader:
     def proof_bundle(self, *, tenant: str, receipt_id: str, customer_id: str | None = None) -> dict[str, Any]:
         row, batch = self.get(tenant=tenant, receipt_id=receipt_id, customer_id=customer_id)
         if batch is None or batch.status not in (BatchStatus.ANCHORED, BatchStatus.VERIFIED):
-            raise Conflict(
+            raise NotAnchored(
                 f"receipt {receipt_id} is {row.status}; its proof exists once its batch is anchored",
-                code="not_anchored",
                 receipt_id=receipt_id,
             )
         return self.bundle_for(row, batch)

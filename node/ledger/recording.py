@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from node.core.deltas import ChainHead, DeltaRequest, build_delta
-from node.core.errors import Conflict, FieldError, InvalidInput, PacSpaceError
+from node.core.errors import ChainContention, FieldError, InvalidInput, PacSpaceError, ReferenceConflict
 from node.core.hashing import ZERO32
 from node.core.signing import Signer
 from node.core.typed_data import Domain, compute_fingerprint
@@ -297,7 +297,7 @@ class Recorder:
             except self._integrity_errors:
                 continue
         job.row, job.created = None, False
-        job.error = Conflict("could not extend the customer's chain after 3 attempts; retry", code="chain_contention")
+        job.error = ChainContention("could not extend the customer's chain after 3 attempts; retry")
         job.done = True
 
     def _commit(self, jobs: list[_Job]) -> None:
@@ -457,10 +457,9 @@ class Recorder:
             return (
                 None,
                 False,
-                Conflict(
+                ReferenceConflict(
                     f"referenceId {existing.reference_id!r} was already recorded with a different payload "
                     f"as {existing.receipt_id}",
-                    code="reference_conflict",
                     receipt_id=existing.receipt_id,
                 ),
             )

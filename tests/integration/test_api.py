@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from node.app import create_app
-from node.chain.client import ChainMismatch
+from node.chain.errors import ChainMismatch
 from node.core.hashing import from_hex
 from tests.conftest import (
     BOTH_BACKENDS,

@@ -66,3 +66,11 @@ def test_v1_keeps_its_errors_and_events(artifact: Path) -> None:
         assert v1[key] == v2[key], key
     assert ("error", "PacSpaceAnchorSignerExists") in v2
     assert ("error", "PacSpaceAnchorSignerNotActive") in v2
+
+
+def test_every_custom_error_of_both_versions_is_shipped(artifact: Path) -> None:
+    """So every revert either contract can raise decodes to its name (node/chain/reverts.py)."""
+    shipped = {e["name"] for e in ANCHOR_ABI if e["type"] == "error"}
+    v2_only = {name for kind, name in V2_ONLY if kind == "error"}
+    assert {name for kind, name in _compiled(artifact) if kind == "error"} == shipped
+    assert {name for kind, name in _compiled(ARTIFACT_V1) if kind == "error"} == shipped - v2_only

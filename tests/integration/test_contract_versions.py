@@ -10,7 +10,8 @@ from web3 import Web3
 from web3.exceptions import ContractLogicError
 
 from node.chain.abi import ANCHOR_ABI
-from node.chain.client import AnchorClient, account_from_key, connect, deploy_anchor
+from node.chain.client import AnchorClient, account_from_key, connect
+from node.chain.deploy import deploy_anchor
 from node.dev.chain import DEV_ANCHORER_KEY, DEV_OWNER_KEY, Anvil, deploy_dev_contract, deploy_dev_contract_v1
 
 OPEN = 2**64 - 1

@@ -19,7 +19,9 @@ import httpx
 import pytest
 from eth_account import Account
 
-from node.chain.client import AnchorClient, ChainMismatch, OwnerCallRefused, connect
+from node.chain.client import AnchorClient, connect
+from node.chain.errors import ChainMismatch
+from node.chain.owner import OwnerCallRefused
 from node.core.hashing import from_hex
 from node.dev.chain import DEV_ANCHORER_KEY, DEV_OWNER_KEY, Anvil, deploy_dev_contract_v1
 from node.keys.signers import RotationRefused, authorise_signer, revoke_signer, set_anchorer
@@ -159,8 +161,10 @@ def test_rotate_and_revoke_the_receipt_signer_and_every_receipt_still_verifies(
     with pytest.raises(ChainMismatch, match="not an active receipt signer"):
         start_node(deployment, tmp_path, f"sqlite:///{tmp_path / 'node.db'}")
     chain = AnchorClient(connect(deployment.rpc_url), deployment.address)
-    with pytest.raises(OwnerCallRefused, match="PacSpaceAnchorSignerExists"):
+    with pytest.raises(OwnerCallRefused, match="PacSpaceAnchorSignerExists") as refused:
         authorise_signer(chain, Account.from_key(DEV_OWNER_KEY), run.old_signer)
+    assert refused.value.revert is not None and refused.value.revert.name == "PacSpaceAnchorSignerExists"
+    assert refused.value.revert.arguments["signer"].lower() == "0x" + run.old_signer.hex()
 
 
 def test_rotate_the_anchoring_key(deployment: Deployment, tmp_path: Path) -> None:

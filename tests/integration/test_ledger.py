@@ -131,7 +131,8 @@ def test_checkpoints_cover_verified_ranges_without_overlap(node: RunningNode) ->
         nothing = client.post("/v1/checkpoints", json={"customerId": "k"})
         assert nothing.status_code == 409 and nothing.json()["code"] == "nothing_to_checkpoint"
         overlap = client.post("/v1/checkpoints", json={"customerId": "k", "fromIndex": 2, "toIndex": 2})
-        assert overlap.status_code == 409 and cp["checkpointId"] in overlap.json()["detail"]
+        assert overlap.status_code == 409 and overlap.json()["code"] == "checkpoint_overlap"
+        assert cp["checkpointId"] in overlap.json()["detail"]
         assert overlap.json()["checkpointId"] == cp["checkpointId"]
 
         second = _record(client, "k", [5, 6], "k2")
