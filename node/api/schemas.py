@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from node.checkpoints.view import SignedCheckpoint
+from node.checkpoints.view import SignedCheckpoint, checkpoint_json
 from node.core.compare import MAX_LISTED
 from node.core.deltas import MAX_CUSTOMER_ID, MAX_REASON, MAX_REFERENCE_ID, DeltaRequest, validate_delta_request
 from node.core.hashing import to_hex
@@ -249,7 +249,7 @@ def from_derived_balance(b: DerivedBalance) -> dict[str, Any]:
 
 def from_checkpoint(view: SignedCheckpoint) -> dict[str, Any]:
     """The same shape as the checkpoint of a checkpoint.* webhook event."""
-    return events.checkpoint_json(view)
+    return checkpoint_json(view)
 
 
 def from_comparison_summary(row: ComparisonRow) -> dict[str, Any]:

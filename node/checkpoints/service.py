@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from node.checkpoints.view import SignedCheckpoint
+from node.checkpoints.view import SignedCheckpoint, checkpoint_json
 from node.core.checkpoints import (
     Checkpoint,
     CheckpointRangeError,
@@ -36,7 +36,6 @@ from node.store.checkpoints import get_checkpoint, last_checkpoint, list_checkpo
 from node.store.db import Store
 from node.store.deltas import customer_indexes_between, get_chain_head, get_delta_at, iter_customer_deltas
 from node.store.models import CheckpointRow
-from node.webhooks.events import checkpoint_json
 from node.webhooks.outbox import enqueue
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from node.core.checkpoints import Checkpoint
+from node.core.hashing import to_hex
 from node.store.models import CheckpointRow
 
 
@@ -17,3 +18,28 @@ class SignedCheckpoint:
     signer: bytes  # the key that signed it, which need not be today's after a rotation
     typed_data: dict[str, Any]
     proof_token: str
+
+
+def checkpoint_json(view: SignedCheckpoint) -> dict[str, Any]:
+    """A checkpoint as checkpoint.created and checkpoint.countersigned carry it (and the API answers)."""
+    row, cp = view.row, view.checkpoint
+    return {
+        "checkpointId": row.id,
+        "customerId": row.customer_id,
+        "fromIndex": row.from_index,
+        "toIndex": row.to_index,
+        "count": row.count,
+        "openingBalance": cp.opening_balance,
+        "net": cp.net,
+        "closingBalance": cp.closing_balance,
+        "rangeRoot": to_hex(row.range_root),
+        "headFingerprint": to_hex(row.head_fingerprint),
+        "createdAt": row.created_at,
+        "signer": to_hex(view.signer),
+        "signature": to_hex(row.node_signature),
+        "countersigner": None if row.countersigner is None else to_hex(row.countersigner),
+        "countersignature": None if row.countersignature is None else to_hex(row.countersignature),
+        "countersignedAt": row.countersigned_at,
+        "typedData": view.typed_data,
+        "proofToken": view.proof_token,
+    }

@@ -1,8 +1,8 @@
 """The bodies of webhook events: their own wire format (camelCase JSON), shaped here only.
 
 The services that cause an event build its body with these and hand it to ``node.webhooks.outbox``,
-which adds ``id``, ``type`` and ``createdAt``. A checkpoint and a comparison summary have the shape
-the JSON API answers with, which uses these same functions.
+which adds ``id``, ``type`` and ``createdAt``. A comparison summary has the shape the JSON API answers
+with, which uses the same function; a checkpoint's events carry ``node.checkpoints.view.checkpoint_json``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from node.checkpoints.view import SignedCheckpoint
 from node.core.hashing import to_hex
 from node.store.models import BatchRow, ComparisonRow, DeltaRow
 
@@ -88,29 +87,4 @@ def comparison_summary(row: ComparisonRow) -> dict[str, Any]:
         "tolerance": json.loads(row.tolerance),
         "resolution": row.resolution,
         "settlementReceiptId": row.settlement_receipt_id,
-    }
-
-
-def checkpoint_json(view: SignedCheckpoint) -> dict[str, Any]:
-    """A checkpoint as checkpoint.created and checkpoint.countersigned carry it (and the API answers)."""
-    row, cp = view.row, view.checkpoint
-    return {
-        "checkpointId": row.id,
-        "customerId": row.customer_id,
-        "fromIndex": row.from_index,
-        "toIndex": row.to_index,
-        "count": row.count,
-        "openingBalance": cp.opening_balance,
-        "net": cp.net,
-        "closingBalance": cp.closing_balance,
-        "rangeRoot": to_hex(row.range_root),
-        "headFingerprint": to_hex(row.head_fingerprint),
-        "createdAt": row.created_at,
-        "signer": to_hex(view.signer),
-        "signature": to_hex(row.node_signature),
-        "countersigner": None if row.countersigner is None else to_hex(row.countersigner),
-        "countersignature": None if row.countersignature is None else to_hex(row.countersignature),
-        "countersignedAt": row.countersigned_at,
-        "typedData": view.typed_data,
-        "proofToken": view.proof_token,
     }
