@@ -19,7 +19,6 @@ from node.anchoring.scheduler import AnchorService
 from node.api.admin import router as admin_router
 from node.api.bulk import router as bulk_router
 from node.api.compare_routes import router as compare_router
-from node.api.hot import HotRoutes
 from node.api.ledger import router as ledger_router
 from node.api.limits import RequestGuard
 from node.api.observability import Observability
@@ -182,7 +181,6 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     app.include_router(compare_router)
     app.include_router(dashboard_router)
     app.mount(DASHBOARD_PREFIX + "/static", StaticFiles(directory=DASHBOARD_STATIC), name="dashboard-static")
-    app.add_middleware(HotRoutes)  # innermost: inside RequestGuard and Observability
     app.add_middleware(
         RequestGuard,
         max_body_bytes=settings.max_body_bytes,

@@ -13,7 +13,6 @@ from node.api.blocking import small_read
 from node.api.deps import ServicesDep
 from node.api.schemas import DeltaCreate, Problem, Receipt
 from node.core.bundle import BUNDLE_MEDIA_TYPES
-from node.core.deltas import DeltaRequest
 from node.core.errors import FieldError, InvalidInput
 from node.ledger.receipts import receipt_json
 from node.services import Services
@@ -48,24 +47,12 @@ async def record_delta(
     principal: WriterDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
-    return await record_validated(body, services, principal, idempotency_key)
-
-
-async def record_validated(
-    body: DeltaCreate,
-    services: Services,
-    principal: Principal,
-    idempotency_key: str | None,
-    delta_request: DeltaRequest | None = None,
-) -> JSONResponse:
-    """The route's work once its body is a valid ``DeltaCreate`` and its key has the write scope (shared
-    with ``node.api.hot``, which calls it without FastAPI's per-request routing and dependency solving)."""
     if idempotency_key is not None and idempotency_key != body.referenceId:
         raise InvalidInput(
             "Idempotency-Key must equal referenceId (referenceId is the idempotency key)",
             errors=[FieldError("Idempotency-Key", "differs from referenceId")],
         )
-    delta_request = delta_request or body.to_request()
+    delta_request = body.to_request()
     # On the event loop: the recorder's writer thread signs and commits, this request just waits.
     row, created = await services.recorder.record_async(
         tenant=principal.tenant, request=delta_request, api_key_id=principal.key_id
@@ -74,7 +61,7 @@ async def record_validated(
     if not created:  # a retry: the receipt may be anchored by now
         replay = await run_in_threadpool(_receipt, services, row.receipt_id, principal)
         return JSONResponse(replay, status_code=200, headers=headers)
-    # A new row has no batch yet: answer from it without reading it back (the hot path), and as a
+    # A new row has no batch yet: answer from it without reading it back, and as a
     # JSONResponse, which skips re-validating the body against the response model.
     body_json = receipt_json(row, None, head_block=None, confirmations_required=services.settings.confirmations)
     return JSONResponse(body_json, status_code=201, headers=headers)
