@@ -31,7 +31,7 @@ from node.ledger.receipts import receipt_json
 from node.ledger.recording import RecordResult
 from node.services import Services
 from node.store.batches import get_batch
-from node.store.models import BatchRow, RecordedDelta
+from node.store.models import BatchRow, StoredDelta
 
 MAX_BULK_DELTAS = 1000
 router = APIRouter(prefix="/v1")
@@ -132,7 +132,7 @@ def _render(state: Services, items: list[DeltaRequest | InvalidInput], outcomes:
             results.append({"status": body["status"], "problem": body})
             counts["failed"] += 1
             continue
-        row: RecordedDelta | None = outcome.row
+        row: StoredDelta | None = outcome.row
         assert row is not None
         batch = None if row.batch_id is None else batches.get(row.batch_id)
         receipt = receipt_json(row, batch, head_block=head_block, confirmations_required=required)

@@ -5,10 +5,8 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from typing import Any
 
-import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -142,9 +140,6 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(PoolTimeout)
-    # The hot paths use raw driver connections and cursors, whose errors SQLAlchemy does not wrap.
-    @app.exception_handler(sqlite3.OperationalError)
-    @app.exception_handler(psycopg.OperationalError)
     async def _database(_request: Request, exc: Exception) -> JSONResponse:
         # Locked, full, unreachable or out of pooled connections: the transaction rolled back,
         # so nothing was half-written.

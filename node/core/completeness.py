@@ -50,7 +50,7 @@ class ChainBatch:
 
 
 @dataclass(frozen=True)
-class StoredBatch:
+class DatabaseBatch:
     """One database batch. ``rows``: how many deltas name it (None: not counted); ``log_indexes``:
     the log indexes of those rows, needed only when ``rows`` is not ``count``."""
 
@@ -99,7 +99,7 @@ def _finding(reason: str, detail: str, start: int, end: int, batch_id: int | Non
 
 
 def compare_with_chain(
-    stored: Sequence[StoredBatch], chain: Sequence[ChainBatch], next_index: int
+    stored: Sequence[DatabaseBatch], chain: Sequence[ChainBatch], next_index: int
 ) -> list[Discrepancy]:
     """Every difference between the database's batches and the contract's history, by log index."""
     found: list[Discrepancy] = []
@@ -242,7 +242,7 @@ def _history_gaps(on_chain: Sequence[ChainBatch], next_index: int) -> list[Discr
     return found
 
 
-def _row_findings(s: StoredBatch) -> list[Discrepancy]:
+def _row_findings(s: DatabaseBatch) -> list[Discrepancy]:
     if s.rows is None or (s.rows == s.count and s.log_indexes is None):
         return []
     present = set(s.log_indexes or ())

@@ -20,7 +20,7 @@ from node.ledger.receipts import receipt_json
 from node.ledger.verification import CheckResult, verify_bundle
 from node.services import Services
 from node.store.dashboard import recent_receipts, tenant_batches
-from node.store.models import BatchRow, BatchStatus, DeltaRow, RecordedBatch, RecordedDelta
+from node.store.models import BatchRow, BatchStatus, DeltaRow, StoredBatch, StoredDelta
 
 router = APIRouter(route_class=DashboardRoute)
 PAGE = 50
@@ -50,9 +50,7 @@ class Step:
     detail: str
 
 
-def _timeline(
-    row: DeltaRow | RecordedDelta, batch: BatchRow | RecordedBatch | None, receipt: dict[str, Any]
-) -> list[Step]:
+def _timeline(row: DeltaRow | StoredDelta, batch: BatchRow | StoredBatch | None, receipt: dict[str, Any]) -> list[Step]:
     mined = batch is not None and batch.status in (BatchStatus.ANCHORED, BatchStatus.VERIFIED)
     anchored_detail = "waiting for the next anchoring batch"
     if batch is not None and not mined:

@@ -9,12 +9,12 @@ from __future__ import annotations
 from node.chain.client import AnchorClient
 from node.chain.errors import ChainUnavailable
 from node.core.audit import Discrepancy
-from node.core.completeness import StoredBatch, compare_with_chain
+from node.core.completeness import DatabaseBatch, compare_with_chain
 from node.store.batches import batch_log_indexes, batch_row_counts, batch_summaries
 from node.store.db import Store
 
 
-def stored_batches(store: Store) -> list[StoredBatch]:
+def stored_batches(store: Store) -> list[DatabaseBatch]:
     """Every batch with its delta-row count; the log indexes of the rows only for short batches."""
     with store.session() as session:
         summaries = batch_summaries(session=session)
@@ -23,7 +23,7 @@ def stored_batches(store: Store) -> list[StoredBatch]:
         for batch_id, start, count, root, status in summaries:
             rows = counts.get(batch_id, 0)
             indexes = None if rows == count else batch_log_indexes(session=session, batch_id=batch_id)
-            out.append(StoredBatch(start, count, root, status, rows, indexes))
+            out.append(DatabaseBatch(start, count, root, status, rows, indexes))
     return out
 
 

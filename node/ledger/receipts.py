@@ -14,16 +14,15 @@ from node.core.hashing import ZERO32, to_hex
 from node.core.merkle import MerkleTree, compute_leaf_hash, proof_from_packed
 from node.core.typed_data import Domain
 from node.native.loader import merkle_backend
-from node.store.batches import batch_leaves, get_batch
+from node.store.batches import batch_leaves, get_batch, read_batch, read_batch_tree
 from node.store.db import Store
-from node.store.deltas import get_delta_by_receipt, get_delta_by_reference, iter_customer_deltas
-from node.store.models import BatchRow, BatchStatus, DeltaRow, RecordedBatch, RecordedDelta
-from node.store.queries import read_batch, read_batch_tree, read_receipt
+from node.store.deltas import get_delta_by_receipt, get_delta_by_reference, iter_customer_deltas, read_receipt
+from node.store.models import BatchRow, BatchStatus, DeltaRow, StoredBatch, StoredDelta
 
 
 def receipt_json(
-    row: DeltaRow | RecordedDelta,
-    batch: BatchRow | RecordedBatch | None,
+    row: DeltaRow | StoredDelta,
+    batch: BatchRow | StoredBatch | None,
     *,
     head_block: int | None,
     confirmations_required: int,
@@ -83,7 +82,7 @@ class ReceiptReader:
 
     def get(
         self, *, tenant: str, receipt_id: str, customer_id: str | None = None
-    ) -> tuple[RecordedDelta, BatchRow | RecordedBatch | None]:
+    ) -> tuple[StoredDelta, BatchRow | StoredBatch | None]:
         """The receipt's row and batch. ``customer_id`` limits the view to one customer (customer-scoped keys).
 
         Two indexed reads straight from the driver: this runs for every receipt and proof request.
@@ -105,7 +104,7 @@ class ReceiptReader:
             batch = None if row.batch_id is None else get_batch(session=session, batch_id=row.batch_id)
         return row, batch
 
-    def _packed_tree(self, batch: BatchRow | RecordedBatch) -> bytes:
+    def _packed_tree(self, batch: BatchRow | StoredBatch) -> bytes:
         assert batch.id is not None
         with self._lock:
             packed = self._trees.get(batch.id)
@@ -136,7 +135,7 @@ class ReceiptReader:
             )
         return self.bundle_for(row, batch)
 
-    def bundle_for(self, row: DeltaRow | RecordedDelta, batch: BatchRow | RecordedBatch) -> dict[str, Any]:
+    def bundle_for(self, row: DeltaRow | StoredDelta, batch: BatchRow | StoredBatch) -> dict[str, Any]:
         """The proof bundle of an anchored row. Requires ``batch`` to be the row's anchored batch."""
         assert row.log_index is not None and batch.tx_hash is not None
         assert batch.block_number is not None and batch.block_hash is not None

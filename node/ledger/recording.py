@@ -26,9 +26,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -38,10 +36,10 @@ from node.core.errors import ChainContention, FieldError, InvalidInput, PacSpace
 from node.core.hashing import ZERO32
 from node.core.signing import Signer
 from node.core.typed_data import Domain, compute_fingerprint
+from node.ledger.group_signing import GroupSigner
 from node.store.db import Store
-from node.store.deltas import get_delta_by_receipt
-from node.store.models import DELTA_COLUMNS, DeltaStatus, RecordedDelta
-from node.store.queries import recorded_delta
+from node.store.deltas import chain_heads, deltas_by_reference, get_delta_by_receipt, insert_deltas
+from node.store.models import DeltaStatus, StoredDelta
 
 log = logging.getLogger("pacspace.recording")
 
@@ -49,44 +47,7 @@ log = logging.getLogger("pacspace.recording")
 # group's transaction stays short (about 10 ms for 1,000 here).
 MAX_GROUP = 1000
 _ATTEMPTS = 3
-_HEADS_PER_STATEMENT = 200
-_HEAD_SQL = (
-    "SELECT tenant, customer_id, customer_index, fingerprint, running_total FROM deltas "
-    "WHERE tenant = ? AND customer_id = ? ORDER BY customer_index DESC LIMIT 1"
-)
-_INSERTED = tuple(name for name in DELTA_COLUMNS if name != "id")
-# Statements built from our own column names only; values always travel as parameters.
-_SELECT_ROWS = "SELECT {} FROM deltas".format(", ".join(DELTA_COLUMNS))  # noqa: S608
-_BY_REFERENCE_SQL = _SELECT_ROWS + " WHERE tenant = ? AND reference_id IN ({})"
-_INSERT_SQL = "INSERT INTO deltas ({}) VALUES ({})".format(", ".join(_INSERTED), ", ".join("?" * len(_INSERTED)))  # noqa: S608
-_IDS_SQL = "SELECT receipt_id, id FROM deltas WHERE receipt_id IN ({})"
 _RANDOM_BYTES = 32 + 12  # a salt and a receipt id per delta
-# Signing releases the GIL (coincurve calls libsecp256k1 through cffi), so a group's signatures are
-# shared between the writer thread and a small pool. Below this many new rows a group is signed on the
-# writer thread alone: handing work to another thread costs more than it saves.
-PARALLEL_SIGN_MIN = 64
-
-
-def _heads_sql(chains: int) -> str:
-    """``chains`` head lookups as one UNION ALL (each part keeps its own index seek and LIMIT)."""
-    return " UNION ALL ".join(f"SELECT * FROM ({_HEAD_SQL}) AS h{i}" for i in range(chains))  # noqa: S608
-
-
-def cursor_of(session: Session) -> Any:
-    """A driver cursor inside the session's transaction (for the statements the hot path runs raw)."""
-    return session.connection().connection.cursor()
-
-
-def new_receipt_id() -> str:
-    return "rcpt_" + secrets.token_hex(12)
-
-
-_recorded = recorded_delta
-
-
-def _sign_rows(sign: Callable[[bytes], bytes], rows: list[RecordedDelta]) -> None:
-    for row in rows:
-        row.signature = sign(row.fingerprint)
 
 
 @dataclass(eq=False)
@@ -97,7 +58,7 @@ class _Job:
     request: DeltaRequest
     api_key_id: str | None
     request_hash: bytes = b""
-    row: RecordedDelta | None = None
+    row: StoredDelta | None = None
     created: bool = False
     error: Exception | None = None
     done: bool = False
@@ -107,7 +68,7 @@ class _Job:
 class RecordResult:
     """The outcome of one delta of a ``record_many`` call: a row (created or replayed) or an error."""
 
-    row: RecordedDelta | None
+    row: StoredDelta | None
     created: bool
     error: Exception | None = None
 
@@ -166,19 +127,11 @@ class Recorder:
         self._wakeup = threading.Condition()
         self._writer: threading.Thread | None = None
         self._closing = False
-        self._sign_threads = max(1, sign_threads)
-        self._sign_pool: ThreadPoolExecutor | None = None  # started with the first large group
+        self._signer_pool = GroupSigner(signer.sign_digest, threads=sign_threads)
         # Set when the contract revokes this node's signer: nothing more is signed with it.
         self.refusal: PacSpaceError | None = None
-        # The hot path runs raw driver statements, whose constraint violations are the driver's own class.
-        dbapi = store.engine.dialect.dbapi
-        self._integrity_errors: tuple[type[Exception], ...] = (IntegrityError,) + (
-            (dbapi.IntegrityError,) if dbapi is not None else ()
-        )
 
-    def record(
-        self, *, tenant: str, request: DeltaRequest, api_key_id: str | None = None
-    ) -> tuple[RecordedDelta, bool]:
+    def record(self, *, tenant: str, request: DeltaRequest, api_key_id: str | None = None) -> tuple[StoredDelta, bool]:
         """Returns (receipt row, created). A retry with the same payload returns the first row."""
         job = _Job(tenant, request, api_key_id)
         ticket = self._submit([job], None)
@@ -187,7 +140,7 @@ class Recorder:
 
     async def record_async(
         self, *, tenant: str, request: DeltaRequest, api_key_id: str | None = None
-    ) -> tuple[RecordedDelta, bool]:
+    ) -> tuple[StoredDelta, bool]:
         job = _Job(tenant, request, api_key_id)
         ticket = self._submit([job], asyncio.get_running_loop())
         assert ticket.future is not None
@@ -222,12 +175,10 @@ class Recorder:
             self._closing = True
             self._wakeup.notify_all()
         writer.join()
-        if self._sign_pool is not None:
-            self._sign_pool.shutdown()
-            self._sign_pool = None
+        self._signer_pool.close()
 
     @staticmethod
-    def _outcome(job: _Job) -> tuple[RecordedDelta, bool]:
+    def _outcome(job: _Job) -> tuple[StoredDelta, bool]:
         if job.error is not None:
             raise job.error
         assert job.row is not None
@@ -272,7 +223,7 @@ class Recorder:
         try:
             try:
                 self._commit(jobs)
-            except self._integrity_errors:
+            except IntegrityError:
                 # A writer in another process won a race for a reference or a chain index: one
                 # transaction per delta from here, each re-reading what the other wrote.
                 for job in jobs:
@@ -294,7 +245,7 @@ class Recorder:
             try:
                 self._commit([job])
                 return
-            except self._integrity_errors:
+            except IntegrityError:
                 continue
         job.row, job.created = None, False
         job.error = ChainContention("could not extend the customer's chain after 3 attempts; retry")
@@ -302,17 +253,16 @@ class Recorder:
 
     def _commit(self, jobs: list[_Job]) -> None:
         """One writer transaction for ``jobs``; their outcomes are published only after it commits."""
-        outcomes: list[tuple[RecordedDelta | None, bool, PacSpaceError | None]] = []
+        outcomes: list[tuple[StoredDelta | None, bool, PacSpaceError | None]] = []
         with self.store.writer() as session:
             chains = sorted({(job.tenant, job.request.customer_id) for job in jobs})
             self.store.lock_chains(session, chains)
-            cursor = cursor_of(session)
-            known = self._existing_references(cursor, jobs)
-            heads = self._chain_heads(cursor, chains)
+            known = self._existing_references(session, jobs)
+            heads = chain_heads(session=session, chains=chains)
             recorded_at = int(self.clock())
             # One read of the system's randomness for the whole group: salts and receipt ids.
             randomness = os.urandom(_RANDOM_BYTES * len(jobs))
-            new_rows: list[RecordedDelta] = []
+            new_rows: list[StoredDelta] = []
             for i, job in enumerate(jobs):
                 key = (job.tenant, job.request.reference_id)
                 prior = known.get(key)
@@ -329,67 +279,24 @@ class Recorder:
                 new_rows.append(row)
                 outcomes.append((row, True, None))
             if new_rows:
-                self._sign(new_rows)
-                self._insert(cursor_of(session), new_rows)
+                self._signer_pool.sign(new_rows)
+                insert_deltas(session=session, rows=new_rows)
             session.commit()
         for job, (outcome_row, created, error) in zip(jobs, outcomes, strict=True):
             job.row, job.created, job.error = outcome_row, created, error
             job.done = True
 
-    def _sign(self, rows: list[RecordedDelta]) -> None:
-        """Each row's signature over its fingerprint; a large group is split between this thread and the pool."""
-        sign = self.signer.sign_digest
-        if self._sign_threads == 1 or len(rows) < PARALLEL_SIGN_MIN:
-            _sign_rows(sign, rows)
-            return
-        if self._sign_pool is None:
-            self._sign_pool = ThreadPoolExecutor(self._sign_threads - 1, thread_name_prefix="pacspace-signer")
-        share = -(-len(rows) // self._sign_threads)
-        others = [
-            self._sign_pool.submit(_sign_rows, sign, rows[start : start + share])
-            for start in range(share, len(rows), share)
-        ]
-        _sign_rows(sign, rows[:share])
-        for other in others:
-            other.result()
-
-    def _existing_references(self, cursor: Any, jobs: list[_Job]) -> dict[tuple[str, str], RecordedDelta]:
-        """Rows already recorded under the jobs' referenceIds (one indexed read per 500 references)."""
+    @staticmethod
+    def _existing_references(session: Session, jobs: list[_Job]) -> dict[tuple[str, str], StoredDelta]:
+        """Rows already recorded under the jobs' referenceIds, by (tenant, referenceId)."""
         by_tenant: dict[str, set[str]] = {}
         for job in jobs:
             by_tenant.setdefault(job.tenant, set()).add(job.request.reference_id)
-        found: dict[tuple[str, str], RecordedDelta] = {}
-        for tenant, references in by_tenant.items():
-            ordered = sorted(references)
-            for start in range(0, len(ordered), 500):
-                chunk = ordered[start : start + 500]
-                cursor.execute(self.store.sql(_BY_REFERENCE_SQL.format(",".join("?" * len(chunk)))), (tenant, *chunk))
-                for values in cursor.fetchall():
-                    row = _recorded(values)
-                    found[(tenant, row.reference_id)] = row
-        return found
-
-    def _chain_heads(self, cursor: Any, chains: list[tuple[str, str]]) -> dict[tuple[str, str], ChainHead]:
-        """Each chain's last delta, read inside the writer transaction: one index seek per chain, up to
-        200 chains per statement (the per-statement cost dominates one seek)."""
-        heads: dict[tuple[str, str], ChainHead] = {}
-        for start in range(0, len(chains), _HEADS_PER_STATEMENT):
-            chunk = chains[start : start + _HEADS_PER_STATEMENT]
-            cursor.execute(self.store.sql(_heads_sql(len(chunk))), [value for chain in chunk for value in chain])
-            for tenant, customer_id, index, fingerprint, running_total in cursor.fetchall():
-                heads[(tenant, customer_id)] = ChainHead(int(index), bytes(fingerprint), int(running_total))
-        return heads
-
-    def _insert(self, cursor: Any, rows: list[RecordedDelta]) -> None:
-        """Insert the rows (driver executemany) and read their ids back by receipt id."""
-        cursor.executemany(self.store.sql(_INSERT_SQL), [tuple(getattr(row, c) for c in _INSERTED) for row in rows])
-        by_receipt = {row.receipt_id: row for row in rows}
-        receipt_ids = list(by_receipt)
-        for start in range(0, len(receipt_ids), 500):
-            chunk = receipt_ids[start : start + 500]
-            cursor.execute(self.store.sql(_IDS_SQL.format(",".join("?" * len(chunk)))), chunk)
-            for receipt_id, row_id in cursor.fetchall():
-                by_receipt[receipt_id].id = int(row_id)
+        return {
+            (tenant, reference_id): row
+            for tenant, references in by_tenant.items()
+            for reference_id, row in deltas_by_reference(session=session, tenant=tenant, references=references).items()
+        }
 
     def _build_row(
         self,
@@ -398,7 +305,7 @@ class Recorder:
         heads: dict[tuple[str, str], ChainHead],
         recorded_at: int,
         entropy: bytes,
-    ) -> RecordedDelta:
+    ) -> StoredDelta:
         request = job.request
         chain = (job.tenant, request.customer_id)
         head = heads.get(chain)
@@ -409,7 +316,7 @@ class Recorder:
         fingerprint = compute_fingerprint(self.domain, delta)
         running_total = (0 if head is None else head.running_total) + delta.delta
         heads[chain] = ChainHead(delta.customer_index, fingerprint, running_total)
-        return RecordedDelta(
+        return StoredDelta(
             id=None,
             receipt_id="rcpt_" + entropy[32:].hex(),
             tenant=delta.tenant,
@@ -424,7 +331,7 @@ class Recorder:
             recorded_at=delta.recorded_at,
             salt=delta.salt,
             fingerprint=fingerprint,
-            signature=b"",  # signed with the rest of the group (_sign), before the insert
+            signature=b"",  # signed with the rest of the group, before the insert
             request_hash=job.request_hash,
             status=DeltaStatus.PENDING,
             log_index=None,
@@ -450,9 +357,7 @@ class Recorder:
         return original.fingerprint
 
     @staticmethod
-    def _replay(
-        existing: RecordedDelta, request_hash: bytes
-    ) -> tuple[RecordedDelta | None, bool, PacSpaceError | None]:
+    def _replay(existing: StoredDelta, request_hash: bytes) -> tuple[StoredDelta | None, bool, PacSpaceError | None]:
         if not secrets.compare_digest(existing.request_hash, request_hash):
             return (
                 None,

@@ -7,9 +7,26 @@ from dataclasses import dataclass
 
 from sqlalchemy import bindparam, func, update
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
-from node.store.models import BatchRow, BatchStatus, BatchTreeRow, DeltaRow, DeltaStatus
+from node.store.db import Store
+from node.store.models import BATCH_COLUMNS, BatchRow, BatchStatus, BatchTreeRow, DeltaRow, DeltaStatus, StoredBatch
+
+_BATCHES = SQLModel.metadata.tables["batches"]
+_BATCH = sa_select(*(_BATCHES.c[name] for name in BATCH_COLUMNS)).where(_BATCHES.c.id == bindparam("batch_id"))
+_TREE = sa_select(col(BatchTreeRow.nodes)).where(col(BatchTreeRow.batch_id) == bindparam("batch_id"))
+
+
+def read_batch(store: Store, *, batch_id: int) -> StoredBatch | None:
+    """One batch as plain data (read for every proof request)."""
+    row = store.read_one(_BATCH, {"batch_id": batch_id})
+    return None if row is None else StoredBatch(*row)
+
+
+def read_batch_tree(store: Store, *, batch_id: int) -> bytes | None:
+    """The batch's packed Merkle tree, if the anchoring job stored one."""
+    row = store.read_one(_TREE, {"batch_id": batch_id})
+    return None if row is None else bytes(row[0])
 
 
 def list_unbatched(*, session: Session, limit: int) -> Sequence[DeltaRow]:

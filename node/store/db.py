@@ -20,20 +20,20 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from sqlalchemy import event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.engine.url import URL
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql import Executable
 from sqlmodel import Session, create_engine
 
 from node.store import models  # noqa: F401  (registers the tables)
-from node.store.reads import AutocommitReads
 
 SUPPORTED = ("sqlite", "postgresql")
 
@@ -71,9 +71,12 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # Writers take the write lock up front; readers get a snapshot and never block writers.
-        immediate = connection.get_execution_options().get("pacspace_immediate", False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # Writers take the write lock up front; readers get a snapshot and never block writers; a
+        # single-statement read (Store.read_one) needs no transaction at all: no BEGIN, no ROLLBACK.
+        options = connection.get_execution_options()
+        if options.get("pacspace_single_statement", False):
+            return
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get("pacspace_immediate", False) else "BEGIN")
 
 
 def dialect_insert(backend: str, table: Any) -> Any:
@@ -112,8 +115,8 @@ class Store:
         else:
             kwargs.update(
                 pool_size=pool_size,
-                # With the per-request reads on their own connections (below), the engine needs
-                # fewer in bursts: pool_size more, so a process still opens at most 3 x pool_size.
+                # With the per-request reads on their own engine (below), this one needs fewer in
+                # bursts: pool_size more, so a process opens at most 3 x pool_size connections.
                 max_overflow=pool_size,
                 pool_pre_ping=True,
                 pool_timeout=max(1.0, busy_timeout_ms / 1000),
@@ -125,14 +128,13 @@ class Store:
             _configure_sqlite(self.engine, busy_timeout_ms)
             self._write_engine = self.engine.execution_options(pacspace_immediate=True)
         self._write_lock = threading.Lock() if self.is_sqlite else None
-        # Hot-path SQL is written with ``?`` placeholders and adapted once per statement text.
-        self._format_params = self.engine.dialect.paramstyle in ("format", "pyformat")
-        self._sql_cache: dict[str, str] = {}
-        self._reads: AutocommitReads | None = None
+        # Single-statement reads (read_one) run outside any transaction. SQLite: the same pool, with
+        # the BEGIN skipped. PostgreSQL: a second, smaller engine in autocommit mode (below).
+        self._autocommit: Engine | None = None
+        self._read_engine: Engine = self.engine.execution_options(pacspace_single_statement=True)
         if self.is_postgresql:
-            self._reads = AutocommitReads(
-                self._autocommit_connection, max_size=pool_size, timeout=max(1.0, busy_timeout_ms / 1000)
-            )
+            self._autocommit = _autocommit_engine(parsed, pool_size=pool_size, timeout=kwargs["pool_timeout"])
+            self._read_engine = self._autocommit
 
     def describe(self) -> str:
         """The URL without its password (for logs and messages)."""
@@ -154,35 +156,25 @@ class Store:
         with self._write_lock, Session(self._write_engine, expire_on_commit=False) as session:
             yield session
 
-    def sql(self, statement: str) -> str:
-        """``statement`` with its ``?`` placeholders in the driver's own style (for raw cursors)."""
-        adapted = self._sql_cache.get(statement)
-        if adapted is None:
-            adapted = statement.replace("?", "%s") if self._format_params else statement
-            self._sql_cache[statement] = adapted
-        return adapted
+    def read_one(self, statement: Executable, params: dict[str, Any] | None = None) -> Sequence[Any] | None:
+        """The first row of a single-statement read (a Core select), outside any transaction.
 
-    def read_one(self, statement: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
-        """One row of a single-statement read, straight from the driver.
-
-        For the per-request hot path (API key lookup, receipts, proofs): an ORM session costs
-        ~0.5 ms, a raw cursor on a pooled connection ~30 µs on SQLite. A single statement needs no
-        explicit transaction; on PostgreSQL it runs on an autocommit connection in one round trip
-        (:mod:`node.store.reads`).
+        For the per-request reads (API key lookup, receipts, proofs). A single statement needs no
+        explicit transaction: PostgreSQL runs it in one snapshot, at READ COMMITTED as every other
+        statement here, so it costs one round trip instead of four (the pool's ping, BEGIN, the
+        SELECT, ROLLBACK). There is no ping before use either: a read whose connection turns out to
+        be dead (the server restarted, the connection was killed) makes the engine drop every
+        connection opened before it, and runs once more on a new one; a read has no side effect, so
+        repeating it is safe. If that fails too, the error propagates (the API answers 503).
         """
-        if self._reads is not None:
-            return self._reads.read_one(self.sql(statement), params)
-        connection = self.engine.raw_connection()
-        try:
-            cursor = connection.cursor()
+        for attempt in (1, 2):
             try:
-                cursor.execute(self.sql(statement), params)
-                row = cursor.fetchone()
-            finally:
-                cursor.close()
-        finally:
-            connection.close()
-        return None if row is None else tuple(row)
+                with self._read_engine.connect() as connection:
+                    return connection.execute(statement, params).first()
+            except DBAPIError as exc:
+                if attempt == 2 or not exc.connection_invalidated:
+                    raise
+        raise AssertionError("unreachable")
 
     def lock_chains(self, session: Session, chains: Iterable[tuple[str, str]]) -> None:
         """Serialise writers of these (tenant, customerId) chains until the transaction ends.
@@ -205,25 +197,29 @@ class Store:
         """This backend's INSERT construct (both have ``on_conflict_do_nothing/_do_update``)."""
         return dialect_insert(self.backend, table)
 
-    def _autocommit_connection(self) -> psycopg.Connection[Any]:
-        """A new connection to this database in autocommit mode, outside the engine's pool."""
-        cargs, cparams = self.engine.dialect.create_connect_args(self.engine.url)
-        return psycopg.connect(
-            *cargs,
-            **{
-                "connect_timeout": 10,
-                "application_name": "pacspace-node reads",
-                # An idle connection whose server vanished is noticed before it is next used.
-                "keepalives": 1,
-                "keepalives_idle": 5,
-                "keepalives_interval": 2,
-                "keepalives_count": 3,
-                **cparams,
-            },
-            autocommit=True,
-        )
-
     def close(self) -> None:
-        if self._reads is not None:
-            self._reads.close()
+        if self._autocommit is not None:
+            self._autocommit.dispose()
         self.engine.dispose()
+
+
+def _autocommit_engine(url: URL, *, pool_size: int, timeout: float) -> Engine:
+    """PostgreSQL connections for single-statement reads: autocommit, no ping, TCP keepalives."""
+    return create_engine(
+        url,
+        isolation_level="AUTOCOMMIT",
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_pre_ping=False,
+        pool_use_lifo=True,  # the most recently used first: after a restart the new connection serves
+        pool_timeout=timeout,
+        connect_args={
+            "connect_timeout": 10,
+            "application_name": "pacspace-node reads",
+            # An idle connection whose server vanished is noticed before it is next used.
+            "keepalives": 1,
+            "keepalives_idle": 5,
+            "keepalives_interval": 2,
+            "keepalives_count": 3,
+        },
+    )

@@ -3,15 +3,96 @@ Every function takes a keyword-only session, or the Store when it manages its ow
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
+from functools import cache
+from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func, insert, union_all
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, select
+from sqlalchemy.sql import Executable
+from sqlmodel import Session, SQLModel, col, select
 
+from node.core.deltas import ChainHead
 from node.store.db import Store
-from node.store.models import DeltaRow, DeltaStatus
+from node.store.models import DELTA_COLUMNS, DeltaRow, DeltaStatus, StoredDelta
+
+DELTAS = SQLModel.metadata.tables["deltas"]
+_COLUMNS = [DELTAS.c[name] for name in DELTA_COLUMNS]
+_BY_RECEIPT = sa_select(*_COLUMNS).where(
+    DELTAS.c.tenant == bindparam("tenant"), DELTAS.c.receipt_id == bindparam("receipt_id")
+)
+_BY_REFERENCES = sa_select(*_COLUMNS).where(
+    DELTAS.c.tenant == bindparam("tenant"), DELTAS.c.reference_id.in_(bindparam("references", expanding=True))
+)
+_INSERT = insert(DELTAS).returning(DELTAS.c.id, sort_by_parameter_order=True)
+_INSERTED = tuple(name for name in DELTA_COLUMNS if name != "id")
+_PER_STATEMENT = 500  # references per IN list
+_HEAD_COLUMNS = ("tenant", "customer_id", "customer_index", "fingerprint", "running_total")
+HEADS_PER_STATEMENT = 200  # chain heads per UNION ALL (the per-statement cost dominates one seek)
+
+
+def stored_delta(values: Sequence[Any]) -> StoredDelta:
+    """A row selected by these statements (columns in DELTA_COLUMNS order) as plain data."""
+    return StoredDelta(*values)
+
+
+def read_receipt(store: Store, *, tenant: str, receipt_id: str) -> StoredDelta | None:
+    """The delta behind a receipt id: one indexed row, read for every receipt and proof request."""
+    row = store.read_one(_BY_RECEIPT, {"tenant": tenant, "receipt_id": receipt_id})
+    return None if row is None else stored_delta(row)
+
+
+def deltas_by_reference(*, session: Session, tenant: str, references: Iterable[str]) -> dict[str, StoredDelta]:
+    """The tenant's rows recorded under these referenceIds, by referenceId (one indexed read per 500)."""
+    ordered = sorted(set(references))
+    connection = session.connection()
+    found: dict[str, StoredDelta] = {}
+    for start in range(0, len(ordered), _PER_STATEMENT):
+        params = {"tenant": tenant, "references": ordered[start : start + _PER_STATEMENT]}
+        for values in connection.execute(_BY_REFERENCES, params):
+            row = stored_delta(values)
+            found[row.reference_id] = row
+    return found
+
+
+@cache
+def _heads_statement(chains: int) -> Executable:
+    """The last delta of ``chains`` chains (bound as t0, c0, t1, c1, ...) in one statement: a UNION
+    ALL of one index seek each (a part keeps its own ORDER BY and LIMIT inside a subquery)."""
+    parts = [
+        sa_select(*(DELTAS.c[name] for name in _HEAD_COLUMNS))
+        .where(DELTAS.c.tenant == bindparam(f"t{i}"), DELTAS.c.customer_id == bindparam(f"c{i}"))
+        .order_by(DELTAS.c.customer_index.desc())
+        .limit(1)
+        for i in range(chains)
+    ]
+    if chains == 1:
+        return parts[0]
+    return union_all(*(sa_select(part.subquery(f"h{i}")) for i, part in enumerate(parts)))
+
+
+def chain_heads(*, session: Session, chains: Sequence[tuple[str, str]]) -> dict[tuple[str, str], ChainHead]:
+    """Each (tenant, customerId) chain's last delta, inside the session's transaction (a writer's)."""
+    connection = session.connection()
+    heads: dict[tuple[str, str], ChainHead] = {}
+    for start in range(0, len(chains), HEADS_PER_STATEMENT):
+        chunk = chains[start : start + HEADS_PER_STATEMENT]
+        params: dict[str, str] = {}
+        for i, (tenant, customer_id) in enumerate(chunk):
+            params[f"t{i}"], params[f"c{i}"] = tenant, customer_id
+        for tenant, customer_id, index, fingerprint, running_total in connection.execute(
+            _heads_statement(len(chunk)), params
+        ):
+            heads[(tenant, customer_id)] = ChainHead(int(index), fingerprint, int(running_total))
+    return heads
+
+
+def insert_deltas(*, session: Session, rows: Sequence[StoredDelta]) -> None:
+    """Insert new rows (one multi-row statement per page) and set each row's id from RETURNING."""
+    result = session.connection().execute(_INSERT, [{name: getattr(row, name) for name in _INSERTED} for row in rows])
+    for row, (row_id,) in zip(rows, result.all(), strict=True):
+        row.id = int(row_id)
 
 
 def get_delta_by_reference(*, session: Session, tenant: str, reference_id: str) -> DeltaRow | None:

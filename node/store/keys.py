@@ -7,7 +7,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from node.core.apikeys import format_token, hash_secret
@@ -132,17 +133,12 @@ class KeyCredentials:
     expires_at: int | None
 
 
-_CREDENTIALS_SQL = (
-    "SELECT id, tenant, prefix, salt, secret_hash, scopes, customer_id, rate_per_second, rate_burst, "
-    "last_used_at, revoked_at, expires_at FROM api_keys WHERE id = ?"
+_CREDENTIALS = sa_select(*(col(getattr(ApiKeyRow, name)) for name in KeyCredentials.__dataclass_fields__)).where(
+    col(ApiKeyRow.id) == bindparam("key_id")
 )
 
 
 def get_key_credentials(store: Store, key_id: str) -> KeyCredentials | None:
     """The key's credentials, read on every request: one indexed row, no ORM (see Store.read_one)."""
-    row = store.read_one(_CREDENTIALS_SQL, (key_id,))
-    if row is None:
-        return None
-    values = list(row)
-    values[3], values[4] = bytes(values[3]), bytes(values[4])
-    return KeyCredentials(*values)
+    row = store.read_one(_CREDENTIALS, {"key_id": key_id})
+    return None if row is None else KeyCredentials(*row)

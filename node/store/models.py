@@ -37,7 +37,7 @@ def _bytes(*, nullable: bool = False, unique: bool = False, index: bool = False)
     return Column(LargeBinary, nullable=nullable, unique=unique, index=index)
 
 
-def _signed_delta(row: DeltaRow | RecordedDelta) -> Delta:
+def _signed_delta(row: DeltaRow | StoredDelta) -> Delta:
     """The signed struct, rebuilt from a stored delta (what proofs and audits hash again)."""
     return Delta(
         tenant=row.tenant,
@@ -104,11 +104,12 @@ class DeltaRow(SQLModel, table=True):
 
 
 @dataclass(slots=True)
-class RecordedDelta:
-    """A ``deltas`` row as plain data, for the recording hot path.
+class StoredDelta:
+    """A ``deltas`` row as plain data: what the recorder writes and the store's Core reads return.
 
     An ORM instance costs tens of microseconds to construct; the recorder writes and answers
-    thousands of these a second. Same attribute names as DeltaRow, so receipts render either.
+    thousands of these a second. Its fields are the columns, in the order the Core statements in
+    node/store/deltas.py select them. Same attribute names as DeltaRow, so receipts render either.
     """
 
     id: int | None
@@ -141,10 +142,7 @@ class RecordedDelta:
         return _signed_delta(self)
 
 
-DELTA_COLUMNS: tuple[str, ...] = tuple(RecordedDelta.__dataclass_fields__)
-BYTES_COLUMNS = frozenset(
-    {"metadata_hash", "prev_fingerprint", "salt", "fingerprint", "signature", "request_hash", "corrects", "signer"}
-)
+DELTA_COLUMNS: tuple[str, ...] = tuple(StoredDelta.__dataclass_fields__)
 
 
 class BatchRow(SQLModel, table=True):
@@ -170,8 +168,9 @@ class BatchRow(SQLModel, table=True):
 
 
 @dataclass(slots=True)
-class RecordedBatch:
-    """A ``batches`` row as plain data for the read hot path (constructing a BatchRow costs ~0.3 ms)."""
+class StoredBatch:
+    """A ``batches`` row as plain data, as node.store.batches.read_batch returns it for every proof
+    (constructing a BatchRow costs ~0.3 ms). The anchoring job's state machine writes BatchRow."""
 
     id: int | None
     start_index: int
@@ -189,6 +188,9 @@ class RecordedBatch:
     created_at: int
     anchored_at: int | None
     verified_at: int | None
+
+
+BATCH_COLUMNS: tuple[str, ...] = tuple(StoredBatch.__dataclass_fields__)
 
 
 class BatchTreeRow(SQLModel, table=True):

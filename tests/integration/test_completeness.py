@@ -25,7 +25,7 @@ from eth_account import Account
 from sqlalchemy import text
 
 from node.core.canonical_json import compute_metadata_hash
-from node.core.completeness import StoredBatch, compare_with_chain
+from node.core.completeness import DatabaseBatch, compare_with_chain
 from node.core.hashing import from_hex
 from node.core.merkle import MerkleTree, compute_leaf_hash
 from node.core.signing import Signer
@@ -325,6 +325,6 @@ def test_batch_history_reads_every_event_in_bounded_ranges(node: RunningNode, de
     next_index, late = chain.batch_history(from_block=first_block + 1, span=3)
     assert len(late) == len(stored) - 1
     found = compare_with_chain(
-        [StoredBatch(s, n, r, "verified", n) for _i, s, n, r, _t, _b in stored], late, next_index
+        [DatabaseBatch(s, n, r, "verified", n) for _i, s, n, r, _t, _b in stored], late, next_index
     )
     assert [(f.reason, f.log_from) for f in found] == [("chain_history_gap", 0)]

@@ -6,12 +6,14 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DataError, OperationalError, ResourceClosedError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from node.dev.chain import free_port
@@ -19,7 +21,7 @@ from node.dev.postgres import Postgres, start_postgres
 from node.store.db import Store, advisory_key
 from node.store.keys import create_api_key, get_key_credentials
 from node.store.migrate import upgrade
-from node.store.reads import AutocommitReads
+from tests.support import wait_until
 
 
 @pytest.fixture
@@ -31,18 +33,6 @@ def own_cluster() -> Iterator[Postgres]:
     cluster.stop()
 
 
-def _connector(cluster: Postgres, database: str = "postgres") -> Callable[[], psycopg.Connection[Any]]:
-    return lambda: psycopg.connect(cluster.dsn(database), autocommit=True)
-
-
-def _wait_until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 30
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still waiting for {what}")
-        time.sleep(0.01)
-
-
 def _waiting_on_advisory_locks(cluster: Postgres) -> int:
     with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
         row = conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted").fetchone()
@@ -50,91 +40,108 @@ def _waiting_on_advisory_locks(cluster: Postgres) -> int:
     return int(row[0])
 
 
-def _fill_with_idle_connections(reads: AutocommitReads, cluster: Postgres, count: int) -> None:
-    """``count`` idle pooled connections: as many reads held at once behind a lock the test holds."""
-    with psycopg.connect(cluster.dsn(), autocommit=True) as blocker:
+def _read_connections(cluster: Postgres, database: str) -> int:
+    """Server-side connections the store opened for single-statement reads."""
+    with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND application_name = 'pacspace-node reads'",
+            (database,),
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+@pytest.fixture
+def reads_store(own_cluster: Postgres) -> Iterator[Store]:
+    store = Store(own_cluster.create_database("reads"), pool_size=3, busy_timeout_ms=1000)
+    yield store
+    store.close()
+
+
+def _fill_with_idle_connections(store: Store, cluster: Postgres, count: int) -> None:
+    """``count`` idle pooled read connections: as many reads held at once behind a lock the test holds."""
+    with psycopg.connect(cluster.dsn("reads"), autocommit=True) as blocker:
         blocker.execute("SELECT pg_advisory_lock(7)")
-        threads = [
-            threading.Thread(target=reads.read_one, args=("SELECT pg_advisory_xact_lock_shared(7)", ()))
-            for _ in range(count)
-        ]
+        failures: list[BaseException] = []
+
+        def read() -> None:
+            try:
+                store.read_one(text("SELECT pg_advisory_xact_lock_shared(7)"))
+            except BaseException as exc:  # a failing thread fails the test below
+                failures.append(exc)
+
+        threads = [threading.Thread(target=read) for _ in range(count)]
         for thread in threads:
             thread.start()
-        _wait_until(lambda: _waiting_on_advisory_locks(cluster) == count, f"{count} blocked reads")
+        wait_until(lambda: _waiting_on_advisory_locks(cluster) == count, f"{count} blocked reads")
         blocker.execute("SELECT pg_advisory_unlock(7)")
         for thread in threads:
             thread.join()
-    assert reads.size == count
+    assert failures == []
+    assert _read_connections(cluster, "reads") == count
 
 
-def test_a_read_after_a_postgresql_restart_recovers_on_a_new_connection(own_cluster: Postgres) -> None:
-    reads = AutocommitReads(_connector(own_cluster), max_size=5, timeout=10)
-    try:
-        _fill_with_idle_connections(reads, own_cluster, 3)
-        own_cluster.stop_server()  # immediate: every pooled connection is now dead
-        own_cluster.start_server()
-        assert reads.read_one("SELECT %s::int + 1", (41,)) == (42,)
-        # The dead connection's idle peers were closed with it, not found dead one read at a time.
-        assert reads.size == 1
-        assert reads.read_one("SELECT 2", ()) == (2,)
-    finally:
-        reads.close()
+def _one(store: Store, statement: str, **params: object) -> object:
+    row = store.read_one(text(statement), params)
+    assert row is not None
+    return row[0]
+
+
+def test_a_read_after_a_postgresql_restart_recovers_on_a_new_connection(
+    own_cluster: Postgres, reads_store: Store
+) -> None:
+    _fill_with_idle_connections(reads_store, own_cluster, 3)
+    own_cluster.stop_server()  # immediate: every pooled connection is now dead
+    own_cluster.start_server()
+    assert _one(reads_store, "SELECT CAST(:n AS int) + 1", n=41) == 42
+    assert _one(reads_store, "SELECT 2") == 2
+    # The dead connection's idle peers were dropped with it, not found dead one read at a time.
+    assert _read_connections(own_cluster, "reads") == 1
 
 
 def test_a_read_while_postgresql_is_down_raises_and_the_next_one_after_it_returns_succeeds(
-    own_cluster: Postgres,
+    own_cluster: Postgres, reads_store: Store
 ) -> None:
-    reads = AutocommitReads(_connector(own_cluster), max_size=2, timeout=10)
-    try:
-        assert reads.read_one("SELECT 1", ()) == (1,)
-        own_cluster.stop_server()
-        with pytest.raises(psycopg.OperationalError):  # the API answers 503 (node.api.problems)
-            reads.read_one("SELECT 1", ())
-        assert reads.size == 0
-        own_cluster.start_server()
-        assert reads.read_one("SELECT 1", ()) == (1,)
-    finally:
-        reads.close()
+    assert _one(reads_store, "SELECT 1") == 1
+    own_cluster.stop_server()
+    with pytest.raises(OperationalError):  # the API answers 503 (node.api.problems)
+        reads_store.read_one(text("SELECT 1"))
+    own_cluster.start_server()
+    assert _one(reads_store, "SELECT 1") == 1
 
 
-def test_an_error_in_the_statement_keeps_the_connection_and_is_not_retried(own_cluster: Postgres) -> None:
-    reads = AutocommitReads(_connector(own_cluster), max_size=2, timeout=10)
-    try:
-        with pytest.raises(psycopg.errors.DivisionByZero):
-            reads.read_one("SELECT 1 / 0", ())
-        assert reads.size == 1
-        assert reads.read_one("SELECT 3", ()) == (3,)  # autocommit: no aborted transaction left behind
-        assert reads.size == 1
-    finally:
-        reads.close()
+def test_an_error_in_the_statement_keeps_the_connection_and_is_not_retried(
+    own_cluster: Postgres, reads_store: Store
+) -> None:
+    with pytest.raises(DataError):  # division by zero
+        reads_store.read_one(text("SELECT 1 / 0"))
+    assert _one(reads_store, "SELECT 3") == 3  # autocommit: no aborted transaction left behind
+    assert _read_connections(own_cluster, "reads") == 1
 
 
-def test_a_connection_left_inside_a_transaction_is_not_reused(own_cluster: Postgres) -> None:
-    reads = AutocommitReads(_connector(own_cluster), max_size=2, timeout=10)
-    try:
-        with pytest.raises(psycopg.ProgrammingError):  # no row to fetch, and a transaction left open
-            reads.read_one("BEGIN", ())
-        assert reads.size == 0
-        assert reads.read_one("SELECT now() = statement_timestamp()", ()) == (True,)  # not inside that BEGIN
-    finally:
-        reads.close()
+def test_a_connection_left_inside_a_transaction_is_rolled_back_before_reuse(reads_store: Store) -> None:
+    with pytest.raises(ResourceClosedError):  # BEGIN returns no row, and leaves a transaction open
+        reads_store.read_one(text("BEGIN"))
+    assert _one(reads_store, "SELECT now() = statement_timestamp()") is True  # not inside that BEGIN
 
 
 def test_a_read_waits_for_a_free_connection_and_gives_up_after_the_timeout(own_cluster: Postgres) -> None:
-    reads = AutocommitReads(_connector(own_cluster), max_size=1, timeout=0.2)
+    store = Store(own_cluster.create_database("small"), pool_size=1, busy_timeout_ms=1000)
     try:
-        with psycopg.connect(own_cluster.dsn(), autocommit=True) as blocker:
+        with psycopg.connect(own_cluster.dsn("small"), autocommit=True) as blocker:
             blocker.execute("SELECT pg_advisory_lock(8)")
-            held = threading.Thread(target=reads.read_one, args=("SELECT pg_advisory_xact_lock_shared(8)", ()))
+            held = threading.Thread(target=store.read_one, args=(text("SELECT pg_advisory_xact_lock_shared(8)"),))
             held.start()
-            _wait_until(lambda: _waiting_on_advisory_locks(own_cluster) == 1, "the blocked read")
+            wait_until(lambda: _waiting_on_advisory_locks(own_cluster) == 1, "the blocked read")
+            started = time.monotonic()
             with pytest.raises(PoolTimeout):
-                reads.read_one("SELECT 1", ())
+                store.read_one(text("SELECT 1"))
+            assert time.monotonic() - started >= 0.9  # it waited for the pool timeout (1 s) first
             blocker.execute("SELECT pg_advisory_unlock(8)")
             held.join()
-        assert reads.read_one("SELECT 1", ()) == (1,)
+        assert _one(store, "SELECT 1") == 1
     finally:
-        reads.close()
+        store.close()
 
 
 def _round_trips(trace: Path) -> int:
@@ -210,7 +217,7 @@ def test_a_writer_locks_every_chain_in_key_order_with_one_statement(own_cluster:
             blocker.execute("SELECT pg_advisory_lock(%s)", (middle,))
             thread = threading.Thread(target=writer)
             thread.start()
-            _wait_until(lambda: _waiting_on_advisory_locks(own_cluster) == 1, "the writer to block")
+            wait_until(lambda: _waiting_on_advisory_locks(own_cluster) == 1, "the writer to block")
             granted, waiting = _advisory_locks(blocker, pids[0])
             query = blocker.execute("SELECT query FROM pg_stat_activity WHERE pid = %s", (pids[0],)).fetchone()
             blocker.execute("SELECT pg_advisory_unlock(%s)", (middle,))

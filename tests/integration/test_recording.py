@@ -5,16 +5,18 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from sqlmodel import Session
 
 from node.core.deltas import ChainHead, validate_delta_request
 from node.core.errors import Conflict
 from node.core.signing import Signer, recover_signer
 from node.core.typed_data import Domain, compute_fingerprint
+from node.ledger import recording
 from node.ledger.recording import Recorder
 from node.store.db import Store
 from node.store.deltas import iter_customer_deltas
@@ -137,16 +139,16 @@ def test_a_stale_chain_head_from_another_writer_is_refused_and_retried_per_delta
     recorder: Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     recorder.record(tenant="t", request=_request("first"))
-    real = Recorder._chain_heads
+    real = recording.chain_heads
     stale = {"left": 1}
 
-    def heads(self: Recorder, cursor: Any, chains: list[tuple[str, str]]) -> dict[tuple[str, str], ChainHead]:
+    def heads(*, session: Session, chains: Sequence[tuple[str, str]]) -> dict[tuple[str, str], ChainHead]:
         if stale["left"]:  # as if another process had written after this writer read the head
             stale["left"] -= 1
             return {}
-        return real(self, cursor, chains)
+        return real(session=session, chains=chains)
 
-    monkeypatch.setattr(Recorder, "_chain_heads", heads)
+    monkeypatch.setattr(recording, "chain_heads", heads)
     outcomes = recorder.record_many(tenant="t", requests=[_request("second"), _request("third")])
     assert all(o.created for o in outcomes)
     assert [(row.reference_id, row.customer_index) for row in _stored(recorder, "c")] == [

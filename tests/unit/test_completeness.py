@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from node.core.audit import Discrepancy
-from node.core.completeness import ChainBatch, StoredBatch, compare_with_chain, runs, span
+from node.core.completeness import ChainBatch, DatabaseBatch, compare_with_chain, runs, span
 
 
 def _history(counts: list[int]) -> list[ChainBatch]:
@@ -17,8 +17,8 @@ def _history(counts: list[int]) -> list[ChainBatch]:
     return out
 
 
-def _stored(chain: list[ChainBatch], status: str = "verified") -> list[StoredBatch]:
-    return [StoredBatch(c.start_index, c.count, c.root, status, c.count) for c in chain]
+def _stored(chain: list[ChainBatch], status: str = "verified") -> list[DatabaseBatch]:
+    return [DatabaseBatch(c.start_index, c.count, c.root, status, c.count) for c in chain]
 
 
 def _codes(found: list[Discrepancy]) -> list[tuple[str, int | None, int | None]]:
@@ -52,24 +52,24 @@ def test_a_deleted_middle_batch_is_a_missing_batch_with_its_id_and_range() -> No
 
 
 def test_a_forged_batch_is_unanchored() -> None:
-    forged = StoredBatch(10, 2, b"\xee" * 32, "verified", 2)
+    forged = DatabaseBatch(10, 2, b"\xee" * 32, "verified", 2)
     found = compare_with_chain([*_stored(CHAIN), forged], CHAIN, NEXT)
     assert _codes(found) == [("unanchored_batch", 10, 11)] and "nextIndex is 10" in found[0].detail
-    anchored = StoredBatch(10, 2, b"\xee" * 32, "anchored", 2)
+    anchored = DatabaseBatch(10, 2, b"\xee" * 32, "anchored", 2)
     assert _codes(compare_with_chain([*_stored(CHAIN), anchored], CHAIN, NEXT)) == [("unanchored_batch", 10, 11)]
 
 
 def test_same_start_with_another_root_or_count_is_a_mismatch() -> None:
     stored = _stored(CHAIN)
-    stored[2] = StoredBatch(5, 1, b"\x00" * 32, "verified", 1)
+    stored[2] = DatabaseBatch(5, 1, b"\x00" * 32, "verified", 1)
     assert _codes(compare_with_chain(stored, CHAIN, NEXT)) == [("chain_root_mismatch", 5, 5)]
     stored = _stored(CHAIN)
-    stored[3] = StoredBatch(6, 3, CHAIN[3].root, "verified", 3)
+    stored[3] = DatabaseBatch(6, 3, CHAIN[3].root, "verified", 3)
     assert _codes(compare_with_chain(stored, CHAIN, NEXT)) == [("chain_count_mismatch", 6, 9)]
 
 
 def test_a_batch_split_differently_is_a_range_mismatch() -> None:
-    halves = [StoredBatch(6, 2, b"\x07" * 32, "verified", 2), StoredBatch(8, 2, b"\x08" * 32, "verified", 2)]
+    halves = [DatabaseBatch(6, 2, b"\x07" * 32, "verified", 2), DatabaseBatch(8, 2, b"\x08" * 32, "verified", 2)]
     stored = [*_stored(CHAIN[:3]), *halves]
     found = compare_with_chain(stored, CHAIN, NEXT)
     assert {f.reason for f in found} == {"chain_count_mismatch", "range_mismatch"}
@@ -78,21 +78,21 @@ def test_a_batch_split_differently_is_a_range_mismatch() -> None:
 
 def test_a_deleted_row_is_named_by_log_index() -> None:
     stored = _stored(CHAIN)
-    stored[3] = StoredBatch(6, 4, CHAIN[3].root, "verified", 3, (6, 7, 8))
+    stored[3] = DatabaseBatch(6, 4, CHAIN[3].root, "verified", 3, (6, 7, 8))
     found = compare_with_chain(stored, CHAIN, NEXT)
     assert _codes(found) == [("missing_rows", 9, 9)] and "no row at log index(es) 9" in found[0].detail
     assert found[0].batch_start == 6
-    stored[3] = StoredBatch(6, 4, CHAIN[3].root, "verified", 4, (6, 7, 8, 12))
+    stored[3] = DatabaseBatch(6, 4, CHAIN[3].root, "verified", 4, (6, 7, 8, 12))
     assert "rows outside its range at 12" in compare_with_chain(stored, CHAIN, NEXT)[0].detail
 
 
 def test_batches_in_flight_are_no_finding() -> None:
     for status in ("prepared", "sent"):
-        on_chain_already = [*_stored(CHAIN[:-1]), StoredBatch(6, 4, CHAIN[3].root, status, 4)]
+        on_chain_already = [*_stored(CHAIN[:-1]), DatabaseBatch(6, 4, CHAIN[3].root, status, 4)]
         assert compare_with_chain(on_chain_already, CHAIN, NEXT) == []
-        not_yet = [*_stored(CHAIN), StoredBatch(10, 5, b"\x09" * 32, status, 5)]
+        not_yet = [*_stored(CHAIN), DatabaseBatch(10, 5, b"\x09" * 32, status, 5)]
         assert compare_with_chain(not_yet, CHAIN, NEXT) == []
-        wrong_root = [*_stored(CHAIN[:-1]), StoredBatch(6, 4, b"\x00" * 32, status, 0)]
+        wrong_root = [*_stored(CHAIN[:-1]), DatabaseBatch(6, 4, b"\x00" * 32, status, 0)]
         assert compare_with_chain(wrong_root, CHAIN, NEXT) == []
 
 
@@ -143,6 +143,6 @@ def test_deleting_any_batches_names_exactly_those_log_indexes(counts: list[int],
 def test_any_forged_batch_past_next_index_is_unanchored(counts: list[int], forged: int, status: str) -> None:
     chain = _history(counts)
     next_index = chain[-1].end if chain else 0
-    fake = StoredBatch(next_index, forged, b"\xab" * 32, status, forged)
+    fake = DatabaseBatch(next_index, forged, b"\xab" * 32, status, forged)
     found = compare_with_chain([*_stored(chain), fake], chain, next_index)
     assert _codes(found) == [("unanchored_batch", next_index, next_index + forged - 1)]
