@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from node.dev.bench import cmd_bench, run_bench
 from node.observability.logs import configure_logging
 
 if TYPE_CHECKING:
@@ -286,21 +287,6 @@ def cmd_db(args: argparse.Namespace) -> int:
         return 0 if current == head else 1
     finally:
         store.close()
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    return run_bench(args.bench_args)
-
-
-def run_bench(bench_args: list[str]) -> int:
-    """Delegates to bench/bench.py of a source checkout (it needs Anvil, the forge artifact and node_modules)."""
-    import subprocess
-
-    script = Path(__file__).resolve().parent.parent / "bench" / "bench.py"
-    if not script.exists():
-        print("error: the benchmark runs from a source checkout (bench/bench.py); see docs/PERFORMANCE.md")
-        return 2
-    return subprocess.call([sys.executable, str(script), *bench_args])  # noqa: S603 (our own script)
 
 
 def _add_deploy_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -2,7 +2,7 @@
 
 Exit status: 0 all checks passed, 1 some check failed, 2 unusable input (not readable, not JSON,
 no bundle / pack / export at all) or an RPC that does not answer at all: then one line on stderr
-and no report. ``RpcChain`` is built here, from ``--rpc`` (behind a ``CachedChain``, so probing
+and no report. ``RpcChain`` is built in cli_common.py, from ``--rpc`` (behind a ``CachedChain``, so probing
 it costs no extra request); everything below takes the chain as an argument.
 """
 
@@ -12,12 +12,10 @@ import argparse
 import io
 import json
 import os
-import re
 import sys
 from typing import Any
 
 from pacspace_verify.bundle import Bundle, parse_bundle
-from pacspace_verify.chain import CachedChain, ChainSource, RpcChain
 from pacspace_verify.checkpoint import (
     CHECKPOINT_CHECKS,
     CheckpointOutcome,
@@ -25,24 +23,25 @@ from pacspace_verify.checkpoint import (
     checkpoint_summary,
     run_checkpoint_checks,
 )
+from pacspace_verify.cli_common import (
+    MODES_HELP,
+    add_chain_options,
+    contract_origin,
+    reachable_chain,
+    read_input,
+)
+from pacspace_verify.cli_evidence import main_evidence
 from pacspace_verify.completeness import CompletenessWatch, read_checkpoints, read_kept_receipts
-from pacspace_verify.derive import PRINTED_FAILURES, ExportChecker
-from pacspace_verify.evidence import evidence_summary, pack_contract, pack_lines, run_evidence_checks
-from pacspace_verify.evidence_pack import parse_pack
+from pacspace_verify.derive import ExportChecker
 from pacspace_verify.inputs import (
     BUNDLE_MEMBERS,
-    PACK_MEMBERS,
     UnusableInput,
-    load_bundle,
     read_token,
-    require_shape,
     scan_export,
 )
 from pacspace_verify.onchain import run_all_checks
 from pacspace_verify.proof_token import Token, decode_token
 from pacspace_verify.protocol import CheckResult, hx, hx_opt
-
-DEFAULT_RPC = "http://127.0.0.1:8545"
 
 
 def summary_line(results: list[CheckResult]) -> str:
@@ -50,50 +49,6 @@ def summary_line(results: list[CheckResult]) -> str:
     if not failed:
         return f"verified: all {len(results)} checks passed"
     return f"NOT VERIFIED: {len(failed)} of {len(results)} checks failed ({', '.join(failed)})"
-
-
-def _parse_address(text: str) -> bytes:
-    if not re.fullmatch(r"0x[0-9a-fA-F]{40}", text):
-        raise argparse.ArgumentTypeError(f"not a 20-byte 0x address: {text}")
-    return bytes.fromhex(text[2:])
-
-
-def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be >= 0")
-    return value
-
-
-MODES_HELP = """modes:
-  pacspace-verify BUNDLE.json [--rpc URL] ...
-      one proof bundle (section 4 of docs/PROTOCOL.md): 14 checks
-  pacspace-verify derive EXPORT.jsonl [--receipts KEPT.jsonl] [--checkpoint TOKEN]... [--rpc URL]
-                  [--contract 0x..] [--confirmations N] [--json] [--quiet]
-      a customer's balance from an export (section 6 of docs/PROTOCOL.md), every bundle checked, the chain
-      linked; with --receipts/--checkpoint, the export must hold every kept receipt and reach every checkpoint
-  pacspace-verify checkpoint TOKEN --export EXPORT.jsonl [--rpc URL] [--contract 0x..] [--json]
-      a checkpoint proofToken (section 5 of docs/PROTOCOL.md; TOKEN is 0x… or @file) against the customer's export
-  pacspace-verify evidence PACK.json [--rpc URL] [--contract 0x..] [--confirmations N] [--json]
-      a comparison's evidence pack (GET /v1/comparisons/{id}/evidence): arithmetic, coverage,
-      each disputed item against its proof bundle, every bundle checked, the resolution
-run "pacspace-verify MODE --help" (derive, checkpoint, evidence) for their options.
-exit status: 0 verified, 1 some check failed, 2 unusable input or an unreachable RPC."""
-
-
-def _add_chain_options(parser: argparse.ArgumentParser, what: str) -> None:
-    parser.add_argument(
-        "--rpc",
-        default=os.environ.get("PACSPACE_RPC_URL") or DEFAULT_RPC,
-        help="JSON-RPC URL of the anchor chain (env PACSPACE_RPC_URL, default %(default)s)",
-    )
-    parser.add_argument(
-        "--contract",
-        type=_parse_address,
-        default=None,
-        help=f"the anchor contract you trust; {what} must name it",
-    )
-    parser.add_argument("--confirmations", type=_non_negative, default=1, help="required confirmations (1)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("bundle", help="proof bundle JSON file, or - for stdin")
-    _add_chain_options(parser, "the bundle")
+    add_chain_options(parser, "the bundle")
     parser.add_argument(
         "--explorer",
         default=os.environ.get("PACSPACE_EXPLORER_URL") or None,
@@ -156,7 +111,7 @@ def build_derive_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("export", help="the export, JSON Lines (one proof bundle a line), or - for stdin")
-    _add_chain_options(parser, "every bundle")
+    add_chain_options(parser, "every bundle")
     parser.add_argument(
         "--receipts",
         metavar="KEPT",
@@ -183,45 +138,6 @@ def build_derive_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _chain(url: str) -> CachedChain:
-    return CachedChain(RpcChain(url))
-
-
-def _read_input(source: str, members: frozenset[str], what: str) -> tuple[object, list[str]] | None:
-    """The decoded JSON of ``source`` and its duplicate keys; None, after one line on stderr, when unusable."""
-    try:
-        raw, duplicates = load_bundle(source)
-        require_shape(raw, members, what, source)
-    except UnusableInput as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return None
-    return raw, duplicates
-
-
-def _reachable_chain(url: str) -> CachedChain | None:
-    """The cached chain source of ``url``; None, after one line on stderr, when nothing answers there."""
-    chain = _chain(url)
-    return None if _unreachable(chain) else chain
-
-
-def _unreachable(chain: ChainSource) -> bool:
-    """True (and the one-line message on stderr) when the RPC does not answer at all: there is
-    nothing to check against, exit status 2. An RPC that answers, even with an error, is
-    reachable: the checks that needed the answer report it."""
-    try:
-        chain.chain_id()
-    except OSError as exc:  # requests' ConnectionError and Timeout are OSErrors
-        print(f"error: RPC unreachable at {chain.url} ({type(exc).__name__})", file=sys.stderr)
-        return True
-    except Exception:
-        return False
-    return False
-
-
-def _contract_origin(pinned: bytes | None, source: str) -> str:
-    return "pinned by --contract" if pinned is not None else f"taken from the {source}; pin it with --contract"
-
-
 def main_derive(argv: list[str]) -> int:
     args = build_derive_parser().parse_args(argv)
     pinned: bytes | None = args.contract
@@ -233,7 +149,7 @@ def main_derive(argv: list[str]) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     asked = bool(watch.receipts or watch.checkpoints or args.receipts)
-    chain = _reachable_chain(args.rpc)
+    chain = reachable_chain(args.rpc)
     if chain is None:
         return 2
     checker = ExportChecker(chain, pinned, args.confirmations, on_delta=watch if asked else None)
@@ -272,7 +188,7 @@ def main_derive(argv: list[str]) -> int:
         print(json.dumps(report, indent=2, ensure_ascii=False))
         return 0 if ok else 1
     print(f"export: {args.export}")
-    print(f"contract: {hx_opt(contract)} ({_contract_origin(pinned, 'export')})")
+    print(f"contract: {hx_opt(contract)} ({contract_origin(pinned, 'export')})")
     print(f"rpc: {args.rpc}; confirmations required: {args.confirmations}")
     if checker.customer is not None:
         on_chain = f" on chain {checker.deployment[0]}" if checker.deployment else ""
@@ -301,7 +217,7 @@ def build_checkpoint_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("token", help="the proofToken, 0x-prefixed hex, or @FILE to read it from a file")
     parser.add_argument("--export", required=True, help="the customer's export, JSON Lines, or - for stdin")
-    _add_chain_options(parser, "the token and every bundle")
+    add_chain_options(parser, "the token and every bundle")
     parser.add_argument("--json", action="store_true", help="print a JSON report")
     parser.add_argument("--quiet", action="store_true", help="no progress bar on stderr (drawn only on a terminal)")
     return parser
@@ -315,7 +231,7 @@ def main_checkpoint(argv: list[str]) -> int:
     except UnusableInput as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    chain = _reachable_chain(args.rpc)
+    chain = reachable_chain(args.rpc)
     if chain is None:
         return 2
     token: Token | None = None
@@ -372,7 +288,7 @@ def main_checkpoint(argv: list[str]) -> int:
             f"(count {token.count}), opening {token.opening_balance}, net {token.net}, "
             f"closing {token.closing_balance}"
         )
-    print(f"contract: {hx_opt(contract_shown)} ({_contract_origin(pinned, 'token')})")
+    print(f"contract: {hx_opt(contract_shown)} ({contract_origin(pinned, 'token')})")
     print(f"rpc: {args.rpc}; confirmations required: {args.confirmations}")
     print(f"signer: {hx_opt(outcome.signer)}")
     print(f"countersigner: {hx(outcome.countersigner) if outcome.countersigner else 'not countersigned'}")
@@ -386,8 +302,8 @@ def main_checkpoint(argv: list[str]) -> int:
 
 def main_bundle(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    read = _read_input(args.bundle, BUNDLE_MEMBERS, "a proof bundle")
-    chain = None if read is None else _reachable_chain(args.rpc)
+    read = read_input(args.bundle, BUNDLE_MEMBERS, "a proof bundle")
+    chain = None if read is None else reachable_chain(args.rpc)
     if read is None or chain is None:
         return 2
     raw, duplicates = read
@@ -420,63 +336,3 @@ def main_bundle(argv: list[str]) -> int:
         print(f"{name}: {url}")
     print(summary_line(results))
     return 0 if ok else 1
-
-
-def build_evidence_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="pacspace-verify evidence",
-        description=(
-            "Verify a comparison's evidence pack (GET /v1/comparisons/{id}/evidence, pacspace.evidence.v1): "
-            "format, arithmetic (variance and counts), coverage (one bundle per disputed receipt), items (each "
-            "disputed item against its bundle), bundles (section 4's checks of docs/PROTOCOL.md, chain facts once per "
-            "batch) and "
-            "resolution (consistent with the tolerance)."
-        ),
-        epilog=MODES_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("pack", help="the evidence pack JSON file, or - for stdin")
-    _add_chain_options(parser, "every bundle")
-    parser.add_argument("--json", action="store_true", help="print a JSON report")
-    return parser
-
-
-def main_evidence(argv: list[str]) -> int:
-    args = build_evidence_parser().parse_args(argv)
-    read = _read_input(args.pack, PACK_MEMBERS, "an evidence pack")
-    chain = None if read is None else _reachable_chain(args.rpc)
-    if read is None or chain is None:
-        return 2
-    raw, duplicates = read
-    pinned: bytes | None = args.contract
-    pack = parse_pack(raw, duplicates)
-    outcome = run_evidence_checks(pack, chain, pinned, args.confirmations)
-    contract = pinned if pinned is not None else pack_contract(pack)
-    summary = evidence_summary(pack, outcome)
-    if args.json:
-        report: dict[str, Any] = {
-            "ok": outcome.ok,
-            "checks": [r.to_json() for r in outcome.results],
-            "comparison": pack.to_json(),
-            "bundleFailures": [f.to_json() for f in outcome.failures],
-            "bundleFailureCount": outcome.failure_count,
-            "contract": hx_opt(contract) if contract is not None else None,
-            "contractPinned": pinned is not None,
-            "rpc": args.rpc,
-            "summary": summary,
-        }
-        print(json.dumps(report, indent=2, ensure_ascii=False))
-        return 0 if outcome.ok else 1
-    print(f"evidence: {args.pack} ({pack.version or '?'})")
-    for line in pack_lines(pack):
-        print(line)
-    print(f"contract: {hx_opt(contract)} ({_contract_origin(pinned, 'bundles')})")
-    print(f"rpc: {args.rpc}; confirmations required: {args.confirmations}")
-    for r in outcome.results:
-        print(f"{'✓' if r.ok else '✗'} {r.name}: {r.detail}")
-    for failure in outcome.failures[:PRINTED_FAILURES]:
-        print(failure.describe())
-    if outcome.failure_count > PRINTED_FAILURES:
-        print(f"… and {outcome.failure_count - PRINTED_FAILURES} more bundle failure(s)")
-    print(summary)
-    return 0 if outcome.ok else 1

@@ -13,9 +13,8 @@ from dataclasses import dataclass, replace
 from typing import Any, TextIO
 
 from pacspace_verify.bundle import Bundle, bundle_index
+from pacspace_verify.cached_chain import CHAIN_CACHE_SIZE, CachedChain
 from pacspace_verify.chain import (
-    CHAIN_CACHE_SIZE,
-    CachedChain,
     ChainFacts,
     ChainSource,
     FetchError,
