@@ -26,6 +26,7 @@ from node.app import create_app
 from node.chain.client import AnchorClient, account_from_key, connect
 from node.dev.chain import ARTIFACT, DEV_ANCHORER_KEY, Anvil, deploy_dev_contract, free_port, start_anvil
 from node.dev.postgres import Postgres, start_postgres
+from node.services import Services
 from node.settings import Settings
 from node.store.db import Store
 from node.store.keys import create_api_key
@@ -144,6 +145,7 @@ class RunningNode:
     server: uvicorn.Server
     thread: threading.Thread
     db_url: str
+    services: Services  # the app's one copy (its state.services)
 
     def client(self, token: str | None = None) -> httpx.Client:
         return httpx.Client(
@@ -179,7 +181,8 @@ def start_node(deployment: Deployment, tmp_path: Path, db_url: str | None = None
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("node did not come up")
         time.sleep(0.01)
-    return RunningNode(f"http://127.0.0.1:{port}", token, server, thread, db_url)
+    services: Services = app.state.services
+    return RunningNode(f"http://127.0.0.1:{port}", token, server, thread, db_url, services)
 
 
 @pytest.fixture
