@@ -23,7 +23,15 @@ from node.store.batches import list_batches_in_status
 from node.store.db import Store
 from node.store.keys import ensure_tenant
 from node.store.migrate import upgrade
-from node.store.models import BatchRow, BatchStatus, BatchTreeRow, DeltaRow, WebhookDeliveryRow, WebhookEndpointRow
+from node.store.models import (
+    BatchRow,
+    BatchStatus,
+    BatchTreeRow,
+    DeltaRow,
+    RecordedDelta,
+    WebhookDeliveryRow,
+    WebhookEndpointRow,
+)
 from tests.conftest import BOTH_BACKENDS, Deployment, deploy_fresh
 
 pytestmark = BOTH_BACKENDS
@@ -44,7 +52,7 @@ def _setup(deployment: Deployment, db_url: str) -> tuple[Store, Recorder, Receip
     )
 
 
-def _record(recorder: Recorder, n: int, customer: str = "cust_1") -> list[DeltaRow]:
+def _record(recorder: Recorder, n: int, customer: str = "cust_1") -> list[RecordedDelta]:
     rows = []
     for i in range(n):
         request = validate_delta_request(

@@ -110,9 +110,9 @@ def test_async_callers_share_transactions_and_get_their_own_outcomes(recorder: R
         return await asyncio.gather(*calls, return_exceptions=True)
 
     results = asyncio.run(main())
-    assert all(created for row, created in results[:50])  # type: ignore[misc]
+    assert all(created for row, created in results[:50])
     assert isinstance(results[50], Conflict) and results[50].code == "reference_conflict"
-    assert [row.customer_index for row, _created in results[:50]] == list(range(50))  # type: ignore[misc]
+    assert [row.customer_index for row, _created in results[:50]] == list(range(50))
 
 
 @BOTH_BACKENDS
