@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -26,10 +26,15 @@ from node.app import create_app
 from node.chain.client import AnchorClient, account_from_key, connect
 from node.dev.chain import ARTIFACT, DEV_ANCHORER_KEY, Anvil, deploy_dev_contract, free_port, start_anvil
 from node.dev.postgres import Postgres, start_postgres
+from node.services import Services
 from node.settings import Settings
 from node.store.db import Store
 from node.store.keys import create_api_key
 from node.store.migrate import upgrade
+
+if TYPE_CHECKING:
+    from xdist.remote import Producer
+    from xdist.scheduler import LoadScopeScheduling
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -52,10 +57,10 @@ def anvil() -> Iterator[Anvil]:
 ONE_WORKER_MODULES = ("tests/integration/test_scale_out.py", "tests/integration/test_verifier_package.py")
 
 
-def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> LoadScopeScheduling:
     from xdist.scheduler import LoadScopeScheduling
 
-    class Scheduling(LoadScopeScheduling):  # type: ignore[misc]
+    class Scheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             module = nodeid.split("::", 1)[0]
             return module if module in ONE_WORKER_MODULES else nodeid
@@ -140,6 +145,7 @@ class RunningNode:
     server: uvicorn.Server
     thread: threading.Thread
     db_url: str
+    services: Services  # the app's one copy (its state.services)
 
     def client(self, token: str | None = None) -> httpx.Client:
         return httpx.Client(
@@ -175,7 +181,8 @@ def start_node(deployment: Deployment, tmp_path: Path, db_url: str | None = None
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("node did not come up")
         time.sleep(0.01)
-    return RunningNode(f"http://127.0.0.1:{port}", token, server, thread, db_url)
+    services: Services = app.state.services
+    return RunningNode(f"http://127.0.0.1:{port}", token, server, thread, db_url, services)
 
 
 @pytest.fixture

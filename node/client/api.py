@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Self
@@ -146,7 +146,9 @@ class BalanceApi(_Api):
         params = {"customerId": customer_id, "verify": "true" if verify else "false"}
         return Balance.from_json(self._client._json("GET", _path("balance", "derive"), params=params))
 
-    def export(self, customer_id: str, from_index: int = 0, to_index: int | None = None) -> Iterator[dict[str, Any]]:
+    def export(
+        self, customer_id: str, from_index: int = 0, to_index: int | None = None
+    ) -> Generator[dict[str, Any], None, None]:
         """Proof bundles of the customer's verified deltas in index order, streamed in constant memory.
 
         Lazy: the request is sent, and errors raised, at the first ``next()``. A stream broken part way

@@ -18,8 +18,8 @@ from typing import IO
 
 import httpx
 
-from node.dev.chain import port_open
-from tests.conftest import free_port, healthz_ok
+from node.dev.chain import free_port, port_open
+from tests.conftest import healthz_ok
 from tests.support import wait_until
 
 REPO = Path(__file__).resolve().parents[2]

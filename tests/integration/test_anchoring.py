@@ -16,15 +16,23 @@ from node.core.deltas import validate_delta_request
 from node.core.hashing import from_hex
 from node.core.signing import Signer
 from node.core.typed_data import Domain
-from node.dev.chain import DEV_ANCHORER_KEY, Anvil, start_anvil
+from node.dev.chain import DEV_ANCHORER_KEY, Anvil, free_port, start_anvil
 from node.ledger.receipts import ReceiptReader
 from node.ledger.recording import Recorder
 from node.store.batches import list_batches_in_status
 from node.store.db import Store
 from node.store.keys import ensure_tenant
 from node.store.migrate import upgrade
-from node.store.models import BatchRow, BatchStatus, BatchTreeRow, DeltaRow, WebhookDeliveryRow, WebhookEndpointRow
-from tests.conftest import BOTH_BACKENDS, Deployment, deploy_fresh, free_port
+from node.store.models import (
+    BatchRow,
+    BatchStatus,
+    BatchTreeRow,
+    DeltaRow,
+    StoredDelta,
+    WebhookDeliveryRow,
+    WebhookEndpointRow,
+)
+from tests.conftest import BOTH_BACKENDS, Deployment, deploy_fresh
 
 pytestmark = BOTH_BACKENDS
 
@@ -44,7 +52,7 @@ def _setup(deployment: Deployment, db_url: str) -> tuple[Store, Recorder, Receip
     )
 
 
-def _record(recorder: Recorder, n: int, customer: str = "cust_1") -> list[DeltaRow]:
+def _record(recorder: Recorder, n: int, customer: str = "cust_1") -> list[StoredDelta]:
     rows = []
     for i in range(n):
         request = validate_delta_request(

@@ -83,7 +83,7 @@ def test_record_then_anchored_then_verified_with_a_proof(node: RunningNode, depl
 def test_retry_returns_the_first_receipt_and_a_changed_payload_conflicts(node: RunningNode) -> None:
     with node.client() as client:
         first = client.post("/v1/balance/delta", json=EXAMPLE)
-        again = client.post("/v1/balance/delta", json=EXAMPLE, headers={"Idempotency-Key": EXAMPLE["referenceId"]})
+        again = client.post("/v1/balance/delta", json=EXAMPLE, headers={"Idempotency-Key": str(EXAMPLE["referenceId"])})
         changed = client.post("/v1/balance/delta", json={**EXAMPLE, "delta": -999})
     assert first.status_code == 201 and again.status_code == 200
     assert again.json()["receiptId"] == first.json()["receiptId"]
@@ -237,7 +237,7 @@ def test_enough_waiting_deltas_trigger_anchoring_before_the_interval(
     try:
         with slow.client() as client:
             # The start-up cycle has run: from now on only the trigger can anchor.
-            anchor = slow.server.config.app.state.services.anchor  # type: ignore[attr-defined]
+            anchor = slow.services.anchor
             wait_until(lambda: anchor.last_cycle_at is not None, "the start-up anchoring cycle never ran", 15)
             receipts = [
                 client.post("/v1/balance/delta", json={**EXAMPLE, "referenceId": f"t{i}"}).json() for i in range(5)

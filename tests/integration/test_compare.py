@@ -23,7 +23,7 @@ AMOUNTS = {"r0": 100, "r1": -30, "r2": 45, "r3": 7}
 def ledger(deployment: Deployment, tmp_path: Path) -> Iterator[tuple[RunningNode, httpx.Client]]:
     """Four verified deltas of customer c, and one still pending (r4)."""
     node = start_node(deployment, tmp_path, run_anchorer=False)
-    services = node.server.config.app.state.services  # type: ignore[attr-defined]
+    services = node.services
     client = node.client()
     for ref, amount in AMOUNTS.items():
         client.post("/v1/balance/delta", json={"customerId": "c", "delta": amount, "reason": "u", "referenceId": ref})
@@ -107,7 +107,7 @@ def test_within_tolerance_settles_on_the_record_with_an_anchored_entry(
     assert _compare(client, theirBalance=123).json()["resolution"] == "auto_settled"
     assert _compare(client, theirBalance=124).json()["resolution"] == "needs_evidence"
 
-    node.server.config.app.state.services.anchor.run_once()  # type: ignore[attr-defined]
+    node.services.anchor.run_once()
     proof = client.get(f"/v1/receipts/{settled['settlementReceiptId']}/proof")
     assert proof.status_code == 200 and proof.json()["typedData"]["message"]["delta"] == "3"
     # The customer's own balance is untouched by settlements (r4 is verified by now too).

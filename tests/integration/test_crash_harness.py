@@ -21,8 +21,8 @@ from pathlib import Path
 import httpx
 
 from node.core.hashing import from_hex
-from node.dev.chain import Anvil
-from tests.conftest import Deployment, create_key, deploy_fresh, free_port, healthz_ok, node_env, run_audit, serve
+from node.dev.chain import Anvil, free_port
+from tests.conftest import Deployment, create_key, deploy_fresh, healthz_ok, node_env, run_audit, serve
 
 ROUNDS = 6
 

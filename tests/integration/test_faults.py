@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from node.dev.chain import start_anvil
+from node.dev.chain import free_port, start_anvil
 from node.dev.postgres import start_postgres
-from tests.conftest import BOTH_BACKENDS, Deployment, RunningNode, deploy_fresh, free_port, start_node, wait_for_status
+from tests.conftest import BOTH_BACKENDS, Deployment, RunningNode, deploy_fresh, start_node, wait_for_status
 from tests.support import sql
 
 DELTA = {"customerId": "f", "delta": 9, "reason": "usage", "referenceId": "storm-1"}

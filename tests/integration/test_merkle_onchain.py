@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from functools import partial
 
 from node.core.merkle import MerkleTree, compute_leaf_hash
 from tests.conftest import Deployment
@@ -19,10 +20,10 @@ def test_every_proof_of_many_tree_sizes_verifies_through_the_contract(deployment
         chain.broadcast(raw)
         assert chain.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)["status"] == 1  # type: ignore[arg-type]
         for i, fp in enumerate(fingerprints):
-            args = {"start_index": start, "count": size, "root": tree.root, "proof": tree.proof(i)}
-            assert chain.verify_on_chain(log_index=start + i, fingerprint=fp, **args), (size, i)
+            verify = partial(chain.verify_on_chain, start_index=start, count=size, root=tree.root, proof=tree.proof(i))
+            assert verify(log_index=start + i, fingerprint=fp), (size, i)
             # The same proof for the neighbouring index, or another fingerprint, is refused.
-            assert not chain.verify_on_chain(log_index=start + i, fingerprint=bytes(32), **args)
+            assert not verify(log_index=start + i, fingerprint=bytes(32))
             if size > 1:
-                assert not chain.verify_on_chain(log_index=start + (i + 1) % size, fingerprint=fp, **args)
+                assert not verify(log_index=start + (i + 1) % size, fingerprint=fp)
         start += size

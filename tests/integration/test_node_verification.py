@@ -20,9 +20,9 @@ import httpx
 import pytest
 
 from node.chain.client import account_from_key
-from node.dev.chain import DEV_OWNER_KEY, Anvil
+from node.dev.chain import DEV_OWNER_KEY, Anvil, free_port
 from node.ledger.verification import CHECK_NAMES, NODE_RPC, verify_bundle
-from tests.conftest import Deployment, RunningNode, deploy_fresh, free_port, start_node, wait_for_status
+from tests.conftest import Deployment, RunningNode, deploy_fresh, start_node, wait_for_status
 from tests.integration.test_dashboard import sign_in
 from tests.support import BundleEdit, load_verifier, set_at, sql
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from node.dev.chain import Anvil
-from tests.conftest import REPO, Deployment, create_key, deploy_fresh, free_port, node_env, run_audit, serve
+from node.dev.chain import Anvil, free_port
+from tests.conftest import REPO, Deployment, create_key, deploy_fresh, node_env, run_audit, serve
 from tests.support import assert_one_receipt_per_reference, sql
 
 

@@ -22,7 +22,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Deployment, RunningNode, free_port, wait_for_status
+from node.dev.chain import free_port
+from tests.conftest import Deployment, RunningNode, wait_for_status
 from tests.integration.test_key_rotation import forge_with_revoked_key, record_rotate_revoke
 from tests.support import VERIFIER_DIR
 from tests.vectors.replay import ReplayServer

@@ -12,7 +12,7 @@ import pytest
 from sqlmodel import select
 from standardwebhooks import Webhook
 
-from node.core.webhooks import WebhookSignatureError, verify_pacspace_signature
+from node.core.webhooks import WebhookEvent, WebhookSignatureError, verify_pacspace_signature
 from node.store.db import Store
 from node.store.keys import ensure_tenant
 from node.store.migrate import upgrade
@@ -156,7 +156,7 @@ def test_aggregated_endpoint_gets_one_batch_verified(
         with node.client() as client:
             client.post("/v1/webhooks", json={"url": receiver.url, "events": ["delta.verified"], "aggregate": True})
             receipts = [client.post("/v1/balance/delta", json=_delta(f"agg{i}", amount=i + 1)).json() for i in range(5)]
-            node.server.config.app.state.services.anchor.run_once()  # type: ignore[attr-defined]
+            node.services.anchor.run_once()
             headers, body = receiver.wait_for(1)[0]
             # The cycle queued every event before run_once returned: once none is left to send,
             # nothing more can arrive.
@@ -209,7 +209,7 @@ def test_undeliverable_events_fail_after_three_days(hooked: RunningNode, receive
         enqueue(
             session,
             tenant="default",
-            event_type="webhook.test",
+            event_type=WebhookEvent.TEST,
             payloads=[({"message": "x"}, "k:default")],
             now=now[0],
             subscribed_as=("delta.verified",),

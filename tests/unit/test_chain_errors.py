@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from eth_abi import encode
+from eth_abi.abi import encode
 
 from node.chain.errors import ChainReverted
 from node.chain.reverts import DecodedRevert, decode_revert

@@ -30,7 +30,7 @@ from node.core.errors import (
 )
 
 
-def _all_subclasses(cls: type) -> list[type]:
+def _all_subclasses(cls: type[PacSpaceError]) -> list[type[PacSpaceError]]:
     return [c for sub in cls.__subclasses__() for c in (sub, *_all_subclasses(sub))]
 
 

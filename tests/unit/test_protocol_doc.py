@@ -12,7 +12,7 @@ from typing import Any
 
 from eth_account import Account
 from eth_account.messages import encode_typed_data
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 from node.core.canonical_json import canonicalize
 from node.core.checkpoints import (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,7 +71,8 @@ def test_the_request_hash_covers_every_client_supplied_field() -> None:
     base = DeltaRequest("cust", 5, "usage", "ref", '{"a":1}', "rcpt_x")
     for name in request_fields:
         value = getattr(base, name)
-        changed = dataclasses.replace(base, **{name: value + 1 if isinstance(value, int) else f"{value}x"})
+        change: dict[str, Any] = {name: value + 1 if isinstance(value, int) else f"{value}x"}  # int or str, by field
+        changed = dataclasses.replace(base, **change)
         assert changed.request_hash != base.request_hash, name
 
 

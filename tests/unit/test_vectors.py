@@ -74,7 +74,7 @@ def verifier_argv(vector: dict[str, Any], directory: Path, rpc: str) -> list[str
         return ["derive", str(path), "--quiet", *options]
     export = directory / "export.jsonl"
     export.write_text("".join(json.dumps(line) + "\n" for line in vector["export"]), encoding="utf-8")
-    token = vector.get("inputText", vector.get("input"))
+    token: str = vector["inputText"] if "inputText" in vector else vector["input"]
     return ["checkpoint", token, "--export", str(export), "--quiet", *options]
 
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from node.dev.chain import free_port
 from pacspace_verify.bundle import parse_bundle
 from pacspace_verify.chain import RpcChain, RpcError, fetch_chain_facts
-from tests.conftest import free_port
 
 
 class _Server(ThreadingHTTPServer):

@@ -53,6 +53,8 @@ from typing import Any
 
 from eth_abi.abi import encode
 from eth_account import Account
+from eth_account.types import TransactionDictType
+from eth_typing import HexStr
 
 from node.chain.client import AnchorClient, account_from_key, connect
 from node.core.hashing import from_hex
@@ -397,7 +399,9 @@ THEIR_A = [
 
 
 def deployment_tx(rpc: str) -> str:
-    return "0x" + bytes(connect(rpc).eth.get_block(1)["transactions"][0]).hex()
+    tx = connect(rpc).eth.get_block(1)["transactions"][0]
+    assert isinstance(tx, bytes)  # a hash: the block is fetched without full transactions
+    return "0x" + bytes(tx).hex()
 
 
 def record_v1(rpc: str, contract: str, work: Path) -> Recorded:
@@ -1294,7 +1298,12 @@ def revoke_anchorer(rpc: str, contract: str) -> None:
     owner = account_from_key(DEV_OWNER_KEY)
     anchorer = account_from_key(DEV_ANCHORER_KEY)
     data = selector("setAnchorer(address,bool)") + encode(["address", "bool"], [anchorer.address, False]).hex()
-    tx = {"to": w3.to_checksum_address(contract), "data": data, "from": owner.address, "gas": 100_000}
+    tx: TransactionDictType = {
+        "to": w3.to_checksum_address(contract),
+        "data": HexStr(data),
+        "from": owner.address,
+        "gas": 100_000,
+    }
     tx.update({"nonce": w3.eth.get_transaction_count(owner.address), "chainId": 31337})
     tx.update({"maxFeePerGas": 10**10, "maxPriorityFeePerGas": 10**9})
     signed = owner.sign_transaction(tx)
