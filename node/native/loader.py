@@ -4,7 +4,10 @@
 the native backend when its library is built from the current sources, else None, which means the
 pure-Python code (the same bytes, about 8x slower for a 1,000,000-leaf tree). It logs its choice once
 at INFO. ``PACSPACE_NATIVE=0`` forces pure Python, ``PACSPACE_NATIVE=1`` makes a missing library an
-error; ``PACSPACE_NATIVE_THREADS`` sets the threads per build (default: the CPUs, at most 8).
+error; ``PACSPACE_NATIVE_THREADS`` sets the threads per build (default: the CPUs, at most 8);
+``PACSPACE_NATIVE_LIBRARY`` loads another library file than node/native/_build/libpacspace_merkle.so
+(scripts/test-native-sanitized points it at the AddressSanitizer build, with the sanitizer's runtime
+preloaded: without it that library ends the process as it loads).
 
 Every C function is given the byte length of each buffer and refuses one that does not fit its
 count (PACSPACE_ERR_BUFFER, raised here as NativeBufferError) before it writes anything.
@@ -21,7 +24,7 @@ from array import array
 from pathlib import Path
 
 from node.core.merkle import MerkleBackend
-from node.native.build import LIBRARY, SOURCES, source_hash
+from node.native.build import FLAGS, LIBRARY, SANITIZE_FLAGS, SOURCES, source_hash
 
 ABI_VERSION = 2  # PACSPACE_NATIVE_ABI in merkle.c
 # The return codes in merkle.c (PACSPACE_OK and PACSPACE_ERR_*).
@@ -40,6 +43,12 @@ class NativeBufferError(RuntimeError):
     with it. Nothing was written. Never raised by this module's own calls, which size every buffer."""
 
 
+def configured_library() -> Path:
+    """The library file to load: ``PACSPACE_NATIVE_LIBRARY`` when set, else node/native/_build/libpacspace_merkle.so."""
+    configured = os.environ.get("PACSPACE_NATIVE_LIBRARY", "").strip()
+    return Path(configured) if configured else LIBRARY
+
+
 def _writable(buffer: bytearray | array[int], size: int) -> ctypes.Array[ctypes.c_char]:
     return (ctypes.c_char * size).from_buffer(buffer)
 
@@ -48,7 +57,7 @@ class NativeMerkle:
     """``MerkleBackend`` over the C library. Thread-safe: every call has its own buffers."""
 
     def __init__(self, library: Path | None = None, *, threads: int | None = None) -> None:
-        library = LIBRARY if library is None else library
+        library = configured_library() if library is None else library
         if not library.exists():
             raise NativeUnavailable(f"{library} is not built: run scripts/bootstrap (or python -m node.native.build)")
         try:
@@ -60,7 +69,11 @@ class NativeMerkle:
         if lib.pacspace_abi_version() != ABI_VERSION:
             raise NativeUnavailable(f"{library} has ABI {lib.pacspace_abi_version()}, expected {ABI_VERSION}")
         built_from = (lib.pacspace_source_hash() or b"").decode()
-        if all(source.exists() for source in SOURCES) and built_from != source_hash():
+        # The release build or the sanitized one (node/native/build.py), from the sources beside this file.
+        if all(source.exists() for source in SOURCES) and built_from not in (
+            source_hash(FLAGS),
+            source_hash(SANITIZE_FLAGS),
+        ):
             raise NativeUnavailable(f"{library} was built from other sources: run scripts/bootstrap to rebuild it")
         if array("I").itemsize != 4:
             raise NativeUnavailable("array('I') is not 32-bit on this platform")

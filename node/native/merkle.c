@@ -26,7 +26,8 @@
  *
  * Built by node/native/build.py (run by scripts/bootstrap; cc -O3 -fPIC -shared -pthread) into
  * node/native/_build/, loaded with ctypes by node/native/loader.py; ctypes releases the GIL for the
- * duration of each call.
+ * duration of each call. `python -m node.native.build --sanitize` builds a copy with AddressSanitizer
+ * and UBSan that scripts/test runs the native tests against.
  */
 #include <pthread.h>
 #include <stddef.h>
