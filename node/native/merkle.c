@@ -1,7 +1,8 @@
 /*
  * PacSpace node: a native accelerator for the OpenZeppelin StandardMerkleTree over
  * ["uint256", "bytes32"] leaves that node/core/merkle.py defines. The same bytes as the Python code
- * (tests/unit/test_merkle_native.py checks every function against it), only faster.
+ * (tests/unit/test_merkle_native.py checks every function against it; test_merkle_native_buffers.py
+ * beside it checks the buffer lengths), only faster.
  *
  *   leaf = keccak256(keccak256(abi.encode(uint256 startIndex + i, bytes32 fingerprint[i])))
  *   tree = 2n-1 nodes of 32 bytes; the leaves sorted ascending (equal hashes by value index, as
