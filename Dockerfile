@@ -20,7 +20,7 @@ RUN python -m node.native.build --force
 FROM python:3.11-slim
 RUN pip install --no-cache-dir uv==0.13.8
 WORKDIR /app
-COPY pyproject.toml uv.lock README.md ./
+COPY pyproject.toml uv.lock README.md hatch_build.py ./
 COPY verifier verifier
 COPY node node
 RUN uv sync --frozen --no-dev

@@ -1,11 +1,16 @@
-"""The native Merkle backend: node/native/merkle.c, built by scripts/bootstrap, loaded with ctypes.
+"""The native Merkle backend: node/native/merkle.c, built by node/native/build.py, loaded with ctypes.
 
 ``merkle_backend()`` is what the node hands to node.core.merkle (``MerkleTree.of(..., backend=...)``):
 the native backend when its library is built from the current sources, else None, which means the
 pure-Python code (the same bytes, about 8x slower for a 1,000,000-leaf tree). It logs its choice once
 at INFO. ``PACSPACE_NATIVE=0`` forces pure Python, ``PACSPACE_NATIVE=1`` makes a missing library an
-error; ``PACSPACE_NATIVE_THREADS`` sets the threads per build (default: the CPUs, at most 8).
+error; ``PACSPACE_NATIVE_THREADS`` sets the threads per build (default: the CPUs, at most 8);
+``PACSPACE_NATIVE_LIBRARY`` loads another library file than node/native/_build/libpacspace_merkle.so
+(scripts/test-native-sanitized points it at the AddressSanitizer build, with the sanitizer's runtime
+preloaded: without it that library ends the process as it loads).
 
+Every C function is given the byte length of each buffer and refuses one that does not fit its
+count (PACSPACE_ERR_BUFFER, raised here as NativeBufferError) before it writes anything.
 ctypes releases the GIL during each call, so a build does not stall the event loop's thread.
 """
 
@@ -19,9 +24,11 @@ from array import array
 from pathlib import Path
 
 from node.core.merkle import MerkleBackend
-from node.native.build import LIBRARY, SOURCES, source_hash
+from node.native.build import FLAGS, LIBRARY, SANITIZE_FLAGS, SOURCES, source_hash
 
-ABI_VERSION = 1  # PACSPACE_NATIVE_ABI in merkle.c
+ABI_VERSION = 2  # PACSPACE_NATIVE_ABI in merkle.c
+# The return codes in merkle.c (PACSPACE_OK and PACSPACE_ERR_*).
+OK, ERR_COUNT, ERR_MEMORY, ERR_BUFFER = 0, -1, -2, -3
 _SIMD = {0: "scalar", 1: "4-way portable", 2: "4-way AVX2"}
 
 log = logging.getLogger("pacspace.merkle")
@@ -29,6 +36,17 @@ log = logging.getLogger("pacspace.merkle")
 
 class NativeUnavailable(RuntimeError):
     """The library is not built, is stale, or cannot be loaded; the message says which and what to run."""
+
+
+class NativeBufferError(RuntimeError):
+    """A C function refused a buffer (PACSPACE_ERR_BUFFER): too short for its count, or a length that disagrees
+    with it. Nothing was written. Never raised by this module's own calls, which size every buffer."""
+
+
+def configured_library() -> Path:
+    """The library file to load: ``PACSPACE_NATIVE_LIBRARY`` when set, else node/native/_build/libpacspace_merkle.so."""
+    configured = os.environ.get("PACSPACE_NATIVE_LIBRARY", "").strip()
+    return Path(configured) if configured else LIBRARY
 
 
 def _writable(buffer: bytearray | array[int], size: int) -> ctypes.Array[ctypes.c_char]:
@@ -39,7 +57,7 @@ class NativeMerkle:
     """``MerkleBackend`` over the C library. Thread-safe: every call has its own buffers."""
 
     def __init__(self, library: Path | None = None, *, threads: int | None = None) -> None:
-        library = LIBRARY if library is None else library
+        library = configured_library() if library is None else library
         if not library.exists():
             raise NativeUnavailable(f"{library} is not built: run scripts/bootstrap (or python -m node.native.build)")
         try:
@@ -51,28 +69,37 @@ class NativeMerkle:
         if lib.pacspace_abi_version() != ABI_VERSION:
             raise NativeUnavailable(f"{library} has ABI {lib.pacspace_abi_version()}, expected {ABI_VERSION}")
         built_from = (lib.pacspace_source_hash() or b"").decode()
-        if all(source.exists() for source in SOURCES) and built_from != source_hash():
+        # The release build or the sanitized one (node/native/build.py), from the sources beside this file.
+        if all(source.exists() for source in SOURCES) and built_from not in (
+            source_hash(FLAGS),
+            source_hash(SANITIZE_FLAGS),
+        ):
             raise NativeUnavailable(f"{library} was built from other sources: run scripts/bootstrap to rebuild it")
         if array("I").itemsize != 4:
             raise NativeUnavailable("array('I') is not 32-bit on this platform")
-        size_t, ptr = ctypes.c_size_t, ctypes.c_void_p
-        lib.pacspace_keccak256.argtypes = [ctypes.c_char_p, size_t, ptr]
-        lib.pacspace_keccak256.restype = None
-        lib.pacspace_leaf_hashes.argtypes = [ctypes.c_char_p, ctypes.c_char_p, size_t, ptr, ctypes.c_int]
-        lib.pacspace_tree_from_leaves.argtypes = [ctypes.c_char_p, size_t, ptr, ptr, ctypes.c_int]
-        lib.pacspace_tree_from_values.argtypes = [ctypes.c_char_p, ctypes.c_char_p, size_t, ptr, ptr, ctypes.c_int]
-        for function in (lib.pacspace_leaf_hashes, lib.pacspace_tree_from_leaves, lib.pacspace_tree_from_values):
-            function.restype = ctypes.c_int
-        lib.pacspace_simd.restype = ctypes.c_int
-        lib.pacspace_set_simd.argtypes = [ctypes.c_int]
-        lib.pacspace_set_simd.restype = ctypes.c_int
-        self._lib = lib
+        size_t, ptr, c_int, data = ctypes.c_size_t, ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p
+        # Each buffer is followed by its length in bytes (merkle.c checks them); n is the count of leaves.
+        lib.pacspace_keccak256.argtypes = [data, size_t, ptr, size_t]
+        lib.pacspace_leaf_hashes.argtypes = [data, size_t, data, size_t, size_t, ptr, size_t, c_int]
+        lib.pacspace_tree_from_leaves.argtypes = [data, size_t, size_t, ptr, size_t, ptr, size_t, c_int]
+        lib.pacspace_tree_from_values.argtypes = [data, size_t, data, size_t, size_t, ptr, size_t, ptr, size_t, c_int]
+        for function in (
+            lib.pacspace_keccak256,
+            lib.pacspace_leaf_hashes,
+            lib.pacspace_tree_from_leaves,
+            lib.pacspace_tree_from_values,
+        ):
+            function.restype = c_int
+        lib.pacspace_simd.restype = c_int
+        lib.pacspace_set_simd.argtypes = [c_int]
+        lib.pacspace_set_simd.restype = c_int
+        self.lib = lib  # the ctypes handle with its signatures set (the tests call the C functions directly)
         self.library = library
         self.threads = max(1, threads if threads is not None else _default_threads())
 
     @property
     def simd(self) -> str:
-        return _SIMD.get(self._lib.pacspace_simd(), "?")
+        return _SIMD.get(self.lib.pacspace_simd(), "?")
 
     @property
     def name(self) -> str:
@@ -83,11 +110,11 @@ class NativeMerkle:
 
         Process-wide, for the tests that compare the levels; the library starts at the best.
         """
-        return int(self._lib.pacspace_set_simd(level))
+        return int(self.lib.pacspace_set_simd(level))
 
     def keccak256(self, data: bytes) -> bytes:
         out = bytearray(32)
-        self._lib.pacspace_keccak256(data, len(data), ctypes.addressof(_writable(out, 32)))
+        check_return(self.lib.pacspace_keccak256(data, len(data), ctypes.addressof(_writable(out, 32)), len(out)))
         return bytes(out)
 
     def leaf_hashes(self, start_index: int, fingerprints: bytes, count: int) -> bytes:
@@ -95,33 +122,34 @@ class NativeMerkle:
         _require(len(fingerprints) == 32 * count, "fingerprints must be count x 32 bytes")
         out = bytearray(32 * count)
         if count:
-            rc = self._lib.pacspace_leaf_hashes(
-                start_index.to_bytes(32, "big"), fingerprints, count, ctypes.addressof(_writable(out, len(out))),
-                self.threads,
+            rc = self.lib.pacspace_leaf_hashes(
+                start_index.to_bytes(32, "big"), 32, fingerprints, len(fingerprints), count,
+                ctypes.addressof(_writable(out, len(out))), len(out), self.threads,
             )  # fmt: skip
-            _check(rc)
+            check_return(rc)
         return bytes(out)
 
     def tree_from_leaves(self, leaves: bytes, count: int) -> tuple[bytes, array[int]]:
         """Requires ``count`` >= 1 leaf hashes of 32 bytes packed."""
         _require(count >= 1 and len(leaves) == 32 * count, "leaves must be count >= 1 x 32 bytes")
         nodes, tree_index = bytearray(32 * (2 * count - 1)), array("I", bytes(4 * count))
-        rc = self._lib.pacspace_tree_from_leaves(
-            leaves, count, ctypes.addressof(_writable(nodes, len(nodes))),
-            ctypes.addressof(_writable(tree_index, 4 * count)), self.threads,
+        rc = self.lib.pacspace_tree_from_leaves(
+            leaves, len(leaves), count, ctypes.addressof(_writable(nodes, len(nodes))), len(nodes),
+            ctypes.addressof(_writable(tree_index, 4 * count)), 4 * count, self.threads,
         )  # fmt: skip
-        _check(rc)
+        check_return(rc)
         return bytes(nodes), tree_index
 
     def tree_from_values(self, start_index: int, fingerprints: bytes, count: int) -> tuple[bytes, array[int]]:
         """Requires ``count`` >= 1 fingerprints of 32 bytes packed, and the index range as ``leaf_hashes``."""
         _require(count >= 1 and len(fingerprints) == 32 * count, "fingerprints must be count >= 1 x 32 bytes")
         nodes, tree_index = bytearray(32 * (2 * count - 1)), array("I", bytes(4 * count))
-        rc = self._lib.pacspace_tree_from_values(
-            start_index.to_bytes(32, "big"), fingerprints, count, ctypes.addressof(_writable(nodes, len(nodes))),
-            ctypes.addressof(_writable(tree_index, 4 * count)), self.threads,
+        rc = self.lib.pacspace_tree_from_values(
+            start_index.to_bytes(32, "big"), 32, fingerprints, len(fingerprints), count,
+            ctypes.addressof(_writable(nodes, len(nodes))), len(nodes),
+            ctypes.addressof(_writable(tree_index, 4 * count)), 4 * count, self.threads,
         )  # fmt: skip
-        _check(rc)
+        check_return(rc)
         return bytes(nodes), tree_index
 
 
@@ -130,11 +158,19 @@ def _require(condition: bool, message: str) -> None:
         raise ValueError(message)
 
 
-def _check(rc: int) -> None:
-    if rc == -2:
+def check_return(rc: int) -> None:
+    """Raises for a return code of merkle.c's entry points: NativeBufferError, MemoryError or ValueError."""
+    if rc == OK:
+        return
+    if rc == ERR_MEMORY:
         raise MemoryError("the native Merkle build could not allocate its buffers")
-    if rc != 0:
-        raise ValueError(f"the native Merkle build refused its input (code {rc}): at most 2**31 - 1 leaves")
+    if rc == ERR_BUFFER:
+        raise NativeBufferError(
+            "the native Merkle library refused a buffer that does not fit its count (nothing written)"
+        )
+    if rc == ERR_COUNT:
+        raise ValueError("the native Merkle build refused its count: at least 1 and at most 2**31 - 1 leaves")
+    raise RuntimeError(f"the native Merkle library returned an unknown code {rc}")
 
 
 def _default_threads() -> int:

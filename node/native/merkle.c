@@ -1,7 +1,8 @@
 /*
  * PacSpace node: a native accelerator for the OpenZeppelin StandardMerkleTree over
  * ["uint256", "bytes32"] leaves that node/core/merkle.py defines. The same bytes as the Python code
- * (tests/unit/test_merkle_native.py checks every function against it), only faster.
+ * (tests/unit/test_merkle_native.py checks every function against it; test_merkle_native_buffers.py
+ * beside it checks the buffer lengths), only faster.
  *
  *   leaf = keccak256(keccak256(abi.encode(uint256 startIndex + i, bytes32 fingerprint[i])))
  *   tree = 2n-1 nodes of 32 bytes; the leaves sorted ascending (equal hashes by value index, as
@@ -19,8 +20,15 @@
  * without -march=native and runs on any x86-64, or any other CPU with the portable copies). Work is
  * split over `threads` POSIX threads.
  *
- * Built by scripts/bootstrap (cc -O3 -fPIC -shared -pthread) into node/native/_build/, loaded with
- * ctypes by node/native/__init__.py; ctypes releases the GIL for the duration of each call.
+ * Every entry point takes the byte length of each buffer it is given and checks it before it reads
+ * or writes anything: a buffer too short for `n`, or an input whose length disagrees with `n`, is
+ * refused with PACSPACE_ERR_BUFFER and nothing is written (a longer output buffer is fine: only its
+ * first bytes are written). A NULL pointer must come with a length of 0.
+ *
+ * Built by node/native/build.py (run by scripts/bootstrap; cc -O3 -fPIC -shared -pthread) into
+ * node/native/_build/, loaded with ctypes by node/native/loader.py; ctypes releases the GIL for the
+ * duration of each call. `python -m node.native.build --sanitize` builds a copy with AddressSanitizer
+ * and UBSan that scripts/test runs the native tests against.
  */
 #include <pthread.h>
 #include <stddef.h>
@@ -28,8 +36,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* What node/native/__init__.py checks before it uses a library (with the source hash below). */
-#define PACSPACE_NATIVE_ABI 1
+/* What node/native/loader.py checks before it uses a library (with the source hash below).
+ * 2: every entry point takes its buffers' lengths; pacspace_keccak256 returns an int. */
+#define PACSPACE_NATIVE_ABI 2
+
+/* The entry points' return codes (node/native/loader.py maps each to a Python exception). */
+#define PACSPACE_OK 0
+#define PACSPACE_ERR_COUNT (-1)  /* n is 0 (for a tree) or 2^31 or more */
+#define PACSPACE_ERR_MEMORY (-2) /* a scratch buffer could not be allocated */
+#define PACSPACE_ERR_BUFFER (-3) /* a buffer is too short for n, or a length disagrees with n */
 
 /* ---- Keccak-f[1600] ----------------------------------------------------------------------- */
 
@@ -136,8 +151,24 @@ static void keccak256_32(const uint8_t *in, uint8_t out[32]) {
     squeeze32(s, out);
 }
 
-/* keccak256 of any input (the tests' known vectors; not on the hot path). */
-void pacspace_keccak256(const uint8_t *data, size_t len, uint8_t *out) {
+/* ---- buffer checks ------------------------------------------------------------------------- */
+
+/* A buffer of `len` bytes at `p` holds exactly `count` items of `size` bytes (NULL only when empty). */
+static int holds_exactly(const void *p, size_t len, size_t count, size_t size) {
+    if (p == NULL && len != 0) return 0;
+    return count <= SIZE_MAX / size && len == count * size;
+}
+
+/* A buffer of `len` bytes at `p` has room for `count` items of `size` bytes (NULL only when empty). */
+static int has_room(const void *p, size_t len, size_t count, size_t size) {
+    if (p == NULL && len != 0) return 0;
+    return count <= len / size;
+}
+
+/* keccak256 of `len` bytes at `data` into out[0, 32) (the tests' known vectors; not on the hot path).
+ * out_len >= 32, else PACSPACE_ERR_BUFFER. */
+int pacspace_keccak256(const uint8_t *data, size_t len, uint8_t *out, size_t out_len) {
+    if (!has_room(out, out_len, 1, 32) || (data == NULL && len != 0)) return PACSPACE_ERR_BUFFER;
     uint64_t s[25] = {0};
     uint8_t block[RATE];
     while (len >= RATE) {
@@ -153,6 +184,7 @@ void pacspace_keccak256(const uint8_t *data, size_t len, uint8_t *out) {
     for (int i = 0; i < RATE / 8; i++) s[i] ^= load64_le(block + 8 * i);
     keccak_f1600(s);
     squeeze32(s, out);
+    return PACSPACE_OK;
 }
 
 /* ---- four hashes at once ------------------------------------------------------------------- */
@@ -333,13 +365,28 @@ static void leaf_hashes(const hasher *h, const uint8_t *start_be, const uint8_t 
     parallel_for(leaves_range, &ctx, n, threads);
 }
 
+#define MAX_LEAVES 0x7fffffffU /* the most leaves: 2n - 1 tree positions fit tree_index's uint32_t */
+
+/* start_be is 32 bytes and fingerprints n x 32 bytes; out has room for n x 32. */
+static int check_values(const uint8_t *start_be, size_t start_len, const uint8_t *fingerprints,
+                        size_t fingerprints_len, size_t n, const uint8_t *out, size_t out_len) {
+    if (!holds_exactly(start_be, start_len, 1, 32) || !holds_exactly(fingerprints, fingerprints_len, n, 32) ||
+        !has_room(out, out_len, n, 32))
+        return PACSPACE_ERR_BUFFER;
+    return PACSPACE_OK;
+}
+
 /* out[32 i ..] = the leaf hash of (start + i, fingerprints[32 i ..]) for i < n.
- * Requires start + n - 1 < 2^256 (the caller checks) and n < 2^31. */
-int pacspace_leaf_hashes(const uint8_t *start_be, const uint8_t *fingerprints, size_t n, uint8_t *out, int threads) {
-    if (n > 0x7fffffffU) return -1;
+ * Requires start + n - 1 < 2^256 (the caller checks) and n < 2^31 (else PACSPACE_ERR_COUNT);
+ * start_len == 32, fingerprints_len == 32 n and out_len >= 32 n (else PACSPACE_ERR_BUFFER). */
+int pacspace_leaf_hashes(const uint8_t *start_be, size_t start_len, const uint8_t *fingerprints,
+                         size_t fingerprints_len, size_t n, uint8_t *out, size_t out_len, int threads) {
+    if (n > MAX_LEAVES) return PACSPACE_ERR_COUNT;
+    int rc = check_values(start_be, start_len, fingerprints, fingerprints_len, n, out, out_len);
+    if (rc != PACSPACE_OK) return rc;
     hasher h = current_hasher();
     leaf_hashes(&h, start_be, fingerprints, n, out, threads);
-    return 0;
+    return PACSPACE_OK;
 }
 
 /* ---- sorting the leaves -------------------------------------------------------------------- */
@@ -488,7 +535,7 @@ static int build_from_leaves(const hasher *h, const uint8_t *leaves, size_t n, u
     if (keys == NULL || tmp == NULL) {
         free(keys);
         free(tmp);
-        return -2;
+        return PACSPACE_ERR_MEMORY;
     }
     for (size_t i = 0; i < n; i++) {
         const uint8_t *leaf = leaves + 32 * i;
@@ -518,27 +565,47 @@ static int build_from_leaves(const hasher *h, const uint8_t *leaves, size_t n, u
         if (level_start == 0) break;
         level_start = (level_start - 1) / 2;
     }
-    return 0;
+    return PACSPACE_OK;
 }
 
-/* The tree of leaf hashes given in value order. 0 on success; -1 if n is 0 or 2^31 or more; -2 if
- * out of memory. */
-int pacspace_tree_from_leaves(const uint8_t *leaves, size_t n, uint8_t *nodes, uint32_t *tree_index, int threads) {
-    if (n == 0 || n > 0x7fffffffU) return -1;
+/* The outputs of a tree of n >= 1 leaves: nodes has room for 2n - 1 nodes of 32 bytes, tree_index for
+ * n uint32_t entries (tree_index_len is in bytes too). */
+static int check_tree_outputs(const uint8_t *nodes, size_t nodes_len, const uint32_t *tree_index,
+                              size_t tree_index_len, size_t n) {
+    if (!has_room(nodes, nodes_len, 2 * n - 1, 32) || !has_room(tree_index, tree_index_len, n, sizeof(uint32_t)))
+        return PACSPACE_ERR_BUFFER;
+    return PACSPACE_OK;
+}
+
+/* The tree of n leaf hashes (leaves_len == 32 n) given in value order, into nodes (nodes_len >=
+ * 32 (2n - 1)) and tree_index (tree_index_len >= 4 n). PACSPACE_OK, PACSPACE_ERR_COUNT if n is 0 or
+ * 2^31 or more, PACSPACE_ERR_BUFFER if a length does not fit n, PACSPACE_ERR_MEMORY if out of memory. */
+int pacspace_tree_from_leaves(const uint8_t *leaves, size_t leaves_len, size_t n, uint8_t *nodes, size_t nodes_len,
+                              uint32_t *tree_index, size_t tree_index_len, int threads) {
+    if (n == 0 || n > MAX_LEAVES) return PACSPACE_ERR_COUNT;
+    if (!holds_exactly(leaves, leaves_len, n, 32)) return PACSPACE_ERR_BUFFER;
+    int rc = check_tree_outputs(nodes, nodes_len, tree_index, tree_index_len, n);
+    if (rc != PACSPACE_OK) return rc;
     hasher h = current_hasher();
     return build_from_leaves(&h, leaves, n, nodes, tree_index, threads);
 }
 
 /* The tree of the values (start + i, fingerprints[i]): leaves hashed, sorted and built in one call.
- * Requires start + n - 1 < 2^256 (the caller checks). Returns as pacspace_tree_from_leaves. */
-int pacspace_tree_from_values(const uint8_t *start_be, const uint8_t *fingerprints, size_t n, uint8_t *nodes,
-                              uint32_t *tree_index, int threads) {
-    if (n == 0 || n > 0x7fffffffU) return -1;
+ * Requires start + n - 1 < 2^256 (the caller checks); start_len == 32 and fingerprints_len == 32 n, the
+ * outputs as pacspace_tree_from_leaves. Returns as pacspace_tree_from_leaves. */
+int pacspace_tree_from_values(const uint8_t *start_be, size_t start_len, const uint8_t *fingerprints,
+                              size_t fingerprints_len, size_t n, uint8_t *nodes, size_t nodes_len,
+                              uint32_t *tree_index, size_t tree_index_len, int threads) {
+    if (n == 0 || n > MAX_LEAVES) return PACSPACE_ERR_COUNT;
+    if (!holds_exactly(start_be, start_len, 1, 32) || !holds_exactly(fingerprints, fingerprints_len, n, 32))
+        return PACSPACE_ERR_BUFFER;
+    int rc = check_tree_outputs(nodes, nodes_len, tree_index, tree_index_len, n);
+    if (rc != PACSPACE_OK) return rc;
     hasher h = current_hasher();
     uint8_t *leaves = malloc(32 * n);
-    if (leaves == NULL) return -2;
+    if (leaves == NULL) return PACSPACE_ERR_MEMORY;
     leaf_hashes(&h, start_be, fingerprints, n, leaves, threads);
-    int rc = build_from_leaves(&h, leaves, n, nodes, tree_index, threads);
+    rc = build_from_leaves(&h, leaves, n, nodes, tree_index, threads);
     free(leaves);
     return rc;
 }

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from node.core.hashing import keccak256
 from node.core.merkle import MerkleTree, compute_leaf_hash, compute_leaf_hashes, proof_from_packed, verify_proof
 from node.native import loader
+from node.native.build import FLAGS, LIBRARY, SANITIZE_FLAGS, SANITIZED_LIBRARY, build, source_hash
 from node.native.loader import NativeMerkle, NativeUnavailable
 from tests.support import native_merkle
 
@@ -156,20 +158,44 @@ def test_equal_leaves_are_placed_as_pythons_stable_sort_places_them(simd: Native
 def test_a_missing_or_stale_library_is_refused(native: NativeMerkle, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(NativeUnavailable, match="not built"):
         NativeMerkle(native.library.parent / "missing.so")
-    monkeypatch.setattr(loader, "source_hash", lambda: "0123456789abcdef")
+    # the library in use (the release build, or the sanitized one under scripts/test-native-sanitized) is current
+    assert native.lib.pacspace_source_hash().decode() in (source_hash(FLAGS), source_hash(SANITIZE_FLAGS))
+    monkeypatch.setattr(loader, "source_hash", lambda flags: "0123456789abcdef")
     with pytest.raises(NativeUnavailable, match="other sources"):
         NativeMerkle(native.library)
 
 
+def test_release_and_sanitized_builds_have_their_own_hash_and_file() -> None:
+    assert source_hash(FLAGS) != source_hash(SANITIZE_FLAGS)
+    assert LIBRARY != SANITIZED_LIBRARY and LIBRARY.parent == SANITIZED_LIBRARY.parent
+
+
+def test_a_sanitized_library_is_up_to_date_by_the_hash_in_its_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It cannot be loaded without its runtime, so build.py reads the hash it was compiled with from the file."""
+    library = tmp_path / "libpacspace_merkle_asan.so"
+    library.write_bytes(b"\x7fELF..." + source_hash(SANITIZE_FLAGS).encode() + b"\0...")
+    assert build(library, sanitize=True) == 0
+    assert "up to date" in capsys.readouterr().err
+    library.write_bytes(b"\x7fELF..." + source_hash(FLAGS).encode() + b"\0...")  # the release build's hash: stale
+    monkeypatch.setattr("node.native.build.find_compiler", lambda: None)
+    assert build(library, sanitize=True) == 1
+    assert "needs a C compiler" in capsys.readouterr().err
+
+
 def test_backend_choice_follows_pacspace_native(native: NativeMerkle, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(loader, "LIBRARY", native.library)
+    monkeypatch.setenv("PACSPACE_NATIVE_LIBRARY", str(native.library))
     monkeypatch.setenv("PACSPACE_NATIVE", "0")
     assert loader._choose() is None
     monkeypatch.setenv("PACSPACE_NATIVE", "auto")
     chosen = loader._choose()
-    assert chosen is not None and chosen.name.startswith("native")
-    monkeypatch.setattr(loader, "LIBRARY", native.library.parent / "missing.so")
+    assert isinstance(chosen, NativeMerkle) and chosen.name.startswith("native")
+    assert chosen.library == native.library
+    monkeypatch.setenv("PACSPACE_NATIVE_LIBRARY", str(native.library.parent / "missing.so"))
     assert loader._choose() is None
     monkeypatch.setenv("PACSPACE_NATIVE", "1")
-    with pytest.raises(NativeUnavailable):
+    with pytest.raises(NativeUnavailable, match=r"missing\.so is not built"):
         loader._choose()
+    monkeypatch.delenv("PACSPACE_NATIVE_LIBRARY")
+    assert loader.configured_library() == LIBRARY
