@@ -2,7 +2,7 @@
 
 ``create_app`` stores the services once, as the app's ``state.services``; ``services_of`` is the one
 place that reads them, typed. Routes take ``ServicesDep`` or the alias of the one service they use; code
-that is not a route (middleware, ``node.api.hot``) calls ``services_of(scope)``. Every getter is
+that is not a route (middleware) calls ``services_of(scope)``. Every getter is
 ``async def``: FastAPI runs a plain ``def`` dependency in a worker thread, and these only pick an attribute.
 """
 

@@ -167,14 +167,16 @@ class Store:
         connection opened before it, and runs once more on a new one; a read has no side effect, so
         repeating it is safe. If that fails too, the error propagates (the API answers 503).
         """
-        for attempt in (1, 2):
-            try:
-                with self._read_engine.connect() as connection:
-                    return connection.execute(statement, params).first()
-            except DBAPIError as exc:
-                if attempt == 2 or not exc.connection_invalidated:
-                    raise
-        raise AssertionError("unreachable")
+        try:
+            return self._read(statement, params)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        return self._read(statement, params)  # once more, on a connection opened now
+
+    def _read(self, statement: Executable, params: dict[str, Any] | None) -> Sequence[Any] | None:
+        with self._read_engine.connect() as connection:
+            return connection.execute(statement, params).first()
 
     def lock_chains(self, session: Session, chains: Iterable[tuple[str, str]]) -> None:
         """Serialise writers of these (tenant, customerId) chains until the transaction ends.

@@ -28,7 +28,7 @@ from pacspace_verify.cli_common import (
     add_chain_options,
     contract_origin,
     reachable_chain,
-    read_input,
+    read_and_reach,
 )
 from pacspace_verify.cli_evidence import main_evidence
 from pacspace_verify.completeness import CompletenessWatch, read_checkpoints, read_kept_receipts
@@ -302,11 +302,10 @@ def main_checkpoint(argv: list[str]) -> int:
 
 def main_bundle(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    read = read_input(args.bundle, BUNDLE_MEMBERS, "a proof bundle")
-    chain = None if read is None else reachable_chain(args.rpc)
-    if read is None or chain is None:
+    opened = read_and_reach(args.bundle, BUNDLE_MEMBERS, "a proof bundle", args.rpc)
+    if opened is None:
         return 2
-    raw, duplicates = read
+    raw, duplicates, chain = opened
     pinned: bytes | None = args.contract
     b = parse_bundle(raw, duplicates)
     contract = pinned if pinned is not None else b.contract

@@ -95,3 +95,15 @@ def unreachable(chain: ChainSource) -> bool:
 
 def contract_origin(pinned: bytes | None, source: str) -> str:
     return "pinned by --contract" if pinned is not None else f"taken from the {source}; pin it with --contract"
+
+
+def read_and_reach(
+    source: str, members: frozenset[str], what: str, rpc: str
+) -> tuple[object, list[str], CachedChain] | None:
+    """The input of a mode and its chain: (decoded JSON, duplicate keys, chain), or None (exit status
+    2) after one line on stderr when the input is unusable or the RPC does not answer at all."""
+    read = read_input(source, members, what)
+    chain = None if read is None else reachable_chain(rpc)
+    if read is None or chain is None:
+        return None
+    return read[0], read[1], chain

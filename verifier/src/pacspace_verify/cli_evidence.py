@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from pacspace_verify.cli_common import MODES_HELP, add_chain_options, contract_origin, reachable_chain, read_input
+from pacspace_verify.cli_common import MODES_HELP, add_chain_options, contract_origin, read_and_reach
 from pacspace_verify.derive import PRINTED_FAILURES
 from pacspace_verify.evidence import evidence_summary, pack_contract, pack_lines, run_evidence_checks
 from pacspace_verify.evidence_pack import parse_pack
@@ -35,11 +35,10 @@ def build_evidence_parser() -> argparse.ArgumentParser:
 
 def main_evidence(argv: list[str]) -> int:
     args = build_evidence_parser().parse_args(argv)
-    read = read_input(args.pack, PACK_MEMBERS, "an evidence pack")
-    chain = None if read is None else reachable_chain(args.rpc)
-    if read is None or chain is None:
+    opened = read_and_reach(args.pack, PACK_MEMBERS, "an evidence pack", args.rpc)
+    if opened is None:
         return 2
-    raw, duplicates = read
+    raw, duplicates, chain = opened
     pinned: bytes | None = args.contract
     pack = parse_pack(raw, duplicates)
     outcome = run_evidence_checks(pack, chain, pinned, args.confirmations)
