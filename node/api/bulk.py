@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from node.api.auth import WriterDep
 from node.api.deps import ServicesDep
 from node.api.encoding import json_bytes
-from node.api.problems import error_body
+from node.api.problems import error_body, field_message
 from node.api.routes import ERRORS
 from node.api.schemas import DeltaCreate
 from node.core.deltas import DeltaRequest
@@ -75,15 +75,7 @@ def _validate_item(index: int, item: Any) -> DeltaRequest | InvalidInput:
     except ValidationError as exc:
         errors = []
         for err in exc.errors():
-            kind = err.get("type", "")
-            message = str(err.get("msg", "invalid"))
-            if kind in ("int_type", "int_parsing"):
-                message = "must be an integer (JSON number without fraction; strings, floats and booleans are refused)"
-            elif kind == "extra_forbidden":
-                message = "unknown field"
-            elif kind == "missing":
-                message = "is required"
-            errors.append(FieldError(_field(index, tuple(err.get("loc", ()))), message))
+            errors.append(FieldError(_field(index, tuple(err.get("loc", ()))), field_message(err)))
         return InvalidInput(f"deltas[{index}] is not valid", errors=errors)
     try:
         return body.to_request()
