@@ -26,7 +26,9 @@ SPEC_VERSION = "1.0"
 STRUCTURED = "application/cloudevents+json"
 BATCH = "application/cloudevents-batch+json"
 REFERENCE_MODES = ("source#id", "id")
-CLOUDEVENT_TYPES = frozenset({STRUCTURED, BATCH})  # besides application/json (binary mode, or either shape)
+# Media types the ingest paths take besides application/json (binary-mode data, or either shape); "" for
+# binary mode without a Content-Type, which the CloudEvents SDKs send when datacontenttype is not set.
+CLOUDEVENT_TYPES = frozenset({STRUCTURED, BATCH, ""})
 MAX_SAFE = 2**53 - 1
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _FIELD_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*")
