@@ -165,10 +165,13 @@ def _not_recorded(results: list[dict[str, Any]], batch: bool) -> Response | None
     for index, problem in failed:
         listed = problem["errors"] or [{"field": f"events[{index}]", "message": problem["detail"]}]
         errors += [FieldError(e["field"], e["message"]) for e in listed]
-    detail = (
-        f"{len(failed)} of {len(results)} events were not recorded; the others were, and sending the batch "
-        "again answers them with their first receipts"
-    )
+    if len(failed) == len(results):
+        detail = f"no event of the batch was recorded ({len(failed)} refused)"
+    else:
+        detail = (
+            f"{len(failed)} of {len(results)} events were not recorded; the others were, and sending the batch "
+            "again answers them with their first receipts"
+        )
     body = problem_body(status, "events_not_recorded", "Events not recorded", detail, errors[:MAX_LISTED_ERRORS], {})
     return Response(json_bytes(body), status_code=status, media_type=PROBLEM_MEDIA_TYPE)
 
