@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -160,3 +162,25 @@ def test_reading_the_three_modes() -> None:
         parse_body(b'{"id": 1, "id": 2}', STRUCTURED, {})
     with pytest.raises(InvalidInput):
         parse_body(one, BATCH, {})
+
+
+def test_the_readme_examples_map_as_the_readme_says() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    body = re.search(r"-d '(\{\"quantityField\".*?\})'", readme)
+    assert body, "the README's mapping example"
+    mapping = json.loads(body.group(1))
+    assert 'records delta -2500, reason "1250 gpt-4 tokens"' in readme
+    rules = IngestRules(
+        mappings={
+            "llm.tokens": check_mapping(
+                "llm.tokens", mapping["quantityField"], mapping["multiplier"], mapping["reasonTemplate"]
+            )
+        }
+    )
+    tokens = event(type="llm.tokens", subject="cust_12345", data={"model": "gpt-4", "usage": {"tokens": 1250}})
+    request = event_request(tokens, rules)
+    assert (request.delta, request.reason) == (-2500, "1250 gpt-4 tokens")
+    default = re.search(r"-d '(\{\"specversion\".*?\})'", readme, re.DOTALL)
+    assert default, "the README's event example"
+    example = event_request(json.loads(default.group(1)), DEFAULT)
+    assert (example.reference_id, example.delta, example.reason) == ("billing-gateway#evt_5f2b", -1000, "api_usage")
