@@ -66,7 +66,14 @@ def run(node: BenchNode, config: IngestConfig, *, label: str) -> list[Row]:
         }
 
     def delta(i: int) -> dict[str, object]:
-        return {"customerId": f"cust{i % customers}", "delta": i % 97 + 1, "reason": "usage", "referenceId": f"b{i}"}
+        # The same fields as the event's: its data beyond delta is metadata, so the delta carries that too.
+        return {
+            "customerId": f"cust{i % customers}",
+            "delta": i % 97 + 1,
+            "reason": "api_usage",
+            "referenceId": f"bench#d{i}",
+            "metadata": {"endpoint": "/v1/search"},
+        }
 
     def bulk_events() -> tuple[bytes, int]:
         body = json.dumps([event(next(counter)) for _ in range(config.bulk_size)], separators=(",", ":")).encode()

@@ -20,6 +20,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from node.api.auth import Principal, WriterDep
+from node.api.blocking import small_read
 from node.api.bulk import MAX_BULK_DELTAS, record_items
 from node.api.deps import ServicesDep
 from node.api.encoding import json_bytes
@@ -33,6 +34,7 @@ from node.services import Services
 router = APIRouter(prefix="/v1", tags=["events"])
 openmeter_router = APIRouter(prefix="/api/v1", tags=["events"])
 MAX_LISTED_ERRORS = 100
+SMALL_BODY = 16 * 1024  # bytes: one event, or a handful
 
 _EVENT = {
     "specversion": "1.0",
@@ -79,18 +81,22 @@ async def _items(
     request: Request, services: Services, principal: Principal
 ) -> tuple[list[DeltaRequest | InvalidInput], bool]:
     """The deltas the request's events stand for (a bad event of a batch is its item's 422), and whether it
-    was a batch. A single bad event raises. Parsed off the event loop: a batch is up to the bulk limit."""
+    was a batch. A single bad event raises. A batch (up to the bulk limit) is parsed off the event loop."""
     body = await request.body()
     headers = {name.lower(): value for name, value in request.headers.items()}
-    rules = await run_in_threadpool(services.ingest.rules, principal.tenant)
-
-    def parse() -> tuple[list[DeltaRequest | InvalidInput], bool]:
+    if len(body) <= SMALL_BODY:  # one event, or a handful: parsed here, as FastAPI parses a delta's body
         events, batch = parse_body(body, headers.get("content-type", ""), headers)
+    else:
+        events, batch = await run_in_threadpool(parse_body, body, headers.get("content-type", ""), headers)
+    if batch and not 1 <= len(events) <= MAX_BULK_DELTAS:
+        why = f"must hold 1 to {MAX_BULK_DELTAS} events, got {len(events)}"
+        raise InvalidInput("the batch is empty or too large", errors=[FieldError("body", why)])
+    types: set[str] = {t for e in events if isinstance(e, dict) and isinstance(t := e.get("type"), str)}
+    rules = await small_read(services.store, services.ingest.rules, principal.tenant, types or None)
+
+    def mapped() -> tuple[list[DeltaRequest | InvalidInput], bool]:
         if not batch:
             return [event_request(events[0], rules)], False
-        if not 1 <= len(events) <= MAX_BULK_DELTAS:
-            why = f"must hold 1 to {MAX_BULK_DELTAS} events, got {len(events)}"
-            raise InvalidInput("the batch is empty or too large", errors=[FieldError("body", why)])
         items: list[DeltaRequest | InvalidInput] = []
         for index, event in enumerate(events):
             try:
@@ -100,7 +106,7 @@ async def _items(
                 items.append(InvalidInput(f"events[{index}]: {exc.detail}", errors=fields))
         return items, True
 
-    return await run_in_threadpool(parse)
+    return mapped() if len(events) == 1 else await run_in_threadpool(mapped)
 
 
 @router.post(

@@ -1,7 +1,7 @@
 """The tenant's CloudEvents ingest rules: read for every ingest request, changed by the admin API and dashboard.
 
-Reading is one small query per request (a batch of 1,000 events reads them once), so every API replica sees a
-change at once; nothing is cached.
+Read for every request, nothing cached, so every API process applies a change at once: a single event costs one
+indexed statement (its type's mapping and the referenceId form), a batch reads the tenant's mappings once.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from node.store.comparisons import get_tenant
 from node.store.db import Store
 from node.store.event_mappings import EventMappingRow, get_mapping, list_mappings
 from node.store.event_mappings import delete_mapping as delete_row
+from node.store.event_rules import rules_for_type
 
 DEFAULT_REFERENCE_MODE = REFERENCE_MODES[0]
 
@@ -29,7 +30,15 @@ class IngestRulesService:
         self.store = store
         self.clock = clock
 
-    def rules(self, tenant: str) -> IngestRules:
+    def rules(self, tenant: str, event_types: set[str] | None = None) -> IngestRules:
+        """The tenant's rules: every mapping, or only those of ``event_types`` (one type: one statement)."""
+        if event_types is not None and len(event_types) == 1:
+            (event_type,) = event_types
+            mode, found = rules_for_type(self.store, tenant, event_type)
+            mappings = (
+                {} if found is None else {event_type: EventMapping(event_type, found[0], Decimal(found[1]), found[2])}
+            )
+            return IngestRules(mode or DEFAULT_REFERENCE_MODE, mappings)
         with self.store.session() as session:
             rows = list_mappings(session=session, tenant=tenant)
             row = get_tenant(session=session, tenant=tenant)
