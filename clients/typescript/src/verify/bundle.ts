@@ -54,6 +54,16 @@ export interface Bundle {
 const SIGNED = /^-?(0|[1-9][0-9]*)$/;
 const UNSIGNED = /^(0|[1-9][0-9]*)$/;
 
+const HEX_PATTERNS = new Map<number, [RegExp, RegExp]>();
+function hexPatterns(size: number): [RegExp, RegExp] {
+  let patterns = HEX_PATTERNS.get(size);
+  if (patterns === undefined) {
+    patterns = [new RegExp(`^0x[0-9a-f]{${2 * size}}$`), new RegExp(`^0x[0-9a-fA-F]{${2 * size}}$`)];
+    HEX_PATTERNS.set(size, patterns);
+  }
+  return patterns;
+}
+
 export class Reader {
   constructor(readonly problems: string[] = []) {}
 
@@ -75,9 +85,10 @@ export class Reader {
   }
 
   hexValue(value: JsonValue | undefined, path: string, size: number): Hex | undefined {
+    const [lower, anyCase] = hexPatterns(size);
+    if (typeof value === "string" && lower.test(value)) return value as Hex;
     const want = `0x + ${2 * size} lowercase hex digits (${size} bytes)`;
-    if (typeof value === "string" && new RegExp(`^0x[0-9a-f]{${2 * size}}$`).test(value)) return value as Hex;
-    if (typeof value === "string" && new RegExp(`^0x[0-9a-fA-F]{${2 * size}}$`).test(value)) {
+    if (typeof value === "string" && anyCase.test(value)) {
       this.fail(path, `must be lowercase hex, got ${value}`);
     } else {
       this.fail(path, `expected ${want}, got ${describe(value)}`);

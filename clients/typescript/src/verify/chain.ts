@@ -9,7 +9,7 @@ import { decodeAbiParameters, encodeFunctionData, parseAbi, toHex, type Hex } fr
 
 import { isObject, parseJson, stringifyJson, type JsonValue } from "../json.js";
 import type { Bundle } from "./bundle.js";
-import { batchCommitment, describe, proofHolds, ZERO32 } from "./protocol.js";
+import { batchCommitment, describe, foldProof, ZERO32 } from "./protocol.js";
 
 /** Nothing usable answered at the RPC URL (refused, timed out, an HTTP error status). */
 export class Unreachable extends Error {}
@@ -266,7 +266,7 @@ export class CachedChain implements ChainSource {
       stored === batchCommitment(root, count) &&
       start <= logIndex &&
       logIndex < start + count &&
-      proofHolds(root, logIndex, fingerprint, proof)
+      foldProof(logIndex, fingerprint, proof) === root
     );
   }
   transactionReceipt(txHash: Hex): Promise<TxReceipt | null> {
