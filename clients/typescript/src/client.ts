@@ -55,14 +55,7 @@ class BalanceApi {
   /** Up to 1,000 deltas in one request, each recorded independently; one outcome per item, in order. */
   async deltas(items: DeltaInput[]): Promise<BulkResult> {
     const data = object(await this.t.json("POST", path("balance", "deltas"), { body: { deltas: items.map(deltaBody) } }), "bulk response");
-    const results = (Array.isArray(data["results"]) ? data["results"] : []).map((raw) => {
-      const item = object(raw, "bulk result");
-      const status = Number(item["status"]);
-      if (item["receipt"] !== null && item["receipt"] !== undefined) return { status, receipt: toReceipt(item["receipt"]), error: null };
-      return { status, receipt: null, error: errorFromProblem(status, item["problem"]) };
-    });
-    if (results.length !== items.length) throw new InvalidResponseError(`${items.length} deltas sent, ${results.length} results received`);
-    return { results, created: Number(data["created"]), replayed: Number(data["replayed"]), failed: Number(data["failed"]) };
+    return bulkResult(data, items.length);
   }
 
   /** The balance from verified deltas (pending apart). `verify: true` replays the record against the chain. */
@@ -277,12 +270,87 @@ class WebhooksApi {
   }
 }
 
-/** A PacSpace node's API: `balance`, `receipts`, `checkpoints`, `webhooks`. */
+/** A CloudEvent as the node maps it (docs: README, "Usage as CloudEvents"); other attributes pass through. */
+export interface CloudEventInput {
+  specversion?: "1.0";
+  id: string;
+  source: string;
+  type: string;
+  /** The customer. */
+  subject: string;
+  time?: string;
+  datacontenttype?: "application/json";
+  data?: Record<string, unknown>;
+  [attribute: string]: unknown;
+}
+
+export interface EventMapping {
+  type: string;
+  quantityField: string;
+  multiplier: string;
+  reasonTemplate: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+class EventsApi {
+  constructor(private readonly t: Transport) {}
+
+  /**
+   * Record usage sent as CloudEvents: one event (its receipt; `created` false when the same `{source}#{id}`
+   * came before) or up to 1,000 (one outcome per event, in order). Safe to retry: an event is its own
+   * idempotency key.
+   */
+  async send(events: CloudEventInput): Promise<Receipt>;
+  async send(events: CloudEventInput[]): Promise<BulkResult>;
+  async send(events: CloudEventInput | CloudEventInput[]): Promise<Receipt | BulkResult> {
+    const withVersion = (e: CloudEventInput) => ({ specversion: "1.0", ...e }) as JsonObject;
+    if (!Array.isArray(events)) {
+      const response = await this.t.send("POST", path("events"), { body: withVersion(events), contentType: "application/cloudevents+json" });
+      return { ...toReceipt(parseJson(await response.text(), { integers: "auto" })), created: response.status === 201 };
+    }
+    const data = object(
+      await this.t.json("POST", path("events"), { body: events.map(withVersion), contentType: "application/cloudevents-batch+json" }),
+      "events response",
+    );
+    return bulkResult(data, events.length);
+  }
+
+  /** The tenant's mappings of event types to deltas, and its referenceId form (admin). */
+  async mappings(): Promise<{ referenceIdMode: "source#id" | "id"; mappings: EventMapping[] }> {
+    return object(await this.t.json("GET", path("events", "mappings")), "mappings") as unknown as { referenceIdMode: "source#id" | "id"; mappings: EventMapping[] };
+  }
+
+  /** Events of `type` become `data.<quantityField> × multiplier` credits, with a reason from the template (admin). */
+  async putMapping(type: string, mapping: { quantityField: string; multiplier: string | number; reasonTemplate?: string }): Promise<EventMapping> {
+    const body: JsonObject = { quantityField: mapping.quantityField, multiplier: String(mapping.multiplier) };
+    if (mapping.reasonTemplate !== undefined) body["reasonTemplate"] = mapping.reasonTemplate;
+    return object(await this.t.json("PUT", `/v1/events/mappings/${encodeURIComponent(type)}`, { body }), "mapping") as unknown as EventMapping;
+  }
+
+  async deleteMapping(type: string): Promise<void> {
+    await this.t.json("DELETE", `/v1/events/mappings/${encodeURIComponent(type)}`);
+  }
+}
+
+function bulkResult(data: JsonObject, sent: number): BulkResult {
+  const results = (Array.isArray(data["results"]) ? data["results"] : []).map((raw) => {
+    const item = object(raw, "bulk result");
+    const status = Number(item["status"]);
+    if (item["receipt"] !== null && item["receipt"] !== undefined) return { status, receipt: toReceipt(item["receipt"]), error: null };
+    return { status, receipt: null, error: errorFromProblem(status, item["problem"]) };
+  });
+  if (results.length !== sent) throw new InvalidResponseError(`${sent} items sent, ${results.length} results received`);
+  return { results, created: Number(data["created"]), replayed: Number(data["replayed"]), failed: Number(data["failed"]) };
+}
+
+/** A PacSpace node's API: `balance`, `receipts`, `checkpoints`, `webhooks`, `events`. */
 export class PacSpace {
   readonly balance: BalanceApi;
   readonly receipts: ReceiptsApi;
   readonly checkpoints: CheckpointsApi;
   readonly webhooks: WebhooksApi;
+  readonly events: EventsApi;
   private readonly transport: Transport;
 
   constructor(options: PacSpaceOptions) {
@@ -291,6 +359,7 @@ export class PacSpace {
     this.receipts = new ReceiptsApi(this.transport);
     this.checkpoints = new CheckpointsApi(this.transport);
     this.webhooks = new WebhooksApi(this.transport);
+    this.events = new EventsApi(this.transport);
   }
 
   /** The calling key: id, tenant, scopes, customer. */

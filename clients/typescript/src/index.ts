@@ -3,7 +3,7 @@
  * webhooks; and a second, independent verifier of receipts (`verifyBundle`, `pacspace-verify-js`).
  */
 
-export { PacSpace, type PacSpaceOptions, type ViemTypedDataSigner, type EthersTypedDataSigner } from "./client.js";
+export { PacSpace, type PacSpaceOptions, type ViemTypedDataSigner, type EthersTypedDataSigner, type CloudEventInput, type EventMapping } from "./client.js";
 export * from "./errors.js";
 export type * from "./models.js";
 export { constructEvent, type ConstructEventOptions, type HeaderBag, type WebhookEvent, DEFAULT_TOLERANCE_SECONDS } from "./webhooks.js";

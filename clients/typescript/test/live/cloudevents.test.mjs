@@ -66,3 +66,26 @@ test("OpenMeter's JavaScript client ingests through /api/v1/events; a retry reco
   assert.equal(balance.balance + balance.pendingBalance, -100n);
   assert.equal(balance.verifiedCount + balance.pendingCount, 3);
 });
+
+test("the SDK sends events and manages mappings: events.send, putMapping, mappings, deleteMapping", async () => {
+  const customerId = unique("cust");
+  const type = unique("sdk.tokens");
+  const one = { id: randomUUID(), source: "sdk", type: "api_usage", subject: customerId, data: { delta: -12, route: "/x" } };
+  const first = await client.events.send(one);
+  assert.equal(first.created, true);
+  assert.equal(first.delta, -12n);
+  assert.equal((await client.events.send(one)).receiptId, first.receiptId);
+  const mapping = await client.events.putMapping(type, { quantityField: "tokens", multiplier: -3, reasonTemplate: "{quantity} tokens" });
+  assert.equal(mapping.multiplier, "-3");
+  assert.ok((await client.events.mappings()).mappings.some((m) => m.type === type));
+  const batch = await client.events.send([
+    { id: randomUUID(), source: "sdk", type, subject: customerId, data: { tokens: 4 } },
+    { id: randomUUID(), source: "sdk", type, subject: customerId, data: { tokens: 0 } },
+  ]);
+  assert.deepEqual(batch.results.map((r) => r.status), [201, 422]);
+  assert.equal(batch.results[0].receipt.delta, -12n);
+  assert.equal(batch.results[0].receipt.reason, "4 tokens");
+  assert.equal(batch.results[1].error.errors[0].field, "events[1].data.tokens");
+  await client.events.deleteMapping(type);
+  assert.ok(!(await client.events.mappings()).mappings.some((m) => m.type === type));
+});
