@@ -115,7 +115,10 @@ async def _items(
     summary="Record usage sent as CloudEvents: one delta and receipt per event",
     openapi_extra=REQUEST_BODY,
     responses={
-        201: {"model": None, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Receipt"}}}},
+        201: {
+            "description": "one event, newly recorded: its receipt",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Receipt"}}},
+        },
         200: {
             "description": "a batch: one result per event (as POST /v1/balance/deltas); or an event sent again: "
             "its first receipt",
