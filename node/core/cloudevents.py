@@ -30,6 +30,7 @@ REFERENCE_MODES = ("source#id", "id")
 # binary mode without a Content-Type, which the CloudEvents SDKs send when datacontenttype is not set.
 CLOUDEVENT_TYPES = frozenset({STRUCTURED, BATCH, ""})
 MAX_SAFE = 2**53 - 1
+MAX_DATA_DEPTH = 32
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _FIELD_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*")
 _ATTRIBUTE = re.compile(r"[a-z0-9]{1,20}")  # CloudEvents attribute names
@@ -112,14 +113,16 @@ def _text(event: dict[str, Any], name: str, errors: list[FieldError], required: 
     return value
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: Any, depth: int = 0) -> Any:
     """Data as metadata, which is signed as canonical JSON of integers: other numbers keep their text."""
+    if depth > MAX_DATA_DEPTH:  # metadata allows 16 levels; stop well before the interpreter's own limit
+        raise InvalidInput("the event's data is nested too deeply", errors=[FieldError("data", "nested too deeply")])
     if isinstance(value, Decimal) or (isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_SAFE):
         return str(value)
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: _plain(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [_plain(v, depth + 1) for v in value]
     return value
 
 

@@ -184,3 +184,17 @@ def test_the_readme_examples_map_as_the_readme_says() -> None:
     assert default, "the README's event example"
     example = event_request(json.loads(default.group(1)), DEFAULT)
     assert (example.reference_id, example.delta, example.reason) == ("billing-gateway#evt_5f2b", -1000, "api_usage")
+
+
+def test_data_nested_beyond_any_metadata_is_a_422_not_a_crash() -> None:
+    deep: Any = {"delta": 1}
+    for _ in range(900):
+        deep = {"x": deep}
+    deep["delta"] = 5
+    events, _ = parse_body(json.dumps(event(data=deep)).encode(), STRUCTURED, {})
+    with pytest.raises(InvalidInput) as exc:
+        event_request(events[0], DEFAULT)
+    assert fields(exc) == ["data"]
+    mapping = IngestRules(mappings={"t": EventMapping("t", "delta", Decimal(1), "{data.x}")})
+    with pytest.raises(InvalidInput):
+        event_request(events[0] | {"type": "t"}, mapping)
