@@ -143,6 +143,23 @@ test("export streams every verified bundle; the TypeScript verifier derives the 
   assert.equal((await client.balance.derive(customerId)).balance, 120n);
 });
 
+test("an export stream broken part way is resumed after the last bundle received", async () => {
+  const customerId = unique("cust");
+  await recordVerified(customerId, [-1, -2, -3, -4, -5, -6]);
+  const through = await proxy(baseUrl, ["cut-body-in-half", "forward"]);
+  try {
+    const sdk = new PacSpace({ baseUrl: through.url, apiKey, backoffMs: 10 });
+    const indexes = [];
+    for await (const bundle of sdk.balance.export(customerId)) indexes.push(bundle.typedData.message.customerIndex);
+    assert.deepEqual(indexes, ["0", "1", "2", "3", "4", "5"], "every bundle once, in order");
+    assert.equal(through.seen.length, 2);
+    const resumedFrom = new URL(through.seen[1].url, baseUrl).searchParams.get("fromIndex");
+    assert.ok(Number(resumedFrom) > 0, `resumed from ${resumedFrom}`);
+  } finally {
+    await through.close();
+  }
+});
+
 test("compare matches the record by referenceId", async () => {
   const customerId = unique("cust");
   const receipts = await recordVerified(customerId, [-40, -2]);

@@ -18,6 +18,7 @@ export const unique = (prefix) => `${prefix}_${randomUUID().replace(/-/g, "").sl
 /**
  * A real HTTP proxy in front of the node whose `script` decides, per request, what happens:
  * "forward", "drop-after-forward" (the node acts, the client's connection is cut before the answer),
+ * "cut-body-in-half" (half of the answer's body arrives, then the connection is cut),
  * or {status, headers} (answered here, never forwarded). Every request's headers are kept.
  */
 export async function proxy(target, script) {
@@ -42,6 +43,14 @@ export async function proxy(target, script) {
           answer.on("end", () => {
             if (step === "drop-after-forward") {
               req.socket.destroy();
+              return;
+            }
+            if (step === "cut-body-in-half") {
+              // the first half of the body, then the connection dies: a stream broken part way
+              const whole = Buffer.concat(body);
+              const { "content-length": _length, ...headers } = answer.headers;
+              res.writeHead(answer.statusCode, headers);
+              res.write(whole.subarray(0, Math.floor(whole.length / 2)), () => setTimeout(() => req.socket.destroy(), 20));
               return;
             }
             res.writeHead(answer.statusCode, answer.headers);
