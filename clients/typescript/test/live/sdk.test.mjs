@@ -15,6 +15,7 @@ import {
   ConflictError,
   NotFoundError,
   PacSpace,
+  RateLimitedError,
   stringifyJson,
   ValidationError,
   verifyBundle,
@@ -123,6 +124,21 @@ test("503 and 429 are retried after Retry-After, with the same Idempotency-Key",
     const keys = new Set(through.seen.map((s) => s.headers["idempotency-key"]));
     assert.equal(through.seen.length, 3);
     assert.equal(keys.size, 1);
+  } finally {
+    await through.close();
+  }
+});
+
+test("a Retry-After too long to wait inside a call goes to the caller as RateLimitedError", async () => {
+  const through = await proxy(baseUrl, [{ status: 429, headers: { "Retry-After": "120" } }]);
+  try {
+    const sdk = new PacSpace({ baseUrl: through.url, apiKey, backoffMs: 10 });
+    await assert.rejects(sdk.me(), (e) => {
+      assert.ok(e instanceof RateLimitedError);
+      assert.equal(e.retryAfter, 120);
+      return true;
+    });
+    assert.equal(through.seen.length, 1, "not retried");
   } finally {
     await through.close();
   }
