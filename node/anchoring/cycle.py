@@ -298,7 +298,7 @@ def _await_mined(chain: AnchorClient, batch: BatchRow, policy: AnchorPolicy) -> 
                 raise AnchorStateMismatch(f"anchor transaction {to_hex(mined.tx_hash)} for batch {batch.id} reverted")
             return mined
         if not rebroadcast and batch.raw_tx is not None and not chain.is_known_transaction(batch.tx_hash):
-            chain.broadcast(batch.raw_tx)  # dropped from the mempool, or lost in a crash
+            chain.broadcast(batch.raw_tx, again=True)  # dropped from the mempool, or lost in a crash
             rebroadcast = True
         if time.monotonic() >= deadline:
             log.warning("anchor not mined yet", extra={"batch_id": batch.id, "tx_hash": to_hex(batch.tx_hash)})

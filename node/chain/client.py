@@ -22,7 +22,14 @@ from web3.types import FilterParams, Nonce, TxParams, Wei
 
 from node.chain import rpc
 from node.chain.abi import ANCHOR_ABI
-from node.chain.errors import ChainMismatch, ChainRejected, ChainReverted, ChainUnavailable, TransactionAlreadyKnown
+from node.chain.errors import (
+    ChainMismatch,
+    ChainRejected,
+    ChainReverted,
+    ChainUnavailable,
+    NonceTooLow,
+    TransactionAlreadyKnown,
+)
 from node.chain.fees import FeeMarket, offered_fees, read_market
 from node.chain.providers import FailoverProvider, ProviderPool
 from node.core.audit import SignerWindow
@@ -331,12 +338,16 @@ class AnchorClient:
         signed = self.account.sign_transaction(tx)
         return bytes(signed.hash), bytes(signed.raw_transaction)
 
-    def broadcast(self, raw_tx: bytes) -> None:
-        """Send a signed transaction; a node that already has it is not an error."""
+    def broadcast(self, raw_tx: bytes, *, again: bool = False) -> None:
+        """Send a signed transaction; a node that already has it is not an error. ``again``: a rebroadcast,
+        for which a used nonce means it (or its replacement) was mined meanwhile, which the caller reads."""
         try:
             rpc.call(lambda: self.w3.eth.send_raw_transaction(raw_tx))
         except TransactionAlreadyKnown:
             return
+        except NonceTooLow:
+            if not again:
+                raise
 
 
 def mined_from_receipt(receipt: Any, anchored_topic: bytes) -> MinedAnchor:

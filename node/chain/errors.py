@@ -80,3 +80,11 @@ class ChainRejected(ChainError):
 
     code = "chain_rejected"
     title = "The RPC refused the request"
+
+
+class NonceTooLow(ChainRejected):
+    """The RPC refused a transaction because its account already used that nonce (it, or another
+    transaction at the same nonce, is mined)."""
+
+    code = "nonce_too_low"
+    title = "Nonce already used"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from eth_typing import Hash32
 from web3 import Web3
 
 from node.chain import rpc
@@ -26,7 +27,7 @@ def read_market(w3: Web3) -> FeeMarket:
 
 def offered_fees(w3: Web3, tx_hash: bytes) -> FeeQuote | None:
     """The fees a sent transaction offers; None when the RPC does not know it."""
-    tx = rpc.lookup(lambda: w3.eth.get_transaction(tx_hash))  # type: ignore[arg-type]
+    tx = rpc.lookup(lambda: w3.eth.get_transaction(Hash32(tx_hash)))
     if tx is None:
         return None
     return FeeQuote(max_fee=int(tx.get("maxFeePerGas", 0)), priority=int(tx.get("maxPriorityFeePerGas", 0)))
