@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 
 from node.anchoring.cycle import AnchorPolicy, CycleReport, run_anchor_cycle
 from node.chain.client import AnchorClient
@@ -46,8 +47,10 @@ class Ledger:
             rows.append(self.recorder.record(tenant="default", request=request)[0])
         return rows
 
-    def cycle(self, chain: AnchorClient, policy: AnchorPolicy | None = None) -> CycleReport:
-        return run_anchor_cycle(self.store, chain, time.time, policy or AnchorPolicy())
+    def cycle(
+        self, chain: AnchorClient, policy: AnchorPolicy | None = None, clock: Callable[[], float] = time.time
+    ) -> CycleReport:
+        return run_anchor_cycle(self.store, chain, clock, policy or AnchorPolicy())
 
     def status(self, receipt_id: str) -> str:
         return str(self.reader.get(tenant="default", receipt_id=receipt_id)[0].status)

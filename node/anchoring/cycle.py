@@ -197,7 +197,7 @@ def _advance_open_batches(
                 return False
             _send(store, chain, batch, quote)
         if batch.status == BatchStatus.SENT:
-            mined = _await_mined(chain, batch, policy) or _recover_or_bump(store, chain, batch, policy, report)
+            mined = _await_mined(chain, batch, policy) or _recover_or_bump(store, chain, batch, policy, report, gate)
             if mined is None:
                 return False
             _mark_anchored(store, batch, mined, clock)
@@ -234,7 +234,10 @@ def _send(store: Store, chain: AnchorClient, batch: BatchRow, quote: FeeQuote | 
     )
     with store.writer() as session:
         _apply_tx(session, batch, tx_hash, nonce, raw_tx)
-    chain.broadcast(raw_tx)
+    if not chain.broadcast(raw_tx):
+        log.warning(
+            "anchor transaction refused below the base fee; it is sent again later", extra={"batch_id": batch.id}
+        )
     log.info(
         "anchor sent",
         extra={"batch_id": batch.id, "tx_hash": to_hex(tx_hash), "nonce": nonce},
@@ -242,7 +245,7 @@ def _send(store: Store, chain: AnchorClient, batch: BatchRow, quote: FeeQuote | 
 
 
 def _recover_or_bump(
-    store: Store, chain: AnchorClient, batch: BatchRow, policy: AnchorPolicy, report: CycleReport
+    store: Store, chain: AnchorClient, batch: BatchRow, policy: AnchorPolicy, report: CycleReport, gate: _SpendGate
 ) -> MinedAnchor | None:
     """Not mined in time. If another transaction of ours anchored the batch (an earlier fee level
     that got mined after all), use it; if ours is stuck in the mempool, replace it at the same
@@ -250,7 +253,10 @@ def _recover_or_bump(
     if chain.stored_commitment(batch.start_index) == compute_batch_commitment(batch.root, batch.count):
         return chain.find_anchor_transaction(root=batch.root)
     if batch.tx_hash is None or batch.tx_nonce is None or not chain.is_pending_transaction(batch.tx_hash):
-        return None  # mined meanwhile (next cycle reads it) or dropped (next cycle rebroadcasts it)
+        # Mined meanwhile (the next cycle reads it) or dropped, e.g. by a pool that evicts what the base
+        # fee outgrew (the next cycle sends it again); the market says whether that is a fee hold.
+        gate.quote()
+        return None
     fees = chain.quote_fees(policy.fees, replacing=batch.tx_hash)
     if fees is None:
         report.replacements_capped += 1

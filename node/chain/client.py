@@ -27,6 +27,7 @@ from node.chain.errors import (
     ChainRejected,
     ChainReverted,
     ChainUnavailable,
+    FeeBelowBaseFee,
     NonceTooLow,
     TransactionAlreadyKnown,
 )
@@ -338,16 +339,20 @@ class AnchorClient:
         signed = self.account.sign_transaction(tx)
         return bytes(signed.hash), bytes(signed.raw_transaction)
 
-    def broadcast(self, raw_tx: bytes, *, again: bool = False) -> None:
-        """Send a signed transaction; a node that already has it is not an error. ``again``: a rebroadcast,
-        for which a used nonce means it (or its replacement) was mined meanwhile, which the caller reads."""
+    def broadcast(self, raw_tx: bytes, *, again: bool = False) -> bool:
+        """Send a signed transaction; False (not an error) while its max fee is below the base fee: it is
+        stored and sent again as it is later. A node that already has it is not an error either; nor is,
+        for a rebroadcast (``again``), a used nonce: it (or its replacement) was mined meanwhile."""
         try:
             rpc.call(lambda: self.w3.eth.send_raw_transaction(raw_tx))
         except TransactionAlreadyKnown:
-            return
+            return True
+        except FeeBelowBaseFee:
+            return False
         except NonceTooLow:
             if not again:
                 raise
+        return True
 
 
 def mined_from_receipt(receipt: Any, anchored_topic: bytes) -> MinedAnchor:

@@ -88,3 +88,11 @@ class NonceTooLow(ChainRejected):
 
     code = "nonce_too_low"
     title = "Nonce already used"
+
+
+class FeeBelowBaseFee(ChainRejected):
+    """The RPC refused a transaction whose max fee is below the current base fee (it can be sent again,
+    as it is, once the base fee falls to it)."""
+
+    code = "fee_below_base_fee"
+    title = "Max fee below the base fee"
