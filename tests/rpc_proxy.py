@@ -8,12 +8,16 @@ It forwards every request unchanged until told to misbehave:
 - ``lie()``: a consistent alternative history: every block hash it hands out (blocks, receipts, logs)
   is a different one, and it maps those back when asked by hash.
 - ``l1_fee``: adds an OP Stack style ``l1Fee`` to every transaction receipt.
+- ``rewrite``: a function that may change a request's params before they go upstream (a signer that
+  signs something other than it was asked to).
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from collections import Counter
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -32,7 +36,9 @@ class RpcProxy:
         self.frozen_at: int | None = None
         self.lying = False
         self.l1_fee: int | None = None
+        self.rewrite: Callable[[str, list[Any]], list[Any]] | None = None
         self.requests = 0
+        self.methods: Counter[str] = Counter()
         self.lock = threading.Lock()
         self._http = httpx.Client(timeout=30)
         self._server: ThreadingHTTPServer | None = None
@@ -104,6 +110,10 @@ class RpcProxy:
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         method, params, request_id = request["method"], list(request.get("params") or []), request.get("id")
+        with self.lock:
+            self.methods[method] += 1
+        if self.rewrite is not None:
+            params = self.rewrite(method, params)
         if self.lying and method == "eth_getBlockByHash" and params:
             params[0] = _mask_hash(params[0])
         if self.frozen_at is not None:
