@@ -20,6 +20,7 @@ from node.anchoring.policy import HELD_BUDGET, HELD_FEES
 from node.chain.client import AnchorClient
 from node.chain.errors import ChainReverted, ChainUnavailable
 from node.chain.providers import DOWN, LAGGING
+from node.chain.remote_signers import RemoteSignerError
 from node.observability.metrics import NodeMetrics
 from node.store.db import Store
 from node.store.leader import Leadership, SoleLeadership
@@ -133,16 +134,16 @@ class AnchorService:
             self._recorded_since_cycle = 0
         try:
             report = run_anchor_cycle(self.store, self.chain, time.time, self.policy)
-        except ChainUnavailable as exc:
+        except (ChainUnavailable, RemoteSignerError) as exc:
             self.last_error = exc.detail
-            self._count_failure("chain_unavailable")
+            self._count_failure("chain_unavailable" if isinstance(exc, ChainUnavailable) else "signer_unavailable")
             self._failures += 1
             delay = min(MAX_BACKOFF_SECONDS, self.interval_seconds * 2 ** min(self._failures, 16))
             self.backoff_until = time.time() + delay
             if self.metrics is not None:
                 self.metrics.anchor_backoff.set(delay)
             log.warning(
-                "chain unavailable; deltas stay pending, backing off",
+                "chain or anchoring signer unavailable; deltas stay pending, backing off",
                 extra={"error": exc.detail, "retry_in_seconds": round(delay, 2), "failures": self._failures},
             )
             return None

@@ -45,7 +45,7 @@ class NodeMetrics:
         )
         self.cycle_failures = Counter(
             "pacspace_anchor_cycle_failures",
-            "Anchoring cycles that failed, by reason (chain_unavailable, error)",
+            "Anchoring cycles that failed, by reason (chain_unavailable, signer_unavailable, error)",
             ["reason"],
             registry=self.registry,
         )
