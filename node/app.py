@@ -27,7 +27,7 @@ from node.api.routes import router
 from node.api.webhook_routes import router as webhook_router
 from node.chain.client import AnchorClient, TransactionSigner
 from node.chain.errors import ChainUnavailable
-from node.chain.providers import connect_pool
+from node.chain.providers import connect_configured
 from node.chain.remote_signers import RemoteTransactionSigner, RemoteTypedDataSigner
 from node.checkpoints.service import Checkpoints
 from node.compare.service import Comparisons
@@ -63,10 +63,7 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
     )
     ensure_current(store)
     signer = _receipt_signer(settings)
-    w3 = connect_pool(
-        settings.rpc_endpoints(), max_lag_blocks=settings.rpc_max_lag_blocks, timeout=settings.rpc_timeout_seconds
-    )
-    chain = AnchorClient(w3, settings.contract_address, _anchor_account(settings))
+    chain = AnchorClient(connect_configured(settings), settings.contract_address, _anchor_account(settings))
     chain.check_identity(expected_chain_id=settings.chain_id, receipt_signer=signer.address)
     rule = settings.finality_rule()
     # The contract decides the protocol: a v1 contract keeps getting v1 receipts, a v2 contract v2.

@@ -116,7 +116,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
     """Check the whole database against the chain; exit 1 on any finding."""
     import json
 
-    from node.chain.client import AnchorClient, connect
+    from node.chain.client import AnchorClient
+    from node.chain.providers import connect_configured
     from node.core.hashing import from_hex
     from node.core.protocol import protocol_for_contract
     from node.core.typed_data import Domain
@@ -126,7 +127,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from node.store.migrate import ensure_current
 
     settings = Settings()
-    chain = AnchorClient(connect(settings.rpc_url), settings.contract_address)  # read-only: no key needed
+    chain = AnchorClient(connect_configured(settings), settings.contract_address)  # read-only: no key needed
     chain.check_identity(expected_chain_id=settings.chain_id)
     store = Store(settings.database_url)
     ensure_current(store)

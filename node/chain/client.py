@@ -166,6 +166,12 @@ class AnchorClient:
     def head_block_number(self) -> int:
         return int(rpc.call(lambda: self.w3.eth.block_number))
 
+    def rpc_url(self) -> str:
+        """The URL reads go to now (with several providers, the preferred one); never for display."""
+        if self.pool is not None:
+            return self.pool.primary_url()
+        return str(getattr(self.w3.provider, "endpoint_uri", ""))
+
     def refresh_providers(self) -> None:
         """Ask every configured provider for its head, so lagging and dead ones are skipped (one provider: nothing)."""
         if self.pool is not None and len(self.pool) > 1:

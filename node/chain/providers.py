@@ -25,6 +25,8 @@ from web3 import Web3
 from web3.providers.base import JSONBaseProvider
 from web3.types import RPCEndpoint, RPCResponse
 
+from node.settings import Settings
+
 log = logging.getLogger("pacspace.rpc")
 
 # What a provider that cannot serve a request raises: requests' errors (connection, timeout, HTTP status)
@@ -154,6 +156,10 @@ class ProviderPool:
         """The provider reads go to first right now."""
         return self.ordered()[0]
 
+    def primary_url(self) -> str:
+        """The full URL of that provider (credentials included: for a request, never for display)."""
+        return str(self.primary().http.endpoint_uri)
+
     # --- state -----------------------------------------------------------------------------------
 
     def refresh(self) -> int | None:
@@ -262,3 +268,10 @@ class FailoverProvider(JSONBaseProvider):
 def connect_pool(urls: Sequence[str], *, max_lag_blocks: int = 5, timeout: float = 10.0) -> Web3:
     """A Web3 whose every request goes through a ProviderPool over ``urls`` (``w3.provider.pool``)."""
     return Web3(FailoverProvider(ProviderPool(urls, max_lag_blocks=max_lag_blocks, timeout=timeout)))
+
+
+def connect_configured(settings: Settings) -> Web3:
+    """A Web3 over the node's configured providers (PACSPACE_RPC_URLS, else PACSPACE_RPC_URL)."""
+    return connect_pool(
+        settings.rpc_endpoints(), max_lag_blocks=settings.rpc_max_lag_blocks, timeout=settings.rpc_timeout_seconds
+    )
