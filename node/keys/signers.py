@@ -145,6 +145,9 @@ def cmd_anchorer(args: argparse.Namespace) -> int:
 def _own_signer(settings: Settings) -> bytes:
     from node.core.signing import Signer
 
+    remote = settings.remote_signer("receipt_signer")
+    if remote is not None and remote[1] is not None:
+        return from_hex(remote[1], length=20)  # held by an external signer: its configured address
     return Signer(settings.receipt_signer_private_key()).address
 
 
