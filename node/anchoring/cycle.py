@@ -30,7 +30,8 @@ from sqlmodel import Session
 
 from node.anchoring.policy import HELD_BUDGET, HELD_FEES, AnchorPolicy, CycleReport
 from node.anchoring.settle import confirm, emit_batch_event, still_canonical, watch_verified
-from node.chain.client import AnchorClient, MinedAnchor
+from node.chain.client import AnchorClient
+from node.chain.receipts import MinedAnchor
 from node.core.errors import PacSpaceError
 from node.core.fees import FeeQuote, price_first
 from node.core.finality import FinalityMode
