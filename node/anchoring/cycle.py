@@ -75,7 +75,7 @@ def run_anchor_cycle(
     report = CycleReport()
     chain.refresh_providers()
     report.finalized_block = chain.finalized_block_number()
-    watch_verified(store, chain, report.finalized_block, clock, report)
+    watch_verified(store, chain, report.finalized_block, clock, report, policy.quorum)
     gate = _SpendGate(store, chain, policy, report, clock)
     if not _advance_open_batches(store, chain, clock, policy, report, gate):
         return report

@@ -43,21 +43,38 @@ def still_canonical(store: Store, chain: AnchorClient, batch: BatchRow, clock: C
 
 
 def watch_verified(
-    store: Store, chain: AnchorClient, finalized: int | None, clock: Callable[[], float], report: CycleReport
+    store: Store,
+    chain: AnchorClient,
+    finalized: int | None,
+    clock: Callable[[], float],
+    report: CycleReport,
+    quorum: int = 1,
 ) -> None:
     """Un-verify verified batches whose block a reorg took away while it was above the finalized block.
 
     Newest first, stopping at the first still canonical: its ancestors, the older watched batches'
-    blocks among them (each was canonical when last checked), cannot have changed under it.
+    blocks among them (each was canonical when last checked), cannot have changed under it. A batch
+    the quorum of providers confirmed is un-verified only if fewer than ``quorum`` still place its
+    transaction in its block: one provider alone cannot undo what several confirmed.
     """
     if finalized is None:
         return  # the RPC serves no finalized tag: confirmations are all there is
     with store.session() as session:
         watched = list(verified_batches_above(session=session, block_number=finalized))
     for batch in watched:
-        assert batch.block_number is not None
+        assert batch.block_number is not None and batch.tx_hash is not None
         if chain.block_hash_at(batch.block_number) == batch.block_hash:
             return
+        if quorum > 1:
+            reports = provider_reports(chain, batch.tx_hash, with_finalized=False)
+            still = [r.provider for r in reports if r.block_hash == batch.block_hash]
+            if len(still) >= quorum:
+                report.disagreeing = tuple(r.provider for r in reports if r.block_hash != batch.block_hash)
+                log.warning(
+                    "one provider reports a verified batch's block gone, but the quorum still has it",
+                    extra={"batch_id": batch.id, "still_confirming": still},
+                )
+                return
         _back_to_sent(store, batch, clock)
         report.reorged += 1
         log.warning(

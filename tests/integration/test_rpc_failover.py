@@ -191,3 +191,20 @@ def test_healthz_and_metrics_show_each_provider_with_its_url_redacted(
     logged = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
     for text in (str(health), metrics, logged):
         assert secret_dead not in text and secret_live not in text and "token=x" not in text
+
+
+def test_one_lying_provider_cannot_undo_a_verified_batch(
+    deployment: Deployment, ledger: Ledger, proxies: list[RpcProxy]
+) -> None:
+    """A verified batch above the finalized block is watched for reorgs; the first provider then claims
+    its block is gone, but two others still have it: the batch stays verified."""
+    liar, second = proxies
+    chain = _client(deployment, [liar.url, second.url, deployment.rpc_url])
+    rows = ledger.record(2)
+    assert ledger.cycle(chain, AnchorPolicy(quorum=2)).batches_verified == 1
+
+    liar.lie()
+    report = ledger.cycle(chain, AnchorPolicy(quorum=2))
+
+    assert report.reorged == 0 and report.disagreeing == ("rpc1",)
+    assert ledger.status(rows[0].receipt_id) == DeltaStatus.VERIFIED
