@@ -8,6 +8,7 @@ It forwards every request unchanged until told to misbehave:
 - ``lie()``: a consistent alternative history: every block hash it hands out (blocks, receipts, logs)
   is a different one, and it maps those back when asked by hash.
 - ``l1_fee``: adds an OP Stack style ``l1Fee`` to every transaction receipt.
+- ``batches = False``: answers a JSON-RPC batch with HTTP 400, as a server without batch support may.
 - ``rewrite``: a function that may change a request's params before they go upstream (a signer that
   signs something other than it was asked to).
 """
@@ -37,6 +38,7 @@ class RpcProxy:
         self.lying = False
         self.l1_fee: int | None = None
         self.rewrite: Callable[[str, list[Any]], list[Any]] | None = None
+        self.batches = True
         self.requests = 0
         self.methods: Counter[str] = Counter()
         self.lock = threading.Lock()
@@ -84,6 +86,11 @@ class RpcProxy:
                 body = json.loads(self.rfile.read(int(self.headers["content-length"])))
                 with proxy.lock:
                     proxy.requests += 1
+                if isinstance(body, list) and not proxy.batches:
+                    self.send_response(400)
+                    self.send_header("content-length", "0")
+                    self.end_headers()
+                    return
                 answer = [proxy.handle(item) for item in body] if isinstance(body, list) else proxy.handle(body)
                 data = json.dumps(answer).encode()
                 self.send_response(200)

@@ -52,6 +52,10 @@ class RemoteSignerError(PacSpaceError):
     title = "Signer unavailable"
 
 
+class RemoteSignerRefused(RemoteSignerError):
+    """The external signer answered with a JSON-RPC error (it is reachable, and said no)."""
+
+
 @dataclass(frozen=True)
 class SignedTx:
     hash: bytes
@@ -96,10 +100,14 @@ class _JsonRpc:
         body = [
             {"jsonrpc": "2.0", "id": i, "method": method, "params": p} for i, p in zip(ids, params_list, strict=True)
         ]
-        reply = self._post(body)
-        if not isinstance(reply, list):  # a signer without batch support answers one error object
-            self.batches_supported = False
-            return [self.call(method, params) for params in params_list]
+        try:
+            reply = self._post(body)
+        except RemoteSignerError:
+            reply = None  # an HTTP error for a batch: perhaps a signer that takes none
+        if not isinstance(reply, list):  # or one that answers a batch with one error object
+            results = [self.call(method, params) for params in params_list]
+            self.batches_supported = False  # one at a time worked: keep to it
+            return results
         by_id = {item.get("id"): item for item in reply if isinstance(item, dict)}
         return [self._result(method, by_id.get(i)) for i in ids]
 
@@ -109,7 +117,7 @@ class _JsonRpc:
         error = reply.get("error")
         if error is not None:
             message = error.get("message") if isinstance(error, dict) else str(error)
-            raise RemoteSignerError(f"the external signer at {self.shown} refused {method}: {message}")
+            raise RemoteSignerRefused(f"the external signer at {self.shown} refused {method}: {message}")
         if "result" not in reply:
             raise RemoteSignerError(f"the external signer at {self.shown} gave no result for {method}")
         return reply["result"]
@@ -190,10 +198,8 @@ class RemoteTransactionSigner:
         """Refuse at start when the signer lists its accounts and ``address`` is not among them."""
         try:
             accounts = self._rpc.call("eth_accounts", [])
-        except RemoteSignerError as exc:
-            if "refused" in exc.detail:
-                return  # eth_accounts not offered: the first transaction will tell
-            raise
+        except RemoteSignerRefused:
+            return  # eth_accounts not offered: the first transaction will tell
         if isinstance(accounts, list) and self.address.lower() not in {str(a).lower() for a in accounts}:
             raise RemoteSignerError(f"the external signer at {self._rpc.shown} does not hold {self.address}")
 

@@ -9,12 +9,14 @@ is down makes recording answer 503 with nothing stored, and a retry then records
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from eth_account import Account
+from eth_account.messages import encode_typed_data
 from eth_account.typed_transactions.typed_transaction import TypedTransaction
 from hexbytes import HexBytes
 from web3 import Web3
@@ -22,8 +24,8 @@ from web3 import Web3
 from node.chain.client import AnchorClient, connect
 from node.chain.errors import ChainMismatch
 from node.chain.remote_signers import RemoteSignerError, RemoteTransactionSigner, RemoteTypedDataSigner
-from node.core.hashing import from_hex
-from node.core.signing import recover_signer
+from node.core.hashing import from_hex, keccak256
+from node.core.signing import Signer, recover_signer
 from node.dev.chain import DEV_ANCHORER_KEY
 from tests.conftest import Deployment, start_node, wait_for_status
 from tests.rpc_proxy import RpcProxy
@@ -106,6 +108,33 @@ def test_a_signer_that_signs_with_another_key_is_refused(deployment: Deployment,
     signer = RemoteTypedDataSigner(signer_proxy.url, from_hex(ANVIL_ACCOUNT_1.lower(), length=20))
     with pytest.raises(RemoteSignerError, match="does not recover to"):
         signer.check()
+
+
+def test_a_signer_without_batches_is_asked_one_request_at_a_time(
+    deployment: Deployment, signer_proxy: RpcProxy
+) -> None:
+    signer_proxy.batches = False
+    remote = RemoteTypedDataSigner(signer_proxy.url, from_hex(ANVIL_ACCOUNT_1.lower(), length=20))
+    local = Signer(from_hex(DEV_ANCHORER_KEY, length=32))
+    typed = [_check_typed_data(i) for i in range(3)]
+    requests = [(digest, partial(lambda t: t, data)) for digest, data in typed]
+    assert remote.sign_typed(requests) == local.sign_typed(requests)
+    assert not remote._rpc.batches_supported and signer_proxy.methods["eth_signTypedData_v4"] == 3
+
+
+def _check_typed_data(i: int) -> tuple[bytes, dict[str, Any]]:
+    """A small EIP-712 message and its digest (eth-account computes it)."""
+    data: dict[str, Any] = {
+        "types": {
+            "EIP712Domain": [{"name": "name", "type": "string"}],
+            "Note": [{"name": "n", "type": "uint256"}],
+        },
+        "primaryType": "Note",
+        "domain": {"name": "test"},
+        "message": {"n": i},
+    }
+    message = encode_typed_data(full_message=data)
+    return keccak256(b"\x19" + message.version + message.header + message.body), data
 
 
 def test_a_signer_that_returns_another_transaction_is_refused(deployment: Deployment, signer_proxy: RpcProxy) -> None:
