@@ -80,7 +80,11 @@ def run_anchor_cycle(
     if not _advance_open_batches(store, chain, clock, policy, report, gate):
         return report
     while not _has_in_flight(store):
-        if not _has_waiting(store) or gate.quote() is None:
+        if not _has_waiting(store):
+            break
+        if report.batches_prepared:  # fees and the day's spending, again for each further batch
+            gate = _SpendGate(store, chain, policy, report, clock)
+        if gate.quote() is None:
             break
         batch = _prepare_batch(store, chain, clock, policy)
         if batch is None:
@@ -92,8 +96,8 @@ def run_anchor_cycle(
 
 
 class _SpendGate:
-    """The fees for the cycle's next anchor transaction, or None while the fee cap or the day's budget
-    says wait (``report.held`` names which). Read from the chain once per cycle."""
+    """The fees for the next anchor transaction, or None while the fee cap or the day's budget says
+    wait (``report.held`` names which). Read from the chain once, when first asked."""
 
     def __init__(
         self, store: Store, chain: AnchorClient, policy: AnchorPolicy, report: CycleReport, clock: Callable[[], float]
