@@ -21,6 +21,7 @@ from node.chain.client import AnchorClient
 from node.chain.errors import ChainReverted, ChainUnavailable
 from node.chain.providers import DOWN, LAGGING
 from node.chain.remote_signers import RemoteSignerError
+from node.core.finality import FinalityMode
 from node.observability.metrics import NodeMetrics
 from node.store.db import Store
 from node.store.leader import Leadership, SoleLeadership
@@ -200,6 +201,13 @@ class AnchorService:
                 {
                     "code": "replacement_capped",
                     "detail": "a stuck anchor transaction waits: replacing it would pass the fee cap",
+                }
+            )
+        if report is not None and self.policy.finality == FinalityMode.FINALIZED and report.finalized_block is None:
+            found.append(
+                {
+                    "code": "finalized_tag_not_served",
+                    "detail": "PACSPACE_FINALITY is finalized but the RPC serves no finalized block: nothing verifies",
                 }
             )
         if report is not None and report.waiting in ("quorum", "providers_disagree"):
