@@ -4,6 +4,7 @@ than the confirmation depth that takes a verified batch away while it is above t
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlmodel import select
@@ -13,8 +14,10 @@ from node.anchoring.cycle import AnchorPolicy
 from node.core.finality import FinalityMode
 from node.store.balances import get_customer_balance
 from node.store.models import BatchRow, BatchStatus, DeltaStatus, WebhookDeliveryRow, WebhookEndpointRow
-from tests.conftest import BOTH_EVMS, Deployment
+from tests.conftest import BOTH_EVMS, Deployment, start_node, wait_for_status
 from tests.ledger_support import Ledger
+from tests.rpc_proxy import RpcProxy
+from tests.support import wait_until
 
 # How far each implementation's ``finalized`` block trails its head (what made Anvil-only tests pass).
 FINALIZED_LAG = {"anvil": 64, "hardhat": 0}
@@ -133,3 +136,26 @@ def test_a_verified_batch_below_the_finalized_block_is_no_longer_watched(
     monkeypatch.setattr(chain, "block_hash_at", counting)
     assert ledger.cycle(chain, AnchorPolicy()).reorged == 0
     assert calls == [], "a finalized batch costs no RPC call per cycle"
+
+
+def test_the_finalized_rule_on_an_rpc_without_the_tag_warns_and_verifies_nothing(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    proxy = RpcProxy(deployment.rpc_url)
+    proxy.rewrite = lambda method, params: ["bogus", *params[1:]] if params[:1] == ["finalized"] else params
+    node = start_node(deployment, tmp_path, rpc_url=proxy.url, finality="finalized")
+    try:
+        with node.client() as client:
+            receipt = client.post(
+                "/v1/balance/delta", json={"customerId": "c", "delta": 1, "reason": "u", "referenceId": "no-tag"}
+            ).json()
+            wait_for_status(client, receipt["receiptId"], "anchored")
+            health = wait_until(
+                lambda: (h := client.get("/healthz").json())["warnings"] and h, "the missing tag is reported"
+            )
+            assert client.get(f"/v1/receipts/{receipt['receiptId']}").json()["status"] == "anchored"
+    finally:
+        node.stop()
+        proxy.close()
+    assert [w["code"] for w in health["warnings"]] == ["finalized_tag_not_served"]
+    assert health["finality"]["rule"] == "finalized" and health["finality"]["finalizedBlock"] is None
