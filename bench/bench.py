@@ -42,11 +42,12 @@ SECTIONS = ("ingest", "tree", "gas", "e2e", "record", "events", "verifiers")
 SIZES = {
     "full": {"seconds": 5.0, "repeats": 3, "tree": [10_000, 100_000, 1_000_000], "oz_max": 100_000, "tree_repeats": 3,
              "gas": [1, 10, 100, 1000, 10_000], "e2e": 40, "record": 1_000_000, "verifier": 100_000,
-             "verifiers": 20_000},
+             "verifiers": 20_000, "recorded": 1_000_000},
     "quick": {"seconds": 2.0, "repeats": 1, "tree": [10_000, 100_000], "oz_max": 10_000, "tree_repeats": 1,
-              "gas": [1, 10, 100, 1000], "e2e": 10, "record": 20_000, "verifier": 5_000, "verifiers": 5_000},
+              "gas": [1, 10, 100, 1000], "e2e": 10, "record": 20_000, "verifier": 5_000, "verifiers": 5_000,
+              "recorded": 0},
     "smoke": {"seconds": 0.3, "repeats": 1, "tree": [1000], "oz_max": 1000, "tree_repeats": 1,
-              "gas": [1, 10], "e2e": 2, "record": 2000, "verifier": 200, "verifiers": 200},
+              "gas": [1, 10], "e2e": 2, "record": 2000, "verifier": 200, "verifiers": 200, "recorded": 0},
 }  # fmt: skip
 
 
@@ -84,6 +85,18 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 (one flat list 
     parser.add_argument("--gas-price-gwei", type=float, default=1.0, help="for the USD cost per delta")
     parser.add_argument("--eth-usd", type=float, default=3000.0, help="for the USD cost per delta")
     parser.add_argument("--record-deltas", type=int, help="deltas stored for the record section")
+    parser.add_argument(
+        "--recorded",
+        type=int,
+        help="deltas already recorded (1,000 customers, anchored) when the SQLite ingest section starts "
+        "(default 1,000,000; 0 with --quick)",
+    )
+    parser.add_argument(
+        "--record-cache",
+        type=Path,
+        default=Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pacspace-bench",
+        help="where the pre-recorded database is built once and kept (default ~/.cache/pacspace-bench)",
+    )
     parser.add_argument("--workdir", type=Path, help="keep databases and exports here")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
     # For before/after pairs: serve an older checkout of the node with the same harness.
@@ -119,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 (one flat list 
         targets = [("SQLite" if args.database_url is None else "given database", args.database_url)]
         if args.postgres_url:
             targets.append(("PostgreSQL", args.postgres_url))
+        recorded = args.recorded if args.recorded is not None else int(_number(sizes["recorded"]))
         for label, url in targets:
             node = start_node(
                 database_url=url,
@@ -126,8 +140,12 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 (one flat list 
                 workdir=workdir,
                 node_repo=args.node_repo,
                 workers=args.workers,
+                record=recorded if url is None else 0,
+                record_cache=args.record_cache,
             )
             shape = f"{args.processes} process(es)" + (f" x {args.workers} workers" if args.workers > 1 else "")
+            if url is None and recorded:
+                shape += f", {recorded:,} deltas recorded before"
             try:
                 rows += ingest.run(node, config, label=f"{label}, {shape}")
             finally:

@@ -19,6 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from benchkit import prefill  # noqa: E402
 from node.dev.chain import (  # noqa: E402
     DEV_ANCHORER_KEY,
     Anvil,
@@ -142,18 +143,35 @@ def start_node(
     tenant: str = "bench",
     node_repo: Path | None = None,
     workers: int = 1,
+    record: int = 0,
+    record_cache: Path | None = None,
 ) -> BenchNode:
     """Node processes on ``database_url`` (default: a new SQLite file), on a new Anvil and contract unless
     given. The node owns what it starts: ``stop()`` stops the given Anvil too. ``node_repo`` serves the
     node from another checkout (to measure a before/after pair with the same harness). ``workers`` > 1
-    runs each process as ``serve --workers N``: N processes accepting on its one port."""
+    runs each process as ``serve --workers N``: N processes accepting on its one port. ``record`` > 0 starts
+    the node on a new SQLite file that already holds that many anchored deltas (benchkit.prefill), built
+    once into ``record_cache``."""
     if anvil is None:
         anvil = start_anvil(port=free_port(), block_time=block_time)
     if contract is None:
         contract = deploy_dev_contract(anvil.rpc_url)
     if database_url is None:
         work = workdir or Path(tempfile.mkdtemp(prefix="pacspace-bench-"))
+        work.mkdir(parents=True, exist_ok=True)
         database_url = f"sqlite:///{work / 'bench.db'}"
+        if record:
+            cached = prefill.cached_record(
+                record_cache or work / "record-cache",
+                deltas=record,
+                customers=1000,
+                tenant=tenant,
+                chain_id=31337,
+                contract=contract,
+            )
+            prefill.prepare(cached, work / "bench.db", rpc_url=anvil.rpc_url, contract=contract)
+    elif record:
+        raise ValueError("a pre-recorded database is built on SQLite only; leave database_url unset")
     token = make_key(database_url, tenant)
     node = BenchNode(anvil, contract, database_url, token, [free_port() for _ in range(processes)])
     base_env = {
