@@ -84,7 +84,8 @@ def test_concurrent_callers_build_gap_free_chains_and_every_acknowledged_delta_i
             total += int(row.amount)
             assert int(row.running_total) == total
             first = answered[row.receipt_id]
-            assert (first.fingerprint, first.customer_index, first.amount) == (
+            assert (first.id, first.fingerprint, first.customer_index, first.amount) == (
+                row.id,
                 row.fingerprint,
                 row.customer_index,
                 row.amount,
