@@ -7,8 +7,8 @@ one validated, chained, fingerprinted and signed with the node's own functions (
 anchored batches of 10,000 with their stored Merkle trees and the customers' verified balances,
 exactly the rows the recorder and the anchoring job leave behind.
 
-Building 1,000,000 takes a few minutes, so the file is built once per (size, chain id, contract address)
-into a cache directory and copied for each run. A fresh Anvil deploys the dev contract at the same
+Building 1,000,000 takes a few minutes, so the file is built once per (size, chain id, contract address,
+schema revision) into a cache directory and copied for each run. A fresh Anvil deploys the dev contract at the same
 address every time (same deployer, nonce 0), so the cached fingerprints stay valid; each run then
 anchors the cached batches on its own chain (one transaction per batch) before the node starts.
 """
@@ -35,7 +35,7 @@ from node.dev.chain import DEV_ANCHORER_KEY
 from node.native.loader import merkle_backend
 from node.store.db import Store
 from node.store.keys import ensure_tenant
-from node.store.migrate import upgrade
+from node.store.migrate import head_revision, upgrade
 from node.store.models import DELTA_COLUMNS
 
 BATCH = 10_000
@@ -46,7 +46,8 @@ _INSERTED = tuple(name for name in DELTA_COLUMNS if name != "id")
 def cached_record(cache: Path, *, deltas: int, customers: int, tenant: str, chain_id: int, contract: str) -> Path:
     """The cached SQLite file of ``deltas`` recorded deltas for this domain, built first if missing."""
     cache.mkdir(parents=True, exist_ok=True)
-    path = cache / f"record-{deltas}-{customers}-{tenant}-{chain_id}-{contract.lower()}.db"
+    # The schema revision is part of the name: a node refuses a database at another revision.
+    path = cache / f"record-{deltas}-{customers}-{tenant}-{chain_id}-{contract.lower()}-schema{head_revision()}.db"
     if not path.exists():
         partial = path.with_suffix(".partial")
         partial.unlink(missing_ok=True)
