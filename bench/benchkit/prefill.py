@@ -145,6 +145,8 @@ def _batch_rows(
 
 def prepare(cached: Path, target: Path, *, rpc_url: str, contract: str) -> None:
     """Copy the cached record to ``target`` and anchor its batches on this chain's (fresh) contract."""
+    for leftover in (target, Path(f"{target}-wal"), Path(f"{target}-shm")):
+        leftover.unlink(missing_ok=True)  # an older run's WAL would be applied to the new copy
     shutil.copyfile(cached, target)
     chain = AnchorClient(connect(rpc_url), contract, account_from_key(DEV_ANCHORER_KEY))
     db = sqlite3.connect(target, isolation_level=None)
