@@ -59,7 +59,16 @@ def normalise_url(url: str) -> URL:
     return parsed
 
 
-def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+# The writers' own SQLite connection (see Store): a page cache that keeps the hot pages of the deltas
+# table's indexes (SQLite's default is 2 MB), and a checkpoint every 10,000 WAL pages instead of every
+# 1,000, so pages that every writer group dirties again (each customer's newest page in the chain
+# index, the table's last pages) are copied back to the database file once per several groups.
+# Measured on the recorder at 1,000,000 deltas: the insert and commit ~25% cheaper (issue 21).
+WRITER_CACHE_KIB = 64 * 1024
+WRITER_CHECKPOINT_PAGES = 10_000
+
+
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int, *, writer: bool = False) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
@@ -68,6 +77,9 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        if writer:
+            cursor.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
+            cursor.execute(f"PRAGMA wal_autocheckpoint={WRITER_CHECKPOINT_PAGES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -155,9 +167,16 @@ class Store:
             )
         self.engine = create_engine(parsed, **kwargs)
         self._write_engine: Engine = self.engine
+        self._writes: Engine | None = None
         if self.is_sqlite:
             _configure_sqlite(self.engine, busy_timeout_ms)
-            self._write_engine = self.engine.execution_options(pacspace_immediate=True)
+            writes = self.engine
+            if parsed.database not in (None, "", ":memory:"):
+                # Writers are serialised by _write_lock, so one connection of their own serves them all
+                # and only it carries the large page cache (WRITER_CACHE_KIB).
+                writes = self._writes = create_engine(parsed, pool_size=1, max_overflow=0, **kwargs)
+                _configure_sqlite(writes, busy_timeout_ms, writer=True)
+            self._write_engine = writes.execution_options(pacspace_immediate=True)
         self._write_lock = threading.Lock() if self.is_sqlite else None
         # Single-statement reads (read_one) run outside any transaction. SQLite: the same pool, with
         # the BEGIN skipped. PostgreSQL: a second, smaller engine in autocommit mode (below).
@@ -233,6 +252,8 @@ class Store:
     def close(self) -> None:
         if self._autocommit is not None:
             self._autocommit.dispose()
+        if self._writes is not None:
+            self._writes.dispose()
         self.engine.dispose()
 
 
