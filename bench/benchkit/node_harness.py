@@ -160,6 +160,8 @@ def start_node(
         work = workdir or Path(tempfile.mkdtemp(prefix="pacspace-bench-"))
         work.mkdir(parents=True, exist_ok=True)
         database_url = f"sqlite:///{work / 'bench.db'}"
+        for leftover in ("bench.db", "bench.db-wal", "bench.db-shm"):
+            (work / leftover).unlink(missing_ok=True)  # a reused --workdir starts from a new database too
         if record:
             cached = prefill.cached_record(
                 record_cache or work / "record-cache",
