@@ -89,3 +89,36 @@ def test_dev_checks_its_ports_before_it_prints_or_creates_anything(tmp_path: Pat
     assert f"127.0.0.1:{port} is already in use" in refused.stderr and "--port" in refused.stderr
     assert refused.stdout == ""  # no banner, no key
     assert not data_dir.exists()
+
+
+def test_audit_draws_progress_on_a_terminal_and_not_on_a_pipe(tmp_path: Path, deployment: Deployment) -> None:
+    import pty
+
+    db_url = f"sqlite:///{tmp_path / 'node.db'}"
+    assert pacspace_node("db", "--database-url", db_url, "upgrade", cwd=tmp_path).returncode == 0
+    controller, terminal = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "node.cli", "audit"],
+            cwd=tmp_path,
+            env=node_env(db_url, deployment),
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            text=True,
+        )
+        stdout, _ = process.communicate(timeout=120)
+        os.close(terminal)
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # the terminal's other end is closed: everything was read
+                break
+            if not chunk:
+                break
+            drawn += chunk
+    finally:
+        os.close(controller)
+    assert process.returncode == 0, stdout
+    assert b"customers: 0 of 0" in drawn or b"batches: 0 of 0" in drawn, drawn
+    assert "batches:" not in stdout  # the results stay clean for a pipe
