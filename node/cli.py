@@ -165,7 +165,7 @@ def _add_deploy_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from node.commands import audit, db, keys
+    from node.commands import audit, db, export, keys
 
     parser = argparse.ArgumentParser(prog="pacspace-node", description="PacSpace node")
     parser.add_argument(
@@ -197,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     audit.add_command(sub)
+    export.add_command(sub)
     _add_deploy_parser(sub)
 
     bench = sub.add_parser("bench", help="the performance benchmark (bench/bench.py; --help there)", add_help=False)
@@ -221,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_bench(argv[1:])
     args = build_parser().parse_args(argv)
     configure_logging(args.log_level)
+    from node.core.errors import PacSpaceError
     from node.settings import SettingsError
     from node.store.db import SchemaOutdatedError, UnsupportedDatabase
 
@@ -229,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     except (SchemaOutdatedError, UnsupportedDatabase, SettingsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except PacSpaceError as exc:  # a refusal the command explains (an unknown customer, a chain mismatch)
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

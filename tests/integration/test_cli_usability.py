@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import Deployment, node_env
+from tests.conftest import Deployment, RunningNode, node_env, wait_for_status
 
 PLAIN_ENV = {k: v for k, v in os.environ.items() if not k.startswith("PACSPACE_") and k != "DATABASE_URL"}
 
@@ -122,3 +122,25 @@ def test_audit_draws_progress_on_a_terminal_and_not_on_a_pipe(tmp_path: Path, de
     assert process.returncode == 0, stdout
     assert b"customers: 0 of 0" in drawn or b"batches: 0 of 0" in drawn, drawn
     assert "batches:" not in stdout  # the results stay clean for a pipe
+
+
+def test_export_writes_what_the_api_exports(tmp_path: Path, node: RunningNode, deployment: Deployment) -> None:
+    with node.client() as api:
+        for n in range(3):
+            made = api.post(
+                "/v1/balance/delta",
+                json={"customerId": "cust_cli", "delta": n + 1, "reason": "usage", "referenceId": f"cli-{n}"},
+            ).json()
+        wait_for_status(api, made["receiptId"], "verified")
+        expected = api.get("/v1/balance/export", params={"customerId": "cust_cli"}).content
+    env = node_env(node.db_url, deployment)
+    out = tmp_path / "cust_cli.jsonl"
+    exported = pacspace_node("export", "cust_cli", "--out", str(out), cwd=tmp_path, env=env)
+    assert exported.returncode == 0, exported.stderr
+    assert out.read_bytes() == expected and len(expected.splitlines()) == 3
+    assert exported.stderr.strip() == "exported 3 bundles of cust_cli"  # no progress drawn on a pipe
+    piped = pacspace_node("export", "cust_cli", cwd=tmp_path, env=env)
+    assert piped.stdout.encode() == expected
+
+    unknown = pacspace_node("export", "nobody", cwd=tmp_path, env=env)
+    assert unknown.returncode == 1 and "no deltas recorded for customer 'nobody'" in unknown.stderr
