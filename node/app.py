@@ -179,8 +179,9 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     app.include_router(admin_router)
     app.include_router(webhook_router)
     app.include_router(compare_router)
-    app.include_router(dashboard_router)
+    # The static files before the dashboard's routes: its catch-all page for unknown URLs would shadow them.
     app.mount(DASHBOARD_PREFIX + "/static", StaticFiles(directory=DASHBOARD_STATIC), name="dashboard-static")
+    app.include_router(dashboard_router)
     app.add_middleware(
         RequestGuard,
         max_body_bytes=settings.max_body_bytes,

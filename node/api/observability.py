@@ -78,7 +78,9 @@ class Observability:
         children[0].inc()
         children[1].observe(seconds)
         principal = scope.get("state", {}).get("principal")
-        if principal is not None:
+        # Usage is API usage: a dashboard or portal page (whose session carries its key as the principal,
+        # for the log line) is not a request of the API and is not counted under the key.
+        if principal is not None and route.startswith("/v1/"):
             self.usage.count(
                 tenant=principal.tenant,
                 key_id=principal.key_id,

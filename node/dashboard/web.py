@@ -42,6 +42,7 @@ NOTICES = {
     "session_ended": "Your session ended. Sign in again to continue.",
     "key_revoked": "The key is revoked: requests with it are refused from now on.",
     "webhook_updated": "The webhook endpoint is updated.",
+    "webhook_deleted": "The webhook endpoint and its delivery log are deleted.",
     "test_queued": "A webhook.test event is queued; it appears in the delivery log below once sent.",
     "redelivery_queued": "The delivery is queued to be sent again.",
 }

@@ -1,0 +1,1 @@
+"""The counterparty's portal at /portal (being built)."""
