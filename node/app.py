@@ -41,6 +41,8 @@ from node.dashboard import router as dashboard_router
 from node.ledger.receipts import ReceiptReader
 from node.ledger.recording import Recorder
 from node.observability.metrics import NodeMetrics
+from node.portal import PREFIX as PORTAL_PREFIX
+from node.portal import router as portal_router
 from node.services import Services
 from node.settings import Settings
 from node.store.batches import count_unbatched
@@ -182,6 +184,8 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     # The static files before the dashboard's routes: its catch-all page for unknown URLs would shadow them.
     app.mount(DASHBOARD_PREFIX + "/static", StaticFiles(directory=DASHBOARD_STATIC), name="dashboard-static")
     app.include_router(dashboard_router)
+    app.mount(PORTAL_PREFIX + "/static", StaticFiles(directory=DASHBOARD_STATIC), name="portal-static")
+    app.include_router(portal_router)
     app.add_middleware(
         RequestGuard,
         max_body_bytes=settings.max_body_bytes,
@@ -189,7 +193,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
             "/v1/balance/compare": (settings.max_compare_bytes, frozenset({"text/csv"})),
             "/v1/balance/deltas": (settings.max_bulk_bytes, frozenset()),
         },
-        form_prefixes=(DASHBOARD_PREFIX,),
+        form_prefixes=(DASHBOARD_PREFIX, PORTAL_PREFIX),
     )
     app.add_middleware(Observability, metrics=services.metrics, usage=services.usage)
     _add_operational_routes(app, services)
