@@ -22,6 +22,7 @@ from node.api.compare_routes import router as compare_router
 from node.api.ledger import router as ledger_router
 from node.api.limits import RequestGuard
 from node.api.observability import Observability
+from node.api.openapi import NodeAPI, install_docs
 from node.api.problems import install_problem_handlers
 from node.api.routes import router
 from node.api.webhook_routes import router as webhook_router
@@ -170,9 +171,10 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
             services.usage.flush()
             services.store.close()
 
-    app = FastAPI(
+    app = NodeAPI(
         title="PacSpace node", version="0.1.0", summary="A neutral record for usage-based billing", lifespan=lifespan
     )
+    install_docs(app)
     app.state.services = services  # the one copy: read through node.api.deps
     install_problem_handlers(app)
     app.include_router(router)
