@@ -1,7 +1,8 @@
 """The OpenAPI document a client generator can use, and the interactive docs, served by the node itself.
 
-``install_docs(app)`` replaces FastAPI's CDN-loaded /docs and /redoc with pages whose Swagger UI and ReDoc
-files come from the ``fastapi-offline`` package (served under /docs/assets: nothing from another host), and
+``install_docs(app)`` replaces FastAPI's CDN-loaded /docs with a page whose Swagger UI files come from the
+``fastapi-offline`` package (served under /docs/assets: nothing from another host; ReDoc is left out, as its
+bundle fetches a logo from its vendor's host), and
 builds the document once with: the bearer security scheme on every operation that needs a key, a
 description and examples for every operation (``OPERATIONS``; a test fails for an operation missing from
 it), a typed schema for every success answer (node.api.responses) and problem+json for every error, and
@@ -19,7 +20,7 @@ from typing import Any
 
 import fastapi_offline
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -270,7 +271,7 @@ def _answer(operation: dict[str, Any], status: str, answer: type[BaseModel] | st
 
 class NodeAPI(FastAPI):
     """The node's FastAPI app: its /openapi.json is ``build_openapi``'s (built once), and FastAPI's own /docs
-    and /redoc, which load their files from a CDN, are off (``install_docs`` serves them)."""
+    and /redoc, which load their files from a CDN, are off (``install_docs`` serves /docs)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(docs_url=None, redoc_url=None, **kwargs)
@@ -282,7 +283,7 @@ class NodeAPI(FastAPI):
 
 
 def install_docs(app: FastAPI) -> None:
-    """/docs (Swagger UI) and /redoc, from files the node serves itself under /docs/assets."""
+    """/docs (Swagger UI), from files the node serves itself under /docs/assets."""
     app.mount(ASSETS_PATH, StaticFiles(directory=ASSETS), name="docs-assets")
 
     @app.get("/docs", include_in_schema=False)
@@ -294,14 +295,4 @@ def install_docs(app: FastAPI) -> None:
             swagger_css_url=f"{ASSETS_PATH}/swagger-ui.css",
             swagger_favicon_url=f"{ASSETS_PATH}/favicon.png",
             swagger_ui_parameters={"persistAuthorization": False, "tryItOutEnabled": True},
-        )
-
-    @app.get("/redoc", include_in_schema=False)
-    def redoc() -> HTMLResponse:
-        return get_redoc_html(
-            openapi_url="/openapi.json",
-            title=f"{app.title}: API",
-            redoc_js_url=f"{ASSETS_PATH}/redoc.standalone.js",
-            redoc_favicon_url=f"{ASSETS_PATH}/favicon.png",
-            with_google_fonts=False,
         )
