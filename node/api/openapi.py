@@ -14,6 +14,7 @@ means changing its line here, and the test says so when it is missed.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -234,7 +235,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
             if (method, path) not in PUBLIC:
                 operation["security"] = [{BEARER: []}]
             if (method, path) in RAW_BODIES:
-                operation["requestBody"] = RAW_BODIES[(method, path)]
+                operation["requestBody"] = copy.deepcopy(RAW_BODIES[(method, path)])
             if doc.request is not None:
                 body = operation.get("requestBody", {}).get("content", {}).get("application/json")
                 if body is not None:

@@ -38,9 +38,9 @@ MODES_HELP = """modes:
       a checkpoint proofToken (docs/PROTOCOL.md, section 5: Checkpoints; TOKEN is 0x… or @file)
       against the customer's export
   pacspace-verify evidence PACK.json [--rpc URL] [--contract 0x..] [--confirmations N] [--json]
-      a comparison's evidence pack (GET /v1/comparisons/{id}/evidence; docs/PROTOCOL.md has no section of
-      its own for it, the bundles in it are section 4's): arithmetic, coverage,
-      each disputed item against its proof bundle, every bundle checked, the resolution
+      a comparison's evidence pack (GET /v1/comparisons/{id}/evidence): arithmetic, coverage, each
+      disputed item against its proof bundle, every bundle (docs/PROTOCOL.md, section 4: Proof bundle),
+      the resolution
 run "pacspace-verify MODE --help" (derive, checkpoint, evidence) for their options.
 exit status: 0 verified, 1 some check failed, 2 unusable input or an unreachable RPC."""
 
