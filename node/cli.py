@@ -24,8 +24,11 @@ def _serve(settings_env: dict[str, str] | None = None, *, workers: int = 1) -> N
 
     if settings_env:
         os.environ.update(settings_env)
-    # No database configured: the nearest .pacspace/pacspace.db, never a new one in whatever directory this is.
-    settings = load_settings() if configured_database_url() else load_settings(database_url=resolve_database_url())
+    if not configured_database_url():
+        # The nearest .pacspace/pacspace.db, never a new one in whatever directory this is; set for the
+        # worker processes of --workers too, which read the same variables.
+        os.environ["PACSPACE_DATABASE_URL"] = resolve_database_url()
+    settings = load_settings()
     if workers > 1:
         from node.store.db import Store
         from node.store.migrate import ensure_current
