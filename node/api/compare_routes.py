@@ -82,11 +82,25 @@ async def _csv_rows(stream: AsyncIterator[bytes]) -> list[tuple[str, int]]:
     return rows
 
 
+# The route reads its body itself (JSON, or CSV streamed), so FastAPI cannot see it: declared here.
+COMPARE_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/CompareBody"}},
+        "text/csv": {
+            "schema": {"type": "string", "description": "rows referenceId,delta; a header row is optional"},
+            "example": "referenceId,delta\nreq_abc123,-1000\n",
+        },
+    },
+}
+
+
 @router.post(
     "/balance/compare",
     status_code=201,
     responses={**ERRORS},
     summary="Compare the counterparty's balance or deltas with the record (JSON, or text/csv for large sets)",
+    openapi_extra={"requestBody": COMPARE_BODY},
 )
 async def compare(
     request: Request,
