@@ -26,6 +26,10 @@ DEFAULT_DATABASE_URL = f"sqlite:///{DEFAULT_DATA_DIR}/{DEFAULT_DATABASE_FILE}"
 DATABASE_URL_VARIABLES = ("PACSPACE_DATABASE_URL", "DATABASE_URL")
 
 
+class SettingsError(ValueError):
+    """The configuration cannot be used; the message names the environment variables to set or fix."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PACSPACE_", extra="ignore")
 
@@ -130,7 +134,9 @@ class Settings(BaseSettings):
             assert source.keystore is not None and source.password is not None
             key = bytes(Account.decrypt(source.keystore.read_text(), source.password.get_secret_value()))
         if key.hex() in _PUBLIC_DEV_KEYS and self.chain_id not in DEV_CHAIN_IDS:
-            raise ValueError("a publicly known development key cannot sign on a non-development chain")
+            raise SettingsError(
+                f"a publicly known development key cannot sign on chain {self.chain_id} (not a development chain)"
+            )
         return key
 
 
@@ -153,7 +159,7 @@ class _KeySource:
 
     def require(self) -> _KeySource:
         if self.key is None and self.keystore is None:
-            raise ValueError(
+            raise SettingsError(
                 "set PACSPACE_RECEIPT_SIGNER_KEY and PACSPACE_ANCHOR_KEY (or their _KEYSTORE forms), "
                 "or PACSPACE_SIGNER_KEY for one key that does both"
             )
@@ -165,10 +171,6 @@ class _KeySource:
         if self.keystore is not None and self.password is None:
             raise ValueError(f"PACSPACE_{self.env}_KEYSTORE needs PACSPACE_{self.env}_KEYSTORE_PASSWORD")
         return self
-
-
-class SettingsError(ValueError):
-    """The configuration cannot be used; the message names the environment variables to set or fix."""
 
 
 # What a missing required variable is, for the message that asks for it.

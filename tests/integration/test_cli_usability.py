@@ -67,6 +67,11 @@ def test_serve_without_settings_names_the_variables(tmp_path: Path) -> None:
     bad = pacspace_node("serve", cwd=tmp_path, env={**PLAIN_ENV, "PACSPACE_CHAIN_ID": "mainnet"})
     assert bad.returncode == 2 and "PACSPACE_CHAIN_ID='mainnet' is not valid" in bad.stderr
 
+    chain = {"PACSPACE_CHAIN_ID": "31337", "PACSPACE_CONTRACT_ADDRESS": "0x" + "11" * 20}
+    keyless = pacspace_node("serve", cwd=tmp_path, env={**PLAIN_ENV, **chain})
+    assert keyless.returncode == 2 and "set PACSPACE_RECEIPT_SIGNER_KEY and PACSPACE_ANCHOR_KEY" in keyless.stderr
+    assert "Traceback" not in keyless.stderr
+
 
 def test_audit_needs_no_key(tmp_path: Path, deployment: Deployment) -> None:
     db_url = f"sqlite:///{tmp_path / 'node.db'}"
