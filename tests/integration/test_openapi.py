@@ -152,3 +152,56 @@ def test_a_generated_client_makes_a_call(spec: dict[str, Any], api_node: Running
     client = package.AuthenticatedClient(base_url=api_node.base_url, token=api_node.token)
     answer = me.sync(client=client)
     assert answer is not None and answer.tenant == "default" and answer.scopes == ["admin"]
+
+
+def _same_shape(model: type[BaseModel], answer: Any) -> list[str]:
+    """Where a real answer and its documented model differ: validation errors, and keys either side lacks."""
+    try:
+        model.model_validate(answer)
+    except ValidationError as exc:
+        return [str(exc)]
+    documented = {f.alias or name for name, f in model.model_fields.items()}
+    required = {f.alias or name for name, f in model.model_fields.items() if f.is_required()}
+    found = [f"{model.__name__} answer lacks {k}" for k in required - set(answer)]
+    if model.model_config.get("extra") != "allow":
+        found += [f"{model.__name__} does not document {k}" for k in set(answer) - documented]
+    return sorted(found)
+
+
+def test_real_answers_have_the_documented_shapes(api_node: RunningNode) -> None:
+    from node.api import responses as r
+    from node.api.schemas import ApiKeyCreated, Receipt
+    from tests.conftest import wait_for_status
+
+    with api_node.client() as api:
+        receipt = api.post(
+            "/v1/balance/delta", json={"customerId": "c1", "delta": 2**200, "reason": "r", "referenceId": "oa-1"}
+        ).json()
+        wait_for_status(api, receipt["receiptId"], "verified")
+        hook = api.post("/v1/webhooks", json={"url": "http://127.0.0.1:9/h", "events": ["delta.verified"]}).json()
+        comparison = api.post(
+            "/v1/balance/compare", json={"customerId": "c1", "theirDeltas": [{"referenceId": "oa-1", "delta": 1}]}
+        ).json()
+        answers: list[tuple[type[BaseModel], Any]] = [
+            (Receipt, receipt),
+            (Receipt, api.get(f"/v1/receipts/{receipt['receiptId']}").json()),
+            (r.ProofBundle, api.get(f"/v1/receipts/{receipt['receiptId']}/proof").json()),
+            (r.Me, api.get("/v1/me").json()),
+            (r.Balance, api.get("/v1/balance/derive", params={"customerId": "c1"}).json()),
+            (r.Checkpoint, api.post("/v1/checkpoints", json={"customerId": "c1"}).json()),
+            (r.CheckpointList, api.get("/v1/checkpoints").json()),
+            (ApiKeyCreated, api.post("/v1/keys", json={"name": "k", "scopes": ["read"]}).json()),
+            (r.ApiKeyList, api.get("/v1/keys").json()),
+            (r.WebhookEndpointWithSecret, hook),
+            (r.WebhookList, api.get("/v1/webhooks").json()),
+            (r.DeliveryQueued, api.post(f"/v1/webhooks/{hook['id']}/test").json()),
+            (r.DeliveryList, api.get(f"/v1/webhooks/{hook['id']}/deliveries").json()),
+            (r.Comparison, comparison),
+            (r.EvidencePack, api.get(f"/v1/comparisons/{comparison['comparisonId']}/evidence").json()),
+            (r.TenantSettingsView, api.get("/v1/settings").json()),
+            (r.UsageReport, api.get("/v1/usage").json()),
+            (r.DeltaBatchOutcome, api.post("/v1/balance/deltas", json={"deltas": [{"customerId": "c1"}]}).json()),
+            (r.Health, httpx.get(api_node.base_url + "/healthz").json()),
+        ]
+    problems = [p for model, answer in answers for p in _same_shape(model, answer)]
+    assert problems == []
