@@ -123,7 +123,9 @@ def receipt_page(receipt_id: str, request: Request, services: ServicesDep, sessi
 
 @router.get("/receipts/{receipt_id}/verify", response_class=HTMLResponse, include_in_schema=False)
 async def verify_receipt(receipt_id: str, request: Request, services: ServicesDep, session: SessionDep) -> Response:
-    """The verifier package's checks of the receipt's proof bundle, against the chain."""
+    """The verifier package's checks of the receipt's proof bundle, against the chain. Each run reads the
+    chain a dozen times, so it draws from the key's rate limit as an API request does."""
+    services.rate_limiter.spend("key:" + session.key_id, services.key_policy, detail="too many verifications")
     bundle = await run_in_threadpool(
         services.receipts.proof_bundle, tenant=session.tenant, receipt_id=receipt_id, customer_id=customer_of(session)
     )
