@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -29,14 +29,16 @@ from node.store.keys import get_api_key
 router = APIRouter(route_class=PortalRoute)
 
 
-def _cookie(response: Response, request: Request, name: str, value: str, max_age: int, same_site: str) -> None:
+def _cookie(
+    response: Response, request: Request, name: str, value: str, max_age: int, same_site: Literal["lax", "strict"]
+) -> None:
     response.set_cookie(
         name,
         value,
         max_age=max_age,
         path=COOKIE_PATH,
         httponly=True,
-        samesite=same_site,  # type: ignore[arg-type]
+        samesite=same_site,
         secure=request.url.scheme == "https",
     )
 
