@@ -132,41 +132,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_deploy(args: argparse.Namespace) -> int:
-    from node.chain.client import account_from_key, connect
-    from node.chain.deploy import deploy_anchor
-    from node.dev.chain import ARTIFACT
-
-    key = os.environ.get("PACSPACE_DEPLOYER_KEY")
-    if not key:
-        print("error: set PACSPACE_DEPLOYER_KEY to the deployer's private key", file=sys.stderr)
-        return 2
-    deployer = account_from_key(key)
-    address = deploy_anchor(
-        connect(args.rpc_url),
-        deployer=deployer,
-        owner=args.owner or deployer.address,
-        anchorer=args.anchorer,
-        artifact=Path(args.artifact) if args.artifact else ARTIFACT,
-        signer=args.signer,
-        first_index=args.first_index,
-    )
-    print(address.lower())
-    return 0
-
-
-def _add_deploy_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """The ``deploy`` subcommand (contract v2: anchorer, first receipt signer, first log index)."""
-    deploy = sub.add_parser("deploy", help="deploy the anchor contract (deployer key in PACSPACE_DEPLOYER_KEY)")
-    deploy.add_argument("--rpc-url", required=True, help="JSON-RPC URL of the chain to deploy to")
-    deploy.add_argument("--anchorer", required=True, help="address that anchors (the gas wallet)")
-    deploy.add_argument("--signer", help="first receipt signer (default: the anchorer)")
-    deploy.add_argument("--first-index", type=int, default=0, help="first log index (a v1 contract's nextIndex)")
-    deploy.add_argument("--owner", help="contract owner (default: the deployer)")
-    deploy.add_argument("--artifact", help="forge artifact (default: out/PacSpaceAnchor.sol/PacSpaceAnchor.json)")
-    deploy.set_defaults(func=cmd_deploy)
-
-
 def build_parser() -> argparse.ArgumentParser:
     from node.commands import audit, db, export, keys
 
@@ -201,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit.add_command(sub)
     export.add_command(sub)
-    _add_deploy_parser(sub)
+    _add_deploy_command(sub)
 
     bench = sub.add_parser("bench", help="the performance benchmark (bench/bench.py; --help there)", add_help=False)
     bench.add_argument("bench_args", nargs=argparse.REMAINDER)
@@ -211,6 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_command(sub)
     _add_key_rotation(sub)
     return parser
+
+
+def _add_deploy_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from node.dev.deploy import add_deploy_command  # deploy and explorer verification files
+
+    add_deploy_command(sub)
 
 
 def _add_key_rotation(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -191,6 +191,14 @@ HEALTH = {
     "anchoringLeader": True,
     "database": "sqlite",
 }
+MAPPING = {
+    "type": "com.example.llm.tokens",
+    "quantityField": "tokens",
+    "multiplier": "-2",
+    "reasonTemplate": "{data.model} tokens",
+    "createdAt": "2026-01-01T00:00:00Z",
+    "updatedAt": "2026-01-01T00:00:00Z",
+}
 DELTA_REQUEST = {
     "customerId": "cust_12345",
     "delta": -1000,
@@ -234,4 +242,7 @@ ANSWERS: dict[str, Any] = {
         "failed": 0,
     },
     "Health": HEALTH,
+    "Mapping": MAPPING,
+    "Mappings": {"referenceIdMode": "source#id", "mappings": [MAPPING]},
+    "IngestSettings": {"referenceIdMode": "source#id"},
 }

@@ -27,7 +27,8 @@ def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 def cmd_audit(args: argparse.Namespace) -> int:
     """Check the whole database against the chain; exit 1 on any finding."""
-    from node.chain.client import AnchorClient, connect
+    from node.chain.client import AnchorClient
+    from node.chain.providers import connect_configured
     from node.core.hashing import from_hex
     from node.core.protocol import protocol_for_contract
     from node.core.typed_data import Domain
@@ -38,7 +39,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     database_url = resolve_database_url()
-    chain = AnchorClient(connect(settings.rpc_url), settings.contract_address)  # read-only: no key needed
+    chain = AnchorClient(connect_configured(settings), settings.contract_address)  # read-only: no key needed
     chain.check_identity(expected_chain_id=settings.chain_id)
     store = Store(database_url)
     progress = Progress.on(quiet=args.quiet)

@@ -32,7 +32,8 @@ def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from node.chain.client import AnchorClient, connect
+    from node.chain.client import AnchorClient
+    from node.chain.providers import connect_configured
     from node.core.hashing import from_hex
     from node.core.protocol import protocol_for_contract
     from node.core.typed_data import Domain
@@ -43,7 +44,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from node.store.migrate import ensure_current
 
     settings = load_settings()
-    chain = AnchorClient(connect(settings.rpc_url), settings.contract_address)
+    chain = AnchorClient(connect_configured(settings), settings.contract_address)
     chain.check_identity(expected_chain_id=settings.chain_id)
     protocol = protocol_for_contract(chain.protocol_version())
     domain = Domain(settings.chain_id, from_hex(settings.contract_address, length=20), protocol)

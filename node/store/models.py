@@ -12,6 +12,7 @@ from sqlalchemy import BigInteger, Column, Integer, LargeBinary, UniqueConstrain
 from sqlmodel import Field, SQLModel
 
 from node.core.typed_data import Delta
+from node.store.event_mappings import EventMappingRow  # noqa: F401  (registered with the other tables)
 
 
 class DeltaStatus(StrEnum):
@@ -162,6 +163,8 @@ class BatchRow(SQLModel, table=True):
     block_hash: bytes | None = Field(default=None, sa_column=_bytes(nullable=True))
     gas_used: int | None = Field(default=None, sa_column=_bigint())
     effective_gas_price: int | None = Field(default=None, sa_column=_bigint())
+    # A rollup's L1 data fee (OP Stack receipts' l1Fee), paid on top of gas_used x effective_gas_price.
+    l1_fee: int | None = Field(default=None, sa_column=_bigint())
     created_at: int = Field(sa_column=_bigint(nullable=False))
     anchored_at: int | None = Field(default=None, sa_column=_bigint())
     verified_at: int | None = Field(default=None, sa_column=_bigint())
@@ -253,6 +256,7 @@ class TenantRow(SQLModel, table=True):
     created_at: int = Field(sa_column=_bigint(nullable=False))
     tolerance_absolute: str | None = Field(default=None, max_length=90)  # minor units (int256 as text)
     tolerance_basis_points: int | None = None
+    event_reference_mode: str | None = Field(default=None, max_length=16)  # CloudEvents referenceId form
 
 
 class ApiKeyRow(SQLModel, table=True):

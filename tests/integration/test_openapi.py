@@ -71,7 +71,8 @@ def test_every_operation_is_documented_typed_and_secured(spec: dict[str, Any]) -
                     problems.append(f"{where} {status}: no content")
                 for media, body in content.items():
                     schema = body.get("schema", {})
-                    if media == "application/json" and "$ref" not in schema:
+                    refs = [s for s in schema.get("oneOf", [schema]) if "$ref" in s]
+                    if media == "application/json" and not refs:
                         problems.append(f"{where} {status}: untyped JSON answer {schema}")
             else:
                 ref = content.get("application/problem+json", {}).get("schema", {}).get("$ref")
