@@ -25,6 +25,7 @@ from node.api.events import router as events_router
 from node.api.ledger import router as ledger_router
 from node.api.limits import RequestGuard
 from node.api.observability import Observability
+from node.api.openapi import NodeAPI, install_docs
 from node.api.problems import install_problem_handlers
 from node.api.routes import router
 from node.api.webhook_routes import router as webhook_router
@@ -49,6 +50,8 @@ from node.ingest.rules import IngestRulesService
 from node.ledger.receipts import ReceiptReader
 from node.ledger.recording import Recorder
 from node.observability.metrics import NodeMetrics
+from node.portal import PREFIX as PORTAL_PREFIX
+from node.portal import router as portal_router
 from node.services import Services
 from node.settings import Settings
 from node.store.batches import count_unbatched
@@ -216,9 +219,10 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
             services.usage.flush()
             services.store.close()
 
-    app = FastAPI(
+    app = NodeAPI(
         title="PacSpace node", version="0.1.0", summary="A neutral record for usage-based billing", lifespan=lifespan
     )
+    install_docs(app)
     app.state.services = services  # the one copy: read through node.api.deps
     install_problem_handlers(app)
     app.include_router(router)
@@ -230,8 +234,11 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     app.include_router(events_router)
     app.include_router(event_mappings_router)
     app.include_router(openmeter_router)
-    app.include_router(dashboard_router)
+    # The static files before the dashboard's routes: its catch-all page for unknown URLs would shadow them.
     app.mount(DASHBOARD_PREFIX + "/static", StaticFiles(directory=DASHBOARD_STATIC), name="dashboard-static")
+    app.include_router(dashboard_router)
+    app.mount(PORTAL_PREFIX + "/static", StaticFiles(directory=DASHBOARD_STATIC), name="portal-static")
+    app.include_router(portal_router)
     app.add_middleware(
         RequestGuard,
         max_body_bytes=settings.max_body_bytes,
@@ -241,9 +248,14 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
             "/v1/events": (settings.max_bulk_bytes, CLOUDEVENT_TYPES),
             "/api/v1/events": (settings.max_bulk_bytes, CLOUDEVENT_TYPES),
         },
-        form_prefixes=(DASHBOARD_PREFIX,),
+        form_prefixes=(DASHBOARD_PREFIX, PORTAL_PREFIX),
     )
-    app.add_middleware(Observability, metrics=services.metrics, usage=services.usage)
+    app.add_middleware(
+        Observability,
+        metrics=services.metrics,
+        usage=services.usage,
+        page_prefixes=(DASHBOARD_PREFIX, PORTAL_PREFIX),
+    )
     _add_operational_routes(app, services)
     return app
 

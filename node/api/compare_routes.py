@@ -22,6 +22,8 @@ from node.compare.service import CompareRequest, set_tenant_tolerance, tenant_to
 from node.core.compare import Tolerance
 from node.core.errors import FieldError, InvalidInput, NotFound
 from node.core.typed_data import INT256_MAX, INT256_MIN
+from node.services import Services
+from node.store.models import ComparisonRow
 
 router = APIRouter(prefix="/v1")
 MAX_CSV_ROWS = 5_000_000
@@ -80,11 +82,25 @@ async def _csv_rows(stream: AsyncIterator[bytes]) -> list[tuple[str, int]]:
     return rows
 
 
+# The route reads its body itself (JSON, or CSV streamed), so FastAPI cannot see it: declared here.
+COMPARE_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/CompareBody"}},
+        "text/csv": {
+            "schema": {"type": "string", "description": "rows referenceId,delta; a header row is optional"},
+            "example": "referenceId,delta\nreq_abc123,-1000\n",
+        },
+    },
+}
+
+
 @router.post(
     "/balance/compare",
     status_code=201,
     responses={**ERRORS},
     summary="Compare the counterparty's balance or deltas with the record (JSON, or text/csv for large sets)",
+    openapi_extra={"requestBody": COMPARE_BODY},
 )
 async def compare(
     request: Request,
@@ -154,15 +170,26 @@ def evidence(
     principal: ReaderDep,
     format: Annotated[str, Query(pattern="^(json|html)$")] = "json",
 ) -> Any:
-    state = services
-    row = state.comparisons.get(tenant=principal.tenant, comparison_id=comparison_id, customer_id=principal.customer_id)
-    summary = from_comparison_summary(row)
+    row = services.comparisons.get(
+        tenant=principal.tenant, comparison_id=comparison_id, customer_id=principal.customer_id
+    )
+    if format == "html":
+        return HTMLResponse(_summary_html(from_comparison_summary(row), json.loads(row.evidence)))
+    return evidence_pack(services, principal.tenant, row)
+
+
+def evidence_pack(services: Services, tenant: str, row: ComparisonRow) -> dict[str, Any]:
+    """The evidence pack (pacspace.evidence.v1): the comparison, every difference, and the proof bundle of
+    each disputed record item; what ``pacspace-verify evidence`` checks. Also the portal's download."""
     full = json.loads(row.evidence)
     disputed = [i["receiptId"] for i in full["onlyInRecord"]] + [m["receiptId"] for m in full["amountMismatch"]]
-    bundles = [state.receipts.proof_bundle(tenant=principal.tenant, receipt_id=r) for r in disputed]
-    if format == "html":
-        return HTMLResponse(_summary_html(summary, full))
-    return {"version": "pacspace.evidence.v1", "comparison": summary, "evidence": full, "bundles": bundles}
+    bundles = [services.receipts.proof_bundle(tenant=tenant, receipt_id=r) for r in disputed]
+    return {
+        "version": "pacspace.evidence.v1",
+        "comparison": from_comparison_summary(row),
+        "evidence": full,
+        "bundles": bundles,
+    }
 
 
 def _summary_html(summary: dict[str, Any], full: dict[str, Any]) -> str:

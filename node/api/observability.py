@@ -21,8 +21,11 @@ _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
 class Observability:
-    def __init__(self, app: ASGIApp, *, metrics: NodeMetrics, usage: UsageMeter) -> None:
+    def __init__(
+        self, app: ASGIApp, *, metrics: NodeMetrics, usage: UsageMeter, page_prefixes: tuple[str, ...] = ()
+    ) -> None:
         self.app = app
+        self.page_prefixes = page_prefixes  # the dashboard and portal: pages, not API usage
         self.metrics = metrics
         self.usage = usage
         # Generated request ids come from the system's randomness 256 at a time: one read of it per
@@ -78,7 +81,9 @@ class Observability:
         children[0].inc()
         children[1].observe(seconds)
         principal = scope.get("state", {}).get("principal")
-        if principal is not None:
+        # Usage is API usage: a dashboard or portal page (whose session carries its key as the principal,
+        # for the log line) is not a request of the API and is not counted under the key.
+        if principal is not None and not (self.page_prefixes and route.startswith(self.page_prefixes)):
             self.usage.count(
                 tenant=principal.tenant,
                 key_id=principal.key_id,

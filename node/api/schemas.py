@@ -93,13 +93,20 @@ class Receipt(BaseModel):
     confirmationsRequired: int
 
 
+class FieldProblem(BaseModel):
+    field: str = Field(description="the request field, e.g. delta or deltas[3].referenceId")
+    message: str
+
+
 class Problem(BaseModel):
-    type: str
+    """Every error (RFC 9457, application/problem+json)."""
+
+    type: str = Field(description="https://pacspace.dev/problems/<code>")
     title: str
-    status: int
-    code: str
+    status: int = Field(description="the HTTP status")
+    code: str = Field(description="stable snake_case code, e.g. invalid_request, reference_conflict")
     detail: str
-    errors: list[dict[str, str]]
+    errors: list[FieldProblem] = Field(description="each bad field named (empty when no field is to blame)")
 
 
 class KeyCreate(BaseModel):

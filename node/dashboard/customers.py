@@ -7,7 +7,7 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
 from node.api.deps import ServicesDep, StoreDep
@@ -15,8 +15,9 @@ from node.api.schemas import CheckpointCreate, from_checkpoint, from_comparison_
 from node.checkpoints.service import RangeRequest
 from node.core.errors import Conflict, InvalidInput
 from node.dashboard.sessions import DashboardSession
-from node.dashboard.web import DashboardRoute, SessionDep, render
+from node.dashboard.web import PREFIX, DashboardRoute, SessionDep, render
 from node.ledger.balances import derive_balance
+from node.pages.compare_form import compare_request_from_form
 from node.services import Services
 from node.store.dashboard import customer_comparisons, recent_deltas, tenant_customers
 
@@ -143,3 +144,23 @@ def comparison_page(comparison_id: str, request: Request, services: ServicesDep,
         evidence={k: (v[:200] if isinstance(v, list) else v) for k, v in evidence.items()},
         created_at=row.created_at,
     )
+
+
+@router.post("/customer/compare", response_class=HTMLResponse, include_in_schema=False)
+def start_comparison(
+    request: Request,
+    services: ServicesDep,
+    session: SessionDep,
+    customer_id: Annotated[str, Form()] = "",
+    their_balance: Annotated[str, Form()] = "",
+    their_deltas: Annotated[str, Form()] = "",
+) -> Response:
+    """The customer's figures against the record, as POST /v1/balance/compare does; then its page."""
+    values = {"their_balance": their_balance, "their_deltas": their_deltas}
+    try:
+        req = compare_request_from_form(customer_id, their_balance, their_deltas)
+        row = services.comparisons.run(tenant=session.tenant, key_id=session.key_id, req=req)
+    except InvalidInput as exc:
+        errors = {e.field: e.message for e in reversed(exc.errors)} or {"theirBalance": exc.detail}
+        return _customer_page(request, services, session, customer_id, status_code=422, errors=errors, values=values)
+    return RedirectResponse(f"{PREFIX}/comparisons/{row.id}", status_code=303)

@@ -50,6 +50,13 @@ class Step:
     detail: str
 
 
+def confirmations_text(confirmations: int, required: int) -> str:
+    """'6 confirmations (1 required)' once there are enough, '0 of 2 required confirmations' before."""
+    if confirmations >= required:
+        return f"{confirmations} confirmation{'s' if confirmations != 1 else ''} ({required} required)"
+    return f"{confirmations} of {required} required confirmation{'s' if required != 1 else ''}"
+
+
 def _timeline(row: DeltaRow | StoredDelta, batch: BatchRow | StoredBatch | None, receipt: dict[str, Any]) -> list[Step]:
     mined = batch is not None and batch.status in (BatchStatus.ANCHORED, BatchStatus.VERIFIED)
     anchored_detail = "waiting for the next anchoring batch"
@@ -65,7 +72,7 @@ def _timeline(row: DeltaRow | StoredDelta, batch: BatchRow | StoredBatch | None,
             "Verified",
             verified,
             batch.verified_at if verified and batch else None,
-            f"{receipt['confirmations']} of {receipt['confirmationsRequired']} confirmation(s)",
+            confirmations_text(receipt["confirmations"], receipt["confirmationsRequired"]),
         ),
     ]
 

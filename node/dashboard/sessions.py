@@ -1,101 +1,46 @@
-"""Dashboard sessions: who is signed in, for how long, and the CSRF token of their forms.
+"""Dashboard sessions: node.pages.sessions with the dashboard's rule (an admin key) and its cookies.
 
-Signing in takes an admin API key, checked like any API request (salted hash, constant-time
-compare). The browser then holds only a random session token in an HttpOnly cookie; the
-database holds its SHA-256, the key it belongs to and a per-session CSRF token. A session ends
-at sign-out, after ``IDLE_SECONDS`` without a request, ``LIFETIME_SECONDS`` after sign-in, or
-as soon as its key is revoked, expires or loses the admin scope.
-"""
+A session ends as soon as its key is revoked, expires or loses the admin scope (the rule is checked on
+every request, not only at sign-in)."""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-import time
-from dataclasses import dataclass
-
-from node.keys.api_keys import key_status
+from node.pages.sessions import (
+    IDLE_SECONDS,
+    LIFETIME_SECONDS,
+    SIGN_IN_FORM_SECONDS,
+    PageSession,
+    end_session,
+    start_session,
+)
+from node.pages.sessions import load_session as _load_session
 from node.store.db import Store
-from node.store.models import ApiKeyRow, DashboardSessionRow
-from node.store.sessions import delete_ended_sessions, delete_session, get_session_and_key, touch_session
+from node.store.models import ApiKeyRow
 
 SESSION_COOKIE = "pacspace_session"
 SIGN_IN_COOKIE = "pacspace_sign_in"  # the sign-in form's CSRF token (double submit), before any session exists
 COOKIE_PATH = "/dashboard"
-LIFETIME_SECONDS = 8 * 3600
-IDLE_SECONDS = 30 * 60
-SIGN_IN_FORM_SECONDS = 3600
-_TOUCH_EVERY_SECONDS = 60
+DashboardSession = PageSession
+
+__all__ = [
+    "COOKIE_PATH",
+    "IDLE_SECONDS",
+    "LIFETIME_SECONDS",
+    "SESSION_COOKIE",
+    "SIGN_IN_COOKIE",
+    "SIGN_IN_FORM_SECONDS",
+    "DashboardSession",
+    "end_session",
+    "is_admin",
+    "load_session",
+    "start_session",
+]
 
 
-@dataclass(frozen=True)
-class DashboardSession:
-    session_id: str
-    key_id: str
-    key_name: str
-    tenant: str
-    csrf_token: str
-    expires_at: int
-
-
-def _session_id(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def start_session(store: Store, key: ApiKeyRow, *, now: int | None = None) -> tuple[str, DashboardSession]:
-    """A new session for an admin key; returns the cookie's token (shown to nobody else) and the session."""
-    now = int(time.time()) if now is None else now
-    token = secrets.token_urlsafe(32)
-    row = DashboardSessionRow(
-        id=_session_id(token),
-        key_id=key.id,
-        tenant=key.tenant,
-        csrf_token=secrets.token_urlsafe(32),
-        created_at=now,
-        last_seen_at=now,
-        expires_at=now + LIFETIME_SECONDS,
-    )
-    with store.writer() as session:
-        # Housekeeping while we hold the writer: sessions that can no longer be used.
-        delete_ended_sessions(session=session, now=now, idle_seconds=IDLE_SECONDS)
-        session.add(row)
-        session.commit()
-    return token, DashboardSession(row.id, key.id, key.name, key.tenant, row.csrf_token, row.expires_at)
-
-
-def _still_valid(row: DashboardSessionRow, key: ApiKeyRow | None, now: int) -> bool:
-    return (
-        now < row.expires_at
-        and now - row.last_seen_at <= IDLE_SECONDS
-        and key is not None
-        and key.tenant == row.tenant
-        and key_status(key, now) != "revoked"
-        and "admin" in key.scopes.split(",")
-    )
+def is_admin(key: ApiKeyRow) -> bool:
+    return "admin" in key.scopes.split(",")
 
 
 def load_session(store: Store, token: str | None, *, now: int | None = None) -> DashboardSession | None:
-    """The live session of a cookie token, or None (an ended session's row is removed)."""
-    if not token or len(token) > 128:
-        return None
-    now = int(time.time()) if now is None else now
-    session_id = _session_id(token)
-    with store.session() as session:
-        row, key = get_session_and_key(session=session, session_id=session_id)
-    if row is None:
-        return None
-    if not _still_valid(row, key, now):
-        end_session(store, session_id)
-        return None
-    assert key is not None
-    if now - row.last_seen_at >= _TOUCH_EVERY_SECONDS:
-        with store.writer() as session:
-            touch_session(session=session, session_id=session_id, now=now)
-            session.commit()
-    return DashboardSession(row.id, key.id, key.name, row.tenant, row.csrf_token, row.expires_at)
-
-
-def end_session(store: Store, session_id: str) -> None:
-    with store.writer() as session:
-        delete_session(session=session, session_id=session_id)
-        session.commit()
+    """The live dashboard session of a cookie token (its key still an admin key), or None."""
+    return _load_session(store, token, allowed=is_admin, now=now)

@@ -187,3 +187,9 @@ def redeliver(endpoint_id: str, delivery_id: str, services: ServicesDep, session
     endpoints.redeliver(services.store, _own(services.store, session, endpoint_id), delivery_id=delivery_id)
     services.wake_webhooks()
     return _back(endpoint_id, "redelivery_queued")
+
+
+@router.post("/webhooks/{endpoint_id}/delete", include_in_schema=False)
+def delete_webhook(endpoint_id: str, store: StoreDep, session: SessionDep) -> Response:
+    endpoints.delete_endpoint(store, _own(store, session, endpoint_id))
+    return RedirectResponse(f"{PREFIX}/webhooks?notice=webhook_deleted", status_code=303)

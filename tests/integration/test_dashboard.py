@@ -427,7 +427,9 @@ def test_every_page_labels_its_fields_scopes_its_headers_and_uses_landmarks(worl
 
 
 def test_assets_are_served_by_the_node_and_no_template_reaches_another_host(world: World) -> None:
-    for source in [*TEMPLATES.glob("*.html"), *STATIC_DIR.iterdir()]:
+    templates = [*TEMPLATES.glob("*.html"), *(REPO / "node" / "pages" / "templates").glob("*.html")]
+    templates += (REPO / "node" / "portal" / "templates").glob("*.html")
+    for source in [*templates, *STATIC_DIR.iterdir()]:
         text = re.sub(r'xmlns="[^"]*"', "", source.read_text())  # an XML namespace name is not fetched
         assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}", text, re.I), source.name
         assert "@import" not in text and "url(" not in text, source.name
