@@ -116,7 +116,12 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
             concurrency=settings.webhook_concurrency,
             retry_base_seconds=settings.webhook_retry_base_seconds,
         ),
-        comparisons=Comparisons(store=store, recorder=recorder),
+        comparisons=Comparisons(
+            store=store,
+            recorder=recorder,
+            max_items=settings.max_compare_items,
+            concurrency=settings.compare_concurrency,
+        ),
         rate_limiter=RateLimiter(),
         key_policy=BucketPolicy(settings.rate_limit_per_second, settings.rate_limit_burst),
         auth_failure_policy=BucketPolicy(settings.auth_failure_per_second, settings.auth_failure_burst),
@@ -146,6 +151,14 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
             "interval",
             seconds=settings.webhook_poll_seconds,
             id="webhooks",
+            coalesce=True,
+            max_instances=1,
+        )
+        services.scheduler.add_job(
+            _quietly(lambda: services.comparisons.expire_evidence(retention_days=settings.evidence_retention_days)),
+            "interval",
+            hours=1,
+            id="evidence-retention",
             coalesce=True,
             max_instances=1,
         )

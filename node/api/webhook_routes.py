@@ -17,12 +17,13 @@ from node.api.schemas import (
     from_webhook_delivery,
     from_webhook_endpoint,
 )
+from node.api.strict_json import StrictJsonRoute
 from node.settings import Settings
 from node.store.db import Store
 from node.store.models import WebhookDeliveryStatus, WebhookEndpointRow
 from node.webhooks import endpoints
 
-router = APIRouter(prefix="/v1/webhooks")
+router = APIRouter(prefix="/v1/webhooks", route_class=StrictJsonRoute)
 
 
 def _own(store: Store, tenant: str, endpoint_id: str) -> WebhookEndpointRow:

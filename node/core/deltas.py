@@ -26,6 +26,9 @@ MAX_CUSTOMER_ID = 128
 MAX_REFERENCE_ID = 128
 MAX_REASON = 512
 MAX_METADATA_BYTES = 16 * 1024
+# Every index or unix time a request may name (customer and log indexes, asOf, checkpoint ranges):
+# what a database BIGINT holds. A larger number is a 422, never a failed query.
+MAX_INDEX = 2**63 - 1
 RESERVED_CUSTOMER_PREFIX = "pacspace:"  # the node's own chains, such as settlements of comparisons
 
 

@@ -62,7 +62,7 @@ def test_reconciliation_accounts_for_every_reference(
         assert result.variance == 0 and not mismatched and not missing and not ev.only_in_theirs
     # Both directions: what is not a match settles exactly when the tolerance allows its variance.
     if result.resolution != "match":
-        settled = result.resolution == "auto_settled"
+        settled = result.resolution == "within_tolerance"
         assert settled == _within(result.variance, result.record_balance, absolute, None), result.resolution
 
 
@@ -98,12 +98,12 @@ def test_a_variance_settles_exactly_when_every_set_limit_allows_it(
     expected = (
         "match"
         if variance == 0
-        else "auto_settled"
+        else "within_tolerance"
         if _within(variance, record_balance, absolute, basis_points)
         else "needs_evidence"
     )
     assert result.resolution == expected, (variance, limit)
     if where == "at the limit" and limits:
-        assert result.resolution in ("match", "auto_settled")
+        assert result.resolution in ("match", "within_tolerance")
     if where == "just past it":
         assert result.resolution == "needs_evidence"
