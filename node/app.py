@@ -49,6 +49,7 @@ from node.store.leader import leadership_for
 from node.store.migrate import ensure_current
 from node.usage.service import UsageMeter
 from node.webhooks.delivery import WebhookWorker
+from node.webhooks.url_policy import UrlPolicy
 
 log = logging.getLogger("pacspace.app")
 
@@ -112,7 +113,10 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
         checkpoints=Checkpoints(store=store, domain=domain, signer=signer),
         webhooks=WebhookWorker(
             store=store,
-            allow_loopback_http=settings.webhook_http_loopback_allowed(),
+            policy=UrlPolicy(
+                allow_loopback_http=settings.webhook_http_loopback_allowed(),
+                private_hosts=settings.webhook_private_hosts(),
+            ),
             concurrency=settings.webhook_concurrency,
             retry_base_seconds=settings.webhook_retry_base_seconds,
         ),

@@ -39,19 +39,11 @@ def _serve(settings_env: dict[str, str] | None = None, *, workers: int = 1) -> N
         # uvicorn binds the port here and starts N processes that accept on it, each importing
         # worker_app: its own recorder, scheduler and pools, one database (the leader lock picks
         # the one anchorer).
-        uvicorn.run(
-            "node.cli:worker_app",
-            factory=True,
-            workers=workers,
-            host=settings.host,
-            port=settings.port,
-            log_config=None,
-            access_log=False,
-        )
+        uvicorn.run("node.cli:worker_app", factory=True, workers=workers, **settings.uvicorn_options())
         return
     app = create_app(settings)
     merkle_backend()  # decides (and logs) the Merkle backend at start, not at the first batch
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    uvicorn.run(app, **settings.uvicorn_options())
 
 
 def worker_app() -> FastAPI:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -124,7 +125,7 @@ class Settings(BaseSettings):
         names = (h.strip().lower().strip("[]") for h in self.webhook_allow_private_hosts.split(","))
         return frozenset(name for name in names if name)
 
-    def uvicorn_options(self) -> dict[str, object]:
+    def uvicorn_options(self) -> dict[str, Any]:
         """How uvicorn listens: forwarding headers are believed only from the configured proxies."""
         trusted = self.forwarded_allow_ips.strip()
         return {

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Deployment, RunningNode, create_key, start_node, wait_for_status
+from tests.conftest import LOCAL_RECEIVERS, Deployment, RunningNode, create_key, start_node, wait_for_status
 from tests.support import load_verifier
 
 AMOUNTS = {"r0": 100, "r1": -30, "r2": 45, "r3": 7}
@@ -22,7 +22,7 @@ AMOUNTS = {"r0": 100, "r1": -30, "r2": 45, "r3": 7}
 @pytest.fixture
 def ledger(deployment: Deployment, tmp_path: Path) -> Iterator[tuple[RunningNode, httpx.Client]]:
     """Four verified deltas of customer c, and one still pending (r4)."""
-    node = start_node(deployment, tmp_path, run_anchorer=False)
+    node = start_node(deployment, tmp_path, run_anchorer=False, **LOCAL_RECEIVERS)
     services = node.services
     client = node.client()
     for ref, amount in AMOUNTS.items():

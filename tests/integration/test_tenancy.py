@@ -12,7 +12,15 @@ import httpx
 import pytest
 
 from node.dev.chain import Anvil
-from tests.conftest import Deployment, RunningNode, create_key, deploy_fresh, start_node, wait_for_status
+from tests.conftest import (
+    LOCAL_RECEIVERS,
+    Deployment,
+    RunningNode,
+    create_key,
+    deploy_fresh,
+    start_node,
+    wait_for_status,
+)
 from tests.support import sql
 
 _refs = itertools.count()
@@ -47,7 +55,13 @@ class World:
 def world(anvil: Anvil, artifact: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """One node for the module: every test uses fresh keys, webhooks and ids it creates itself."""
     deployment = deploy_fresh(anvil.rpc_url, artifact)
-    node = start_node(deployment, tmp_path_factory.mktemp("world"), auth_failure_burst=10_000, rate_limit_burst=100_000)
+    node = start_node(
+        deployment,
+        tmp_path_factory.mktemp("world"),
+        auth_failure_burst=10_000,
+        rate_limit_burst=100_000,
+        **LOCAL_RECEIVERS,
+    )
     try:
         db = node.db_url
         admin = node.token
