@@ -45,6 +45,7 @@ from node.services import Services
 from node.settings import Settings
 from node.store.batches import count_unbatched
 from node.store.db import Store
+from node.store.files import warn_if_open
 from node.store.leader import leadership_for
 from node.store.migrate import ensure_current
 from node.usage.service import UsageMeter
@@ -59,6 +60,9 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
     store = store or Store(
         settings.database_url, busy_timeout_ms=settings.db_busy_timeout_ms, pool_size=settings.db_pool_size
     )
+    for keystore in (settings.receipt_signer_keystore, settings.anchor_keystore, settings.signer_keystore):
+        if keystore is not None:
+            warn_if_open(keystore)  # an encrypted key, but its password is the only thing left to guess
     ensure_current(store)
     signer = Signer(settings.receipt_signer_private_key())
     chain = AnchorClient(
