@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC
@@ -136,7 +137,15 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
     )
 
 
+# py_ecc (imported through web3) raises the interpreter's recursion limit to 100,000 at import. The standard
+# library's C JSON decoder recurses once per nesting level of a body up to that limit, and a body nested
+# tens of thousands deep then overflows a thread's C stack (a segfault) instead of raising RecursionError.
+# The node needs nothing that deep: parsing stops at a depth a thread's stack holds.
+MAX_RECURSION = 10_000
+
+
 def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
+    sys.setrecursionlimit(min(sys.getrecursionlimit(), MAX_RECURSION))
     services = build_services(settings, store)
 
     @asynccontextmanager

@@ -125,14 +125,23 @@ class _Text:
     def value(self) -> Any:
         self.peek()
         try:
-            value, end = _DECODER.raw_decode(self.buf, self.pos)
+            # Never more than one value's worth of text: the C decoder recurses once per nesting level,
+            # so a bounded text bounds that depth too (a deep one is a RecursionError, not a crash).
+            window = self.buf[self.pos : self.pos + MAX_VALUE_CHARS + 1]
+            value, length = _DECODER.raw_decode(window)
+            end = self.pos + length
         except _DuplicateKey as exc:
             raise InvalidInput(
                 f"duplicate key {exc.key!r} in the JSON body",
                 errors=[FieldError(exc.key, "duplicate key: each member may appear once")],
             ) from None
+        except RecursionError:
+            raise InvalidInput(
+                f"a value at character {self.where} is nested too deeply",
+                errors=[FieldError("body", f"nested too deeply at character {self.where}")],
+            ) from None
         except (json.JSONDecodeError, ValueError) as exc:
-            if not self.eof and len(self.buf) - self.pos >= 2 * MAX_VALUE_CHARS:
+            if len(window) > MAX_VALUE_CHARS:
                 raise self.too_long() from None
             raise self.malformed(exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)) from None
         if end - self.pos > MAX_VALUE_CHARS:

@@ -98,7 +98,7 @@ _NOT_IN_IDENTIFIERS = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"}
 def identifier_errors(name: str, value: str, limit: int) -> list[FieldError]:
     """Why ``value`` is not an identifier of at most ``limit`` characters (none: it is one). A non-NFC id is
     refused, not normalised, so the id that is signed is exactly the one that was sent."""
-    if not value:
+    if not value.strip():
         return [FieldError(name, "must be a non-empty string")]
     if len(value) > limit:
         return [FieldError(name, f"must be at most {limit} characters, got {len(value)}")]
@@ -107,8 +107,9 @@ def identifier_errors(name: str, value: str, limit: int) -> list[FieldError]:
             return [
                 FieldError(
                     name,
-                    f"must not contain control, format, separator, private-use or unassigned characters "
-                    f"(U+{ord(char):04X} {unicodedata.name(char, 'unnamed')}; spaces are separators)",
+                    "must not contain control characters, format characters (bidi controls, zero-width), "
+                    "separators (spaces, U+2028, U+2029), private-use or unassigned characters: found "
+                    f"U+{ord(char):04X} {unicodedata.name(char, '')}".rstrip(),
                 )
             ]
     if not unicodedata.is_normalized("NFC", value):

@@ -73,9 +73,9 @@ def world(anvil: Anvil, artifact: Path, tmp_path_factory: pytest.TempPathFactory
 
             checkpoint_a = client.post("/v1/checkpoints", json={"customerId": "cust_a"}).json()["checkpointId"]
             checkpoint_b = client.post("/v1/checkpoints", json={"customerId": "cust_b"}).json()["checkpointId"]
-            comparison_a = client.post("/v1/balance/compare", json={"customerId": "cust_a", "theirBalance": 1}).json()[
-                "comparisonId"
-            ]
+            comparison_a = client.post(
+                "/v1/balance/compare", params={"customerId": "cust_a"}, json={"theirBalance": 1}
+            ).json()["comparisonId"]
 
             def spare_keys() -> Iterator[str]:
                 while True:
@@ -152,7 +152,7 @@ ENDPOINTS = [
     Endpoint("GET", "/v1/checkpoints", "read"),
     Endpoint("GET", "/v1/checkpoints/{checkpoint_id}", "read"),
     Endpoint("POST", "/v1/checkpoints/{checkpoint_id}/countersign", "read", {"signature": "0x" + "11" * 65}),
-    Endpoint("POST", "/v1/balance/compare", "read", {"customerId": "cust_a", "theirBalance": 5}, names_our_data=True),
+    Endpoint("POST", "/v1/balance/compare", "read", {"theirBalance": 5}, "?customerId=cust_a", names_our_data=True),
     Endpoint("GET", "/v1/comparisons/{comparison_id}", "read"),
     Endpoint("GET", "/v1/comparisons/{comparison_id}/evidence", "read"),
     Endpoint("GET", "/v1/settings", "admin"),
