@@ -237,6 +237,20 @@ def test_evidence_keeps_a_thousand_items_per_list_and_complete_counts(world: Wor
     assert pack["version"] == "pacspace.evidence.v2" and len(pack["evidence"]["onlyInTheirs"]) == 1000
 
 
+def test_evidence_lists_expire_after_the_retention_and_the_comparison_stays(world: World) -> None:
+    made = _compare(world.admin, theirDeltas=[{"referenceId": "r0", "delta": 100}, {"referenceId": "zz", "delta": 1}])
+    comparison_id = made.json()["comparisonId"]
+    old = int(time.time()) - 2 * 86_400
+    sql(world.node.db_url, "update comparisons set created_at = :t where id = :i", {"t": old, "i": comparison_id})
+    assert world.node.services.comparisons.expire_evidence(retention_days=1) >= 1
+    gone = world.admin.get(f"/v1/comparisons/{comparison_id}/evidence")
+    assert gone.status_code == 410 and gone.json()["code"] == "gone"
+    kept = world.admin.get(f"/v1/comparisons/{comparison_id}").json()
+    assert kept["evidenceExpiredAt"] is not None and kept["variance"] == made.json()["variance"]
+    assert kept["evidence"]["counts"] == made.json()["evidence"]["counts"] and kept["evidence"]["onlyInTheirs"] == []
+    assert world.node.services.comparisons.expire_evidence(retention_days=0) == 0  # 0 keeps evidence forever
+
+
 # --- 3. only write-scope keys settle, once ------------------------------------------------------
 
 
