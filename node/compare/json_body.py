@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
@@ -23,8 +24,16 @@ from node.core.typed_data import INT256_MAX, INT256_MIN
 
 MAX_VALUE_CHARS = 4096  # one item of theirDeltas, or any other member's value
 MAX_REPORTED = 20  # item problems described in the answer; the rest are counted
+YIELD_EVERY = 500  # items between two GIL releases (see pause)
 _CHUNK = 1 << 16
 _WS = re.compile(r"[ \t\n\r]*")
+
+
+def pause() -> None:
+    """Give the GIL away for a moment. Parsing and comparing run in a worker thread, but hold the GIL
+    between bytecode switches; the event loop waiting for it would get it only at the next switch
+    interval (5 ms). Releasing it every few hundred items lets the other requests through at once."""
+    time.sleep(0)
 
 
 class _DuplicateKey(Exception):
@@ -230,6 +239,8 @@ def _their_deltas(text: _Text, problems: Problems, max_items: int) -> list[tuple
         else:
             _item_problems(problems, index, item)
         index += 1
+        if not index % YIELD_EVERY:
+            pause()
         following = text.peek()
         text.pos += 1
         if following == "]":

@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy.exc import IntegrityError
 
+from node.compare.json_body import YIELD_EVERY, pause
 from node.compare.upload import CompareRequest, Upload, parse_upload
 from node.core.canonical_json import canonicalize
 from node.core.compare import Comparison, DuplicateReference, Tolerance, compare
@@ -73,6 +74,14 @@ def settlement_key(customer_id: str, record_head: int | None, variance: int) -> 
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _pausing(items: Iterator[tuple[str, int]]) -> Iterator[tuple[str, int]]:
+    """The items, with the GIL given away every YIELD_EVERY of them (the event loop's turn)."""
+    for n, item in enumerate(items):
+        if not n % YIELD_EVERY:
+            pause()
+        yield item
+
+
 class Comparisons:
     def __init__(
         self,
@@ -111,9 +120,10 @@ class Comparisons:
         return self.run(tenant=tenant, key_id=key_id, req=parse_upload(upload), may_settle=may_settle)
 
     def _record_items(self, tenant: str, req: CompareRequest) -> Iterator[tuple[str, int, int, bool]]:
-        for reference_id, amount, index, status, recorded_at in stream_customer_columns(
-            self.store, tenant=tenant, customer_id=req.customer_id, to_index=req.as_of_index
-        ):
+        rows = stream_customer_columns(self.store, tenant=tenant, customer_id=req.customer_id, to_index=req.as_of_index)
+        for n, (reference_id, amount, index, status, recorded_at) in enumerate(rows):
+            if not n % YIELD_EVERY:
+                pause()
             if req.as_of_recorded_at is not None and recorded_at > req.as_of_recorded_at:
                 continue  # the rows come unordered: skip, never stop
             yield reference_id, int(amount), index, status == DeltaStatus.VERIFIED
@@ -130,10 +140,11 @@ class Comparisons:
     def run(self, *, tenant: str, key_id: str, req: CompareRequest, may_settle: bool = False) -> Outcome:
         self.require_customer(tenant=tenant, customer_id=req.customer_id)
         tolerance = tenant_tolerance(self.store, tenant).stricter(req.tolerance)
+        theirs = None if req.their_deltas is None else _pausing(req.their_deltas)
         try:
             result = compare(
                 self._record_items(tenant, req),
-                theirs=req.their_deltas,
+                theirs=theirs,
                 their_balance=req.their_balance,
                 tolerance=tolerance,
             )

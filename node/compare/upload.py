@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
-from node.compare.json_body import Problems, parse_json_body
+from node.compare.json_body import YIELD_EVERY, Problems, parse_json_body, pause
 from node.core.compare import Tolerance
 from node.core.deltas import MAX_REFERENCE_ID
 from node.core.errors import FieldError, InvalidInput
@@ -135,6 +135,8 @@ def parse_csv_body(raw: IO[bytes], *, max_items: int) -> list[tuple[str, int]]:
         if line_no == 1 and [f.strip() for f in fields] == ["referenceId", "delta"]:
             continue
         items += 1
+        if not items % YIELD_EVERY:
+            pause()
         if items > max_items:
             raise InvalidInput(
                 f"the CSV has more than {max_items} rows",
