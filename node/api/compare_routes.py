@@ -67,13 +67,21 @@ def may_settle(principal: Principal) -> bool:
     return principal.customer_id is None and bool({"write", "admin"} & principal.scopes)
 
 
+_SPOOL_WRITE = 1 << 20  # bytes gathered before one write, made in a worker thread
+
+
 async def _spool(request: Request) -> IO[bytes]:
     """The body in a private temporary file (0600, removed when closed), read as it arrives: the request
-    guard has already bounded its size."""
+    guard has already bounded its size. The event loop only gathers chunks; disk writes go to a thread."""
     spool = tempfile.TemporaryFile()  # noqa: SIM115 (the caller closes it)
     try:
+        gathered = bytearray()
         async for chunk in request.stream():
-            spool.write(chunk)
+            gathered += chunk
+            if len(gathered) >= _SPOOL_WRITE:
+                await run_in_threadpool(spool.write, bytes(gathered))
+                gathered.clear()
+        await run_in_threadpool(spool.write, bytes(gathered))
         spool.seek(0)
     except BaseException:
         spool.close()
