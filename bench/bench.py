@@ -17,6 +17,9 @@ Sections (docs/PERFORMANCE.md explains each and its baseline):
   record   with 1,000,000 deltas stored: proof serving p50/p99, derive, export, verifier bundles/s
   compare  another tenant's read latency (p50/p99) while a customer key posts a maximal compare body
            (the node's item cap: 1,000,000 theirDeltas), against the same reads with no compare running
+  events   CloudEvents ingest (batches of 1,000 to /v1/events, single structured events) against the bulk
+           and single-delta POSTs, interleaved in the same run
+  verifiers  the TypeScript verifier's bundles/s against the Python verifier's, derive over one export
 
 Everything runs here: its own Anvil, contract, SQLite file and `pacspace-node serve` processes.
 """
@@ -29,25 +32,30 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import cast
 
 BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH), str(BENCH.parent)]
 
-from benchkit import chain, hostile_compare, ingest, ledger, tree  # noqa: E402
+from benchkit import chain, events, hostile_compare, ingest, ledger, tree, verifiers  # noqa: E402
 from benchkit.node_harness import start_node  # noqa: E402
 from benchkit.table import Row, render, save  # noqa: E402
 
-SECTIONS = ("ingest", "tree", "gas", "e2e", "record", "compare")
+SECTIONS = ("ingest", "tree", "gas", "e2e", "record", "events", "verifiers", "compare")
 SIZES = {
     "full": {"seconds": 5.0, "repeats": 3, "tree": [10_000, 100_000, 1_000_000], "oz_max": 100_000, "tree_repeats": 3,
              "gas": [1, 10, 100, 1000, 10_000], "e2e": 40, "record": 1_000_000, "verifier": 100_000,
-             "compare": 1_000_000},
+             "verifiers": 20_000, "compare": 1_000_000},
     "quick": {"seconds": 2.0, "repeats": 1, "tree": [10_000, 100_000], "oz_max": 10_000, "tree_repeats": 1,
-              "gas": [1, 10, 100, 1000], "e2e": 10, "record": 20_000, "verifier": 5_000, "compare": 1_000_000},
+              "gas": [1, 10, 100, 1000], "e2e": 10, "record": 20_000, "verifier": 5_000, "verifiers": 5_000,
+              "compare": 1_000_000},
     "smoke": {"seconds": 0.3, "repeats": 1, "tree": [1000], "oz_max": 1000, "tree_repeats": 1,
-              "gas": [1, 10], "e2e": 2, "record": 2000, "verifier": 200, "compare": 2000},
+              "gas": [1, 10], "e2e": 2, "record": 2000, "verifier": 200, "verifiers": 200, "compare": 2000},
 }  # fmt: skip
+
+
+def _number(value: object) -> float:
+    assert isinstance(value, int | float), value
+    return float(value)
 
 
 def _load() -> str:
@@ -127,6 +135,27 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 (one flat list 
                 rows += ingest.run(node, config, label=f"{label}, {shape}")
             finally:
                 node.stop()
+    if "events" in sections:
+        config = ingest.IngestConfig(
+            seconds=_number(sizes["seconds"]),
+            repeats=int(_number(sizes["repeats"])),
+            clients=args.clients if not args.smoke else 4,
+            bulk_clients=args.bulk_clients if not args.smoke else 1,
+            bulk_size=1000 if not args.smoke else 100,
+            warmup=0.1 if args.smoke else 0.5,
+        )
+        node = start_node(database_url=args.database_url, workdir=workdir / "events", processes=args.processes)
+        try:
+            rows += events.run(node, config, label="SQLite" if args.database_url is None else "given database")
+        finally:
+            node.stop()
+    if "verifiers" in sections:
+        (workdir / "verifiers").mkdir(exist_ok=True)
+        rows += verifiers.run(
+            workdir / "verifiers",
+            bundles=int(_number(sizes["verifiers"])),
+            repeats=1 if args.smoke else 3,
+        )
     if "tree" in sections:
         rows += tree.run(
             [int(n) for n in args.tree_sizes.split(",")] if args.tree_sizes else list(sizes["tree"]),  # type: ignore[call-overload]
@@ -154,14 +183,14 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 (one flat list 
             verifier_bundles=int(sizes["verifier"]),  # type: ignore[call-overload]
         )
     if "compare" in sections:
-        items = cast("int", sizes["compare"])
+        items = int(_number(sizes["compare"]))
         node = start_node(workdir=workdir / "compare", extra_env={"PACSPACE_MAX_COMPARE_ITEMS": str(items)})
         try:
             rows += hostile_compare.run(
                 node,
                 items=items,
                 clients=2,
-                baseline_seconds=cast("float", sizes["seconds"]),
+                baseline_seconds=_number(sizes["seconds"]),
             )
         finally:
             node.stop()

@@ -20,6 +20,9 @@ from node.anchoring.scheduler import AnchorService
 from node.api.admin import router as admin_router
 from node.api.bulk import router as bulk_router
 from node.api.compare_routes import router as compare_router
+from node.api.event_mappings import router as event_mappings_router
+from node.api.events import openmeter_router
+from node.api.events import router as events_router
 from node.api.ledger import router as ledger_router
 from node.api.limits import RequestGuard
 from node.api.observability import Observability
@@ -30,6 +33,7 @@ from node.chain.client import AnchorClient, connect
 from node.chain.errors import ChainUnavailable
 from node.checkpoints.service import Checkpoints
 from node.compare.service import Comparisons
+from node.core.cloudevents import CLOUDEVENT_TYPES
 from node.core.errors import ReceiptSignerRevoked
 from node.core.hashing import from_hex, to_hex
 from node.core.protocol import protocol_for_contract
@@ -39,6 +43,7 @@ from node.core.typed_data import Domain
 from node.dashboard import PREFIX as DASHBOARD_PREFIX
 from node.dashboard import STATIC_DIR as DASHBOARD_STATIC
 from node.dashboard import router as dashboard_router
+from node.ingest.rules import IngestRulesService
 from node.ledger.receipts import ReceiptReader
 from node.ledger.recording import Recorder
 from node.observability.metrics import NodeMetrics
@@ -131,6 +136,7 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
             max_items=settings.max_compare_items,
             concurrency=settings.compare_concurrency,
         ),
+        ingest=IngestRulesService(store),
         rate_limiter=RateLimiter(),
         key_policy=BucketPolicy(settings.rate_limit_per_second, settings.rate_limit_burst),
         auth_failure_policy=BucketPolicy(settings.auth_failure_per_second, settings.auth_failure_burst),
@@ -209,6 +215,9 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     app.include_router(admin_router)
     app.include_router(webhook_router)
     app.include_router(compare_router)
+    app.include_router(events_router)
+    app.include_router(event_mappings_router)
+    app.include_router(openmeter_router)
     app.include_router(dashboard_router)
     app.mount(DASHBOARD_PREFIX + "/static", StaticFiles(directory=DASHBOARD_STATIC), name="dashboard-static")
     app.add_middleware(
@@ -217,6 +226,8 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
         large_bodies={
             "/v1/balance/compare": (settings.max_compare_bytes, frozenset({"text/csv"})),
             "/v1/balance/deltas": (settings.max_bulk_bytes, frozenset()),
+            "/v1/events": (settings.max_bulk_bytes, CLOUDEVENT_TYPES),
+            "/api/v1/events": (settings.max_bulk_bytes, CLOUDEVENT_TYPES),
         },
         form_prefixes=(DASHBOARD_PREFIX,),
     )

@@ -17,6 +17,7 @@ from node.compare.service import Comparisons
 from node.core.ratelimit import BucketPolicy, RateLimiter
 from node.core.signing import Signer
 from node.core.typed_data import Domain
+from node.ingest.rules import IngestRulesService
 from node.ledger.receipts import ReceiptReader
 from node.ledger.recording import Recorder
 from node.observability.metrics import NodeMetrics
@@ -41,6 +42,7 @@ class Services:
     checkpoints: Checkpoints
     webhooks: WebhookWorker
     comparisons: Comparisons
+    ingest: IngestRulesService
     rate_limiter: RateLimiter
     key_policy: BucketPolicy
     auth_failure_policy: BucketPolicy

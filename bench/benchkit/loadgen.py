@@ -34,11 +34,18 @@ class LoadResult:
         return self.items / self.seconds if self.seconds else 0.0
 
 
-def request_bytes(method: str, path: str, token: str, body: bytes | None = None, host: str = "127.0.0.1") -> bytes:
+def request_bytes(
+    method: str,
+    path: str,
+    token: str,
+    body: bytes | None = None,
+    host: str = "127.0.0.1",
+    content_type: str = "application/json",
+) -> bytes:
     head = f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
     if body is None:
         return (head + "\r\n").encode()
-    return (head + f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+    return (head + f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
 
 
 async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:

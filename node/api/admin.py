@@ -45,16 +45,7 @@ def key_json(row: ApiKeyRow, now: int | None = None) -> dict[str, Any]:
 
 @router.post("/keys", status_code=201, response_model=ApiKeyCreated, responses=ERRORS, summary="Create an API key")
 def create_key(body: KeyCreate, store: StoreDep, principal: AdminDep) -> dict[str, Any]:
-    row, token = api_keys.issue_key(
-        store,
-        tenant=principal.tenant,
-        name=body.name,
-        scopes=body.scopes,
-        customer_id=body.customerId,
-        live=body.live,
-        rate_per_second=body.ratePerSecond,
-        rate_burst=body.rateBurst,
-    )
+    row, token = body.issue(store, tenant=principal.tenant)
     return {**key_json(row), "secret": token}
 
 

@@ -19,10 +19,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from node.api.auth import WriterDep
+from node.api.auth import Principal, WriterDep
 from node.api.deps import ServicesDep
 from node.api.encoding import json_bytes
-from node.api.problems import error_body
+from node.api.problems import error_body, field_message
 from node.api.routes import ERRORS
 from node.api.schemas import DeltaCreate
 from node.api.strict_json import StrictJsonRoute
@@ -76,15 +76,7 @@ def _validate_item(index: int, item: Any) -> DeltaRequest | InvalidInput:
     except ValidationError as exc:
         errors = []
         for err in exc.errors():
-            kind = err.get("type", "")
-            message = str(err.get("msg", "invalid"))
-            if kind in ("int_type", "int_parsing"):
-                message = "must be an integer (JSON number without fraction; strings, floats and booleans are refused)"
-            elif kind == "extra_forbidden":
-                message = "unknown field"
-            elif kind == "missing":
-                message = "is required"
-            errors.append(FieldError(_field(index, tuple(err.get("loc", ()))), message))
+            errors.append(FieldError(_field(index, tuple(err.get("loc", ()))), field_message(err)))
         return InvalidInput(f"deltas[{index}] is not valid", errors=errors)
     try:
         return body.to_request()
@@ -95,7 +87,7 @@ def _validate_item(index: int, item: Any) -> DeltaRequest | InvalidInput:
         )
 
 
-def _prefixed(index: int, exc: Exception) -> dict[str, Any]:
+def _prefixed(index: int, exc: Exception, prefix: str = "deltas") -> dict[str, Any]:
     if not isinstance(exc, PacSpaceError):
         # The database refused this item's transaction (locked, full): nothing of it was stored.
         return error_body(
@@ -105,12 +97,15 @@ def _prefixed(index: int, exc: Exception) -> dict[str, Any]:
         )
     body = error_body(exc)
     for error in body["errors"]:
-        if not error["field"].startswith("deltas["):
-            error["field"] = f"deltas[{index}].{error['field']}"
+        if not error["field"].startswith(f"{prefix}["):
+            error["field"] = f"{prefix}[{index}].{error['field']}"
     return body
 
 
-def _render(state: Services, items: list[DeltaRequest | InvalidInput], outcomes: list[RecordResult]) -> bytes:
+def render_results(
+    state: Services, items: list[DeltaRequest | InvalidInput], outcomes: list[RecordResult], prefix: str = "deltas"
+) -> dict[str, Any]:
+    """One result per item, in order (the ``DeltaBatchResult`` shape); problems name ``<prefix>[i].field``."""
     required = state.settings.confirmations
     head_block = state.head_block()
     batches: dict[int, BatchRow | None] = {}
@@ -129,7 +124,7 @@ def _render(state: Services, items: list[DeltaRequest | InvalidInput], outcomes:
             continue
         outcome = next(outcome_iter)
         if outcome.error is not None:
-            body = _prefixed(index, outcome.error)
+            body = _prefixed(index, outcome.error, prefix)
             results.append({"status": body["status"], "problem": body})
             counts["failed"] += 1
             continue
@@ -139,7 +134,19 @@ def _render(state: Services, items: list[DeltaRequest | InvalidInput], outcomes:
         receipt = receipt_json(row, batch, head_block=head_block, confirmations_required=required)
         results.append({"status": 201 if outcome.created else 200, "receipt": receipt})
         counts["created" if outcome.created else "replayed"] += 1
-    return json_bytes({"results": results, **counts})
+    return {"results": results, **counts}
+
+
+async def record_items(
+    services: Services, principal: Principal, items: list[DeltaRequest | InvalidInput], prefix: str = "deltas"
+) -> dict[str, Any]:
+    """Record the valid items through the one recorder, each independently, and render every item's result.
+    The one path of a batch, whichever route it came in by (``/v1/balance/deltas``, ``/v1/events``)."""
+    valid = [item for item in items if not isinstance(item, InvalidInput)]
+    outcomes = await services.recorder.record_many_async(
+        tenant=principal.tenant, requests=valid, api_key_id=principal.key_id
+    )
+    return await run_in_threadpool(render_results, services, items, outcomes, prefix)
 
 
 @router.post(
@@ -159,10 +166,6 @@ async def record_deltas(
     its first receipt (status 200). An ``Idempotency-Key`` header is accepted and echoed; it adds nothing to
     the per-item referenceIds. One request counts once against the key's rate limit."""
     items = await run_in_threadpool(lambda: [_validate_item(i, item) for i, item in enumerate(body.deltas)])
-    valid = [item for item in items if not isinstance(item, InvalidInput)]
-    outcomes = await services.recorder.record_many_async(
-        tenant=principal.tenant, requests=valid, api_key_id=principal.key_id
-    )
-    content = await run_in_threadpool(_render, services, items, outcomes)
+    content = await run_in_threadpool(json_bytes, await record_items(services, principal, items))
     headers = {} if idempotency_key is None else {"Idempotency-Key": idempotency_key}
     return Response(content, status_code=200, media_type="application/json", headers=headers)

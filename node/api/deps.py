@@ -15,6 +15,7 @@ from starlette.types import Scope
 
 from node.checkpoints.service import Checkpoints
 from node.compare.service import Comparisons
+from node.ingest.rules import IngestRulesService
 from node.ledger.receipts import ReceiptReader
 from node.ledger.recording import Recorder
 from node.services import Services
@@ -60,9 +61,14 @@ async def get_comparisons(services: ServicesDep) -> Comparisons:
     return services.comparisons
 
 
+async def get_ingest(services: ServicesDep) -> IngestRulesService:
+    return services.ingest
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[Store, Depends(get_store)]
 RecorderDep = Annotated[Recorder, Depends(get_recorder)]
 ReceiptsDep = Annotated[ReceiptReader, Depends(get_receipts)]
 CheckpointsDep = Annotated[Checkpoints, Depends(get_checkpoints)]
 ComparisonsDep = Annotated[Comparisons, Depends(get_comparisons)]
+IngestDep = Annotated[IngestRulesService, Depends(get_ingest)]

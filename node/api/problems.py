@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -101,6 +102,19 @@ def _field_name(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+_MESSAGES = {
+    "int_type": "must be an integer (JSON number without fraction; strings, floats and booleans are refused)",
+    "int_parsing": "must be an integer (JSON number without fraction; strings, floats and booleans are refused)",
+    "extra_forbidden": "unknown field",
+    "missing": "is required",
+}
+
+
+def field_message(err: Mapping[str, Any]) -> str:
+    """The message for one pydantic error: ours for the common kinds, pydantic's own otherwise."""
+    return _MESSAGES.get(str(err.get("type", "")), str(err.get("msg", "invalid")))
+
+
 def _validation_errors(exc: RequestValidationError) -> tuple[list[FieldError], bool]:
     errors: list[FieldError] = []
     malformed = False
@@ -110,14 +124,7 @@ def _validation_errors(exc: RequestValidationError) -> tuple[list[FieldError], b
             malformed = True
             errors.append(FieldError("body", f"malformed JSON: {err.get('ctx', {}).get('error', 'invalid')}"))
             continue
-        message = str(err.get("msg", "invalid"))
-        if kind in ("int_type", "int_parsing"):
-            message = "must be an integer (JSON number without fraction; strings, floats and booleans are refused)"
-        elif kind == "extra_forbidden":
-            message = "unknown field"
-        elif kind == "missing":
-            message = "is required"
-        errors.append(FieldError(_field_name(tuple(err.get("loc", ()))), message))
+        errors.append(FieldError(_field_name(tuple(err.get("loc", ()))), field_message(err)))
     return errors, malformed
 
 

@@ -14,6 +14,7 @@ from node.api.deps import ServicesDep
 from node.api.schemas import DeltaCreate, Problem, Receipt
 from node.api.strict_json import StrictJsonRoute
 from node.core.bundle import BUNDLE_MEDIA_TYPES
+from node.core.deltas import DeltaRequest
 from node.core.errors import FieldError, InvalidInput
 from node.ledger.receipts import receipt_json
 from node.services import Services
@@ -53,7 +54,12 @@ async def record_delta(
             "Idempotency-Key must equal referenceId (referenceId is the idempotency key)",
             errors=[FieldError("Idempotency-Key", "differs from referenceId")],
         )
-    delta_request = body.to_request()
+    return await record_and_answer(services, principal, body.to_request())
+
+
+async def record_and_answer(services: Services, principal: Principal, delta_request: DeltaRequest) -> JSONResponse:
+    """Record one validated delta and answer with its receipt: 201 new, 200 the first receipt of a retry.
+    The one path of a single delta, whichever route it came in by (``/v1/balance/delta``, ``/v1/events``)."""
     # On the event loop: the recorder's writer thread signs and commits, this request just waits.
     row, created = await services.recorder.record_async(
         tenant=principal.tenant, request=delta_request, api_key_id=principal.key_id

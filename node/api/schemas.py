@@ -21,8 +21,11 @@ from node.core.deltas import (
 )
 from node.core.hashing import to_hex
 from node.core.webhooks import SUBSCRIBABLE_EVENTS
+from node.keys import api_keys
 from node.ledger.balances import DerivedBalance
+from node.store.db import Store
 from node.store.models import (
+    ApiKeyRow,
     ComparisonRow,
     WebhookAttemptRow,
     WebhookDeliveryRow,
@@ -117,6 +120,19 @@ class KeyCreate(BaseModel):
     live: bool = False
     ratePerSecond: float | None = Field(default=None, gt=0, le=100_000)
     rateBurst: int | None = Field(default=None, ge=1, le=1_000_000)
+
+    def issue(self, store: Store, *, tenant: str) -> tuple[ApiKeyRow, str]:
+        """Issue this key for ``tenant`` (the API and the dashboard both create keys through here)."""
+        return api_keys.issue_key(
+            store,
+            tenant=tenant,
+            name=self.name,
+            scopes=self.scopes,
+            customer_id=self.customerId,
+            live=self.live,
+            rate_per_second=self.ratePerSecond,
+            rate_burst=self.rateBurst,
+        )
 
 
 class KeyRotate(BaseModel):

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from node.dashboard import customers, keys, ledger, overview, signin, webhooks
+from node.dashboard import customers, events, keys, ledger, overview, signin, webhooks
 from node.dashboard.web import PREFIX, STATIC_DIR
 
-ROUTERS = tuple(m.router for m in (signin, overview, keys, webhooks, ledger, customers))
+ROUTERS = tuple(m.router for m in (signin, overview, keys, webhooks, events, ledger, customers))
 router = APIRouter()
 for _pages in ROUTERS:
     router.include_router(_pages, prefix=PREFIX)

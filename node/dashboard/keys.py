@@ -73,14 +73,7 @@ def create_key(
                 "live": live == "on",
             }
         )
-        row, token = api_keys.issue_key(
-            store,
-            tenant=session.tenant,
-            name=body.name,
-            scopes=body.scopes,
-            customer_id=body.customerId,
-            live=body.live,
-        )
+        row, token = body.issue(store, tenant=session.tenant)
     except ValidationError as exc:
         for err in exc.errors():
             field = _FIELD_NAMES.get(str(err["loc"][0]) if err["loc"] else "", "name")

@@ -44,6 +44,9 @@ NOTICES = {
     "webhook_updated": "The webhook endpoint is updated.",
     "test_queued": "A webhook.test event is queued; it appears in the delivery log below once sent.",
     "redelivery_queued": "The delivery is queued to be sent again.",
+    "mapping_saved": "The mapping is saved: events of its type recorded from now on use it.",
+    "mapping_deleted": "The mapping is removed: events of its type take the default mapping again.",
+    "ingest_settings_saved": "The referenceId form is saved: events recorded from now on use it.",
 }
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import BigInteger, Column, Integer, LargeBinary, UniqueConstrain
 from sqlmodel import Field, SQLModel
 
 from node.core.typed_data import Delta
+from node.store.event_mappings import EventMappingRow  # noqa: F401  (registered with the other tables)
 
 
 class DeltaStatus(StrEnum):
@@ -253,6 +254,7 @@ class TenantRow(SQLModel, table=True):
     created_at: int = Field(sa_column=_bigint(nullable=False))
     tolerance_absolute: str | None = Field(default=None, max_length=90)  # minor units (int256 as text)
     tolerance_basis_points: int | None = None
+    event_reference_mode: str | None = Field(default=None, max_length=16)  # CloudEvents referenceId form
 
 
 class ApiKeyRow(SQLModel, table=True):

@@ -33,7 +33,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-PAGES = ["", "/keys", "/webhooks", "/batches", "/receipts", "/customers"]
+PAGES = ["", "/keys", "/webhooks", "/events", "/batches", "/receipts", "/customers"]
 
 
 @pytest.fixture(scope="module")
@@ -334,3 +334,31 @@ def test_sign_out_drops_the_session(page: Page, context: BrowserContext, node: R
     page.goto(node.base_url + "/dashboard/keys")
     expect(page).to_have_url(node.base_url + "/dashboard/sign-in?next=/dashboard/keys")
     expect(page.get_by_label("Admin API key")).to_be_visible()
+
+
+def test_map_an_event_type_and_see_its_events_become_deltas(page: Page, node: RunningNode) -> None:
+    sign_in(page, node)
+    page.get_by_role("link", name="CloudEvents").click()
+    expect(page.get_by_role("heading", level=1, name="CloudEvents")).to_be_visible()
+    page.get_by_label("Event type").fill("llm.tokens")
+    page.get_by_label("Quantity field").fill("usage.tokens")
+    page.get_by_label("Multiplier").fill("-0.5")
+    page.get_by_label("Reason template (optional)").fill("{quantity} {data.model} tokens")
+    page.get_by_role("button", name="Save mapping").click()
+    expect(page.get_by_text("The mapping is saved")).to_be_visible()
+    row = page.get_by_role("row", name="llm.tokens")
+    expect(row).to_contain_text("data.usage.tokens")
+    expect(row).to_contain_text("-0.5")
+    shot(page, "events")
+    event = {"specversion": "1.0", "id": "browser-1", "source": "gw", "type": "llm.tokens", "subject": "cust_events"}
+    with node.client() as api:
+        recorded = api.post(
+            "/v1/events",
+            headers={"Content-Type": "application/cloudevents+json"},
+            json={**event, "data": {"model": "m2", "usage": {"tokens": 300}}},
+        )
+        assert recorded.status_code == 201, recorded.text
+        assert (recorded.json()["delta"], recorded.json()["reason"]) == (-150, "300 m2 tokens")
+    row.get_by_role("button", name="Remove").click()
+    expect(page.get_by_text("The mapping is removed")).to_be_visible()
+    expect(page.get_by_role("row", name="llm.tokens")).to_have_count(0)

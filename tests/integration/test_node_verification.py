@@ -43,26 +43,35 @@ class Served:
 
 @pytest.fixture(scope="module")
 def served(deployed: Deployment, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """A real node with a delta without metadata and one with, both verified, and their bundles."""
+    """A real node with a delta without metadata and one with, both verified, and their bundles.
+
+    Both are recorded in one bulk request, so they become pending together and share one batch of
+    two (log indexes 0 and 1): what the ``count`` and ``start index`` edits fail depends on it.
+    """
     node = start_node(deployed, tmp_path_factory.mktemp("verification"))
     try:
         with node.client() as client:
-            plain = client.post(
-                "/v1/balance/delta", json={"customerId": "v", "delta": 5, "reason": "usage", "referenceId": "nv1"}
-            ).json()
-            rich = client.post(
-                "/v1/balance/delta",
+            reply = client.post(
+                "/v1/balance/deltas",
                 json={
-                    "customerId": "v",
-                    "delta": -(2**200),
-                    "reason": "usage",
-                    "referenceId": "nv2",
-                    "metadata": {"sku": "a", "n": 3},
+                    "deltas": [
+                        {"customerId": "v", "delta": 5, "reason": "usage", "referenceId": "nv1"},
+                        {
+                            "customerId": "v",
+                            "delta": -(2**200),
+                            "reason": "usage",
+                            "referenceId": "nv2",
+                            "metadata": {"sku": "a", "n": 3},
+                        },
+                    ]
                 },
             ).json()
+            plain, rich = (result["receipt"] for result in reply["results"])
             for receipt in (plain, rich):
                 wait_for_status(client, receipt["receiptId"], "verified")
             receipts = {"plain": plain["receiptId"], "rich": rich["receiptId"]}
+            batches = {client.get(f"/v1/receipts/{rid}").json()["batchId"] for rid in receipts.values()}
+            assert len(batches) == 1, f"the two deltas were anchored in batches {batches}, not one"
             yield Served(
                 node,
                 receipts,

@@ -76,6 +76,8 @@ def world(anvil: Anvil, artifact: Path, tmp_path_factory: pytest.TempPathFactory
             comparison_a = client.post(
                 "/v1/balance/compare", params={"customerId": "cust_a"}, json={"theirBalance": 1}
             ).json()["comparisonId"]
+            mapping = {"quantityField": "tokens", "multiplier": "-1"}
+            assert client.put(f"/v1/events/mappings/{MAPPED_TYPE}", json=mapping).status_code == 201
 
             def spare_keys() -> Iterator[str]:
                 while True:
@@ -116,12 +118,15 @@ class Endpoint:
     body: Any = None
     query: str = ""
     names_our_data: bool = False  # takes a receipt, key, checkpoint or customer of tenant "default"
+    # the path's id is a name in the caller's own namespace (an event type): another tenant's PUT makes its own
+    own_namespace: bool = False
 
     def path(self, world: World) -> str:
         ids: dict[str, str] = {
             "receipt_id": world.receipt_a,
             "checkpoint_id": world.checkpoint_a,
             "comparison_id": world.comparison_a,
+            "event_type": MAPPED_TYPE,
         }
         if "{key_id}" in self.template:
             ids["key_id"] = next(world.spare_key_ids)
@@ -131,6 +136,14 @@ class Endpoint:
 
     def payload(self) -> Any:
         return self.body() if callable(self.body) else self.body
+
+
+MAPPED_TYPE = "llm.tokens"  # mapped by tenant "default" in the world
+
+
+def _event() -> dict[str, Any]:
+    data = {"delta": 3}
+    return {"specversion": "1.0", "id": "t1", "source": "s", "type": "usage", "subject": "cust_a", "data": data}
 
 
 ENDPOINTS = [
@@ -166,8 +179,21 @@ ENDPOINTS = [
     Endpoint("POST", "/v1/webhooks/{endpoint_id}/test", "admin"),
     Endpoint("GET", "/v1/webhooks/{endpoint_id}/deliveries", "admin"),
     Endpoint("POST", "/v1/webhooks/{endpoint_id}/deliveries/{delivery_id}/redeliver", "admin"),
+    Endpoint("POST", "/v1/events", "write", _event),  # records for the caller's own tenant
+    Endpoint("POST", "/api/v1/events", "write", _event),
+    Endpoint("GET", "/v1/events/mappings", "admin"),
+    Endpoint(
+        "PUT",
+        "/v1/events/mappings/{event_type}",
+        "admin",
+        {"quantityField": "n", "multiplier": "2"},
+        own_namespace=True,
+    ),
+    Endpoint("DELETE", "/v1/events/mappings/{event_type}", "admin"),
+    Endpoint("GET", "/v1/events/settings", "admin"),
+    Endpoint("PUT", "/v1/events/settings", "admin", {"referenceIdMode": "id"}),
 ]
-WITH_IDS = [e for e in ENDPOINTS if e.names_our_data or "{" in e.template]
+WITH_IDS = [e for e in ENDPOINTS if (e.names_our_data or "{" in e.template) and not e.own_namespace]
 UNAUTHENTICATED = {"/healthz"}
 
 # What a write can change, every tenant's, less what moves on its own (a delta's anchoring status, a
@@ -181,6 +207,7 @@ _STATE = {
     "comparisons": "select id, tenant from comparisons order by id",
     "webhook_endpoints": "select * from webhook_endpoints order by id",
     "webhook_deliveries": "select id, tenant, endpoint_id, event_type from webhook_deliveries order by id",
+    "event_mappings": "select * from event_mappings order by tenant, event_type",
 }
 
 
@@ -240,6 +267,9 @@ def test_another_tenants_lists_and_usage_show_nothing_of_ours(world: World) -> N
     usage = world.call("GET", "/v1/usage", world.other_admin).json()
     assert usage["totals"]["deltasRecorded"] == 0 and usage["tenant"] == "other"
     assert world.call("GET", "/v1/checkpoints", world.other_admin).json()["checkpoints"] == []
+    assert MAPPED_TYPE not in {
+        m["type"] for m in world.call("GET", "/v1/events/mappings", world.other_admin).json()["mappings"]
+    }
     next(world.spare_webhooks)
     assert world.call("GET", "/v1/webhooks", world.other_admin).json()["webhooks"] == []
 

@@ -532,10 +532,11 @@ def bundle_cases(r: Recorded) -> list[Case]:
             "version is pacspace.proof.v0: only the format check fails"
             if r.protocol == 1
             else "version is pacspace.proof.v0: format fails; the verifier checks a bundle of an unknown version by "
-            'v1\'s rules, so the domain version "2" and the v1 digest fail too',
+            "v1's rules, so the domain version \"2\", the v1 digest and anchorer (v1's rules want a v1 contract; "
+            "protocolVersion() answers 2) fail too",
             edited(b, at("version", "pacspace.proof.v0")),
             exit=1,
-            failed=["format"] if r.protocol == 1 else ["domain", "fingerprint", "format"],
+            failed=["format"] if r.protocol == 1 else ["anchorer", "domain", "fingerprint", "format"],
         ),
         Case(
             "bundle",
@@ -834,11 +835,12 @@ def bundle_cases_v2(r: Recorded) -> list[Case]:
         Case(
             "bundle",
             "invalid-format-relabelled-v1",
-            "version relabelled pacspace.proof.v1: checked by v1's rules, the domain version \"2\" is not v1's and the "
-            "v1 digest is not the fingerprint (v1's isAnchorer still answers true for account 1)",
+            "version relabelled pacspace.proof.v1: checked by v1's rules, the domain version \"2\" is not v1's, the "
+            "v1 digest is not the fingerprint, and anchorer fails: v1's rules want a v1 contract and protocolVersion() "
+            "answers 2 (v1's isAnchorer alone would still answer true for account 1)",
             edited(r.bundles["a1"], at("version", "pacspace.proof.v1")),
             exit=1,
-            failed=["domain", "fingerprint"],
+            failed=["anchorer", "domain", "fingerprint"],
         ),
     ]
 
