@@ -190,7 +190,7 @@ class CheckpointsApi {
 
   /** Sign a checkpoint over verified deltas: by customer index, or by recording time (unix seconds), not both. */
   async create(input: { customerId: string; fromIndex?: number; toIndex?: number; from?: number | Date; to?: number | Date }): Promise<Checkpoint> {
-    const body: JsonObject = {}; // the customer goes in the query string (the node checks it before the body)
+    const body: JsonObject = { customerId: input.customerId };
     if (input.fromIndex !== undefined) body["fromIndex"] = input.fromIndex;
     if (input.toIndex !== undefined) body["toIndex"] = input.toIndex;
     for (const key of ["from", "to"] as const) {
