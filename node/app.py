@@ -29,16 +29,19 @@ from node.api.observability import Observability
 from node.api.problems import install_problem_handlers
 from node.api.routes import router
 from node.api.webhook_routes import router as webhook_router
-from node.chain.client import AnchorClient, connect
+from node.chain.client import AnchorClient, TransactionSigner
 from node.chain.errors import ChainUnavailable
+from node.chain.providers import connect_configured
+from node.chain.remote_signers import RemoteTransactionSigner, RemoteTypedDataSigner
 from node.checkpoints.service import Checkpoints
 from node.compare.service import Comparisons
 from node.core.cloudevents import CLOUDEVENT_TYPES
 from node.core.errors import ReceiptSignerRevoked
+from node.core.finality import KNOWN_CHAINS
 from node.core.hashing import from_hex, to_hex
 from node.core.protocol import protocol_for_contract
 from node.core.ratelimit import BucketPolicy, RateLimiter
-from node.core.signing import Signer
+from node.core.signing import ReceiptSigner, Signer
 from node.core.typed_data import Domain
 from node.dashboard import PREFIX as DASHBOARD_PREFIX
 from node.dashboard import STATIC_DIR as DASHBOARD_STATIC
@@ -70,11 +73,10 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
         if keystore is not None:
             warn_if_open(keystore)  # an encrypted key, but its password is the only thing left to guess
     ensure_current(store)
-    signer = Signer(settings.receipt_signer_private_key())
-    chain = AnchorClient(
-        connect(settings.rpc_url), settings.contract_address, Account.from_key(settings.anchor_private_key())
-    )
+    signer = _receipt_signer(settings)
+    chain = AnchorClient(connect_configured(settings), settings.contract_address, _anchor_account(settings))
     chain.check_identity(expected_chain_id=settings.chain_id, receipt_signer=signer.address)
+    rule = settings.finality_rule()
     # The contract decides the protocol: a v1 contract keeps getting v1 receipts, a v2 contract v2.
     protocol = protocol_for_contract(chain.protocol_version())
     domain = Domain(settings.chain_id, from_hex(settings.contract_address, length=20), protocol)
@@ -84,18 +86,35 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
             "receipt_signer": to_hex(signer.address),
             "anchorer": chain.account.address,
             "protocol": protocol.number,
+            "receipt_signer_is_remote": not isinstance(signer, Signer),
+            "anchorer_is_remote": isinstance(chain.account, RemoteTransactionSigner),
+        },
+    )
+    log.info(
+        "chain and finality",
+        extra={
+            "chain": KNOWN_CHAINS[settings.chain_id].name if settings.chain_id in KNOWN_CHAINS else "unknown chain id",
+            "verified_when": rule.describe(),
+            "rpc_providers": [f"{v.name} {v.url}" for v in chain.pool.views()] if chain.pool else [],
+            "quorum": settings.quorum(),
+            "max_fee_gwei": str(settings.max_fee_gwei) if settings.max_fee_gwei is not None else None,
         },
     )
     metrics = NodeMetrics()
     metrics.watch_store(store)
+    if chain.pool is not None:
+        metrics.watch_providers(chain.pool)
     scheduler = BackgroundScheduler(timezone=UTC)
     anchor = AnchorService(
         store=store,
         chain=chain,
         policy=AnchorPolicy(
             max_batch_size=settings.max_batch_size,
-            confirmations=settings.confirmations,
+            confirmations=rule.confirmations,
             receipt_timeout=settings.receipt_timeout_seconds,
+            finality=rule.mode,
+            quorum=settings.quorum(),
+            fees=settings.fee_policy(),
         ),
         interval_seconds=settings.anchor_interval_seconds,
         trigger_pending=settings.anchor_trigger_pending,
@@ -141,6 +160,29 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
         key_policy=BucketPolicy(settings.rate_limit_per_second, settings.rate_limit_burst),
         auth_failure_policy=BucketPolicy(settings.auth_failure_per_second, settings.auth_failure_burst),
     )
+
+
+def _receipt_signer(settings: Settings) -> ReceiptSigner:
+    """The receipt signing key in memory, or an external EIP-712 signer (checked to hold the address)."""
+    remote = settings.remote_signer("receipt_signer")
+    if remote is None:
+        return Signer(settings.receipt_signer_private_key())
+    url, address = remote
+    signer = RemoteTypedDataSigner(url, from_hex(address, length=20), timeout=settings.rpc_timeout_seconds)
+    signer.check()
+    return signer
+
+
+def _anchor_account(settings: Settings) -> TransactionSigner:
+    """The anchoring key in memory, or an external transaction signer."""
+    remote = settings.remote_signer("anchor")
+    if remote is None:
+        account: TransactionSigner = Account.from_key(settings.anchor_private_key())
+        return account
+    url, address = remote
+    signer = RemoteTransactionSigner(url, address, timeout=settings.rpc_timeout_seconds)
+    signer.check()
+    return signer
 
 
 # py_ecc (imported through web3) raises the interpreter's recursion limit to 100,000 at import. The standard
@@ -285,8 +327,38 @@ def _add_operational_routes(app: FastAPI, services: Services) -> None:
             "lastAnchorError": services.anchor.last_error,
             "anchoringLeader": services.anchor.is_leader,
             "database": services.store.backend,
+            **_chain_health(services),
         }
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics() -> Response:
         return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _chain_health(services: Services) -> dict[str, Any]:
+    """Finality, RPC providers (redacted URLs), fees and warnings, for /healthz."""
+    anchor = services.anchor
+    report = anchor.last_report
+    policy = anchor.policy
+    pool = anchor.chain.pool
+    return {
+        "finality": {
+            "rule": policy.finality.value,
+            "confirmations": policy.confirmations,
+            "quorum": policy.quorum,
+            "finalizedBlock": None if report is None else report.finalized_block,
+        },
+        "rpcProviders": [] if pool is None else [view.to_json() for view in pool.views()],
+        "fees": {
+            "maxFeeWei": _text(policy.fees.max_fee),
+            "maxPriorityFeeWei": _text(policy.fees.max_priority_fee),
+            "dailyBudgetWei": _text(policy.fees.daily_budget),
+            "baseFeeWei": _text(None if report is None else report.base_fee),
+            "held": None if report is None else report.held,
+        },
+        "warnings": anchor.warnings(),
+    }
+
+
+def _text(value: int | None) -> str | None:
+    return None if value is None else str(value)

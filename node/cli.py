@@ -118,7 +118,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
     """Check the whole database against the chain; exit 1 on any finding."""
     import json
 
-    from node.chain.client import AnchorClient, connect
+    from node.chain.client import AnchorClient
+    from node.chain.providers import connect_configured
     from node.core.hashing import from_hex
     from node.core.protocol import protocol_for_contract
     from node.core.typed_data import Domain
@@ -128,7 +129,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from node.store.migrate import ensure_current
 
     settings = Settings()
-    chain = AnchorClient(connect(settings.rpc_url), settings.contract_address)  # read-only: no key needed
+    chain = AnchorClient(connect_configured(settings), settings.contract_address)  # read-only: no key needed
     chain.check_identity(expected_chain_id=settings.chain_id)
     store = Store(settings.database_url)
     ensure_current(store)
@@ -177,29 +178,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     os.environ["PACSPACE_LOG_LEVEL"] = args.log_level  # the workers configure their logging from it
     _serve(workers=args.workers)
-    return 0
-
-
-def cmd_deploy(args: argparse.Namespace) -> int:
-    from node.chain.client import account_from_key, connect
-    from node.chain.deploy import deploy_anchor
-    from node.dev.chain import ARTIFACT
-
-    key = os.environ.get("PACSPACE_DEPLOYER_KEY")
-    if not key:
-        print("error: set PACSPACE_DEPLOYER_KEY to the deployer's private key", file=sys.stderr)
-        return 2
-    deployer = account_from_key(key)
-    address = deploy_anchor(
-        connect(args.rpc_url),
-        deployer=deployer,
-        owner=args.owner or deployer.address,
-        anchorer=args.anchorer,
-        artifact=Path(args.artifact) if args.artifact else ARTIFACT,
-        signer=args.signer,
-        first_index=args.first_index,
-    )
-    print(address.lower())
     return 0
 
 
@@ -291,18 +269,6 @@ def cmd_db(args: argparse.Namespace) -> int:
         store.close()
 
 
-def _add_deploy_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """The ``deploy`` subcommand (contract v2: anchorer, first receipt signer, first log index)."""
-    deploy = sub.add_parser("deploy", help="deploy the anchor contract (deployer key in PACSPACE_DEPLOYER_KEY)")
-    deploy.add_argument("--rpc-url", required=True)
-    deploy.add_argument("--anchorer", required=True, help="address that anchors (the gas wallet)")
-    deploy.add_argument("--signer", help="first receipt signer (default: the anchorer)")
-    deploy.add_argument("--first-index", type=int, default=0, help="first log index (a v1 contract's nextIndex)")
-    deploy.add_argument("--owner", help="contract owner (default: the deployer)")
-    deploy.add_argument("--artifact", help="forge artifact (default: out/PacSpaceAnchor.sol/PacSpaceAnchor.json)")
-    deploy.set_defaults(func=cmd_deploy)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pacspace-node", description="PacSpace node")
     parser.add_argument("--log-level", default=os.environ.get("PACSPACE_LOG_LEVEL", "INFO"))
@@ -328,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--json", action="store_true")
     audit.set_defaults(func=cmd_audit)
 
-    _add_deploy_parser(sub)
+    _add_deploy_command(sub)
 
     bench = sub.add_parser("bench", help="the performance benchmark (bench/bench.py; --help there)", add_help=False)
     bench.add_argument("bench_args", nargs=argparse.REMAINDER)
@@ -366,6 +332,12 @@ def build_parser() -> argparse.ArgumentParser:
     db.set_defaults(func=cmd_db)
     _add_key_rotation(sub)
     return parser
+
+
+def _add_deploy_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from node.dev.deploy import add_deploy_command  # deploy and explorer verification files
+
+    add_deploy_command(sub)
 
 
 def _add_key_rotation(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -15,7 +15,7 @@ from node.anchoring.scheduler import AnchorService
 from node.checkpoints.service import Checkpoints
 from node.compare.service import Comparisons
 from node.core.ratelimit import BucketPolicy, RateLimiter
-from node.core.signing import Signer
+from node.core.signing import ReceiptSigner
 from node.core.typed_data import Domain
 from node.ingest.rules import IngestRulesService
 from node.ledger.receipts import ReceiptReader
@@ -31,7 +31,7 @@ from node.webhooks.delivery import WebhookWorker
 class Services:
     settings: Settings
     store: Store
-    signer: Signer
+    signer: ReceiptSigner
     domain: Domain
     metrics: NodeMetrics
     usage: UsageMeter

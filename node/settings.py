@@ -8,10 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from node.core.fees import FeePolicy, gwei_to_wei
+from node.core.finality import FinalityRule, default_rule
 
 # Anvil's well-known development keys: refused unless the chain is a local dev chain.
 _PUBLIC_DEV_KEYS = {
@@ -29,6 +32,20 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("PACSPACE_DATABASE_URL", "DATABASE_URL", "database_url"),
     )
     rpc_url: str = "http://127.0.0.1:8545"
+    # Several providers (docs/DEPLOYMENT.md "The chain"): comma-separated, tried in this order; when set,
+    # PACSPACE_RPC_URL is ignored (on its own it is a list of one).
+    rpc_urls: SecretStr | None = None
+    rpc_max_lag_blocks: int = Field(default=5, ge=0, description="a provider this far behind the best is skipped")
+    rpc_timeout_seconds: float = Field(default=10.0, gt=0)
+    rpc_quorum: int | None = Field(
+        default=None, ge=1, description="providers that must confirm a batch's block; default 2 with several URLs"
+    )
+    finality: Literal["auto", "confirmations", "finalized"] = "auto"
+    max_fee_gwei: Decimal | None = Field(default=None, gt=0, description="cap on maxFeePerGas")
+    max_priority_fee_gwei: Decimal | None = Field(default=None, ge=0, description="cap on maxPriorityFeePerGas")
+    daily_gas_budget_eth: Decimal | None = Field(
+        default=None, gt=0, description="most the anchoring key may spend per UTC day, L1 data fees included"
+    )
     chain_id: int
     contract_address: str
     # Two keys with separate jobs, each rotated on its own schedule (docs/KEYS.md): the receipt signer
@@ -40,6 +57,11 @@ class Settings(BaseSettings):
     anchor_key: SecretStr | None = None
     anchor_keystore: Path | None = None
     anchor_keystore_password: SecretStr | None = None
+    # Keys off the node (docs/KEYS.md): an external signer's JSON-RPC URL and the address it signs for.
+    receipt_signer_url: SecretStr | None = None
+    receipt_signer_address: str | None = None
+    anchor_signer_url: SecretStr | None = None
+    anchor_address: str | None = None
     signer_key: SecretStr | None = None
     signer_keystore: Path | None = None
     signer_keystore_password: SecretStr | None = None
@@ -49,7 +71,7 @@ class Settings(BaseSettings):
     anchor_interval_seconds: float = Field(default=2.0, gt=0)
     anchor_trigger_pending: int = Field(default=1000, ge=1)
     max_batch_size: int = Field(default=10_000, ge=1, le=2**32 - 1)
-    confirmations: int = Field(default=1, ge=1)
+    confirmations: int = Field(default=1, ge=1, description="default: the chain's (node/core/finality.py), else 1")
     signer_check_seconds: float = Field(
         default=30.0,
         gt=0,
@@ -114,11 +136,24 @@ class Settings(BaseSettings):
         int(value[2:], 16)
         return value.lower()
 
+    @field_validator("receipt_signer_address", "anchor_address")
+    @classmethod
+    def _signer_address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return cls._address(value)
+
     @model_validator(mode="after")
     def _one_key_per_role(self) -> Settings:
+        if "confirmations" not in self.model_fields_set:
+            self.confirmations = default_rule(self.chain_id).confirmations
         # A missing key is reported when a command needs it (audit and verify need none).
         for role in ("receipt_signer", "anchor"):
             _KeySource.of(self, role).check()
+        if self.rpc_quorum is not None and self.rpc_quorum > len(self.rpc_endpoints()):
+            raise ValueError(
+                f"PACSPACE_RPC_QUORUM is {self.rpc_quorum} but only {len(self.rpc_endpoints())} RPC URL(s) are set"
+            )
         return self
 
     def webhook_private_hosts(self) -> frozenset[str]:
@@ -136,6 +171,38 @@ class Settings(BaseSettings):
             "log_config": None,
             "access_log": False,
         }
+
+    def rpc_endpoints(self) -> list[str]:
+        """PACSPACE_RPC_URLS split on commas (and whitespace), else [PACSPACE_RPC_URL]."""
+        if self.rpc_urls is None:
+            return [self.rpc_url]
+        urls = [u for u in self.rpc_urls.get_secret_value().replace(",", " ").split() if u]
+        if not urls:
+            raise ValueError("PACSPACE_RPC_URLS is set but names no URL")
+        return urls
+
+    def finality_rule(self) -> FinalityRule:
+        """PACSPACE_FINALITY (``auto``: the chain's default) with PACSPACE_CONFIRMATIONS."""
+        return default_rule(self.chain_id, mode=self.finality, confirmations=self.confirmations)
+
+    def fee_policy(self) -> FeePolicy:
+        return FeePolicy(
+            max_fee=None if self.max_fee_gwei is None else gwei_to_wei(self.max_fee_gwei),
+            max_priority_fee=None if self.max_priority_fee_gwei is None else gwei_to_wei(self.max_priority_fee_gwei),
+            daily_budget=None if self.daily_gas_budget_eth is None else int(self.daily_gas_budget_eth * 10**18),
+        )
+
+    def quorum(self) -> int:
+        """Providers that must confirm a batch's block before it is verified."""
+        if self.rpc_quorum is not None:
+            return self.rpc_quorum
+        return min(2, len(self.rpc_endpoints()))
+
+    def remote_signer(self, role: str) -> tuple[str, str] | None:
+        """(URL, address) of the external signer of ``role`` ("receipt_signer" or "anchor"), if one is set."""
+        url = getattr(self, f"{role}_signer_url" if role == "anchor" else f"{role}_url")
+        address = getattr(self, f"{role}_address")
+        return None if url is None else (url.get_secret_value(), address)
 
     def webhook_http_loopback_allowed(self) -> bool:
         if self.webhook_allow_http_loopback is not None:
@@ -173,15 +240,28 @@ class _KeySource:
     keystore: Path | None
     password: SecretStr | None
 
+    remote: bool = False
+
     @classmethod
     def of(cls, settings: Settings, role: str) -> _KeySource:
         key = getattr(settings, f"{role}_key")
         keystore = getattr(settings, f"{role}_keystore")
+        remote = settings.remote_signer(role)
+        if remote is not None:
+            url_env = "RECEIPT_SIGNER_URL" if role == "receipt_signer" else "ANCHOR_SIGNER_URL"
+            address_env = "RECEIPT_SIGNER_ADDRESS" if role == "receipt_signer" else "ANCHOR_ADDRESS"
+            if key is not None or keystore is not None:
+                raise ValueError(f"set only one of PACSPACE_{url_env} or PACSPACE_{role.upper()}_KEY/_KEYSTORE")
+            if remote[1] is None:
+                raise ValueError(f"PACSPACE_{url_env} needs PACSPACE_{address_env}: the address the signer signs for")
+            return cls(role.upper(), None, None, None, remote=True)
         if key is None and keystore is None:
             return cls("SIGNER", settings.signer_key, settings.signer_keystore, settings.signer_keystore_password)
         return cls(role.upper(), key, keystore, getattr(settings, f"{role}_keystore_password"))
 
     def require(self) -> _KeySource:
+        if self.remote:
+            raise ValueError(f"the {self.env.lower()} key is held by an external signer, not by the node")
         if self.key is None and self.keystore is None:
             raise ValueError(
                 "set PACSPACE_RECEIPT_SIGNER_KEY and PACSPACE_ANCHOR_KEY (or their _KEYSTORE forms), "

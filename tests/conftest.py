@@ -31,6 +31,7 @@ from node.settings import Settings
 from node.store.db import Store
 from node.store.keys import create_api_key
 from node.store.migrate import upgrade
+from tests.evm import start_hardhat
 
 if TYPE_CHECKING:
     from xdist.remote import Producer
@@ -52,8 +53,38 @@ def anvil() -> Iterator[Anvil]:
     chain.stop()
 
 
-# Modules whose tests share one expensive module fixture run on one xdist worker; every other
-# test is scheduled on its own, as with `--dist load`.
+@pytest.fixture(scope="session")
+def hardhat(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Anvil]:
+    """Hardhat Network 2.x: the second EVM implementation (tests/evm.py)."""
+    chain = start_hardhat(free_port(), tmp_path_factory.mktemp("hardhat") / "hardhat.log")
+    yield chain
+    chain.stop()
+
+
+@pytest.fixture
+def evm() -> str:
+    """Which EVM implementation ``deployment`` (and ``chain_rpc``) use: Anvil unless parametrized."""
+    return "anvil"
+
+
+# On both EVM implementations; with BOTH_BACKENDS-style database variants, use ON_BOTH_EVMS instead.
+BOTH_EVMS = pytest.mark.parametrize("evm", ["anvil", "hardhat"])
+# Anvil on both databases, and Hardhat on SQLite (the EVM is what differs there, not the database).
+ON_BOTH_EVMS = pytest.mark.parametrize(
+    ("db_backend", "evm"), [("sqlite", "anvil"), ("postgresql", "anvil"), ("sqlite", "hardhat")]
+)
+
+
+@pytest.fixture
+def chain_rpc(request: pytest.FixtureRequest, evm: str) -> str:
+    """The RPC URL of the test's EVM (the session's Anvil, or its Hardhat)."""
+    chain: Anvil = request.getfixturevalue(evm)
+    return chain.rpc_url
+
+
+# Modules whose tests share one expensive module fixture run on one xdist worker; so do all tests on
+# Hardhat (one Hardhat per worker takes seconds to start); every other test is scheduled on its own,
+# as with `--dist load`.
 ONE_WORKER_MODULES = ("tests/integration/test_scale_out.py", "tests/integration/test_verifier_package.py")
 
 
@@ -63,6 +94,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> LoadSco
     class Scheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             module = nodeid.split("::", 1)[0]
+            if "hardhat" in nodeid.split("::", 1)[-1]:
+                return "hardhat"
             return module if module in ONE_WORKER_MODULES else nodeid
 
     return Scheduling(config, log)
@@ -117,9 +150,9 @@ def deploy_fresh(rpc_url: str, artifact: Path) -> Deployment:
 
 
 @pytest.fixture
-def deployment(anvil: Anvil, artifact: Path) -> Deployment:
-    """A new contract per test, so every test starts its log at index 0."""
-    return deploy_fresh(anvil.rpc_url, artifact)
+def deployment(chain_rpc: str, artifact: Path) -> Deployment:
+    """A new contract per test, so every test starts its log at index 0 (on Anvil unless ``evm`` says)."""
+    return deploy_fresh(chain_rpc, artifact)
 
 
 # The operator's allowance for webhooks to receivers on this machine (the default allows no loopback or

@@ -16,8 +16,12 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from node.anchoring.cycle import AnchorPolicy, CycleReport, run_anchor_cycle
+from node.anchoring.policy import HELD_BUDGET, HELD_FEES
 from node.chain.client import AnchorClient
 from node.chain.errors import ChainReverted, ChainUnavailable
+from node.chain.providers import DOWN, LAGGING
+from node.chain.remote_signers import RemoteSignerError
+from node.core.finality import FinalityMode
 from node.observability.metrics import NodeMetrics
 from node.store.db import Store
 from node.store.leader import Leadership, SoleLeadership
@@ -131,16 +135,16 @@ class AnchorService:
             self._recorded_since_cycle = 0
         try:
             report = run_anchor_cycle(self.store, self.chain, time.time, self.policy)
-        except ChainUnavailable as exc:
+        except (ChainUnavailable, RemoteSignerError) as exc:
             self.last_error = exc.detail
-            self._count_failure("chain_unavailable")
+            self._count_failure("chain_unavailable" if isinstance(exc, ChainUnavailable) else "signer_unavailable")
             self._failures += 1
             delay = min(MAX_BACKOFF_SECONDS, self.interval_seconds * 2 ** min(self._failures, 16))
             self.backoff_until = time.time() + delay
             if self.metrics is not None:
                 self.metrics.anchor_backoff.set(delay)
             log.warning(
-                "chain unavailable; deltas stay pending, backing off",
+                "chain or anchoring signer unavailable; deltas stay pending, backing off",
                 extra={"error": exc.detail, "retry_in_seconds": round(delay, 2), "failures": self._failures},
             )
             return None
@@ -155,15 +159,74 @@ class AnchorService:
         self._failures = 0
         self.backoff_until = 0.0
         if self.metrics is not None:
-            self.metrics.anchor_backoff.set(0)
-            self.metrics.batches_anchored.inc(report.batches_anchored)
-            self.metrics.deltas_verified.inc(report.deltas_verified)
-            self.metrics.gas_used.inc(report.gas_used)
-            self.metrics.cost_wei.inc(report.cost_wei)
+            self._record_metrics(report)
         self.last_report = report
         self.last_error = None
         self.last_cycle_at = time.time()
         return report
+
+    def _record_metrics(self, report: CycleReport) -> None:
+        assert self.metrics is not None
+        m = self.metrics
+        m.anchor_backoff.set(0)
+        m.batches_anchored.inc(report.batches_anchored)
+        m.deltas_verified.inc(report.deltas_verified)
+        m.gas_used.inc(report.gas_used)
+        m.cost_wei.inc(report.cost_wei)
+        m.batches_reorged.inc(report.reorged)
+        m.replacements_capped.inc(report.replacements_capped)
+        m.fee_cap.set(self.policy.fees.max_fee or 0)
+        if report.base_fee is not None:
+            m.base_fee.set(report.base_fee)
+        for reason in (HELD_FEES, HELD_BUDGET):
+            m.anchor_held.labels(reason).set(1 if report.held == reason else 0)
+        for reason in ("not_final", "quorum", "providers_disagree"):
+            m.verification_waiting.labels(reason).set(1 if report.waiting == reason else 0)
+
+    def warnings(self) -> list[dict[str, str]]:
+        """What an operator should look at although the node works: held batches, verification waiting
+        on providers, providers down or lagging (by name and redacted URL)."""
+        found: list[dict[str, str]] = []
+        report = self.last_report
+        if report is not None and report.held == HELD_FEES:
+            found.append(
+                {"code": HELD_FEES, "detail": "fees are above PACSPACE_MAX_FEE_GWEI: batches wait, recording goes on"}
+            )
+        if report is not None and report.held == HELD_BUDGET:
+            found.append(
+                {"code": HELD_BUDGET, "detail": "the day's PACSPACE_DAILY_GAS_BUDGET_ETH is spent: batches wait"}
+            )
+        if report is not None and report.replacements_capped:
+            found.append(
+                {
+                    "code": "replacement_capped",
+                    "detail": "a stuck anchor transaction waits: replacing it would pass the fee cap",
+                }
+            )
+        if report is not None and self.policy.finality == FinalityMode.FINALIZED and report.finalized_block is None:
+            found.append(
+                {
+                    "code": "finalized_tag_not_served",
+                    "detail": "PACSPACE_FINALITY is finalized but the RPC serves no finalized block: nothing verifies",
+                }
+            )
+        if report is not None and report.waiting in ("quorum", "providers_disagree"):
+            detail = (
+                f"providers disagree on a batch's block: {', '.join(report.disagreeing)}"
+                if report.waiting == "providers_disagree"
+                else f"fewer than {self.policy.quorum} providers confirm a batch's block: verification waits"
+            )
+            found.append({"code": f"verification_{report.waiting}", "detail": detail})
+        if self.chain.pool is not None:
+            for view in self.chain.pool.views():
+                if view.state in (DOWN, LAGGING):
+                    what = (
+                        f"{view.lag_blocks} blocks behind"
+                        if view.state == LAGGING
+                        else f"unreachable ({view.last_error})"
+                    )
+                    found.append({"code": f"rpc_provider_{view.state}", "detail": f"{view.name} {view.url} is {what}"})
+        return found
 
     def _count_failure(self, reason: str) -> None:
         if self.metrics is not None:

@@ -1,29 +1,42 @@
 """A thin web3 client for the anchor contract.
 
-The caller builds the provider (``connect``) and passes the client in; nothing here decides
-what to anchor. Every RPC call goes through node/chain/rpc.py, so failures surface as the classes
-of node/chain/errors.py: ``ChainUnavailable`` (the anchoring job backs off instead of crashing),
-``ChainReverted`` with the contract's custom error decoded, and so on.
+The caller builds the provider (``connect`` for one URL, ``node.chain.providers.connect_pool`` for
+several with failover) and passes the client in; nothing here decides what to anchor. Every RPC call
+goes through node/chain/rpc.py, so failures surface as the classes of node/chain/errors.py:
+``ChainUnavailable`` (the anchoring job backs off instead of crashing), ``ChainReverted`` with the
+contract's custom error decoded, and so on.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress, Hash32
 from web3 import Web3
-from web3.exceptions import BadFunctionCallOutput
+from web3.exceptions import BadFunctionCallOutput, BlockNotFound
 from web3.types import FilterParams, Nonce, TxParams, Wei
 
 from node.chain import rpc
 from node.chain.abi import ANCHOR_ABI
-from node.chain.errors import ChainMismatch, ChainReverted, ChainUnavailable, TransactionAlreadyKnown
-from node.chain.fees import fee_caps
+from node.chain.errors import (
+    ChainMismatch,
+    ChainRejected,
+    ChainReverted,
+    ChainUnavailable,
+    FeeBelowBaseFee,
+    NonceTooLow,
+    TransactionAlreadyKnown,
+)
+from node.chain.fees import FeeMarket, offered_fees, read_market
+from node.chain.providers import FailoverProvider, ProviderPool
+from node.chain.receipts import MinedAnchor, mined_from_receipt
 from node.core.audit import SignerWindow
 from node.core.completeness import ChainBatch
+from node.core.fees import FeePolicy, FeeQuote, price_first, price_replacement
 from node.core.hashing import keccak256
 from node.core.typed_data import UINT64_MAX
 
@@ -39,15 +52,20 @@ class AnchorEvent:
     anchorer: bytes
 
 
-@dataclass(frozen=True)
-class MinedAnchor:
-    tx_hash: bytes
-    block_number: int
-    block_hash: bytes
-    status: int
-    gas_used: int
-    effective_gas_price: int
-    batch_id: int | None
+class _Signed(Protocol):
+    @property
+    def hash(self) -> bytes: ...
+    @property
+    def raw_transaction(self) -> bytes: ...
+
+
+class TransactionSigner(Protocol):
+    """The anchoring account: an eth-account LocalAccount, or node.chain.remote_signers.RemoteTransactionSigner."""
+
+    @property
+    def address(self) -> ChecksumAddress: ...
+
+    def sign_transaction(self, tx: Any, /) -> _Signed: ...
 
 
 def connect(rpc_url: str, *, timeout: float = 10.0) -> Web3:
@@ -60,8 +78,9 @@ class AnchorClient:
     Without an account (``audit``, verification) it only reads.
     """
 
-    def __init__(self, w3: Web3, contract_address: str, account: LocalAccount | None = None) -> None:
+    def __init__(self, w3: Web3, contract_address: str, account: TransactionSigner | None = None) -> None:
         self.w3 = w3
+        self.pool: ProviderPool | None = w3.provider.pool if isinstance(w3.provider, FailoverProvider) else None
         self.address = Web3.to_checksum_address(contract_address)
         self.contract = w3.eth.contract(address=self.address, abi=ANCHOR_ABI)
         self._account = account
@@ -69,7 +88,7 @@ class AnchorClient:
         self._version: int | None = None
 
     @property
-    def account(self) -> LocalAccount:
+    def account(self) -> TransactionSigner:
         """The anchoring (gas-paying) account. Requires the client to have been built with one."""
         if self._account is None:
             raise RuntimeError("this AnchorClient is read-only: it was built without an anchoring account")
@@ -130,6 +149,25 @@ class AnchorClient:
 
     def head_block_number(self) -> int:
         return int(rpc.call(lambda: self.w3.eth.block_number))
+
+    def rpc_url(self) -> str:
+        """The URL reads go to now (with several providers, the preferred one); never for display."""
+        if self.pool is not None:
+            return self.pool.primary_url()
+        return str(getattr(self.w3.provider, "endpoint_uri", ""))
+
+    def refresh_providers(self) -> None:
+        """Ask every configured provider for its head, so lagging and dead ones are skipped (one provider: nothing)."""
+        if self.pool is not None and len(self.pool) > 1:
+            self.pool.refresh()
+
+    def finalized_block_number(self) -> int | None:
+        """The chain's ``finalized`` block; None where the RPC does not serve the tag."""
+        try:
+            block = rpc.call(lambda: self.w3.eth.get_block("finalized"))
+        except (ChainRejected, BlockNotFound):
+            return None
+        return None if block is None else int(block["number"])
 
     def block_hash_at(self, number: int) -> bytes | None:
         block = rpc.call(lambda: self.w3.eth.get_block(number))
@@ -207,19 +245,19 @@ class AnchorClient:
     def get_mined(self, tx_hash: bytes) -> MinedAnchor | None:
         """The receipt of an anchor transaction, or None while it is not mined."""
         receipt = self._receipt(tx_hash)
-        return None if receipt is None else self._mined_from_receipt(receipt)
+        return None if receipt is None else mined_from_receipt(receipt, self._batch_anchored_topic)
 
     def _receipt(self, tx_hash: bytes) -> Any:
         """The transaction's receipt, or None while the chain has not mined it."""
-        return rpc.lookup(lambda: self.w3.eth.get_transaction_receipt(tx_hash))  # type: ignore[arg-type]
+        return rpc.lookup(lambda: self.w3.eth.get_transaction_receipt(Hash32(tx_hash)))
 
     def is_pending_transaction(self, tx_hash: bytes) -> bool:
         """Known to the node and not yet in a block."""
-        tx = rpc.lookup(lambda: self.w3.eth.get_transaction(tx_hash))  # type: ignore[arg-type]
+        tx = rpc.lookup(lambda: self.w3.eth.get_transaction(Hash32(tx_hash)))
         return tx is not None and tx.get("blockNumber") is None
 
     def is_known_transaction(self, tx_hash: bytes) -> bool:
-        return rpc.lookup(lambda: self.w3.eth.get_transaction(tx_hash)) is not None  # type: ignore[arg-type]
+        return rpc.lookup(lambda: self.w3.eth.get_transaction(Hash32(tx_hash))) is not None
 
     def find_anchor_transaction(self, *, root: bytes, from_block: int = 0) -> MinedAnchor | None:
         """Find a mined BatchAnchored for ``root`` (after a crash lost the transaction hash)."""
@@ -242,26 +280,47 @@ class AnchorClient:
     def pending_nonce(self) -> int:
         return int(rpc.call(lambda: self.w3.eth.get_transaction_count(self.account.address, "pending")))
 
+    def fee_market(self) -> FeeMarket:
+        return read_market(self.w3)
+
+    def quote_fees(self, policy: FeePolicy, *, replacing: bytes | None = None) -> FeeQuote | None:
+        """Fees for a new anchor transaction (or one replacing the pending ``replacing``) under ``policy``;
+        None while the market is above the cap (or a replacement would have to pass it)."""
+        market = self.fee_market()
+        old = None if replacing is None else offered_fees(self.w3, replacing)
+        if old is None:
+            return price_first(base_fee=market.base_fee, suggested_tip=market.suggested_tip, policy=policy)
+        return price_replacement(base_fee=market.base_fee, suggested_tip=market.suggested_tip, old=old, policy=policy)
+
     def sign_anchor(
-        self, *, start_index: int, count: int, root: bytes, nonce: int, replacing: bytes | None = None
+        self,
+        *,
+        start_index: int,
+        count: int,
+        root: bytes,
+        nonce: int,
+        replacing: bytes | None = None,
+        fees: FeeQuote | None = None,
     ) -> tuple[bytes, bytes]:
         """Build and sign ``anchor(startIndex, count, root)``; returns (tx hash, raw signed tx).
 
         Gas is estimated against the chain, so a call the contract would refuse raises ChainReverted
-        (with its custom error decoded) here, before anything is broadcast. ``replacing`` names a
-        pending transaction at the same nonce, to be replaced with higher fees (node/chain/fees.py).
+        (with its custom error decoded) here, before anything is broadcast. ``fees`` come from
+        :meth:`quote_fees` (without them: the market's, uncapped; ``replacing`` names a pending
+        transaction at the same nonce, to be outbid).
         """
+        quote = fees or self.quote_fees(FeePolicy(), replacing=replacing)
+        assert quote is not None  # no cap: always priced
 
         def build() -> TxParams:
-            fees = fee_caps(self.w3, replacing=replacing)
             fn = self.contract.functions.anchor(start_index, count, root)
             gas = int(fn.estimate_gas({"from": self.account.address}))
             params: TxParams = {
                 "from": self.account.address,
                 "nonce": Nonce(nonce),
                 "gas": gas + gas // 5,
-                "maxFeePerGas": Wei(fees.max_fee),
-                "maxPriorityFeePerGas": Wei(fees.priority),
+                "maxFeePerGas": Wei(quote.max_fee),
+                "maxPriorityFeePerGas": Wei(quote.priority),
                 "chainId": self.w3.eth.chain_id,
             }
             return fn.build_transaction(params)
@@ -270,30 +329,20 @@ class AnchorClient:
         signed = self.account.sign_transaction(tx)
         return bytes(signed.hash), bytes(signed.raw_transaction)
 
-    def broadcast(self, raw_tx: bytes) -> None:
-        """Send a signed transaction; a node that already has it is not an error."""
+    def broadcast(self, raw_tx: bytes, *, again: bool = False) -> bool:
+        """Send a signed transaction; False (not an error) while its max fee is below the base fee: it is
+        stored and sent again as it is later. A node that already has it is not an error either; nor is,
+        for a rebroadcast (``again``), a used nonce: it (or its replacement) was mined meanwhile."""
         try:
             rpc.call(lambda: self.w3.eth.send_raw_transaction(raw_tx))
         except TransactionAlreadyKnown:
-            return
-
-    # --- helpers ---------------------------------------------------------------------
-
-    def _mined_from_receipt(self, receipt: Any) -> MinedAnchor:
-        batch_id: int | None = None
-        for log in receipt["logs"]:
-            topics = log["topics"]
-            if topics and bytes(topics[0]) == self._batch_anchored_topic:
-                batch_id = int.from_bytes(bytes(topics[1]), "big")
-        return MinedAnchor(
-            tx_hash=bytes(receipt["transactionHash"]),
-            block_number=int(receipt["blockNumber"]),
-            block_hash=bytes(receipt["blockHash"]),
-            status=int(receipt["status"]),
-            gas_used=int(receipt["gasUsed"]),
-            effective_gas_price=int(receipt.get("effectiveGasPrice", 0) or 0),
-            batch_id=batch_id,
-        )
+            return True
+        except FeeBelowBaseFee:
+            return False
+        except NonceTooLow:
+            if not again:
+                raise
+        return True
 
 
 def account_from_key(private_key: str) -> LocalAccount:

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eth_abi.abi import encode
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
+
+
+@dataclass(frozen=True)
+class DeployedContract:
+    address: str  # checksummed
+    tx_hash: bytes  # the creation transaction
+    constructor_args: bytes  # ABI-encoded, as explorers ask for them
 
 
 def load_artifact(path: Path) -> tuple[list[dict[str, Any]], str]:
@@ -34,13 +43,37 @@ def deploy_anchor(
     ``signer`` (the first receipt signer) defaults to the anchorer; ``first_index`` is where the log
     starts (0 for a new log, or a v1 contract's nextIndex to continue its log).
     """
+    return deploy_anchor_contract(
+        w3,
+        deployer=deployer,
+        owner=owner,
+        anchorer=anchorer,
+        artifact=artifact,
+        signer=signer,
+        first_index=first_index,
+        timeout=timeout,
+    ).address
+
+
+def deploy_anchor_contract(
+    w3: Web3,
+    *,
+    deployer: LocalAccount,
+    owner: str,
+    anchorer: str,
+    artifact: Path,
+    signer: str | None = None,
+    first_index: int = 0,
+    timeout: float = 60.0,
+) -> DeployedContract:
+    """As :func:`deploy_anchor`, with the creation transaction and the encoded constructor arguments."""
     args = [
         Web3.to_checksum_address(owner),
         Web3.to_checksum_address(anchorer),
         Web3.to_checksum_address(signer if signer is not None else anchorer),
         first_index,
     ]
-    return _deploy(w3, deployer=deployer, artifact=artifact, args=args, timeout=timeout)
+    return _deploy_contract(w3, deployer=deployer, artifact=artifact, args=args, timeout=timeout)
 
 
 def deploy_anchor_v1(
@@ -56,6 +89,12 @@ def deploy_anchor_v1(
 
 
 def _deploy(w3: Web3, *, deployer: LocalAccount, artifact: Path, args: list[Any], timeout: float) -> str:
+    return _deploy_contract(w3, deployer=deployer, artifact=artifact, args=args, timeout=timeout).address
+
+
+def _deploy_contract(
+    w3: Web3, *, deployer: LocalAccount, artifact: Path, args: list[Any], timeout: float
+) -> DeployedContract:
     abi, bytecode = load_artifact(artifact)
     factory = w3.eth.contract(abi=abi, bytecode=bytecode)
     tx = factory.constructor(*args).build_transaction(
@@ -70,4 +109,6 @@ def _deploy(w3: Web3, *, deployer: LocalAccount, artifact: Path, args: list[Any]
     receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout, poll_latency=0.05)
     if receipt["status"] != 1 or receipt["contractAddress"] is None:
         raise RuntimeError(f"deployment transaction 0x{bytes(tx_hash).hex()} failed")
-    return str(receipt["contractAddress"])
+    (constructor,) = [entry for entry in abi if entry["type"] == "constructor"] or [{"inputs": []}]
+    types = [str(arg["type"]) for arg in constructor["inputs"]]
+    return DeployedContract(str(receipt["contractAddress"]), bytes(tx_hash), encode(types, args))

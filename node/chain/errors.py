@@ -80,3 +80,19 @@ class ChainRejected(ChainError):
 
     code = "chain_rejected"
     title = "The RPC refused the request"
+
+
+class NonceTooLow(ChainRejected):
+    """The RPC refused a transaction because its account already used that nonce (it, or another
+    transaction at the same nonce, is mined)."""
+
+    code = "nonce_too_low"
+    title = "Nonce already used"
+
+
+class FeeBelowBaseFee(ChainRejected):
+    """The RPC refused a transaction whose max fee is below the current base fee (it can be sent again,
+    as it is, once the base fee falls to it)."""
+
+    code = "fee_below_base_fee"
+    title = "Max fee below the base fee"

@@ -1,32 +1,33 @@
-"""EIP-1559 fee caps for an anchor transaction, and the bump that lets one replace a stuck one."""
+"""What the chain's fee market asks right now, and what a sent transaction offered (node/core/fees.py prices)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from eth_typing import Hash32
 from web3 import Web3
+
+from node.chain import rpc
+from node.core.fees import FeeQuote
 
 
 @dataclass(frozen=True)
-class FeeCaps:
-    max_fee: int
-    priority: int
+class FeeMarket:
+    """The latest block's base fee and the RPC's suggested tip, in wei per gas."""
+
+    base_fee: int
+    suggested_tip: int
 
 
-def fee_caps(w3: Web3, *, replacing: bytes | None = None) -> FeeCaps:
-    """Twice the latest base fee plus the RPC's suggested tip. ``replacing`` names a pending
-    transaction at the same nonce: the new one pays at least 12.5% more in both fee fields, as
-    nodes require to replace it."""
-    latest = w3.eth.get_block("latest")
+def read_market(w3: Web3) -> FeeMarket:
+    latest = rpc.call(lambda: w3.eth.get_block("latest"))
     base_fee = int(latest.get("baseFeePerGas", 0) or 0)
-    priority = int(w3.eth.max_priority_fee)
-    max_fee = 2 * base_fee + priority
-    if replacing is not None:
-        old = w3.eth.get_transaction(replacing)  # type: ignore[arg-type]
-        priority = max(priority, _bumped(int(old.get("maxPriorityFeePerGas", 0))))
-        max_fee = max(2 * base_fee + priority, _bumped(int(old.get("maxFeePerGas", 0))))
-    return FeeCaps(max_fee=max_fee, priority=priority)
+    return FeeMarket(base_fee=base_fee, suggested_tip=int(rpc.call(lambda: w3.eth.max_priority_fee)))
 
 
-def _bumped(fee: int) -> int:
-    return fee * 9 // 8 + 1
+def offered_fees(w3: Web3, tx_hash: bytes) -> FeeQuote | None:
+    """The fees a sent transaction offers; None when the RPC does not know it."""
+    tx = rpc.lookup(lambda: w3.eth.get_transaction(Hash32(tx_hash)))
+    if tx is None:
+        return None
+    return FeeQuote(max_fee=int(tx.get("maxFeePerGas", 0)), priority=int(tx.get("maxPriorityFeePerGas", 0)))

@@ -18,7 +18,14 @@ from web3.exceptions import (
     Web3RPCError,
 )
 
-from node.chain.errors import ChainRejected, ChainReverted, ChainUnavailable, TransactionAlreadyKnown
+from node.chain.errors import (
+    ChainRejected,
+    ChainReverted,
+    ChainUnavailable,
+    FeeBelowBaseFee,
+    NonceTooLow,
+    TransactionAlreadyKnown,
+)
 from node.core.errors import PacSpaceError
 
 T = TypeVar("T")
@@ -27,6 +34,10 @@ T = TypeVar("T")
 _UNREACHABLE = (ConnectionError, OSError, TimeoutError, ProviderConnectionError, RequestTimedOut)
 # What geth, anvil and other nodes answer to a transaction they already hold.
 _ALREADY_KNOWN = ("already known", "already imported", "known transaction")
+# ... and to one whose nonce its account has used already (geth, anvil, hardhat word it so).
+_NONCE_USED = ("nonce too low", "nonce has already been used")
+# ... and to one whose max fee is below the base fee (geth and anvil; hardhat).
+_BELOW_BASE_FEE = ("less than block base fee", "too low for the next block")
 
 
 def call(fn: Callable[[], T]) -> T:
@@ -45,6 +56,10 @@ def call(fn: Callable[[], T]) -> T:
         text = exc.message.lower()
         if any(phrase in text for phrase in _ALREADY_KNOWN):
             raise TransactionAlreadyKnown(exc.message) from None
+        if any(phrase in text for phrase in _NONCE_USED):
+            raise NonceTooLow(exc.message) from None
+        if any(phrase in text for phrase in _BELOW_BASE_FEE):
+            raise FeeBelowBaseFee(exc.message) from None
         raise ChainRejected(f"RPC refused: {exc.message}") from None
 
 

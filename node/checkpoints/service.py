@@ -6,6 +6,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from node.checkpoints.view import SignedCheckpoint, checkpoint_json
 from node.core.checkpoints import (
@@ -28,7 +29,7 @@ from node.core.errors import (
     RangeNotVerified,
 )
 from node.core.hashing import to_hex
-from node.core.signing import Signer, recover_signer
+from node.core.signing import ReceiptSigner, recover_signer
 from node.core.typed_data import Domain
 from node.core.webhooks import WebhookEvent
 from node.store.balances import get_customer_balance
@@ -65,7 +66,9 @@ def _to_checkpoint(row: CheckpointRow) -> Checkpoint:
 
 
 class Checkpoints:
-    def __init__(self, *, store: Store, domain: Domain, signer: Signer, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, *, store: Store, domain: Domain, signer: ReceiptSigner, clock: Callable[[], float] = time.time
+    ) -> None:
         self.store = store
         self.domain = domain
         self.signer = signer
@@ -167,7 +170,7 @@ class Checkpoints:
                 range_root=cp.range_root,
                 head_fingerprint=cp.head_fingerprint,
                 created_at=cp.created_at,
-                node_signature=self.signer.sign_digest(compute_checkpoint_digest(self.domain, cp)),
+                node_signature=self._sign(cp),
             )
             session.add(row)
             enqueue(
@@ -179,6 +182,10 @@ class Checkpoints:
             )
             session.commit()
         return row
+
+    def _sign(self, cp: Checkpoint) -> bytes:
+        typed_data = partial(build_checkpoint_typed_data, self.domain, cp)
+        return self.signer.sign_typed([(compute_checkpoint_digest(self.domain, cp), typed_data)])[0]
 
     def get(self, *, tenant: str, checkpoint_id: str, customer_id: str | None = None) -> CheckpointRow:
         with self.store.session() as session:

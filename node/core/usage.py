@@ -12,12 +12,14 @@ WEI_PER_ETHER = 10**18
 
 @dataclass(frozen=True)
 class BatchShare:
-    """One batch as seen by one tenant: its gas, the gas price, its size and the tenant's part."""
+    """One batch as seen by one tenant: its gas, the gas price, its size, the tenant's part, and the
+    L1 data fee a rollup charged on top of gas."""
 
     gas_used: int
     effective_gas_price: int
     batch_count: int
     tenant_count: int
+    l1_fee: int = 0
 
 
 def attributed_gas(share: BatchShare) -> int:
@@ -26,7 +28,9 @@ def attributed_gas(share: BatchShare) -> int:
 
 
 def attributed_wei(share: BatchShare) -> int:
-    return share.gas_used * share.effective_gas_price * share.tenant_count // share.batch_count
+    """The tenant's share of everything the batch cost (gas and L1 data fee), proportional to its deltas."""
+    total = share.gas_used * share.effective_gas_price + share.l1_fee
+    return total * share.tenant_count // share.batch_count
 
 
 def cost_per_delta_wei(cost_wei: int, deltas: int) -> int | None:

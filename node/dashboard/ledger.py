@@ -172,7 +172,7 @@ async def verify_receipt(receipt_id: str, request: Request, services: ServicesDe
     checks = await run_in_threadpool(
         verify_bundle,
         bundle,
-        rpc_url=state.settings.rpc_url,
+        rpc_url=state.anchor.chain.rpc_url(),
         contract=state.settings.contract_address,
         required_confirmations=state.settings.confirmations,
     )

@@ -18,8 +18,9 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from node.chain.client import AnchorClient, connect
+from node.chain.client import AnchorClient
 from node.chain.owner import OwnerCallRefused, send_owner_transaction
+from node.chain.providers import connect_configured
 from node.core.errors import PacSpaceError
 from node.core.hashing import from_hex, to_hex
 from node.settings import Settings
@@ -94,7 +95,7 @@ def _address(text: str) -> bytes:
 
 def cmd_signer(args: argparse.Namespace) -> int:
     settings = Settings()
-    chain = AnchorClient(connect(settings.rpc_url), settings.contract_address)
+    chain = AnchorClient(connect_configured(settings), settings.contract_address)
     chain.check_identity(expected_chain_id=settings.chain_id)
     if args.signer_command == "show":
         address = _address(args.address) if args.address else _own_signer(settings)
@@ -128,7 +129,7 @@ def cmd_signer(args: argparse.Namespace) -> int:
 
 def cmd_anchorer(args: argparse.Namespace) -> int:
     settings = Settings()
-    chain = AnchorClient(connect(settings.rpc_url), settings.contract_address)
+    chain = AnchorClient(connect_configured(settings), settings.contract_address)
     chain.check_identity(expected_chain_id=settings.chain_id)
     address = _address(args.address)
     try:
@@ -144,6 +145,9 @@ def cmd_anchorer(args: argparse.Namespace) -> int:
 def _own_signer(settings: Settings) -> bytes:
     from node.core.signing import Signer
 
+    remote = settings.remote_signer("receipt_signer")
+    if remote is not None and remote[1] is not None:
+        return from_hex(remote[1], length=20)  # held by an external signer: its configured address
     return Signer(settings.receipt_signer_private_key()).address
 
 

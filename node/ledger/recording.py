@@ -27,6 +27,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -34,8 +35,8 @@ from sqlmodel import Session
 from node.core.deltas import ChainHead, DeltaRequest, build_delta
 from node.core.errors import ChainContention, FieldError, InvalidInput, PacSpaceError, ReferenceConflict
 from node.core.hashing import ZERO32
-from node.core.signing import Signer
-from node.core.typed_data import Domain, compute_fingerprint
+from node.core.signing import ReceiptSigner
+from node.core.typed_data import Domain, build_typed_data, compute_fingerprint
 from node.ledger.group_signing import GroupSigner
 from node.store.db import Store
 from node.store.deltas import chain_heads, deltas_by_reference, get_delta_by_receipt, insert_deltas
@@ -111,7 +112,7 @@ class Recorder:
         *,
         store: Store,
         domain: Domain,
-        signer: Signer,
+        signer: ReceiptSigner,
         clock: Callable[[], float] = time.time,
         on_recorded: Callable[[], None] | None = None,
         max_group: int = MAX_GROUP,
@@ -127,7 +128,7 @@ class Recorder:
         self._wakeup = threading.Condition()
         self._writer: threading.Thread | None = None
         self._closing = False
-        self._signer_pool = GroupSigner(signer.sign_digest, threads=sign_threads)
+        self._signer_pool = GroupSigner(signer, self._typed_data_of, threads=sign_threads)
         # Set when the contract revokes this node's signer: nothing more is signed with it.
         self.refusal: PacSpaceError | None = None
 
@@ -176,6 +177,9 @@ class Recorder:
             self._wakeup.notify_all()
         writer.join()
         self._signer_pool.close()
+
+    def _typed_data_of(self, row: StoredDelta) -> dict[str, Any]:
+        return build_typed_data(self.domain, row.to_delta())
 
     @staticmethod
     def _outcome(job: _Job) -> tuple[StoredDelta, bool]:

@@ -6,9 +6,10 @@ import time
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from node.chain.providers import DOWN, LAGGING, UNKNOWN, UP, ProviderPool
 from node.store.batches import anchoring_snapshot
 from node.store.db import Store
 
@@ -44,7 +45,7 @@ class NodeMetrics:
         )
         self.cycle_failures = Counter(
             "pacspace_anchor_cycle_failures",
-            "Anchoring cycles that failed, by reason (chain_unavailable, error)",
+            "Anchoring cycles that failed, by reason (chain_unavailable, signer_unavailable, error)",
             ["reason"],
             registry=self.registry,
         )
@@ -60,8 +61,72 @@ class NodeMetrics:
             registry=self.registry,
         )
 
+        self.anchor_held = Gauge(
+            "pacspace_anchor_held",
+            "1 while deltas wait unsent for this reason (fees_above_cap, daily_budget_spent), else 0",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.base_fee = Gauge(
+            "pacspace_chain_base_fee_wei", "The latest base fee the anchoring job saw", registry=self.registry
+        )
+        self.fee_cap = Gauge(
+            "pacspace_anchor_max_fee_wei", "The configured cap on maxFeePerGas (0: none)", registry=self.registry
+        )
+        self.replacements_capped = Counter(
+            "pacspace_anchor_replacements_capped",
+            "Stuck anchor transactions not replaced because the replacement would pass a fee cap",
+            registry=self.registry,
+        )
+        self.batches_reorged = Counter(
+            "pacspace_batches_reorged",
+            "Batches whose block was reorganised away (anchored, or verified above the finalized block)",
+            registry=self.registry,
+        )
+        self.verification_waiting = Gauge(
+            "pacspace_verification_waiting",
+            "1 while an anchored batch is not verified for this reason (not_final, quorum, providers_disagree)",
+            ["reason"],
+            registry=self.registry,
+        )
+
     def watch_store(self, store: Store, clock: Callable[[], float] = time.time) -> None:
         self.registry.register(_StoreCollector(store, clock))
+
+    def watch_providers(self, pool: ProviderPool) -> None:
+        self.registry.register(_ProviderCollector(pool))
+
+
+class _ProviderCollector(Collector):
+    """Each RPC provider's state, by position and redacted URL (never its path, query or credentials)."""
+
+    def __init__(self, pool: ProviderPool) -> None:
+        self.pool = pool
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        labels = ["provider", "url"]
+        up = GaugeMetricFamily(
+            "pacspace_rpc_provider_up", "1 if the provider answers and is not lagging", labels=labels
+        )
+        state = GaugeMetricFamily(
+            "pacspace_rpc_provider_state", "1 for the provider's current state", labels=[*labels, "state"]
+        )
+        head = GaugeMetricFamily("pacspace_rpc_provider_head_block", "The provider's last head block", labels=labels)
+        lag = GaugeMetricFamily("pacspace_rpc_provider_lag_blocks", "Blocks behind the best provider", labels=labels)
+        failures = CounterMetricFamily(
+            "pacspace_rpc_provider_failures", "Requests the provider could not serve", labels=labels
+        )
+        for view in self.pool.views():
+            names = [view.name, view.url]
+            up.add_metric(names, 1 if view.state == UP else 0)
+            for name in (UP, LAGGING, DOWN, UNKNOWN):
+                state.add_metric([*names, name], 1 if view.state == name else 0)
+            if view.head_block is not None:
+                head.add_metric(names, view.head_block)
+            if view.lag_blocks is not None:
+                lag.add_metric(names, view.lag_blocks)
+            failures.add_metric(names, view.failures)
+        yield from (up, state, head, lag, failures)
 
 
 class _StoreCollector(Collector):

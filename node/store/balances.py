@@ -9,8 +9,9 @@ from sqlmodel import Session, col, select
 from node.store.models import CustomerBalanceRow, DeltaRow
 
 
-def add_verified_batch_to_balances(*, session: Session, batch_id: int) -> None:
-    """Add a newly verified batch's deltas to each customer's verified balance (same transaction).
+def add_verified_batch_to_balances(*, session: Session, batch_id: int, undo: bool = False) -> None:
+    """Add a newly verified batch's deltas to each customer's verified balance (same transaction);
+    ``undo`` takes them out again (a verified batch whose block was reorganised away).
 
     Sums in Python (amounts are int256 decimal strings, beyond SQL integers), then one read of the
     existing balances and one executemany each for updates and inserts: an ORM object per customer
@@ -24,8 +25,8 @@ def add_verified_batch_to_balances(*, session: Session, batch_id: int) -> None:
     sums: dict[tuple[str, str], list[int]] = {}
     for tenant, customer_id, amount in rows:
         entry = sums.setdefault((tenant, customer_id), [0, 0])
-        entry[0] += int(amount)
-        entry[1] += 1
+        entry[0] += -int(amount) if undo else int(amount)
+        entry[1] += -1 if undo else 1
     table = CustomerBalanceRow.__table__  # type: ignore[attr-defined]
     keys = list(sums)
     existing: dict[tuple[str, str], tuple[int, int]] = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, func, update
+from sqlalchemy import Numeric, bindparam, cast, func, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, select
 
@@ -111,6 +111,38 @@ def open_batches(*, session: Session) -> Sequence[BatchRow]:
         session=session,
         statuses=(BatchStatus.PREPARED, BatchStatus.SENT, BatchStatus.ANCHORED),
     )
+
+
+def verified_batches_above(*, session: Session, block_number: int | None) -> Sequence[BatchRow]:
+    """Verified batches mined above ``block_number`` (None: every verified batch), newest block first:
+    the ones a reorg can still take away when the chain's finalized block is ``block_number``."""
+    stmt = select(BatchRow).where(col(BatchRow.status) == BatchStatus.VERIFIED)
+    if block_number is not None:
+        stmt = stmt.where(col(BatchRow.block_number) > block_number)
+    return session.exec(stmt.order_by(col(BatchRow.block_number).desc(), col(BatchRow.start_index).desc())).all()
+
+
+def spent_since(*, session: Session, t0: int) -> int:
+    """Wei paid for anchor transactions mined since ``t0`` (gas x price plus any L1 data fee), summed
+    as NUMERIC so a busy day cannot overflow a 64-bit integer."""
+    paid = cast(col(BatchRow.gas_used), Numeric) * col(BatchRow.effective_gas_price) + func.coalesce(
+        col(BatchRow.l1_fee), 0
+    )
+    stmt = sa_select(func.sum(paid)).where(col(BatchRow.anchored_at) >= t0, col(BatchRow.gas_used).is_not(None))
+    value = session.execute(stmt).scalar_one()
+    return int(value or 0)
+
+
+def last_anchor_cost(*, session: Session) -> tuple[int, int]:
+    """(gas used, L1 data fee) of the most recently mined anchor transaction; (0, 0) before the first."""
+    stmt = (
+        sa_select(col(BatchRow.gas_used), col(BatchRow.l1_fee))
+        .where(col(BatchRow.gas_used).is_not(None))
+        .order_by(col(BatchRow.start_index).desc())
+        .limit(1)
+    )
+    row = session.execute(stmt).first()
+    return (0, 0) if row is None else (int(row[0] or 0), int(row[1] or 0))
 
 
 def last_verified_log_index(*, session: Session) -> int | None:

@@ -163,6 +163,8 @@ class BatchRow(SQLModel, table=True):
     block_hash: bytes | None = Field(default=None, sa_column=_bytes(nullable=True))
     gas_used: int | None = Field(default=None, sa_column=_bigint())
     effective_gas_price: int | None = Field(default=None, sa_column=_bigint())
+    # A rollup's L1 data fee (OP Stack receipts' l1Fee), paid on top of gas_used x effective_gas_price.
+    l1_fee: int | None = Field(default=None, sa_column=_bigint())
     created_at: int = Field(sa_column=_bigint(nullable=False))
     anchored_at: int | None = Field(default=None, sa_column=_bigint())
     verified_at: int | None = Field(default=None, sa_column=_bigint())

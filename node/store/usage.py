@@ -54,9 +54,9 @@ def recorded_per_day(*, session: Session, tenant: str, t0: int, t1: int) -> list
 
 def tenant_batch_shares(
     *, session: Session, tenant: str, t0: int, t1: int
-) -> list[tuple[int | None, int | None, int | None, int | None, int, int]]:
-    """(anchored at, verified at, gas used, gas price, batch size, the tenant's deltas in it) of every
-    batch holding the tenant's deltas that was anchored or verified in [t0, t1)."""
+) -> list[tuple[int | None, int | None, int | None, int | None, int, int, int | None]]:
+    """(anchored at, verified at, gas used, gas price, batch size, the tenant's deltas in it, L1 data fee)
+    of every batch holding the tenant's deltas that was anchored or verified in [t0, t1)."""
     stmt = (
         sa_select(
             col(BatchRow.anchored_at),
@@ -65,6 +65,7 @@ def tenant_batch_shares(
             col(BatchRow.effective_gas_price),
             col(BatchRow.count),
             func.count(col(DeltaRow.id)),
+            col(BatchRow.l1_fee),
         )
         .select_from(DeltaRow)
         .join(BatchRow, col(DeltaRow.batch_id) == col(BatchRow.id))
@@ -75,4 +76,4 @@ def tenant_batch_shares(
         )
         .group_by(col(BatchRow.id))
     )
-    return [(a, v, g, p, int(c), int(n)) for a, v, g, p, c, n in session.execute(stmt).all()]
+    return [(a, v, g, p, int(c), int(n), f) for a, v, g, p, c, n, f in session.execute(stmt).all()]

@@ -164,8 +164,8 @@ def build_usage_report(
         entry = days[day_number]
         entry.deltas_recorded += n
         entry.by_key[key_id or "unknown"] = entry.by_key.get(key_id or "unknown", 0) + n
-    for anchored_at, verified_at, gas, price, batch_count, tenant_count in shares:
-        share = BatchShare(gas or 0, price or 0, batch_count, tenant_count)
+    for anchored_at, verified_at, gas, price, batch_count, tenant_count, l1_fee in shares:
+        share = BatchShare(gas or 0, price or 0, batch_count, tenant_count, l1_fee or 0)
         if anchored_at is not None and t0 <= anchored_at < t1:
             entry = days[anchored_at // SECONDS_PER_DAY]
             entry.batches_anchored += 1

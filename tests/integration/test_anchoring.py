@@ -1,4 +1,8 @@
-"""The anchoring job against a real Anvil and a real SQLite file, called directly."""
+"""The anchoring job against a real Anvil and a real SQLite file, called directly.
+
+Tests marked ON_BOTH_EVMS also run against Hardhat Network (tests/evm.py), the second EVM
+implementation; the others start an Anvil of their own with options only it has here (block time).
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from node.core.deltas import validate_delta_request
 from node.core.hashing import from_hex
 from node.core.signing import Signer
 from node.core.typed_data import Domain
-from node.dev.chain import DEV_ANCHORER_KEY, Anvil, free_port, start_anvil
+from node.dev.chain import DEV_ANCHORER_KEY, free_port, start_anvil
 from node.ledger.receipts import ReceiptReader
 from node.ledger.recording import Recorder
 from node.store.batches import list_batches_in_status
@@ -32,9 +36,7 @@ from node.store.models import (
     WebhookDeliveryRow,
     WebhookEndpointRow,
 )
-from tests.conftest import BOTH_BACKENDS, Deployment, deploy_fresh
-
-pytestmark = BOTH_BACKENDS
+from tests.conftest import BOTH_BACKENDS, ON_BOTH_EVMS, Deployment, deploy_fresh
 
 
 def _setup(deployment: Deployment, db_url: str) -> tuple[Store, Recorder, ReceiptReader]:
@@ -67,6 +69,7 @@ def _statuses(store: Store) -> list[str]:
         return [b.status for b in list_batches_in_status(session=session, statuses=list(BatchStatus))]
 
 
+@ON_BOTH_EVMS
 def test_cycle_anchors_contiguous_batches_and_every_proof_verifies_on_chain(
     deployment: Deployment, db_url: str
 ) -> None:
@@ -104,6 +107,7 @@ def test_cycle_anchors_contiguous_batches_and_every_proof_verifies_on_chain(
         )
 
 
+@ON_BOTH_EVMS
 def test_proofs_from_stored_trees_equal_proofs_from_rebuilt_trees(deployment: Deployment, db_url: str) -> None:
     store, recorder, reader = _setup(deployment, db_url)
     rows = _record(recorder, 23)
@@ -117,12 +121,14 @@ def test_proofs_from_stored_trees_equal_proofs_from_rebuilt_trees(deployment: De
     assert [fresh.proof_bundle(tenant="default", receipt_id=row.receipt_id) for row in rows] == stored
 
 
+@ON_BOTH_EVMS
 def test_nothing_pending_sends_nothing(deployment: Deployment, db_url: str) -> None:
     store, _recorder, _reader = _setup(deployment, db_url)
     report = run_anchor_cycle(store, deployment.client(), time.time, AnchorPolicy())
     assert report.batches_prepared == 0 and deployment.client().next_index() == 0
 
 
+@ON_BOTH_EVMS
 def test_crash_after_write_ahead_is_finished_by_the_next_cycle(deployment: Deployment, db_url: str) -> None:
     """A cycle that died after writing the batch (or after broadcasting) never anchors twice."""
     store, recorder, _reader = _setup(deployment, db_url)
@@ -143,6 +149,7 @@ def test_crash_after_write_ahead_is_finished_by_the_next_cycle(deployment: Deplo
     assert _statuses(store) == [BatchStatus.VERIFIED]
 
 
+@ON_BOTH_EVMS
 def test_prepared_batch_already_on_chain_is_recognised_from_the_event(deployment: Deployment, db_url: str) -> None:
     store, recorder, _reader = _setup(deployment, db_url)
     chain = deployment.client()
@@ -161,18 +168,20 @@ def test_prepared_batch_already_on_chain_is_recognised_from_the_event(deployment
     assert row is not None and row.status == BatchStatus.VERIFIED and row.tx_hash == tx_hash
 
 
+@ON_BOTH_EVMS
 def test_database_of_another_contract_is_refused(
-    deployment: Deployment, anvil: Anvil, artifact: Path, db_url: str
+    deployment: Deployment, chain_rpc: str, artifact: Path, db_url: str
 ) -> None:
     store, recorder, _reader = _setup(deployment, db_url)
     _record(recorder, 1)
     run_anchor_cycle(store, deployment.client(), time.time, AnchorPolicy())
-    other = deploy_fresh(anvil.rpc_url, artifact)
+    other = deploy_fresh(chain_rpc, artifact)
     _record(recorder, 1)
     with pytest.raises(AnchorStateMismatch, match="nextIndex is 0"):
         run_anchor_cycle(store, other.client(), time.time, AnchorPolicy())
 
 
+@BOTH_BACKENDS
 def test_confirmations_wait_for_blocks_with_block_time(artifact: Path, db_url: str) -> None:
     chain_proc = start_anvil(port=free_port(), block_time=0.5)
     try:
@@ -195,6 +204,7 @@ def test_confirmations_wait_for_blocks_with_block_time(artifact: Path, db_url: s
         chain_proc.stop()
 
 
+@ON_BOTH_EVMS
 def test_reorged_batch_is_anchored_again_and_proofs_follow_the_new_block(deployment: Deployment, db_url: str) -> None:
     """Until it has its confirmations, a batch's block hash is rechecked; a vanished block is re-anchored."""
     store, recorder, reader = _setup(deployment, db_url)
@@ -236,6 +246,7 @@ def test_reorged_batch_is_anchored_again_and_proofs_follow_the_new_block(deploym
     assert _statuses(store) == [BatchStatus.VERIFIED]
 
 
+@BOTH_BACKENDS
 def test_a_transaction_not_mined_in_time_is_replaced_at_the_same_nonce(artifact: Path, db_url: str) -> None:
     chain_proc = start_anvil(port=free_port())
     try:

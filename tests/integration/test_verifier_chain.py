@@ -1,6 +1,8 @@
 """scripts/verify_receipt.py against real bundles from a real node and a real Anvil.
 
-Each on-chain failure mode gets its own bundle edit; the verifier must name the check.
+Each on-chain failure mode gets its own bundle edit; the verifier must name the check. The genuine
+bundle, the chain-dependent failures and the customer's derive also run against Hardhat Network
+(BOTH_EVMS), the second EVM implementation.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, Deployment, RunningNode, deploy_fresh, wait_for_status
+from tests.conftest import BOTH_EVMS, REPO, Deployment, RunningNode, deploy_fresh, wait_for_status
 from tests.support import BundleEdit, load_verifier, set_at
 
 VERIFIER = load_verifier()
@@ -59,6 +61,7 @@ def bundle(node: RunningNode) -> dict[str, Any]:
         return result
 
 
+@BOTH_EVMS
 def test_a_genuine_bundle_passes_every_check(bundle: dict[str, Any], deployment: Deployment, tmp_path: Path) -> None:
     result = _run(bundle, tmp_path, deployment.rpc_url, "--contract", deployment.address, subprocess_run=True)
     assert result.returncode == 0, result.stdout
@@ -92,12 +95,13 @@ def test_each_edit_is_caught_by_the_named_check(
     assert check in _failed(result), result.stdout
 
 
+@BOTH_EVMS
 def test_unmet_confirmations_and_an_untrusted_contract_fail(
-    bundle: dict[str, Any], deployment: Deployment, anvil: Any, artifact: Path, tmp_path: Path
+    bundle: dict[str, Any], deployment: Deployment, chain_rpc: str, artifact: Path, tmp_path: Path
 ) -> None:
     deep = _run(bundle, tmp_path, deployment.rpc_url, "--confirmations", "1000")
     assert deep.returncode == 1 and _failed(deep) == {"confirmations"}
-    other = deploy_fresh(anvil.rpc_url, artifact)
+    other = deploy_fresh(chain_rpc, artifact)
     pinned = _run(bundle, tmp_path, deployment.rpc_url, "--contract", other.address)
     assert pinned.returncode == 1 and "domain" in _failed(pinned)
 
@@ -109,6 +113,7 @@ def _main(*argv: str) -> tuple[int, str]:
     return code, out.getvalue()
 
 
+@BOTH_EVMS
 def test_verifier_derive_and_checkpoint_agree_with_the_node(
     node: RunningNode, deployment: Deployment, tmp_path: Path
 ) -> None:

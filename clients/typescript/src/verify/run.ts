@@ -6,7 +6,7 @@
 
 import type { Hex } from "viem";
 
-import { stringifyJson } from "../json.js";
+import { stringifyJson, type JsonValue } from "../json.js";
 import { readBundle } from "./bundle.js";
 import { CachedChain, RpcChain, Unreachable } from "./chain.js";
 import { CHECKPOINT_CHECKS, checkpointSummary, RangeSums, runCheckpointChecks, type CheckpointOutcome } from "./checkpoint.js";
@@ -57,6 +57,30 @@ export async function reachableChain(url: string, io: Io): Promise<CachedChain |
   return chain;
 }
 
+/**
+ * A JSON input that has at least one of `members`, and the chain at `rpc`; null (after one line on
+ * stderr, exit 2 for the caller) when the input is unusable or nothing answers at `rpc`.
+ */
+async function readAndReach(
+  source: string,
+  members: string[],
+  what: string,
+  rpc: string,
+  io: Io,
+): Promise<{ raw: [JsonValue, string[]]; chain: CachedChain } | null> {
+  let raw: [JsonValue, string[]];
+  try {
+    raw = loadJson(source);
+    requireShape(raw[0], members, what, source);
+  } catch (error) {
+    if (!(error instanceof UnusableInput)) throw error;
+    io.err(`error: ${error.message}`);
+    return null;
+  }
+  const chain = await reachableChain(rpc, io);
+  return chain === null ? null : { raw, chain };
+}
+
 export function summaryLine(results: CheckResult[]): string {
   const failed = results.filter((r) => !r.ok).map((r) => r.name);
   if (!failed.length) return `verified: all ${results.length} checks passed`;
@@ -64,17 +88,9 @@ export function summaryLine(results: CheckResult[]): string {
 }
 
 export async function runBundleMode(source: string, o: ChainOptions & { explorer?: string }, io: Io): Promise<number> {
-  let raw;
-  try {
-    raw = loadJson(source);
-    requireShape(raw[0], BUNDLE_MEMBERS, "a proof bundle", source);
-  } catch (error) {
-    if (!(error instanceof UnusableInput)) throw error;
-    io.err(`error: ${error.message}`);
-    return 2;
-  }
-  const chain = await reachableChain(o.rpc, io);
-  if (chain === null) return 2;
+  const input = await readAndReach(source, BUNDLE_MEMBERS, "a proof bundle", o.rpc, io);
+  if (input === null) return 2;
+  const { raw, chain } = input;
   const b = readBundle(raw[0], raw[1]);
   const contract = o.contract ?? b.contract;
   const results = await runAllChecks(b, chain, o.contract, o.confirmations);
@@ -245,17 +261,9 @@ export async function runCheckpointMode(tokenArgument: string, exportSource: str
 }
 
 export async function runEvidenceMode(source: string, o: ChainOptions, io: Io): Promise<number> {
-  let raw;
-  try {
-    raw = loadJson(source);
-    requireShape(raw[0], PACK_MEMBERS, "an evidence pack", source);
-  } catch (error) {
-    if (!(error instanceof UnusableInput)) throw error;
-    io.err(`error: ${error.message}`);
-    return 2;
-  }
-  const chain = await reachableChain(o.rpc, io);
-  if (chain === null) return 2;
+  const input = await readAndReach(source, PACK_MEMBERS, "an evidence pack", o.rpc, io);
+  if (input === null) return 2;
+  const { raw, chain } = input;
   const pack = readPack(raw[0], raw[1]);
   const outcome = await runEvidenceChecks(pack, chain, o.contract, o.confirmations);
   const ok = outcome.results.every((r) => r.ok);
