@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC
@@ -56,10 +57,12 @@ from node.services import Services
 from node.settings import Settings
 from node.store.batches import count_unbatched
 from node.store.db import Store
+from node.store.files import warn_if_open
 from node.store.leader import leadership_for
 from node.store.migrate import ensure_current
 from node.usage.service import UsageMeter
 from node.webhooks.delivery import WebhookWorker
+from node.webhooks.url_policy import UrlPolicy
 
 log = logging.getLogger("pacspace.app")
 
@@ -69,6 +72,9 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
     store = store or Store(
         settings.database_url, busy_timeout_ms=settings.db_busy_timeout_ms, pool_size=settings.db_pool_size
     )
+    for keystore in (settings.receipt_signer_keystore, settings.anchor_keystore, settings.signer_keystore):
+        if keystore is not None:
+            warn_if_open(keystore)  # an encrypted key, but its password is the only thing left to guess
     ensure_current(store)
     signer = _receipt_signer(settings)
     chain = AnchorClient(connect_configured(settings), settings.contract_address, _anchor_account(settings))
@@ -139,11 +145,19 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
         checkpoints=Checkpoints(store=store, domain=domain, signer=signer),
         webhooks=WebhookWorker(
             store=store,
-            allow_loopback_http=settings.webhook_http_loopback_allowed(),
+            policy=UrlPolicy(
+                allow_loopback_http=settings.webhook_http_loopback_allowed(),
+                private_hosts=settings.webhook_private_hosts(),
+            ),
             concurrency=settings.webhook_concurrency,
             retry_base_seconds=settings.webhook_retry_base_seconds,
         ),
-        comparisons=Comparisons(store=store, recorder=recorder),
+        comparisons=Comparisons(
+            store=store,
+            recorder=recorder,
+            max_items=settings.max_compare_items,
+            concurrency=settings.compare_concurrency,
+        ),
         ingest=IngestRulesService(store),
         rate_limiter=RateLimiter(),
         key_policy=BucketPolicy(settings.rate_limit_per_second, settings.rate_limit_burst),
@@ -174,7 +188,15 @@ def _anchor_account(settings: Settings) -> TransactionSigner:
     return signer
 
 
+# py_ecc (imported through web3) raises the interpreter's recursion limit to 100,000 at import. The standard
+# library's C JSON decoder recurses once per nesting level of a body up to that limit, and a body nested
+# tens of thousands deep then overflows a thread's C stack (a segfault) instead of raising RecursionError.
+# The node needs nothing that deep: parsing stops at a depth a thread's stack holds.
+MAX_RECURSION = 10_000
+
+
 def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
+    sys.setrecursionlimit(min(sys.getrecursionlimit(), MAX_RECURSION))
     services = build_services(settings, store)
 
     @asynccontextmanager
@@ -197,6 +219,14 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
             "interval",
             seconds=settings.webhook_poll_seconds,
             id="webhooks",
+            coalesce=True,
+            max_instances=1,
+        )
+        services.scheduler.add_job(
+            _quietly(lambda: services.comparisons.expire_evidence(retention_days=settings.evidence_retention_days)),
+            "interval",
+            hours=1,
+            id="evidence-retention",
             coalesce=True,
             max_instances=1,
         )

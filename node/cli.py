@@ -42,19 +42,11 @@ def _serve(settings_env: dict[str, str] | None = None, *, workers: int = 1) -> N
         # uvicorn binds the port here and starts N processes that accept on it, each importing
         # worker_app: its own recorder, scheduler and pools, one database (the leader lock picks
         # the one anchorer).
-        uvicorn.run(
-            "node.cli:worker_app",
-            factory=True,
-            workers=workers,
-            host=settings.host,
-            port=settings.port,
-            log_config=None,
-            access_log=False,
-        )
+        uvicorn.run("node.cli:worker_app", factory=True, workers=workers, **settings.uvicorn_options())
         return
     app = create_app(settings)
     merkle_backend()  # decides (and logs) the Merkle backend at start, not at the first batch
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    uvicorn.run(app, **settings.uvicorn_options())
 
 
 def worker_app() -> FastAPI:
@@ -69,6 +61,7 @@ def worker_app() -> FastAPI:
 def cmd_dev(args: argparse.Namespace) -> int:
     from node.dev import chain as dev_chain
     from node.store.db import Store
+    from node.store.files import private_dir, warn_if_open
     from node.store.keys import create_api_key
     from node.store.migrate import upgrade
 
@@ -81,7 +74,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
             )
             return 2
     data_dir = Path(args.data_dir).resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)  # the database, the API key and the chain state: 0700
     anvil = dev_chain.start_anvil(
         port=args.chain_port, state_file=data_dir / "anvil-state.json", block_time=args.block_time
     )
@@ -102,25 +95,34 @@ def cmd_dev(args: argparse.Namespace) -> int:
                 _row, token = create_api_key(
                     session=session, tenant="default", name="first key (dev)", scopes=("admin",)
                 )
-            key_file.touch(mode=0o600)
-            key_file.write_text(token + "\n")
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(token + "\n")
+        else:
+            warn_if_open(key_file)
         store.close()
-        token = key_file.read_text().strip()
-        print(
-            "\nPacSpace node (development)\n"
-            f"  API       http://127.0.0.1:{args.port}   docs: http://127.0.0.1:{args.port}/docs\n"
-            f"  chain     {anvil.rpc_url}   (Anvil, chain id {dev_chain.DEV_CHAIN_ID})\n"
-            f"  contract  {address}\n"
-            f"  database  {data_dir / 'pacspace.db'}\n"
-            f"  API key   {token}\n"
-            f"            (stored in {key_file}, readable only by you)\n"
-            "  Ctrl-C stops the node and Anvil.\n",
-            flush=True,
-        )
+        print(dev_banner(args.port, anvil.rpc_url, address, data_dir, key_file.read_text().strip()), flush=True)
         _serve(env)
     finally:
         anvil.stop()
     return 0
+
+
+def dev_banner(port: int, rpc_url: str, contract: str, data_dir: Path, token: str) -> str:
+    """What ``pacspace-node dev`` prints. The admin key is masked (the banner lands in terminals' scrollback,
+    CI logs and screenshots): the whole key is in the file it names, readable only by its owner."""
+    from node.dev.chain import DEV_CHAIN_ID
+
+    masked = token[:12] + "…"  # "sk_test_" and 4 characters of the key id: never any of the secret
+    return (
+        "\nPacSpace node (development)\n"
+        f"  API       http://127.0.0.1:{port}   docs: http://127.0.0.1:{port}/docs\n"
+        f"  chain     {rpc_url}   (Anvil, chain id {DEV_CHAIN_ID})\n"
+        f"  contract  {contract}\n"
+        f"  database  {data_dir / 'pacspace.db'}\n"
+        f"  API key   {masked}   (admin; the whole key: {data_dir / 'api-key'}, readable only by you)\n"
+        "  Ctrl-C stops the node and Anvil.\n"
+    )
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -97,6 +97,20 @@ class Settings(BaseSettings):
         default=4 * 1024 * 1024, ge=1024, description="body limit for POST /v1/balance/deltas (up to 1,000 deltas)"
     )
     max_compare_bytes: int = Field(default=256 * 1024 * 1024, ge=1024, description="JSON or CSV sent to compare")
+    max_compare_items: int = Field(
+        default=1_000_000, ge=1, le=10_000_000, description="theirDeltas items or CSV rows per comparison"
+    )
+    compare_concurrency: int = Field(
+        default=2, ge=1, le=64, description="comparisons parsed and run at once per process; more get 503"
+    )
+    evidence_retention_days: float = Field(
+        default=400, ge=0, description="after this, a comparison's evidence lists expire (0: never); rows stay"
+    )
+    forwarded_allow_ips: str = Field(
+        default="",
+        description="proxies whose X-Forwarded-For/-Proto are believed (comma-separated IPs or CIDRs, * for any); "
+        "empty: none, the socket's peer is the client",
+    )
     run_anchorer: bool = True
     contract_deployment_block: int = Field(
         default=0, ge=0, description="first block to read the contract's BatchAnchored events from (0: genesis)"
@@ -113,6 +127,11 @@ class Settings(BaseSettings):
     fiat_currency: str = "USD"
     webhook_allow_http_loopback: bool | None = Field(
         default=None, description="plain http to loopback URLs; default: only on a development chain"
+    )
+    webhook_allow_private_hosts: str = Field(
+        default="",
+        description="comma-separated host names or IP literals whose private, loopback or shared addresses may "
+        "receive webhooks (empty: none)",
     )
     webhook_poll_seconds: float = Field(default=1.0, gt=0)
     webhook_concurrency: int = Field(default=8, ge=1, le=64)
@@ -145,6 +164,22 @@ class Settings(BaseSettings):
                 f"PACSPACE_RPC_QUORUM is {self.rpc_quorum} but only {len(self.rpc_endpoints())} RPC URL(s) are set"
             )
         return self
+
+    def webhook_private_hosts(self) -> frozenset[str]:
+        names = (h.strip().lower().strip("[]") for h in self.webhook_allow_private_hosts.split(","))
+        return frozenset(name for name in names if name)
+
+    def uvicorn_options(self) -> dict[str, Any]:
+        """How uvicorn listens: forwarding headers are believed only from the configured proxies."""
+        trusted = self.forwarded_allow_ips.strip()
+        return {
+            "host": self.host,
+            "port": self.port,
+            "proxy_headers": bool(trusted),
+            "forwarded_allow_ips": trusted or None,
+            "log_config": None,
+            "access_log": False,
+        }
 
     def rpc_endpoints(self) -> list[str]:
         """PACSPACE_RPC_URLS split on commas (and whitespace), else [PACSPACE_RPC_URL]."""

@@ -145,12 +145,15 @@ OPERATIONS: dict[tuple[str, str], Doc] = {
         "Sends a delivery again now.", {"202": _R.Redelivery}
     ),
     ("post", "/v1/balance/compare"): Doc(
-        "Matches the counterparty's balance and/or deltas with the record by referenceId. JSON (CompareBody) "
-        "for modest sets; text/csv rows referenceId,delta with ?customerId= for large ones. Deltas not yet "
-        "verified never count as variance; the tenant's tolerance decides match, auto_settled or "
-        "needs_evidence.",
-        {"201": _R.Comparison},
-        {"customerId": "cust_12345", "theirDeltas": [{"referenceId": "req_abc123", "delta": -1000}]},
+        "Matches the counterparty's balance and/or deltas with the record by referenceId. The customer is "
+        "?customerId= for JSON (CompareBody) and text/csv (rows referenceId,delta) alike; scope, customer and "
+        "a free slot are checked before the body is read, which is parsed as a stream off the event loop "
+        "(at most PACSPACE_MAX_COMPARE_ITEMS items). Deltas not yet verified never count as variance; the "
+        "tenant's tolerance decides match, auto_settled (a write-scope key settles, once per variance and "
+        "record head: asking again answers 200 with the first), within_tolerance (read and customer keys "
+        "record nothing) or needs_evidence.",
+        {"200": _R.Comparison, "201": _R.Comparison},
+        {"theirDeltas": [{"referenceId": "req_abc123", "delta": -1000}]},
     ),
     ("get", "/v1/comparisons/{comparison_id}"): Doc(
         "A comparison and its differences (each list cut to 1,000).", {"200": _R.Comparison}

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from node.api.deps import ServicesDep, StoreDep
 from node.api.schemas import WebhookCreate, WebhookUpdate
-from node.api.webhook_routes import allow_loopback_http
+from node.api.webhook_routes import webhook_policy
 from node.core.errors import InvalidInput
 from node.core.webhooks import SUBSCRIBABLE_EVENTS
 from node.dashboard.sessions import DashboardSession
@@ -81,7 +81,7 @@ def create_webhook(
             url=body.url,
             events=body.events,
             aggregate=body.aggregate,
-            allow_loopback_http=allow_loopback_http(services.settings),
+            policy=webhook_policy(services),
         )
     except ValidationError as exc:
         return _list_page(request, services.store, session, status_code=422, errors=_field_errors(exc), values=values)
@@ -150,7 +150,7 @@ def set_enabled(
     endpoints.update_endpoint(
         services.store,
         _own(services.store, session, endpoint_id),
-        allow_loopback_http=allow_loopback_http(services.settings),
+        policy=webhook_policy(services),
         enabled=enabled == "true",
     )
     return _back(endpoint_id, "webhook_updated")
@@ -169,9 +169,7 @@ def set_events(
         body = WebhookUpdate.model_validate({"events": events or []})
     except ValidationError as exc:
         return _detail_page(request, services.store, session, row, status_code=422, errors=_field_errors(exc))
-    endpoints.update_endpoint(
-        services.store, row, allow_loopback_http=allow_loopback_http(services.settings), events=body.events
-    )
+    endpoints.update_endpoint(services.store, row, policy=webhook_policy(services), events=body.events)
     return _back(endpoint_id, "webhook_updated")
 
 

@@ -25,6 +25,7 @@ from node.chain.deploy import deploy_anchor, deploy_anchor_v1
 DEV_OWNER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 DEV_ANCHORER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
 DEV_CHAIN_ID = 31337
+LOOPBACK_HOSTS = "127.0.0.1,localhost,::1"  # the webhook allowance of `pacspace-node dev`
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACT = REPO_ROOT / "out" / "PacSpaceAnchor.sol" / "PacSpaceAnchor.json"
 # The protocol v1 contract, kept so that tests can run a real v1 deployment.
@@ -133,6 +134,9 @@ def dev_environment(*, data_dir: Path, rpc_url: str, contract_address: str) -> d
         "PACSPACE_CHAIN_ID": str(DEV_CHAIN_ID),
         "PACSPACE_CONTRACT_ADDRESS": contract_address,
         "PACSPACE_SIGNER_KEY": DEV_ANCHORER_KEY,
+        # A local receiver on this machine may get webhooks in development: an explicit allowance (the
+        # default allows no private or loopback destination), as an operator would write it.
+        "PACSPACE_WEBHOOK_ALLOW_PRIVATE_HOSTS": os.environ.get("PACSPACE_WEBHOOK_ALLOW_PRIVATE_HOSTS", LOOPBACK_HOSTS),
     }
 
 

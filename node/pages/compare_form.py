@@ -71,7 +71,7 @@ def compare_request_from_form(customer_id: str, their_balance: str, their_deltas
                 errors.append(FieldError(loc[0] if loc else "theirBalance", message))
         raise InvalidInput("the comparison is not valid", errors=errors) from None
     return CompareRequest(
-        customer_id=parsed.customerId,
+        customer_id=customer_id,
         their_deltas=None
         if parsed.theirDeltas is None
         else iter([(d.referenceId, d.delta) for d in parsed.theirDeltas]),

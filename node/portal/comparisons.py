@@ -64,7 +64,8 @@ def start_comparison(
     values = {"their_balance": their_balance, "their_deltas": their_deltas}
     try:
         req = compare_request_from_form(customer_of(session), their_balance, their_deltas)
-        row = services.comparisons.run(tenant=session.tenant, key_id=session.key_id, req=req)
+        # A customer's key never settles (may_settle False): the portal compares and records nothing on the ledger.
+        row = services.comparisons.run(tenant=session.tenant, key_id=session.key_id, req=req).row
     except InvalidInput as exc:
         errors = {e.field: e.message for e in reversed(exc.errors)} or {"theirBalance": exc.detail}
         return _list_page(request, services, session, status_code=422, errors=errors, values=values)

@@ -121,12 +121,18 @@ def test_readme_walkthrough(tmp_path: Path) -> None:
     process, lines = _start(data_dir, port, chain_port)
     try:
         output = "".join(lines)
-        token = re.search(r"API key\s+(sk_test_\S+)", output)
-        assert token, output
-        assert f"stored in {data_dir / 'api-key'}" in output
+        token = (data_dir / "api-key").read_text().strip()  # KEY=$(cat .pacspace/api-key), as the README says
+        shown = re.search(r"API key\s+(sk_test_\S+)…", output)
+        assert shown and token.startswith(shown.group(1)), output
+        assert token not in output and token.split("_")[-1] not in output, "the banner printed the admin key"
+        assert f"the whole key: {data_dir / 'api-key'}, readable only by you" in output
         contract = re.search(r"contract\s+(0x[0-9a-f]{40})", output)
         assert contract, output
-        assert (data_dir / "api-key").stat().st_mode & 0o777 == 0o600
+        modes = {
+            p.name: p.stat().st_mode & 0o777 for p in (data_dir, *data_dir.glob("pacspace.db*"), data_dir / "api-key")
+        }
+        assert modes[data_dir.name] == 0o700 and modes["api-key"] == 0o600, modes
+        assert {modes[n] for n in ("pacspace.db", "pacspace.db-wal", "pacspace.db-shm")} == {0o600}, modes
 
         runnable = [b for b in shell_blocks(README.read_text()) if b.skipped is None]
         env = {k: v for k, v in os.environ.items() if not k.startswith("PACSPACE_") and k != "DATABASE_URL"}
@@ -153,7 +159,7 @@ def test_readme_walkthrough(tmp_path: Path) -> None:
         assert (work / "checkpoint.token").read_text().startswith("0x02")
         assert json.loads((work / "evidence.json").read_text())["comparison"]["resolution"] == "needs_evidence"
         with httpx.Client(
-            base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token.group(1)}"}
+            base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}
         ) as api:
             checkpoints = api.get("/v1/checkpoints", params={"customerId": "cust_12345"}).json()["checkpoints"]
             assert checkpoints[0]["countersigner"] is not None  # the eth-account example countersigned it
@@ -181,11 +187,12 @@ def test_readme_walkthrough(tmp_path: Path) -> None:
     restart_seconds = time.monotonic() - started
     try:
         output = "".join(lines)
-        assert contract.group(1) in output and token.group(1) in output
+        assert contract.group(1) in output and shown.group(1) in output and token not in output
+        assert (data_dir / "api-key").read_text().strip() == token
         assert "new contract deployed" not in output
         again = httpx.get(
             f"http://127.0.0.1:{port}/v1/receipts/{receipt['receiptId']}",
-            headers={"Authorization": f"Bearer {token.group(1)}"},
+            headers={"Authorization": f"Bearer {token}"},
         )
         assert again.status_code == 200 and again.json()["status"] == "verified"
         assert restart_seconds < 60

@@ -19,15 +19,15 @@ import pytest
 
 from node.dashboard import PREFIX, ROUTERS, STATIC_DIR
 from node.dev.chain import Anvil
-from tests.conftest import REPO, RunningNode, create_key, deploy_fresh, start_node, wait_for_status
+from tests.conftest import LOCAL_RECEIVERS, REPO, RunningNode, create_key, deploy_fresh, start_node, wait_for_status
 
 TEMPLATES = REPO / "node" / "dashboard" / "templates"
 _addresses = itertools.count(1)
 
 
 def fresh_address() -> str:
-    """A client address of its own (trusted X-Forwarded-For from loopback), so failed sign-ins
-    of one test do not draw from another's bucket."""
+    """A client address of its own (X-Forwarded-For, trusted from loopback as this node is configured),
+    so failed sign-ins of one test do not draw from another's bucket."""
     n = next(_addresses)
     return f"10.9.{n // 250}.{n % 250 + 1}"
 
@@ -52,7 +52,12 @@ class World:
 def world(anvil: Anvil, artifact: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     deployment = deploy_fresh(anvil.rpc_url, artifact)
     node = start_node(
-        deployment, tmp_path_factory.mktemp("dashboard"), auth_failure_burst=5, auth_failure_per_second=0.01
+        deployment,
+        tmp_path_factory.mktemp("dashboard"),
+        auth_failure_burst=5,
+        auth_failure_per_second=0.01,
+        forwarded_allow_ips="127.0.0.1",  # the test client stands for a proxy on loopback (X-Forwarded-*)
+        **LOCAL_RECEIVERS,
     )
     try:
         with node.client() as client:
