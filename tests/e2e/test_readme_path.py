@@ -158,9 +158,7 @@ def test_readme_walkthrough(tmp_path: Path) -> None:
         assert json.loads((work / "bundle.json").read_text())["logIndex"] == 0
         assert (work / "checkpoint.token").read_text().startswith("0x02")
         assert json.loads((work / "evidence.json").read_text())["comparison"]["resolution"] == "needs_evidence"
-        with httpx.Client(
-            base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}
-        ) as api:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}) as api:
             checkpoints = api.get("/v1/checkpoints", params={"customerId": "cust_12345"}).json()["checkpoints"]
             assert checkpoints[0]["countersigner"] is not None  # the eth-account example countersigned it
             keys = api.get("/v1/keys").json()["keys"]
