@@ -117,6 +117,7 @@ SUMMARY = {
     "settlementReceiptId": "rcpt_9d8c7b6a5f4e3d2c1b0a9f8e",
 }
 EVIDENCE = {
+    "limit": 1000,
     "onlyInRecord": [],
     "onlyInTheirs": [],
     "amountMismatch": [
@@ -218,9 +219,9 @@ ANSWERS: dict[str, Any] = {
     "ApiKeyCreated": KEY_CREATED,
     "ApiKeyList": {"keys": [KEY]},
     "TenantSettingsView": {"tolerance": TOLERANCE},
-    "Comparison": {**SUMMARY, "evidence": EVIDENCE},
+    "Comparison": {**SUMMARY, "evidence": EVIDENCE, "evidenceExpiredAt": None},
     "EvidencePack": {
-        "version": "pacspace.evidence.v1",
+        "version": "pacspace.evidence.v2",
         "comparison": SUMMARY,
         "evidence": EVIDENCE,
         "bundles": [BUNDLE],

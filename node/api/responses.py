@@ -140,6 +140,9 @@ class AmountMismatch(BaseModel):
 
 
 class Evidence(_Open):
+    limit: int | None = Field(
+        default=None, description="pacspace.evidence.v2: each list holds at most this many items; counts are complete"
+    )
     onlyInRecord: list[EvidenceItem]
     onlyInTheirs: list[str]
     amountMismatch: list[AmountMismatch]
@@ -159,19 +162,22 @@ class ComparisonSummary(BaseModel):
     theirBalance: Int256
     variance: Int256 = Field(description="theirs − record")
     tolerance: Tolerance
-    resolution: str = Field(description="match, auto_settled or needs_evidence")
+    resolution: str = Field(description="match, auto_settled, within_tolerance or needs_evidence")
     settlementReceiptId: str | None
 
 
 class Comparison(ComparisonSummary):
-    evidence: Evidence = Field(description="every list cut to 1,000 items (the evidence pack has them all)")
+    evidence: Evidence = Field(description="every list cut to 1,000 items, with complete counts")
+    evidenceExpiredAt: str | None = Field(
+        description="when the evidence lists were dropped after the node's evidence retention (ISO 8601), else null"
+    )
 
 
 class EvidencePack(BaseModel):
-    version: str = Field(description="pacspace.evidence.v1")
+    version: str = Field(description="pacspace.evidence.v2 (pacspace.evidence.v1 for comparisons stored before it)")
     comparison: ComparisonSummary
     evidence: Evidence
-    bundles: list[ProofBundle] = Field(description="the proof bundle of every disputed record item")
+    bundles: list[ProofBundle] = Field(description="the proof bundle of every listed disputed record item")
 
 
 class UsageRequest(BaseModel):

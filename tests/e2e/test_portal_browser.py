@@ -104,7 +104,7 @@ def test_a_customer_compares_its_figures_and_downloads_the_evidence(page: Page, 
     with page.expect_download() as download:
         page.get_by_role("link", name="Download the evidence pack").click()
     pack = json.loads(Path(download.value.path()).read_text())
-    assert pack["version"] == "pacspace.evidence.v1" and pack["comparison"]["customerId"] == "cust_acme"
+    assert pack["version"] == "pacspace.evidence.v2" and pack["comparison"]["customerId"] == "cust_acme"
 
     page.get_by_role("link", name="Comparisons", exact=True).click()
     page.get_by_label("Your balance (minor units, optional)").fill("lots")

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from node.dev.chain import Anvil
-from tests.conftest import create_key, deploy_fresh, start_node, wait_for_status
+from tests.conftest import LOCAL_RECEIVERS, create_key, deploy_fresh, start_node, wait_for_status
 from tests.integration.test_dashboard import World, sign_in
 
 
 @pytest.fixture(scope="module")
 def world(anvil: Anvil, artifact: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    node = start_node(deploy_fresh(anvil.rpc_url, artifact), tmp_path_factory.mktemp("actions"))
+    node = start_node(deploy_fresh(anvil.rpc_url, artifact), tmp_path_factory.mktemp("actions"), **LOCAL_RECEIVERS)
     try:
         with node.client() as client:
             receipt = client.post(

@@ -23,14 +23,14 @@ from pydantic import BaseModel, ValidationError
 from node.api.openapi import OPERATIONS
 from node.api.schemas import CompareBody, DeltaCreate
 from node.dev.chain import Anvil
-from tests.conftest import RunningNode, deploy_fresh, start_node
+from tests.conftest import LOCAL_RECEIVERS, RunningNode, deploy_fresh, start_node
 
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
 
 
 @pytest.fixture(scope="module")
 def api_node(anvil: Anvil, artifact: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningNode]:
-    running = start_node(deploy_fresh(anvil.rpc_url, artifact), tmp_path_factory.mktemp("openapi"))
+    running = start_node(deploy_fresh(anvil.rpc_url, artifact), tmp_path_factory.mktemp("openapi"), **LOCAL_RECEIVERS)
     yield running
     running.stop()
 
@@ -181,7 +181,9 @@ def test_real_answers_have_the_documented_shapes(api_node: RunningNode) -> None:
         wait_for_status(api, receipt["receiptId"], "verified")
         hook = api.post("/v1/webhooks", json={"url": "http://127.0.0.1:9/h", "events": ["delta.verified"]}).json()
         comparison = api.post(
-            "/v1/balance/compare", json={"customerId": "c1", "theirDeltas": [{"referenceId": "oa-1", "delta": 1}]}
+            "/v1/balance/compare",
+            params={"customerId": "c1"},
+            json={"theirDeltas": [{"referenceId": "oa-1", "delta": 1}]},
         ).json()
         answers: list[tuple[type[BaseModel], Any]] = [
             (Receipt, receipt),

@@ -56,10 +56,11 @@ def portal(anvil: Anvil, artifact: Path, tmp_path_factory: pytest.TempPathFactor
             api.post("/v1/checkpoints", json={"customerId": "cust_a"}).raise_for_status()
             api.post("/v1/checkpoints", json={"customerId": "cust_b"}).raise_for_status()
             other.post("/v1/checkpoints", json={"customerId": "cust_a"}).raise_for_status()
-            cmp_b = api.post("/v1/balance/compare", json={"customerId": "cust_b", "theirBalance": 1}).json()
+            cmp_b = api.post("/v1/balance/compare", params={"customerId": "cust_b"}, json={"theirBalance": 1}).json()
             cmp_a = api.post(
                 "/v1/balance/compare",
-                json={"customerId": "cust_a", "theirDeltas": [{"referenceId": "a-ref-1", "delta": 1100}]},
+                params={"customerId": "cust_a"},
+                json={"theirDeltas": [{"referenceId": "a-ref-1", "delta": 1100}]},
             ).json()
         key = create_key(node.db_url, scope="read", customer_id="cust_a")
         yield Portal(
