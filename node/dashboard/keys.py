@@ -11,9 +11,9 @@ from pydantic import ValidationError
 from node.api.deps import StoreDep
 from node.api.schemas import KeyCreate
 from node.core.errors import InvalidInput
-from node.dashboard.sessions import DashboardSession
 from node.dashboard.web import PREFIX, DashboardRoute, SessionDep, render, sign_in_url
 from node.keys import api_keys
+from node.pages.sessions import PageSession
 from node.store.db import Store
 
 router = APIRouter(route_class=DashboardRoute)
@@ -24,7 +24,7 @@ _FIELD_NAMES = {"name": "name", "scopes": "scope", "customerId": "customer_id"}
 def _page(
     request: Request,
     store: Store,
-    session: DashboardSession,
+    session: PageSession,
     *,
     status_code: int = 200,
     created: tuple[str, str] | None = None,

@@ -14,8 +14,8 @@ from node.api.schemas import WebhookCreate, WebhookUpdate
 from node.api.webhook_routes import webhook_policy
 from node.core.errors import InvalidInput
 from node.core.webhooks import SUBSCRIBABLE_EVENTS
-from node.dashboard.sessions import DashboardSession
 from node.dashboard.web import PREFIX, DashboardRoute, SessionDep, render
+from node.pages.sessions import PageSession
 from node.store.db import Store
 from node.store.models import WebhookEndpointRow
 from node.webhooks import endpoints
@@ -36,7 +36,7 @@ def _field_errors(exc: ValidationError) -> dict[str, str]:
 def _list_page(
     request: Request,
     store: Store,
-    session: DashboardSession,
+    session: PageSession,
     *,
     status_code: int = 200,
     created: WebhookEndpointRow | None = None,
@@ -93,7 +93,7 @@ def create_webhook(
 def _detail_page(
     request: Request,
     store: Store,
-    session: DashboardSession,
+    session: PageSession,
     row: WebhookEndpointRow,
     *,
     status_code: int = 200,
@@ -116,7 +116,7 @@ def _detail_page(
     )
 
 
-def _own(store: Store, session: DashboardSession, endpoint_id: str) -> WebhookEndpointRow:
+def _own(store: Store, session: PageSession, endpoint_id: str) -> WebhookEndpointRow:
     return endpoints.get_endpoint(store, tenant=session.tenant, endpoint_id=endpoint_id)
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from web3 import Web3
 
 from node.chain.client import account_from_key, connect
-from node.chain.deploy import deploy_anchor, deploy_anchor_v1
+from node.chain.deploy import deploy_anchor_contract, deploy_anchor_v1
 
 DEV_OWNER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 DEV_ANCHORER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
@@ -54,14 +54,14 @@ def deploy_dev_contract(rpc_url: str, artifact: Path = ARTIFACT, *, first_index:
     signer account 1, the log starting at ``first_index``. Lowercase address."""
     owner = account_from_key(DEV_OWNER_KEY)
     anchorer = account_from_key(DEV_ANCHORER_KEY)
-    return deploy_anchor(
+    return deploy_anchor_contract(
         connect(rpc_url),
         deployer=owner,
         owner=owner.address,
         anchorer=anchorer.address,
         artifact=artifact,
         first_index=first_index,
-    ).lower()
+    ).address.lower()
 
 
 def deploy_dev_contract_v1(rpc_url: str, artifact: Path = ARTIFACT_V1) -> str:

@@ -1,7 +1,10 @@
 """What the server-rendered faces (node/dashboard for the operator, node/portal for the customer) share:
-browser sessions backed by an API key, CSRF and security headers, the Jinja2 environment with its
-filters and macros, the stylesheet and script, and turning a comparison form into the API's request.
-Each face keeps its own pages, templates, session rule and URL prefix; neither imports the other."""
+a ``Face`` (face.py: rendering, the session dependency, the route class with CSRF and error pages),
+browser sessions backed by an API key (sessions.py), one sign-in flow (signin.py), security headers,
+the Jinja2 environment with the layout (``base.html``), its filters and macros (``_macros.html``, and
+``_records.html`` for the record both faces show), the steps that show a receipt or a comparison
+(records.py), the stylesheet and script, and turning a comparison form into the API's request.
+Each face keeps its own pages, templates, sign-in rule and URL prefix; neither imports the other."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """A comparison started from a page: "their balance" and "their deltas" (one ``referenceId,delta`` per
 line, a header line optional) become the same validated request as ``POST /v1/balance/compare``'s JSON
-body (its model, ``CompareBody``, checks every field), so a page can never compare what the API refuses."""
+body (its model, ``CompareBody``, checks every field), so a page can never compare what the API refuses;
+``run_compare_form`` runs it, or gives the form's errors by field."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from pydantic import ValidationError
 from node.api.schemas import CompareBody
 from node.compare.service import CompareRequest
 from node.core.errors import FieldError, InvalidInput
+from node.services import Services
+from node.store.models import ComparisonRow
 
 MAX_FORM_LINES = 10_000  # a form is for a handful; large sets go to the API as text/csv
 
@@ -77,3 +80,23 @@ def compare_request_from_form(customer_id: str, their_balance: str, their_deltas
         else iter([(d.referenceId, d.delta) for d in parsed.theirDeltas]),
         their_balance=parsed.theirBalance,
     )
+
+
+def run_compare_form(
+    services: Services,
+    *,
+    tenant: str,
+    key_id: str,
+    customer_id: str,
+    their_balance: str,
+    their_deltas: str,
+    may_settle: bool,
+) -> ComparisonRow | dict[str, str]:
+    """The comparison the form asks for, run for ``customer_id`` of ``tenant`` as ``key_id``; or, when the
+    form is not valid, its errors by field (the form's field names: ``theirBalance``, ``theirDeltas``).
+    ``may_settle`` is the face's rule: a variance within tolerance settles only for a key that may write."""
+    try:
+        req = compare_request_from_form(customer_id, their_balance, their_deltas)
+        return services.comparisons.run(tenant=tenant, key_id=key_id, req=req, may_settle=may_settle).row
+    except InvalidInput as exc:
+        return {e.field: e.message for e in reversed(exc.errors)} or {"theirBalance": exc.detail}

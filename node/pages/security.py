@@ -1,22 +1,13 @@
 """What keeps a page and its forms safe, for every face: CSRF (a POST's ``csrf_token`` must match the
-session's, and must not come from another site), security headers, and ``PageRoute``, which runs the
-check before the endpoint and turns errors into pages.
-
-A face subclasses ``PageRoute`` with its sign-in path, how it finds the session's CSRF token, and how
-it renders an error page and sends a browser to sign in."""
+session's, and must not come from another site) and security headers. ``PageRoute`` (node/pages/face.py)
+runs the check before every endpoint and turns errors into pages."""
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Coroutine
-from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import Request, Response
-from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
-
-from node.core.errors import PacSpaceError, RateLimited
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
@@ -63,54 +54,3 @@ CSRF_REFUSED = (
     "Its security token is missing or out of date, or it was sent from another site. Nothing was changed. "
     "Reload the page and try again.",
 )
-
-
-class PageRoute(APIRoute):
-    """Every page endpoint of a face: CSRF first on POST, then errors as pages, then security headers."""
-
-    sign_in_path = ""
-    sign_in_cookie = ""
-
-    async def session_csrf_token(self, request: Request) -> str:
-        """The signed-in session's CSRF token (raises SignInRequired without a session)."""
-        raise NotImplementedError
-
-    def error_page(self, request: Request, status: int, title: str, detail: str) -> Response:
-        raise NotImplementedError
-
-    def to_sign_in(self, exc: SignInRequired) -> Response:
-        raise NotImplementedError
-
-    async def _check_post(self, request: Request) -> None:
-        form = await request.form()
-        given = form.get("csrf_token")
-        if not same_site(request):
-            raise CsrfRejected
-        if request.url.path == self.sign_in_path:
-            expected: str | None = request.cookies.get(self.sign_in_cookie)
-        else:
-            expected = await self.session_csrf_token(request)
-        if not tokens_match(given, expected):
-            raise CsrfRejected
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def guarded(request: Request) -> Response:
-            try:
-                if request.method == "POST":
-                    await self._check_post(request)
-                response = await handler(request)
-            except SignInRequired as exc:
-                response = self.to_sign_in(exc)
-            except CsrfRejected:
-                response = self.error_page(request, 403, *CSRF_REFUSED)
-            except RequestValidationError:
-                response = self.error_page(request, 422, "That request is not valid", "Go back and check the form.")
-            except PacSpaceError as exc:
-                response = self.error_page(request, exc.status, exc.title, exc.detail)
-                if isinstance(exc, RateLimited):
-                    response.headers["Retry-After"] = exc.retry_after
-            return secure_headers(response)
-
-        return guarded

@@ -5,32 +5,18 @@ signs in and sees its own balance (verified and pending apart), its deltas with 
 receipt verified against the chain by the verifier's checks, its checkpoints with their tokens and
 countersignature state, its comparisons and evidence packs, and downloads its export and evidence. It
 may start a comparison. It sees nothing of any other customer or tenant: every page takes the customer
-and tenant from the session, never from the request. Same style as the dashboard (node/pages), CSRF on
-every form, nothing loaded from another host.
+and tenant from the session, never from the request. What it shares with the dashboard (sessions,
+sign-in, CSRF, the layout and the record's tables, the style) is node/pages; nothing loads from another host.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
-
-from node.core.errors import NotFound
 from node.pages import STATIC_DIR
-from node.portal import comparisons, pages, signin
-from node.portal.web import PREFIX, PortalRoute, SessionDep
+from node.pages.signin import sign_in_router
+from node.portal import comparisons, pages
+from node.portal.web import FACE, PREFIX
 
-ROUTERS = tuple(m.router for m in (signin, pages, comparisons))
-router = APIRouter()
-for _pages in ROUTERS:
-    router.include_router(_pages, prefix=PREFIX)
-
-_unknown = APIRouter(route_class=PortalRoute)
-
-
-@_unknown.get("/{path:path}", include_in_schema=False)
-def unknown_page(path: str, _session: SessionDep) -> Response:
-    raise NotFound(f"There is no portal page at {PREFIX}/{path}. Start from your record.")
-
-
-router.include_router(_unknown, prefix=PREFIX)  # last: every real page is matched first
+ROUTERS = (sign_in_router(FACE), pages.router, comparisons.router)
+router = FACE.router(ROUTERS)
 
 __all__ = ["PREFIX", "ROUTERS", "STATIC_DIR", "router"]

@@ -12,9 +12,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from node.api.compare_routes import evidence_pack
 from node.api.deps import ServicesDep
-from node.api.schemas import from_comparison_summary
-from node.core.errors import InvalidInput
-from node.pages.compare_form import compare_request_from_form
+from node.pages.compare_form import run_compare_form
+from node.pages.records import comparison_context
 from node.pages.sessions import PageSession
 from node.portal.web import PREFIX, PortalRoute, SessionDep, customer_of, render
 from node.services import Services
@@ -61,30 +60,31 @@ def start_comparison(
     their_deltas: Annotated[str, Form()] = "",
 ) -> Response:
     """Always for the signed-in customer: the form has no customer field to change."""
-    values = {"their_balance": their_balance, "their_deltas": their_deltas}
-    try:
-        req = compare_request_from_form(customer_of(session), their_balance, their_deltas)
-        # A customer's key never settles (may_settle False): the portal compares and records nothing on the ledger.
-        row = services.comparisons.run(tenant=session.tenant, key_id=session.key_id, req=req).row
-    except InvalidInput as exc:
-        errors = {e.field: e.message for e in reversed(exc.errors)} or {"theirBalance": exc.detail}
-        return _list_page(request, services, session, status_code=422, errors=errors, values=values)
-    return RedirectResponse(f"{PREFIX}/comparisons/{row.id}", status_code=303)
+    ran = run_compare_form(
+        services,
+        tenant=session.tenant,
+        key_id=session.key_id,
+        customer_id=customer_of(session),
+        their_balance=their_balance,
+        their_deltas=their_deltas,
+        may_settle=False,  # a customer's key never settles: the portal compares and records nothing on the ledger
+    )
+    if isinstance(ran, dict):
+        values = {"their_balance": their_balance, "their_deltas": their_deltas}
+        return _list_page(request, services, session, status_code=422, errors=ran, values=values)
+    return RedirectResponse(f"{PREFIX}/comparisons/{ran.id}", status_code=303)
 
 
 @router.get("/comparisons/{comparison_id}", response_class=HTMLResponse, include_in_schema=False)
 def comparison_page(comparison_id: str, request: Request, services: ServicesDep, session: SessionDep) -> Response:
     row = services.comparisons.get(tenant=session.tenant, comparison_id=comparison_id, customer_id=customer_of(session))
-    evidence = json.loads(row.evidence)
     return render(
         request,
         "comparison.html",
         session=session,
         nav="comparisons",
         title=f"Comparison {comparison_id}",
-        comparison=from_comparison_summary(row),
-        evidence={k: (v[:200] if isinstance(v, list) else v) for k, v in evidence.items()},
-        created_at=row.created_at,
+        **comparison_context(row),
     )
 
 

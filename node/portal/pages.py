@@ -7,7 +7,6 @@ else is the same 404 as an id that does not exist."""
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -18,31 +17,19 @@ from node.api.deps import ServicesDep
 from node.api.schemas import from_checkpoint, from_derived_balance
 from node.core.errors import NotFound
 from node.ledger.balances import derive_balance
-from node.ledger.receipts import receipt_json
-from node.ledger.verification import CheckResult, verify_bundle
+from node.ledger.verification import CheckResult
+from node.pages.records import CHECK_MEANING, bundle_download, checks_context, receipt_view, verify_receipt_checks
 from node.pages.sessions import PageSession
 from node.portal.web import PortalRoute, SessionDep, customer_of, render
 from node.services import Services
 from node.store.dashboard import customer_comparisons, recent_deltas
-from node.store.models import BatchStatus
 
 router = APIRouter(route_class=PortalRoute)
 PAGE = 100
-CHECK_MEANING = {
-    "format": "The bundle has every field of a proof bundle, well typed.",
-    "domain": "The delta is signed for this chain and this anchor contract.",
-    "fingerprint": "Hashing the delta again (EIP-712) gives its fingerprint: no field was changed.",
-    "metadata": "The metadata text is canonical JSON and hashes to the signed metadataHash.",
-    "signature": "The receipt's signature over the fingerprint recovers to the signer.",
-    "leaf": "The Merkle leaf is the hash of the log index and the fingerprint.",
-    "proof": "The proof's sibling hashes lead from the leaf to the batch root.",
-    "range": "The log index lies inside the batch's range.",
-    "chain_id": "The chain answering is the chain the bundle names.",
+# The customer reads the checks against its vendor: say who the root of trust is not.
+PORTAL_CHECK_MEANING = {
+    **CHECK_MEANING,
     "anchorer": "The anchor contract authorises the signer: the contract, not the vendor, is the root of trust.",
-    "commitment": "The contract stores this batch's root and size, and its verify() accepts the proof.",
-    "transaction": "The anchoring transaction succeeded, was sent to the contract and emitted this batch.",
-    "block": "The anchoring block is still part of the canonical chain.",
-    "confirmations": "Enough blocks are built on top of the anchoring block.",
 }
 
 
@@ -97,22 +84,16 @@ def deltas_page(
 def _receipt_page(
     request: Request, services: Services, session: PageSession, receipt_id: str, checks: list[CheckResult] | None
 ) -> HTMLResponse:
-    row, batch = services.receipts.get(tenant=session.tenant, receipt_id=receipt_id, customer_id=customer_of(session))
-    receipt = receipt_json(
-        row, batch, head_block=services.head_block(), confirmations_required=services.settings.confirmations
-    )
-    mined = batch is not None and batch.status in (BatchStatus.ANCHORED, BatchStatus.VERIFIED)
+    view = receipt_view(services, tenant=session.tenant, receipt_id=receipt_id, customer_id=customer_of(session))
     return render(
         request,
         "receipt.html",
         session=session,
         nav="deltas",
         title=f"Receipt {receipt_id}",
-        receipt=receipt,
-        anchored=mined,
-        checks=checks,
-        check_meaning=CHECK_MEANING,
-        passed=None if checks is None else all(c.ok for c in checks),
+        receipt=view.receipt,
+        anchored=view.anchored,
+        **checks_context(checks, PORTAL_CHECK_MEANING),
     )
 
 
@@ -126,29 +107,15 @@ async def verify_receipt(receipt_id: str, request: Request, services: ServicesDe
     """The verifier package's checks of the receipt's proof bundle, against the chain. Each run reads the
     chain a dozen times, so it draws from the key's rate limit as an API request does."""
     services.rate_limiter.spend("key:" + session.key_id, services.key_policy, detail="too many verifications")
-    bundle = await run_in_threadpool(
-        services.receipts.proof_bundle, tenant=session.tenant, receipt_id=receipt_id, customer_id=customer_of(session)
-    )
-    checks = await run_in_threadpool(
-        verify_bundle,
-        bundle,
-        rpc_url=services.settings.rpc_url,
-        contract=services.settings.contract_address,
-        required_confirmations=services.settings.confirmations,
+    checks = await verify_receipt_checks(
+        services, tenant=session.tenant, receipt_id=receipt_id, customer_id=customer_of(session)
     )
     return await run_in_threadpool(_receipt_page, request, services, session, receipt_id, checks)
 
 
 @router.get("/receipts/{receipt_id}/bundle.json", include_in_schema=False)
 def download_bundle(receipt_id: str, services: ServicesDep, session: SessionDep) -> Response:
-    bundle = services.receipts.proof_bundle(
-        tenant=session.tenant, receipt_id=receipt_id, customer_id=customer_of(session)
-    )
-    return Response(
-        json.dumps(bundle, indent=2),
-        media_type=services.domain.protocol.media_type,
-        headers={"Content-Disposition": f'attachment; filename="{receipt_id}.json"'},
-    )
+    return bundle_download(services, tenant=session.tenant, receipt_id=receipt_id, customer_id=customer_of(session))
 
 
 @router.get("/checkpoints", response_class=HTMLResponse, include_in_schema=False)

@@ -194,6 +194,25 @@ def test_a_comparison_from_the_portal_is_always_the_customers_own(portal: Portal
     assert stored["customerId"] == "cust_a" and stored["resolution"] == "match"
 
 
+def test_a_variance_within_tolerance_shows_as_such_and_settles_nothing(portal: Portal) -> None:
+    """A customer's key may not write: within the tenant's tolerance its comparison is within_tolerance
+    (never auto_settled), and its page says so."""
+    with portal.node.client() as api:
+        api.put("/v1/settings", json={"tolerance": {"absolute": 100}}).raise_for_status()
+        try:
+            with portal.browser() as browser:
+                csrf = sign_in(browser, portal.key)
+                answer = browser.post("/portal/comparisons", data={"csrf_token": csrf, "their_balance": "1050"})
+                assert answer.status_code == 303
+                page = browser.get(answer.headers["location"])
+                assert page.status_code == 200
+                assert "The variance is within tolerance; nothing was settled" in page.text
+            stored = api.get(f"/v1/comparisons/{answer.headers['location'].rsplit('/', 1)[1]}").json()
+            assert stored["resolution"] == "within_tolerance" and stored["settlementReceiptId"] is None
+        finally:
+            api.put("/v1/settings", json={"tolerance": {}}).raise_for_status()
+
+
 def test_sessions_do_not_cross_between_portal_and_dashboard(portal: Portal) -> None:
     with portal.browser() as browser:
         sign_in(browser, portal.key)

@@ -7,7 +7,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from node.dashboard.charts import HEIGHT, bar_chart, nice_step
-from node.dashboard.web import format_wei
+from node.pages.templating import format_wei
 
 
 @pytest.mark.parametrize(
