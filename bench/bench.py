@@ -15,6 +15,8 @@ Sections (docs/PERFORMANCE.md explains each and its baseline):
   gas      gas per delta at batch sizes 1 .. 10,000 against one anchor transaction per delta, in USD
   e2e      POST -> verified on Anvil with 1 s blocks, against a plain transaction's own latency
   record   with 1,000,000 deltas stored: proof serving p50/p99, derive, export, verifier bundles/s
+  compare  another tenant's read latency (p50/p99) while a customer key posts a maximal compare body
+           (the node's item cap: 1,000,000 theirDeltas), against the same reads with no compare running
   events   CloudEvents ingest (batches of 1,000 to /v1/events, single structured events) against the bulk
            and single-delta POSTs, interleaved in the same run
   verifiers  the TypeScript verifier's bundles/s against the Python verifier's, derive over one export
@@ -34,20 +36,21 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH), str(BENCH.parent)]
 
-from benchkit import chain, events, ingest, ledger, tree, verifiers  # noqa: E402
+from benchkit import chain, events, hostile_compare, ingest, ledger, tree, verifiers  # noqa: E402
 from benchkit.node_harness import start_node  # noqa: E402
 from benchkit.table import Row, render, save  # noqa: E402
 
-SECTIONS = ("ingest", "tree", "gas", "e2e", "record", "events", "verifiers")
+SECTIONS = ("ingest", "tree", "gas", "e2e", "record", "events", "verifiers", "compare")
 SIZES = {
     "full": {"seconds": 5.0, "repeats": 3, "tree": [10_000, 100_000, 1_000_000], "oz_max": 100_000, "tree_repeats": 3,
              "gas": [1, 10, 100, 1000, 10_000], "e2e": 40, "record": 1_000_000, "verifier": 100_000,
-             "verifiers": 20_000, "recorded": 1_000_000},
+             "verifiers": 20_000, "recorded": 1_000_000, "compare": 1_000_000},
     "quick": {"seconds": 2.0, "repeats": 1, "tree": [10_000, 100_000], "oz_max": 10_000, "tree_repeats": 1,
               "gas": [1, 10, 100, 1000], "e2e": 10, "record": 20_000, "verifier": 5_000, "verifiers": 5_000,
-              "recorded": 0},
+              "recorded": 0, "compare": 1_000_000},
     "smoke": {"seconds": 0.3, "repeats": 1, "tree": [1000], "oz_max": 1000, "tree_repeats": 1,
-              "gas": [1, 10], "e2e": 2, "record": 2000, "verifier": 200, "verifiers": 200, "recorded": 0},
+              "gas": [1, 10], "e2e": 2, "record": 2000, "verifier": 200, "verifiers": 200, "recorded": 0,
+              "compare": 2000},
 }  # fmt: skip
 
 
@@ -197,6 +200,18 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 (one flat list 
             clients=args.clients if not args.smoke else 4,
             verifier_bundles=int(sizes["verifier"]),  # type: ignore[call-overload]
         )
+    if "compare" in sections:
+        items = int(_number(sizes["compare"]))
+        node = start_node(workdir=workdir / "compare", extra_env={"PACSPACE_MAX_COMPARE_ITEMS": str(items)})
+        try:
+            rows += hostile_compare.run(
+                node,
+                items=items,
+                clients=2,
+                baseline_seconds=_number(sizes["seconds"]),
+            )
+        finally:
+            node.stop()
 
     header = (
         f"PacSpace node benchmark ({mode}): {os.cpu_count()} cores shared by the node, the load generator and "

@@ -74,7 +74,7 @@ def main() -> None:
         tenant=args.tenant,
         key_id="bench",
         req=CompareRequest(customer_id=args.customer, their_deltas=iter(theirs), their_balance=None),
-    )
+    ).row
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     counts = json.loads(row.evidence)["counts"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC
@@ -25,6 +26,7 @@ from node.api.events import router as events_router
 from node.api.ledger import router as ledger_router
 from node.api.limits import RequestGuard
 from node.api.observability import Observability
+from node.api.openapi import NodeAPI, install_docs
 from node.api.problems import install_problem_handlers
 from node.api.routes import router
 from node.api.webhook_routes import router as webhook_router
@@ -49,14 +51,18 @@ from node.ingest.rules import IngestRulesService
 from node.ledger.receipts import ReceiptReader
 from node.ledger.recording import Recorder
 from node.observability.metrics import NodeMetrics
+from node.portal import PREFIX as PORTAL_PREFIX
+from node.portal import router as portal_router
 from node.services import Services
 from node.settings import Settings
 from node.store.batches import count_unbatched
 from node.store.db import Store
+from node.store.files import warn_if_open
 from node.store.leader import leadership_for
 from node.store.migrate import ensure_current
 from node.usage.service import UsageMeter
 from node.webhooks.delivery import WebhookWorker
+from node.webhooks.url_policy import UrlPolicy
 
 log = logging.getLogger("pacspace.app")
 
@@ -66,6 +72,9 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
     store = store or Store(
         settings.database_url, busy_timeout_ms=settings.db_busy_timeout_ms, pool_size=settings.db_pool_size
     )
+    for keystore in (settings.receipt_signer_keystore, settings.anchor_keystore, settings.signer_keystore):
+        if keystore is not None:
+            warn_if_open(keystore)  # an encrypted key, but its password is the only thing left to guess
     ensure_current(store)
     signer = _receipt_signer(settings)
     chain = AnchorClient(connect_configured(settings), settings.contract_address, _anchor_account(settings))
@@ -136,11 +145,19 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
         checkpoints=Checkpoints(store=store, domain=domain, signer=signer),
         webhooks=WebhookWorker(
             store=store,
-            allow_loopback_http=settings.webhook_http_loopback_allowed(),
+            policy=UrlPolicy(
+                allow_loopback_http=settings.webhook_http_loopback_allowed(),
+                private_hosts=settings.webhook_private_hosts(),
+            ),
             concurrency=settings.webhook_concurrency,
             retry_base_seconds=settings.webhook_retry_base_seconds,
         ),
-        comparisons=Comparisons(store=store, recorder=recorder),
+        comparisons=Comparisons(
+            store=store,
+            recorder=recorder,
+            max_items=settings.max_compare_items,
+            concurrency=settings.compare_concurrency,
+        ),
         ingest=IngestRulesService(store),
         rate_limiter=RateLimiter(),
         key_policy=BucketPolicy(settings.rate_limit_per_second, settings.rate_limit_burst),
@@ -171,7 +188,15 @@ def _anchor_account(settings: Settings) -> TransactionSigner:
     return signer
 
 
+# py_ecc (imported through web3) raises the interpreter's recursion limit to 100,000 at import. The standard
+# library's C JSON decoder recurses once per nesting level of a body up to that limit, and a body nested
+# tens of thousands deep then overflows a thread's C stack (a segfault) instead of raising RecursionError.
+# The node needs nothing that deep: parsing stops at a depth a thread's stack holds.
+MAX_RECURSION = 10_000
+
+
 def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
+    sys.setrecursionlimit(min(sys.getrecursionlimit(), MAX_RECURSION))
     services = build_services(settings, store)
 
     @asynccontextmanager
@@ -197,6 +222,14 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
             coalesce=True,
             max_instances=1,
         )
+        services.scheduler.add_job(
+            _quietly(lambda: services.comparisons.expire_evidence(retention_days=settings.evidence_retention_days)),
+            "interval",
+            hours=1,
+            id="evidence-retention",
+            coalesce=True,
+            max_instances=1,
+        )
         services.scheduler.start()
         log.info(
             "node ready",
@@ -216,9 +249,10 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
             services.usage.flush()
             services.store.close()
 
-    app = FastAPI(
+    app = NodeAPI(
         title="PacSpace node", version="0.1.0", summary="A neutral record for usage-based billing", lifespan=lifespan
     )
+    install_docs(app)
     app.state.services = services  # the one copy: read through node.api.deps
     install_problem_handlers(app)
     app.include_router(router)
@@ -230,8 +264,11 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     app.include_router(events_router)
     app.include_router(event_mappings_router)
     app.include_router(openmeter_router)
-    app.include_router(dashboard_router)
+    # The static files before the dashboard's routes: its catch-all page for unknown URLs would shadow them.
     app.mount(DASHBOARD_PREFIX + "/static", StaticFiles(directory=DASHBOARD_STATIC), name="dashboard-static")
+    app.include_router(dashboard_router)
+    app.mount(PORTAL_PREFIX + "/static", StaticFiles(directory=DASHBOARD_STATIC), name="portal-static")
+    app.include_router(portal_router)
     app.add_middleware(
         RequestGuard,
         max_body_bytes=settings.max_body_bytes,
@@ -241,9 +278,14 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
             "/v1/events": (settings.max_bulk_bytes, CLOUDEVENT_TYPES),
             "/api/v1/events": (settings.max_bulk_bytes, CLOUDEVENT_TYPES),
         },
-        form_prefixes=(DASHBOARD_PREFIX,),
+        form_prefixes=(DASHBOARD_PREFIX, PORTAL_PREFIX),
     )
-    app.add_middleware(Observability, metrics=services.metrics, usage=services.usage)
+    app.add_middleware(
+        Observability,
+        metrics=services.metrics,
+        usage=services.usage,
+        page_prefixes=(DASHBOARD_PREFIX, PORTAL_PREFIX),
+    )
     _add_operational_routes(app, services)
     return app
 

@@ -5,12 +5,13 @@ Built by the CLI or by tests and passed to ``create_app``; never at import time.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from node.core.fees import FeePolicy, gwei_to_wei
@@ -22,13 +23,21 @@ _PUBLIC_DEV_KEYS = {
     "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
 }
 DEV_CHAIN_IDS = {31337, 1337}
+DEFAULT_DATA_DIR = ".pacspace"
+DEFAULT_DATABASE_FILE = "pacspace.db"
+DEFAULT_DATABASE_URL = f"sqlite:///{DEFAULT_DATA_DIR}/{DEFAULT_DATABASE_FILE}"
+DATABASE_URL_VARIABLES = ("PACSPACE_DATABASE_URL", "DATABASE_URL")
+
+
+class SettingsError(ValueError):
+    """The configuration cannot be used; the message names the environment variables to set or fix."""
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PACSPACE_", extra="ignore")
 
     database_url: str = Field(
-        default="sqlite:///.pacspace/pacspace.db",
+        default=DEFAULT_DATABASE_URL,
         validation_alias=AliasChoices("PACSPACE_DATABASE_URL", "DATABASE_URL", "database_url"),
     )
     rpc_url: str = "http://127.0.0.1:8545"
@@ -88,6 +97,20 @@ class Settings(BaseSettings):
         default=4 * 1024 * 1024, ge=1024, description="body limit for POST /v1/balance/deltas (up to 1,000 deltas)"
     )
     max_compare_bytes: int = Field(default=256 * 1024 * 1024, ge=1024, description="JSON or CSV sent to compare")
+    max_compare_items: int = Field(
+        default=1_000_000, ge=1, le=10_000_000, description="theirDeltas items or CSV rows per comparison"
+    )
+    compare_concurrency: int = Field(
+        default=2, ge=1, le=64, description="comparisons parsed and run at once per process; more get 503"
+    )
+    evidence_retention_days: float = Field(
+        default=400, ge=0, description="after this, a comparison's evidence lists expire (0: never); rows stay"
+    )
+    forwarded_allow_ips: str = Field(
+        default="",
+        description="proxies whose X-Forwarded-For/-Proto are believed (comma-separated IPs or CIDRs, * for any); "
+        "empty: none, the socket's peer is the client",
+    )
     run_anchorer: bool = True
     contract_deployment_block: int = Field(
         default=0, ge=0, description="first block to read the contract's BatchAnchored events from (0: genesis)"
@@ -104,6 +127,11 @@ class Settings(BaseSettings):
     fiat_currency: str = "USD"
     webhook_allow_http_loopback: bool | None = Field(
         default=None, description="plain http to loopback URLs; default: only on a development chain"
+    )
+    webhook_allow_private_hosts: str = Field(
+        default="",
+        description="comma-separated host names or IP literals whose private, loopback or shared addresses may "
+        "receive webhooks (empty: none)",
     )
     webhook_poll_seconds: float = Field(default=1.0, gt=0)
     webhook_concurrency: int = Field(default=8, ge=1, le=64)
@@ -136,6 +164,22 @@ class Settings(BaseSettings):
                 f"PACSPACE_RPC_QUORUM is {self.rpc_quorum} but only {len(self.rpc_endpoints())} RPC URL(s) are set"
             )
         return self
+
+    def webhook_private_hosts(self) -> frozenset[str]:
+        names = (h.strip().lower().strip("[]") for h in self.webhook_allow_private_hosts.split(","))
+        return frozenset(name for name in names if name)
+
+    def uvicorn_options(self) -> dict[str, Any]:
+        """How uvicorn listens: forwarding headers are believed only from the configured proxies."""
+        trusted = self.forwarded_allow_ips.strip()
+        return {
+            "host": self.host,
+            "port": self.port,
+            "proxy_headers": bool(trusted),
+            "forwarded_allow_ips": trusted or None,
+            "log_config": None,
+            "access_log": False,
+        }
 
     def rpc_endpoints(self) -> list[str]:
         """PACSPACE_RPC_URLS split on commas (and whitespace), else [PACSPACE_RPC_URL]."""
@@ -192,7 +236,9 @@ class Settings(BaseSettings):
             assert source.keystore is not None and source.password is not None
             key = bytes(Account.decrypt(source.keystore.read_text(), source.password.get_secret_value()))
         if key.hex() in _PUBLIC_DEV_KEYS and self.chain_id not in DEV_CHAIN_IDS:
-            raise ValueError("a publicly known development key cannot sign on a non-development chain")
+            raise SettingsError(
+                f"a publicly known development key cannot sign on chain {self.chain_id} (not a development chain)"
+            )
         return key
 
 
@@ -228,7 +274,7 @@ class _KeySource:
         if self.remote:
             raise ValueError(f"the {self.env.lower()} key is held by an external signer, not by the node")
         if self.key is None and self.keystore is None:
-            raise ValueError(
+            raise SettingsError(
                 "set PACSPACE_RECEIPT_SIGNER_KEY and PACSPACE_ANCHOR_KEY (or their _KEYSTORE forms), "
                 "or PACSPACE_SIGNER_KEY for one key that does both"
             )
@@ -240,3 +286,97 @@ class _KeySource:
         if self.keystore is not None and self.password is None:
             raise ValueError(f"PACSPACE_{self.env}_KEYSTORE needs PACSPACE_{self.env}_KEYSTORE_PASSWORD")
         return self
+
+
+# What a missing required variable is, for the message that asks for it.
+_REQUIRED_HINTS = {
+    "chain_id": "the chain id the node expects its RPC to answer (31337 for a local Anvil)",
+    "contract_address": "the deployed PacSpaceAnchor contract (0x…; `pacspace-node deploy` prints it)",
+}
+
+
+def variable_name(field: str) -> str:
+    """The environment variable that sets a Settings field (``chain_id`` -> ``PACSPACE_CHAIN_ID``)."""
+    return "PACSPACE_" + field.upper()
+
+
+def load_settings(**values: Any) -> Settings:
+    """``Settings`` from the environment (and ``values``), or SettingsError naming each variable that is
+    missing or wrong: what a person at a terminal can act on, instead of pydantic's field names."""
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else ""
+            if not field:  # a rule over several fields (two key sources for one role)
+                problems.append(str(error["msg"]).removeprefix("Value error, "))
+                continue
+            name = variable_name(field)
+            if error["type"] == "missing":
+                hint = _REQUIRED_HINTS.get(field)
+                problems.append(f"{name} is not set" + (f": {hint}" if hint else ""))
+            else:
+                message = str(error["msg"]).removeprefix("Value error, ")
+                problems.append(f"{name}={error.get('input')!r} is not valid: {message}")
+        raise SettingsError("; ".join(problems)) from None
+
+
+def find_default_database(start: Path | None = None) -> Path | None:
+    """The nearest ``.pacspace/pacspace.db`` in ``start`` (default: the current directory) or a directory
+    above it, as git finds ``.git``: a command run from a subdirectory of the project uses the node's
+    database, not a new one beside it. None when there is none."""
+    here = (start or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        candidate = directory / DEFAULT_DATA_DIR / DEFAULT_DATABASE_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def configured_database_url() -> str | None:
+    """PACSPACE_DATABASE_URL or DATABASE_URL from the environment, if either is set."""
+    return next((os.environ[name] for name in DATABASE_URL_VARIABLES if os.environ.get(name)), None)
+
+
+def resolve_database_url(explicit: str | None = None, *, create: bool = False) -> str:
+    """The database a command works on: ``explicit`` (``--database-url``), else the environment, else the
+    nearest ``.pacspace/pacspace.db`` (``find_default_database``).
+
+    A SQLite file that does not exist is refused (SettingsError) unless ``create``: opening it would make a
+    new, empty database, and a key issued into it is one the running node has never heard of. With
+    ``create`` and no database anywhere, the default is made in the current directory's ``.pacspace/``.
+    """
+    url = explicit or configured_database_url()
+    if url is None:
+        found = find_default_database()
+        if found is not None:
+            return f"sqlite:///{found}"
+        here = Path.cwd() / DEFAULT_DATA_DIR
+        if create:
+            here.mkdir(mode=0o700, exist_ok=True)
+            return f"sqlite:///{here / DEFAULT_DATABASE_FILE}"
+        raise SettingsError(
+            f"no database found: PACSPACE_DATABASE_URL is not set and there is no {DEFAULT_DATA_DIR}/"
+            f"{DEFAULT_DATABASE_FILE} in {Path.cwd()} or any directory above it (./scripts/run keeps the "
+            "node's database there). Run the command inside the project directory, or pass --database-url "
+            "or set PACSPACE_DATABASE_URL to the database the node uses."
+        )
+    path = sqlite_path(url)
+    if path is not None and not create and not path.is_file():
+        raise SettingsError(
+            f"no database at {path} ({url}): refusing to create a new, empty one. Check the URL "
+            "(a relative sqlite:/// path is read from the current directory), or create the database "
+            "with `pacspace-node db upgrade`."
+        )
+    return url
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a ``sqlite:///`` URL, resolved against the current directory (None: not a SQLite file)."""
+    if not url.startswith("sqlite:///"):
+        return None
+    raw = url.removeprefix("sqlite:///").split("?", 1)[0]
+    if not raw or raw == ":memory:":
+        return None
+    return Path(raw).resolve()

@@ -155,6 +155,12 @@ def deployment(chain_rpc: str, artifact: Path) -> Deployment:
     return deploy_fresh(chain_rpc, artifact)
 
 
+# The operator's allowance for webhooks to receivers on this machine (the default allows no loopback or
+# private destination): tests that deliver to a local WebhookReceiver start their node with it.
+LOCAL_RECEIVERS: dict[str, Any] = {"webhook_allow_private_hosts": "127.0.0.1"}
+LOCAL_RECEIVERS_ENV = {"PACSPACE_WEBHOOK_ALLOW_PRIVATE_HOSTS": "127.0.0.1"}
+
+
 def node_settings(deployment: Deployment, db_url: str, port: int, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "database_url": db_url,
@@ -205,8 +211,10 @@ def start_node(deployment: Deployment, tmp_path: Path, db_url: str | None = None
     db_url = db_url or f"sqlite:///{tmp_path / 'node.db'}"
     token = create_key(db_url)
     port = free_port()
-    app = create_app(node_settings(deployment, db_url, port, **overrides))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
+    settings = node_settings(deployment, db_url, port, **overrides)
+    app = create_app(settings)
+    # As `pacspace-node serve` listens: forwarding headers believed only from configured proxies.
+    server = uvicorn.Server(uvicorn.Config(app, **settings.uvicorn_options()))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15

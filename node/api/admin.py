@@ -11,12 +11,13 @@ from node.api.auth import AdminDep
 from node.api.deps import ServicesDep, StoreDep
 from node.api.routes import ERRORS
 from node.api.schemas import ApiKey, ApiKeyCreated, KeyCreate, KeyRotate, from_usage_report
+from node.api.strict_json import StrictJsonRoute
 from node.core.errors import FieldError, InvalidInput
 from node.keys import api_keys
 from node.store.models import ApiKeyRow
 from node.usage.service import build_usage_report
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=StrictJsonRoute)
 MAX_USAGE_DAYS = 366
 
 

@@ -25,6 +25,7 @@ from node.api.encoding import json_bytes
 from node.api.problems import error_body, field_message
 from node.api.routes import ERRORS
 from node.api.schemas import DeltaCreate
+from node.api.strict_json import StrictJsonRoute
 from node.core.deltas import DeltaRequest
 from node.core.errors import DatabaseUnavailable, FieldError, InvalidInput, PacSpaceError
 from node.ledger.receipts import receipt_json
@@ -34,7 +35,7 @@ from node.store.batches import get_batch
 from node.store.models import BatchRow, StoredDelta
 
 MAX_BULK_DELTAS = 1000
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=StrictJsonRoute)
 
 
 class DeltaBatchCreate(BaseModel):

@@ -1,140 +1,142 @@
-"""Compare: JSON for modest sets, streamed CSV (``referenceId,delta`` per row) for large ones."""
+"""Compare: JSON for modest sets, CSV (``referenceId,delta`` per row) for large ones; the evidence pack.
+
+Before a byte of the body is read: the key's scope, the customer (``customerId`` in the query, for JSON
+and CSV alike: a customer-scoped key asking for another customer gets the 404 an unknown one gets) and
+a free comparison slot. The body is then spooled to a private temporary file and parsed and compared
+in a worker thread (node.compare), never on the event loop.
+"""
 
 from __future__ import annotations
 
-import codecs
-import csv
 import html
 import json
-from collections.abc import AsyncIterator
-from typing import Annotated, Any
+import tempfile
+from typing import IO, Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse
-from pydantic import ValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
 
-from node.api.auth import AdminDep, ReaderDep
+from node.api.auth import AdminDep, Principal, ReaderDep
+from node.api.blocking import small_read
 from node.api.deps import ComparisonsDep, ServicesDep, StoreDep
 from node.api.routes import ERRORS
-from node.api.schemas import CompareBody, TenantSettings, from_comparison, from_comparison_summary
-from node.compare.service import CompareRequest, set_tenant_tolerance, tenant_tolerance
+from node.api.schemas import TenantSettings, from_comparison, from_comparison_summary
+from node.api.strict_json import StrictJsonRoute
+from node.compare.service import Upload, set_tenant_tolerance, tenant_tolerance
 from node.core.compare import Tolerance
-from node.core.errors import FieldError, InvalidInput, NotFound
+from node.core.deltas import MAX_CUSTOMER_ID, MAX_INDEX
+from node.core.errors import FieldError, Gone, InvalidInput, NotFound
 from node.core.typed_data import INT256_MAX, INT256_MIN
+from node.services import Services
+from node.store.models import ComparisonRow
+from node.webhooks.events import iso
 
-router = APIRouter(prefix="/v1")
-MAX_CSV_ROWS = 5_000_000
+router = APIRouter(prefix="/v1", route_class=StrictJsonRoute)
+EVIDENCE_V1 = "pacspace.evidence.v1"  # every difference listed (comparisons stored before v2)
+EVIDENCE_V2 = "pacspace.evidence.v2"  # each list cut to evidence.limit, counts complete
 
 
 def _tolerance(absolute: int | None, basis_points: int | None) -> Tolerance | None:
     return None if absolute is None and basis_points is None else Tolerance(absolute, basis_points)
 
 
-async def _csv_rows(stream: AsyncIterator[bytes]) -> list[tuple[str, int]]:
-    """Parse ``referenceId,delta`` rows (a header row is optional) as the body streams in."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    rows: list[tuple[str, int]] = []
-    pending = ""
-    line_no = 0
+def may_settle(principal: Principal) -> bool:
+    """Only a key that may write to the record settles a variance on it: write or admin scope, no customer."""
+    return principal.customer_id is None and bool({"write", "admin"} & principal.scopes)
 
-    def take(line: str) -> None:
-        nonlocal line_no
-        line_no += 1
-        if not line.strip():
-            return
-        fields = next(csv.reader([line]))
-        if line_no == 1 and [f.strip() for f in fields] == ["referenceId", "delta"]:
-            return
-        where = f"row {line_no}"
-        if len(fields) != 2:
-            raise InvalidInput(f"{where}: expected 2 columns", errors=[FieldError(where, "expected referenceId,delta")])
-        reference_id, amount_text = fields[0].strip(), fields[1].strip()
-        if not reference_id or len(reference_id) > 128:
-            raise InvalidInput(
-                f"{where}: bad referenceId", errors=[FieldError(where, "referenceId must be 1-128 chars")]
-            )
-        if not amount_text.lstrip("-").isdigit() or len(amount_text) > 80:
-            raise InvalidInput(
-                f"{where}: delta {amount_text!r} is not an integer",
-                errors=[FieldError(where, "delta must be an integer in minor units")],
-            )
-        amount = int(amount_text)
-        if not INT256_MIN <= amount <= INT256_MAX:
-            raise InvalidInput(f"{where}: delta outside int256", errors=[FieldError(where, "delta outside int256")])
-        if len(rows) >= MAX_CSV_ROWS:
-            raise InvalidInput("too many rows", errors=[FieldError(where, f"at most {MAX_CSV_ROWS} rows")])
-        rows.append((reference_id, amount))
 
+_SPOOL_WRITE = 1 << 20  # bytes gathered before one write, made in a worker thread
+
+
+async def _spool(request: Request) -> IO[bytes]:
+    """The body in a private temporary file (0600, removed when closed), read as it arrives: the request
+    guard has already bounded its size. The event loop only gathers chunks; disk writes go to a thread."""
+    spool = tempfile.TemporaryFile()  # noqa: SIM115 (the caller closes it)
     try:
-        async for chunk in stream:
-            pending += decoder.decode(chunk)
-            *lines, pending = pending.split("\n")
-            for line in lines:
-                take(line.rstrip("\r"))
-        pending += decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        raise InvalidInput("the CSV is not UTF-8", errors=[FieldError(f"row {line_no + 1}", "not UTF-8")]) from None
-    if pending.strip():
-        take(pending.rstrip("\r"))
-    return rows
+        gathered = bytearray()
+        async for chunk in request.stream():
+            gathered += chunk
+            if len(gathered) >= _SPOOL_WRITE:
+                await run_in_threadpool(spool.write, bytes(gathered))
+                gathered.clear()
+        await run_in_threadpool(spool.write, bytes(gathered))
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+    return spool
+
+
+# The route reads its body itself (JSON, or CSV streamed), so FastAPI cannot see it: declared here.
+COMPARE_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/CompareBody"}},
+        "text/csv": {
+            "schema": {"type": "string", "description": "rows referenceId,delta; a header row is optional"},
+            "example": "referenceId,delta\nreq_abc123,-1000\n",
+        },
+    },
+}
 
 
 @router.post(
     "/balance/compare",
     status_code=201,
-    responses={**ERRORS},
+    responses={200: {"description": "the same settlement asked again: the first comparison"}, **ERRORS},
     summary="Compare the counterparty's balance or deltas with the record (JSON, or text/csv for large sets)",
+    openapi_extra={"requestBody": COMPARE_BODY},
 )
 async def compare(
     request: Request,
     principal: ReaderDep,
     comparisons: ComparisonsDep,
-    customerId: Annotated[str | None, Query(max_length=128, description="CSV uploads only")] = None,
-    theirBalance: Annotated[int | None, Query(description="CSV uploads only")] = None,
-    asOfIndex: Annotated[int | None, Query(ge=0, description="CSV uploads only")] = None,
-    toleranceAbsolute: Annotated[int | None, Query(ge=0)] = None,
+    customerId: Annotated[
+        str, Query(min_length=1, max_length=MAX_CUSTOMER_ID, description="the customer compared (JSON and CSV)")
+    ],
+    theirBalance: Annotated[int | None, Query(ge=INT256_MIN, le=INT256_MAX, description="CSV uploads only")] = None,
+    asOfIndex: Annotated[int | None, Query(ge=0, le=MAX_INDEX, description="CSV uploads only")] = None,
+    toleranceAbsolute: Annotated[int | None, Query(ge=0, le=INT256_MAX)] = None,
     toleranceBasisPoints: Annotated[int | None, Query(ge=0, le=10_000)] = None,
-) -> dict[str, Any]:
+) -> JSONResponse:
+    if principal.customer_id is not None and principal.customer_id != customerId:
+        raise NotFound(f"unknown customer {customerId!r}: no deltas recorded")
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type == "text/csv":
-        if not customerId:
-            raise InvalidInput("customerId is required", errors=[FieldError("customerId", "is required")])
-        req = CompareRequest(
-            customer_id=customerId,
-            their_deltas=iter(await _csv_rows(request.stream())),
-            their_balance=theirBalance,
-            as_of_index=asOfIndex,
-            tolerance=_tolerance(toleranceAbsolute, toleranceBasisPoints),
-            field_prefix="row",
+    kind = "csv" if content_type == "text/csv" else "json"
+    if kind == "json" and (theirBalance is not None or asOfIndex is not None):
+        field = "theirBalance" if theirBalance is not None else "asOfIndex"
+        raise InvalidInput(
+            f"{field} goes in the JSON body (the query's is for CSV uploads)",
+            errors=[FieldError(field, "only with text/csv; send it in the JSON body")],
         )
-    else:
+    await small_read(comparisons.store, comparisons.require_customer, tenant=principal.tenant, customer_id=customerId)
+    with comparisons.slot():
+        body = await _spool(request)
         try:
-            body = CompareBody.model_validate_json(await request.body())
-        except ValidationError as exc:
-            errors = [FieldError(".".join(str(p) for p in e["loc"]) or "body", e["msg"]) for e in exc.errors()]
-            raise InvalidInput("the comparison request is not valid", errors=errors) from None
-        if body.theirBalance is None and body.theirDeltas is None:
-            raise InvalidInput(
-                "send theirBalance, theirDeltas or both",
-                errors=[FieldError("theirDeltas", "theirBalance or theirDeltas is required")],
+            upload = Upload(
+                kind=kind,
+                body=body,
+                customer_id=customerId,
+                max_items=comparisons.max_items,
+                their_balance=theirBalance,
+                as_of_index=asOfIndex,
+                tolerance=_tolerance(toleranceAbsolute, toleranceBasisPoints),
             )
-        req = CompareRequest(
-            customer_id=body.customerId,
-            their_deltas=None
-            if body.theirDeltas is None
-            else iter([(d.referenceId, d.delta) for d in body.theirDeltas]),
-            their_balance=body.theirBalance,
-            as_of_index=None if body.asOf is None else body.asOf.customerIndex,
-            as_of_recorded_at=None if body.asOf is None else body.asOf.recordedAt,
-            tolerance=None
-            if body.tolerance is None
-            else _tolerance(body.tolerance.absolute, body.tolerance.basisPoints),
-        )
-    if principal.customer_id is not None and principal.customer_id != req.customer_id:
-        raise NotFound(f"unknown customer {req.customer_id!r}: no deltas recorded")
-    row = await run_in_threadpool(comparisons.run, tenant=principal.tenant, key_id=principal.key_id, req=req)
-    return from_comparison(row)
+            outcome = await run_in_threadpool(
+                comparisons.run_upload,
+                tenant=principal.tenant,
+                key_id=principal.key_id,
+                upload=upload,
+                may_settle=may_settle(principal),
+            )
+        finally:
+            body.close()
+    return JSONResponse(
+        from_comparison(outcome.row),
+        status_code=201 if outcome.created else 200,
+        headers={"Location": f"/v1/comparisons/{outcome.row.id}"},
+    )
 
 
 @router.get("/comparisons/{comparison_id}", responses=ERRORS, summary="A comparison and its evidence lists")
@@ -154,15 +156,30 @@ def evidence(
     principal: ReaderDep,
     format: Annotated[str, Query(pattern="^(json|html)$")] = "json",
 ) -> Any:
-    state = services
-    row = state.comparisons.get(tenant=principal.tenant, comparison_id=comparison_id, customer_id=principal.customer_id)
-    summary = from_comparison_summary(row)
+    row = services.comparisons.get(
+        tenant=principal.tenant, comparison_id=comparison_id, customer_id=principal.customer_id
+    )
+    pack = evidence_pack(services, principal.tenant, row)
+    if format == "html":
+        return HTMLResponse(_summary_html(pack["comparison"], pack["evidence"]))
+    return pack
+
+
+def evidence_pack(services: Services, tenant: str, row: ComparisonRow) -> dict[str, Any]:
+    """The evidence pack: the comparison, its differences (every one in pacspace.evidence.v1, each list
+    cut to evidence.limit with complete counts in v2), and the proof bundle of each disputed record item
+    listed; what ``pacspace-verify evidence`` checks. Also the portal's download. Raises Gone once the
+    evidence has expired (the comparison and its counts remain)."""
+    if row.evidence_expired_at is not None:
+        raise Gone(
+            f"the evidence of {row.id} expired on {iso(row.evidence_expired_at)} (the node keeps evidence "
+            f"{services.settings.evidence_retention_days:g} days); the comparison, its counts and settlement remain"
+        )
     full = json.loads(row.evidence)
     disputed = [i["receiptId"] for i in full["onlyInRecord"]] + [m["receiptId"] for m in full["amountMismatch"]]
-    bundles = [state.receipts.proof_bundle(tenant=principal.tenant, receipt_id=r) for r in disputed]
-    if format == "html":
-        return HTMLResponse(_summary_html(summary, full))
-    return {"version": "pacspace.evidence.v1", "comparison": summary, "evidence": full, "bundles": bundles}
+    bundles = [services.receipts.proof_bundle(tenant=tenant, receipt_id=r) for r in disputed]
+    version = EVIDENCE_V2 if "limit" in full else EVIDENCE_V1
+    return {"version": version, "comparison": from_comparison_summary(row), "evidence": full, "bundles": bundles}
 
 
 def _summary_html(summary: dict[str, Any], full: dict[str, Any]) -> str:
@@ -179,6 +196,8 @@ def _summary_html(summary: dict[str, Any], full: dict[str, Any]) -> str:
     extra = "".join(f"<li>{e(r)}</li>" for r in full["onlyInTheirs"][:200])
     verdict = {
         "match": "The two views match.",
+        "within_tolerance": "The variance is within tolerance; nothing was settled (only a key with write scope "
+        "settles).",
         "auto_settled": "The variance is within tolerance: the record's figure stands and the settlement is recorded.",
         "needs_evidence": "The variance is beyond tolerance: resolve it with the evidence below.",
     }[summary["resolution"]]

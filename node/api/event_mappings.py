@@ -12,10 +12,11 @@ from starlette.concurrency import run_in_threadpool
 from node.api.auth import AdminDep
 from node.api.deps import IngestDep
 from node.api.routes import ERRORS
+from node.api.strict_json import StrictJsonRoute
 from node.store.event_mappings import EventMappingRow
 from node.webhooks.events import iso
 
-router = APIRouter(prefix="/v1/events", tags=["events"])
+router = APIRouter(prefix="/v1/events", tags=["events"], route_class=StrictJsonRoute)
 
 
 class MappingBody(BaseModel):

@@ -26,13 +26,14 @@ from node.api.deps import ServicesDep
 from node.api.encoding import json_bytes
 from node.api.problems import PROBLEM_MEDIA_TYPE, problem_body
 from node.api.routes import ERRORS, record_and_answer
+from node.api.strict_json import StrictJsonRoute
 from node.core.cloudevents import BATCH, STRUCTURED, event_request, parse_body
 from node.core.deltas import DeltaRequest
 from node.core.errors import FieldError, InvalidInput
 from node.services import Services
 
-router = APIRouter(prefix="/v1", tags=["events"])
-openmeter_router = APIRouter(prefix="/api/v1", tags=["events"])
+router = APIRouter(prefix="/v1", tags=["events"], route_class=StrictJsonRoute)
+openmeter_router = APIRouter(prefix="/api/v1", tags=["events"], route_class=StrictJsonRoute)
 MAX_LISTED_ERRORS = 100
 SMALL_BODY = 16 * 1024  # bytes: one event, or a handful
 

@@ -11,13 +11,15 @@ from node.api.auth import Principal, ReaderDep, WriterDep
 from node.api.deps import CheckpointsDep, ServicesDep
 from node.api.routes import ERRORS
 from node.api.schemas import CheckpointCreate, Countersign, from_checkpoint, from_derived_balance
+from node.api.strict_json import StrictJsonRoute
 from node.checkpoints.service import RangeRequest
+from node.core.deltas import MAX_INDEX
 from node.core.errors import FieldError, InvalidInput, NotFound
 from node.core.hashing import from_hex
 from node.ledger.balances import derive_balance, replay_customer
 from node.ledger.completeness import completeness_findings
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=StrictJsonRoute)
 CustomerQuery = Annotated[str, Query(min_length=1, max_length=128, description="the customer")]
 
 
@@ -68,8 +70,8 @@ def export(
     services: ServicesDep,
     principal: ReaderDep,
     customerId: CustomerQuery,
-    fromIndex: Annotated[int, Query(ge=0)] = 0,
-    toIndex: Annotated[int | None, Query(ge=0)] = None,
+    fromIndex: Annotated[int, Query(ge=0, le=MAX_INDEX)] = 0,
+    toIndex: Annotated[int | None, Query(ge=0, le=MAX_INDEX)] = None,
 ) -> StreamingResponse:
     customer_id = _customer(principal, customerId)
     if toIndex is not None and toIndex < fromIndex:

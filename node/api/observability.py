@@ -1,5 +1,9 @@
 """Per request: an id (``X-Request-Id``, echoed or generated), one JSON access log line,
 Prometheus counters and latency, and a usage count for authenticated requests.
+
+Every response also carries ``X-Content-Type-Options: nosniff`` and ``X-Frame-Options: DENY``, and HTML
+(``/docs``, the evidence summary, error pages) a ``frame-ancestors 'none'`` policy and no referrer, unless
+the page set its own (the dashboard sets a full Content-Security-Policy).
 """
 
 from __future__ import annotations
@@ -18,11 +22,23 @@ from node.usage.service import UsageMeter
 
 log = logging.getLogger("pacspace.access")
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_ALWAYS = ((b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"))
+_HTML = ((b"content-security-policy", b"frame-ancestors 'none'"), (b"referrer-policy", b"no-referrer"))
+
+
+def _with_security_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    present = {name.lower() for name, _value in headers}
+    html = any(name.lower() == b"content-type" and value.startswith(b"text/html") for name, value in headers)
+    added = [(n, v) for n, v in (*_ALWAYS, *(_HTML if html else ())) if n not in present]
+    return [*headers, *added]
 
 
 class Observability:
-    def __init__(self, app: ASGIApp, *, metrics: NodeMetrics, usage: UsageMeter) -> None:
+    def __init__(
+        self, app: ASGIApp, *, metrics: NodeMetrics, usage: UsageMeter, page_prefixes: tuple[str, ...] = ()
+    ) -> None:
         self.app = app
+        self.page_prefixes = page_prefixes  # the dashboard and portal: pages, not API usage
         self.metrics = metrics
         self.usage = usage
         # Generated request ids come from the system's randomness 256 at a time: one read of it per
@@ -53,8 +69,8 @@ class Observability:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                headers = list(message.get("headers", []))
+                message["headers"] = [*_with_security_headers(headers), (b"x-request-id", request_id.encode())]
             await send(message)
 
         try:
@@ -78,7 +94,9 @@ class Observability:
         children[0].inc()
         children[1].observe(seconds)
         principal = scope.get("state", {}).get("principal")
-        if principal is not None:
+        # Usage is API usage: a dashboard or portal page (whose session carries its key as the principal,
+        # for the log line) is not a request of the API and is not counted under the key.
+        if principal is not None and not (self.page_prefixes and route.startswith(self.page_prefixes)):
             self.usage.count(
                 tenant=principal.tenant,
                 key_id=principal.key_id,

@@ -15,8 +15,10 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from node.api.strict_json import DuplicateJsonKey
 from node.core.errors import (
     BadRequest,
+    Busy,
     DatabaseUnavailable,
     FieldError,
     Forbidden,
@@ -31,6 +33,7 @@ from node.core.errors import (
     Unauthenticated,
     UnsupportedMediaType,
 )
+from node.core.json_text import DuplicateKey
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://pacspace.dev/problems/"
@@ -129,7 +132,7 @@ def _validation_errors(exc: RequestValidationError) -> tuple[list[FieldError], b
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(PacSpaceError)
     async def _domain(_request: Request, exc: PacSpaceError) -> JSONResponse:
-        return _response(exc, {"Retry-After": exc.retry_after} if isinstance(exc, RateLimited) else None)
+        return _response(exc, {"Retry-After": exc.retry_after} if isinstance(exc, RateLimited | Busy) else None)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -141,6 +144,8 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc, DuplicateJsonKey):
+            return _response(DuplicateKey(exc.key).invalid_input())
         known = _HTTP_ERRORS.get(exc.status_code)
         code, title = (known.code, known.title) if known is not None else ("http_error", "HTTP error")
         return problem(exc.status_code, code, title, str(exc.detail), headers=dict(exc.headers or {}))

@@ -12,13 +12,14 @@ from node.api.auth import Principal, PrincipalDep, ReaderDep, WriterDep
 from node.api.blocking import small_read
 from node.api.deps import ServicesDep
 from node.api.schemas import DeltaCreate, Problem, Receipt
+from node.api.strict_json import StrictJsonRoute
 from node.core.bundle import BUNDLE_MEDIA_TYPES
 from node.core.deltas import DeltaRequest
 from node.core.errors import FieldError, InvalidInput
 from node.ledger.receipts import receipt_json
 from node.services import Services
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=StrictJsonRoute)
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": Problem, "content": {"application/problem+json": {}}}
     for code in (400, 401, 403, 404, 409, 413, 415, 422, 429)

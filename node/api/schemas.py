@@ -11,7 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from node.checkpoints.view import SignedCheckpoint, checkpoint_json
 from node.core.compare import MAX_LISTED
-from node.core.deltas import MAX_CUSTOMER_ID, MAX_REASON, MAX_REFERENCE_ID, DeltaRequest, validate_delta_request
+from node.core.deltas import (
+    MAX_CUSTOMER_ID,
+    MAX_INDEX,
+    MAX_REASON,
+    MAX_REFERENCE_ID,
+    DeltaRequest,
+    validate_delta_request,
+)
 from node.core.hashing import to_hex
 from node.core.webhooks import SUBSCRIBABLE_EVENTS
 from node.keys import api_keys
@@ -93,13 +100,20 @@ class Receipt(BaseModel):
     confirmationsRequired: int
 
 
+class FieldProblem(BaseModel):
+    field: str = Field(description="the request field, e.g. delta or deltas[3].referenceId")
+    message: str
+
+
 class Problem(BaseModel):
-    type: str
+    """Every error (RFC 9457, application/problem+json)."""
+
+    type: str = Field(description="https://pacspace.dev/problems/<code>")
     title: str
-    status: int
-    code: str
+    status: int = Field(description="the HTTP status")
+    code: str = Field(description="stable snake_case code, e.g. invalid_request, reference_conflict")
     detail: str
-    errors: list[dict[str, str]]
+    errors: list[FieldProblem] = Field(description="each bad field named (empty when no field is to blame)")
 
 
 class KeyCreate(BaseModel):
@@ -161,10 +175,10 @@ class CheckpointCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
 
     customerId: str = Field(min_length=1, max_length=MAX_CUSTOMER_ID)
-    fromIndex: int | None = Field(default=None, ge=0)
-    toIndex: int | None = Field(default=None, ge=0)
-    from_: int | None = Field(default=None, alias="from", ge=0)
-    to: int | None = Field(default=None, ge=0)
+    fromIndex: int | None = Field(default=None, ge=0, le=MAX_INDEX)
+    toIndex: int | None = Field(default=None, ge=0, le=MAX_INDEX)
+    from_: int | None = Field(default=None, alias="from", ge=0, le=MAX_INDEX)
+    to: int | None = Field(default=None, ge=0, le=MAX_INDEX)
 
 
 class Countersign(BaseModel):
@@ -218,8 +232,8 @@ class TheirDelta(BaseModel):
 class AsOf(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    customerIndex: int | None = Field(default=None, ge=0)
-    recordedAt: int | None = Field(default=None, ge=0, description="unix seconds, inclusive")
+    customerIndex: int | None = Field(default=None, ge=0, le=MAX_INDEX)
+    recordedAt: int | None = Field(default=None, ge=0, le=MAX_INDEX, description="unix seconds, inclusive")
 
 
 class ToleranceModel(BaseModel):
@@ -230,11 +244,13 @@ class ToleranceModel(BaseModel):
 
 
 class CompareBody(BaseModel):
-    """The counterparty's view: a balance, deltas, or both. For large sets, POST text/csv instead."""
+    """The counterparty's view: a balance, deltas (at least one), or both. For large sets, POST text/csv
+    instead. The customer is the ``customerId`` query parameter; ``customerId`` here, if sent, must equal it.
+    The body is read as it streams (node.compare.json_body), not by this model, which documents it."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    customerId: str = Field(min_length=1, max_length=MAX_CUSTOMER_ID)
+    customerId: str | None = Field(default=None, min_length=1, max_length=MAX_CUSTOMER_ID)
     theirBalance: int | None = Field(default=None, ge=-(2**255), le=2**255 - 1)
     theirDeltas: list[TheirDelta] | None = None
     asOf: AsOf | None = None
@@ -274,10 +290,12 @@ def from_comparison_summary(row: ComparisonRow) -> dict[str, Any]:
 
 
 def from_comparison(row: ComparisonRow) -> dict[str, Any]:
-    """The summary and the stored evidence, each list cut to MAX_LISTED (the evidence pack has them all)."""
+    """The summary and the stored evidence (each list at most MAX_LISTED long; its count is complete).
+    ``evidenceExpiredAt``: when the lists were dropped after the node's evidence retention (else null)."""
     full = json.loads(row.evidence)
     limited = {k: (v[:MAX_LISTED] if isinstance(v, list) else v) for k, v in full.items()}
-    return {**from_comparison_summary(row), "evidence": limited}
+    expired = None if row.evidence_expired_at is None else iso(row.evidence_expired_at)
+    return {**from_comparison_summary(row), "evidence": limited, "evidenceExpiredAt": expired}
 
 
 def _anchoring_figures(f: UsageFigures) -> dict[str, Any]:

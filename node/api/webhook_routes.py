@@ -17,21 +17,23 @@ from node.api.schemas import (
     from_webhook_delivery,
     from_webhook_endpoint,
 )
-from node.settings import Settings
+from node.api.strict_json import StrictJsonRoute
+from node.services import Services
 from node.store.db import Store
 from node.store.models import WebhookDeliveryStatus, WebhookEndpointRow
 from node.webhooks import endpoints
+from node.webhooks.url_policy import UrlPolicy
 
-router = APIRouter(prefix="/v1/webhooks")
+router = APIRouter(prefix="/v1/webhooks", route_class=StrictJsonRoute)
 
 
 def _own(store: Store, tenant: str, endpoint_id: str) -> WebhookEndpointRow:
     return endpoints.get_endpoint(store, tenant=tenant, endpoint_id=endpoint_id)
 
 
-def allow_loopback_http(settings: Settings) -> bool:
-    """Whether this node accepts http:// endpoint URLs on loopback (settings; dev chains by default)."""
-    return bool(settings.webhook_http_loopback_allowed())
+def webhook_policy(services: Services) -> UrlPolicy:
+    """Where this node's webhooks may go (the delivery worker's policy: one policy for saving and sending)."""
+    return services.webhooks.policy
 
 
 @router.post("", status_code=201, responses=ERRORS, summary="Create a webhook endpoint (the secret is shown once)")
@@ -42,7 +44,7 @@ def create(body: WebhookCreate, services: ServicesDep, principal: AdminDep) -> d
         url=body.url,
         events=body.events,
         aggregate=body.aggregate,
-        allow_loopback_http=allow_loopback_http(services.settings),
+        policy=webhook_policy(services),
     )
     return {**from_webhook_endpoint(row), "secret": row.secret}
 
@@ -63,7 +65,7 @@ def update(endpoint_id: str, body: WebhookUpdate, services: ServicesDep, princip
     row = endpoints.update_endpoint(
         services.store,
         _own(services.store, principal.tenant, endpoint_id),
-        allow_loopback_http=allow_loopback_http(services.settings),
+        policy=webhook_policy(services),
         url=body.url,
         events=body.events,
         aggregate=body.aggregate,

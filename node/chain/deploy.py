@@ -27,34 +27,6 @@ def load_artifact(path: Path) -> tuple[list[dict[str, Any]], str]:
     return data["abi"], data["bytecode"]["object"]
 
 
-def deploy_anchor(
-    w3: Web3,
-    *,
-    deployer: LocalAccount,
-    owner: str,
-    anchorer: str,
-    artifact: Path,
-    signer: str | None = None,
-    first_index: int = 0,
-    timeout: float = 60.0,
-) -> str:
-    """Deploy PacSpaceAnchor v2(owner, anchorer, signer, first_index); returns the address once mined.
-
-    ``signer`` (the first receipt signer) defaults to the anchorer; ``first_index`` is where the log
-    starts (0 for a new log, or a v1 contract's nextIndex to continue its log).
-    """
-    return deploy_anchor_contract(
-        w3,
-        deployer=deployer,
-        owner=owner,
-        anchorer=anchorer,
-        artifact=artifact,
-        signer=signer,
-        first_index=first_index,
-        timeout=timeout,
-    ).address
-
-
 def deploy_anchor_contract(
     w3: Web3,
     *,
@@ -66,7 +38,12 @@ def deploy_anchor_contract(
     first_index: int = 0,
     timeout: float = 60.0,
 ) -> DeployedContract:
-    """As :func:`deploy_anchor`, with the creation transaction and the encoded constructor arguments."""
+    """Deploy PacSpaceAnchor v2(owner, anchorer, signer, first_index) and wait until it is mined.
+
+    ``signer`` (the first receipt signer) defaults to the anchorer; ``first_index`` is where the log
+    starts (0 for a new log, or a v1 contract's nextIndex to continue its log). Returns the address with
+    the creation transaction and the encoded constructor arguments (what an explorer asks for).
+    """
     args = [
         Web3.to_checksum_address(owner),
         Web3.to_checksum_address(anchorer),
@@ -82,13 +59,9 @@ def deploy_anchor_v1(
     """Deploy the protocol v1 contract PacSpaceAnchorV1(owner, anchorer); returns the address once mined.
 
     ``artifact`` is out/PacSpaceAnchorV1.sol/PacSpaceAnchorV1.json. For tests and tools that need a
-    real v1 contract; new deployments use :func:`deploy_anchor`.
+    real v1 contract; new deployments use :func:`deploy_anchor_contract`.
     """
     args = [Web3.to_checksum_address(owner), Web3.to_checksum_address(anchorer)]
-    return _deploy(w3, deployer=deployer, artifact=artifact, args=args, timeout=timeout)
-
-
-def _deploy(w3: Web3, *, deployer: LocalAccount, artifact: Path, args: list[Any], timeout: float) -> str:
     return _deploy_contract(w3, deployer=deployer, artifact=artifact, args=args, timeout=timeout).address
 
 

@@ -122,11 +122,16 @@ class BalanceApi(_Api):
             "metadata": "metadata",
             "corrects_receipt_id": "correctsReceiptId",
         }
-        body = {"deltas": [{names[k]: v for k, v in item.items() if v is not None} for item in items]}
-        for item in items:
+        api_names = {v: k for k, v in names.items()}
+        for index, item in enumerate(items):  # before anything is built or sent
             unknown = set(item) - set(names)
             if unknown:
-                raise TypeError(f"unknown delta fields: {', '.join(sorted(unknown))}")
+                hints = [f"{u} (use {api_names[u]})" if u in api_names else u for u in sorted(unknown)]
+                raise TypeError(
+                    f"items[{index}]: unknown delta fields: {', '.join(hints)}; items take delta()'s keyword "
+                    "arguments (customer_id, delta, reason, reference_id, metadata, corrects_receipt_id)"
+                )
+        body = {"deltas": [{names[k]: v for k, v in item.items() if v is not None} for item in items]}
         response = _Fields(self._client._json("POST", _path("balance", "deltas"), body=body), "bulk response")
         outcomes = []
         for raw in response.array("results"):

@@ -21,6 +21,7 @@ from urllib.parse import unquote
 
 from node.core.deltas import MAX_REASON, MAX_REFERENCE_ID, DeltaRequest, validate_delta_request
 from node.core.errors import FieldError, InvalidInput, MalformedJson, UnsupportedMediaType
+from node.core.json_text import DuplicateKey, loads_unique
 
 SPEC_VERSION = "1.0"
 STRUCTURED = "application/cloudevents+json"
@@ -55,28 +56,15 @@ class IngestRules:
     mappings: dict[str, EventMapping] = field(default_factory=dict)
 
 
-def _loads(text: bytes) -> Any:
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in out:
-                raise ValueError(f"duplicate member {key!r}")
-            out[key] = value
-        return out
-
-    def no_constant(name: str) -> Any:
-        raise ValueError(f"{name} is not JSON")
-
-    # Decimal keeps a fractional quantity exact (0.1 x 10 is 1, not 1.0000000000000002).
-    return json.loads(text, parse_float=Decimal, object_pairs_hook=no_duplicates, parse_constant=no_constant)
-
-
 def parse_body(body: bytes, content_type: str, headers: dict[str, str]) -> tuple[list[Any], bool]:
     """The events of a request and whether it was a batch. ``headers``: lowercase names (binary mode)."""
     media = content_type.split(";", maxsplit=1)[0].strip().lower()
     binary = "ce-specversion" in headers
     try:
-        value = _loads(body) if body else None
+        # Decimal keeps a fractional quantity exact (0.1 x 10 is 1, not 1.0000000000000002).
+        value = loads_unique(body, parse_float=Decimal, constants=False) if body else None
+    except DuplicateKey as exc:
+        raise exc.invalid_input() from None
     except (ValueError, RecursionError) as exc:
         raise MalformedJson(f"the body is not JSON: {exc}") from None
     if binary:

@@ -2,15 +2,22 @@
 
 Matching is by referenceId. Record deltas that are not verified yet are listed apart and never
 count as variance; neither do their references when the counterparty lists them.
+
+Evidence is bounded: each list keeps at most ``EVIDENCE_LIMIT`` items (the first found; for
+``onlyInRecord`` the newest), and ``counts`` says how many there were in all. That is what evidence
+pack v2 (``pacspace.evidence.v2``, docs/PROTOCOL.md) carries, whatever the size of the views.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-MAX_LISTED = 1000  # per evidence list in a response; the evidence pack carries every item
+EVIDENCE_LIMIT = 1000  # items kept per evidence list (the counts are complete)
+MAX_LISTED = EVIDENCE_LIMIT  # per evidence list in a response (v1 comparisons stored every item)
+LISTS = ("onlyInRecord", "onlyInTheirs", "amountMismatch", "pending")
 
 
 @dataclass(frozen=True)
@@ -53,10 +60,20 @@ class RecordItem:
 
 @dataclass
 class Evidence:
+    """The differences, each list cut to ``limit`` items; ``counts`` holds every list's full length."""
+
     only_in_record: list[RecordItem] = field(default_factory=list)
     only_in_theirs: list[str] = field(default_factory=list)
     amount_mismatch: list[tuple[RecordItem, int]] = field(default_factory=list)
     pending: list[RecordItem] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LISTS, 0))
+    limit: int = EVIDENCE_LIMIT
+
+    def keep(self, key: str, items: list[Any], item: Any) -> None:
+        """Count ``item`` under ``key``; keep it while the list is below the limit."""
+        self.counts[key] += 1
+        if len(items) < self.limit:
+            items.append(item)
 
 
 @dataclass
@@ -64,14 +81,16 @@ class Comparison:
     record_balance: int
     their_balance: int
     variance: int
-    resolution: str  # match | auto_settled | needs_evidence
+    resolution: str  # match | within_tolerance | needs_evidence (the service settles within_tolerance)
     evidence: Evidence
     matched: int
+    record_head: int | None = None  # the highest verified customerIndex compared (None: none)
 
     def evidence_json(self) -> dict[str, Any]:
-        """Every difference, as stored with the comparison (and listed, cut to MAX_LISTED, by the API)."""
+        """The bounded evidence of pack v2, as stored with the comparison and returned by the API."""
         ev = self.evidence
         return {
+            "limit": ev.limit,
             "onlyInRecord": [_item_json(i) for i in ev.only_in_record],
             "onlyInTheirs": ev.only_in_theirs,
             "amountMismatch": [
@@ -79,13 +98,7 @@ class Comparison:
                 for i, theirs in ev.amount_mismatch
             ],
             "pending": [_item_json(i) for i in ev.pending],
-            "counts": {
-                "onlyInRecord": len(ev.only_in_record),
-                "onlyInTheirs": len(ev.only_in_theirs),
-                "amountMismatch": len(ev.amount_mismatch),
-                "pending": len(ev.pending),
-                "matched": self.matched,
-            },
+            "counts": {**ev.counts, "matched": self.matched},
         }
 
 
@@ -111,11 +124,12 @@ def compare(
     theirs: Iterator[tuple[str, int]] | None,
     their_balance: int | None,
     tolerance: Tolerance,
+    limit: int = EVIDENCE_LIMIT,
 ) -> Comparison:
     """``record`` yields (referenceId, amount, customerIndex, verified) in any order. Requires
     ``theirs`` or ``their_balance``. Raises DuplicateReference for a repeated referenceId in
     ``theirs``. With only ``their_balance``, ``only_in_record`` lists the verified record items
-    newest first (what they may be missing).
+    newest first (what they may be missing). Each evidence list keeps at most ``limit`` items.
 
     Memory: one dict entry (referenceId -> slot) and one amount per record delta; nothing per
     matched delta of theirs beyond the set that detects duplicates.
@@ -123,17 +137,20 @@ def compare(
     slot_of: dict[str, int] = {}
     amounts: list[int] = []
     indexes: list[int] = []
-    evidence = Evidence()
+    evidence = Evidence(limit=limit)
+    pending_refs: set[str] = set()
     record_balance = 0
+    head: int | None = None
     for reference_id, amount, customer_index, verified in record:
         if verified:
             slot_of[reference_id] = len(amounts)
             amounts.append(amount)
             indexes.append(customer_index)
             record_balance += amount
+            head = customer_index if head is None else max(head, customer_index)
         else:
-            evidence.pending.append(RecordItem(reference_id, amount, customer_index, False))
-    pending_refs = {p.reference_id for p in evidence.pending}
+            pending_refs.add(reference_id)
+            evidence.keep("pending", evidence.pending, RecordItem(reference_id, amount, customer_index, False))
     matched = 0
     total = 0
     if theirs is not None:
@@ -147,24 +164,24 @@ def compare(
             total += amount
             slot = slot_of.pop(reference_id, None)
             if slot is None:
-                evidence.only_in_theirs.append(reference_id)
+                evidence.keep("onlyInTheirs", evidence.only_in_theirs, reference_id)
             elif amounts[slot] != amount:
-                evidence.amount_mismatch.append((RecordItem(reference_id, amounts[slot], indexes[slot], True), amount))
+                item = RecordItem(reference_id, amounts[slot], indexes[slot], True)
+                evidence.keep("amountMismatch", evidence.amount_mismatch, (item, amount))
             else:
                 matched += 1
-    evidence.only_in_record = sorted(
-        (RecordItem(ref, amounts[slot], indexes[slot], True) for ref, slot in slot_of.items()),
-        key=lambda i: -i.customer_index,
-    )
+    evidence.counts["onlyInRecord"] = len(slot_of)
+    newest = heapq.nlargest(limit, slot_of.items(), key=lambda pair: indexes[pair[1]])
+    evidence.only_in_record = [RecordItem(ref, amounts[slot], indexes[slot], True) for ref, slot in newest]
     their = their_balance if their_balance is not None else total
     variance = their - record_balance
-    differences = bool(evidence.only_in_theirs or evidence.amount_mismatch)
-    if theirs is not None and evidence.only_in_record:
+    differences = bool(evidence.counts["onlyInTheirs"] or evidence.counts["amountMismatch"])
+    if theirs is not None and evidence.counts["onlyInRecord"]:
         differences = True
     if variance == 0 and not differences:
         resolution = "match"
     elif tolerance.allows(variance, record_balance):
-        resolution = "auto_settled"
+        resolution = "within_tolerance"
     else:
         resolution = "needs_evidence"
-    return Comparison(record_balance, their, variance, resolution, evidence, matched)
+    return Comparison(record_balance, their, variance, resolution, evidence, matched, head)

@@ -26,6 +26,9 @@ MAX_CUSTOMER_ID = 128
 MAX_REFERENCE_ID = 128
 MAX_REASON = 512
 MAX_METADATA_BYTES = 16 * 1024
+# Every index or unix time a request may name (customer and log indexes, asOf, checkpoint ranges):
+# what a database BIGINT holds. A larger number is a 422, never a failed query.
+MAX_INDEX = 2**63 - 1
 RESERVED_CUSTOMER_PREFIX = "pacspace:"  # the node's own chains, such as settlements of comparisons
 
 
@@ -85,6 +88,40 @@ def _text_errors(name: str, value: str, limit: int) -> list[FieldError]:
     return []
 
 
+# The identifier alphabet (customerId, referenceId): letters, marks, numbers, punctuation and symbols of any
+# script, in NFC. Refused: control (Cc), format (Cf: bidi overrides and isolates, zero-width space, joiners,
+# BOM), surrogate (Cs), private-use (Co) and unassigned (Cn) characters, and every separator (Zs spaces,
+# Zl U+2028, Zp U+2029): two ids that look alike must be the same id.
+_NOT_IN_IDENTIFIERS = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"})
+
+
+def identifier_errors(name: str, value: str, limit: int) -> list[FieldError]:
+    """Why ``value`` is not an identifier of at most ``limit`` characters (none: it is one). A non-NFC id is
+    refused, not normalised, so the id that is signed is exactly the one that was sent."""
+    if not value.strip():
+        return [FieldError(name, "must be a non-empty string")]
+    if len(value) > limit:
+        return [FieldError(name, f"must be at most {limit} characters, got {len(value)}")]
+    for char in value:
+        if unicodedata.category(char) in _NOT_IN_IDENTIFIERS:
+            return [
+                FieldError(
+                    name,
+                    "must not contain control characters, format characters (bidi controls, zero-width), "
+                    "separators (spaces, U+2028, U+2029), private-use or unassigned characters: found "
+                    f"U+{ord(char):04X} {unicodedata.name(char, '')}".rstrip(),
+                )
+            ]
+    if not unicodedata.is_normalized("NFC", value):
+        return [FieldError(name, "must be in Unicode normalization form C (NFC): send the composed form")]
+    return []
+
+
+def is_reserved_customer(customer_id: str) -> bool:
+    """The node's own chains (``pacspace:…``, settlements): matched without regard to case or surrounding space."""
+    return customer_id.strip().casefold().startswith(RESERVED_CUSTOMER_PREFIX)
+
+
 def validate_delta_request(
     *,
     customer_id: str,
@@ -96,14 +133,14 @@ def validate_delta_request(
 ) -> DeltaRequest:
     """Check every rule; raises InvalidInput listing each failing field, or returns the request."""
     errors = [
-        *_text_errors("customerId", customer_id, MAX_CUSTOMER_ID),
+        *identifier_errors("customerId", customer_id, MAX_CUSTOMER_ID),
         *(
-            [FieldError("customerId", f"ids starting with {RESERVED_CUSTOMER_PREFIX!r} are reserved")]
-            if customer_id.startswith(RESERVED_CUSTOMER_PREFIX)
+            [FieldError("customerId", f"ids starting with {RESERVED_CUSTOMER_PREFIX!r} (any case) are reserved")]
+            if is_reserved_customer(customer_id)
             else []
         ),
         *_text_errors("reason", reason, MAX_REASON),
-        *_text_errors("referenceId", reference_id, MAX_REFERENCE_ID),
+        *identifier_errors("referenceId", reference_id, MAX_REFERENCE_ID),
     ]
     if isinstance(delta, bool) or not isinstance(delta, int):
         errors.append(FieldError("delta", "must be an integer (minor units)"))
@@ -122,7 +159,7 @@ def validate_delta_request(
             if size > MAX_METADATA_BYTES:
                 errors.append(FieldError("metadata", f"canonical form is {size} bytes; limit {MAX_METADATA_BYTES}"))
     if corrects_receipt_id is not None:
-        errors.extend(_text_errors("correctsReceiptId", corrects_receipt_id, MAX_REFERENCE_ID))
+        errors.extend(identifier_errors("correctsReceiptId", corrects_receipt_id, MAX_REFERENCE_ID))
     if errors:
         raise InvalidInput("the delta is not valid", errors=errors)
     return DeltaRequest(customer_id, delta, reason, reference_id, metadata_json, corrects_receipt_id)

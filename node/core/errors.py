@@ -28,7 +28,7 @@ class PacSpaceError(Exception):
         self.detail = detail
         self.errors: list[FieldError] = errors or []
 
-    def extra(self) -> dict[str, str]:
+    def extra(self) -> dict[str, object]:
         """Members the problem body carries besides the standard ones (an id the error is about)."""
         return {}
 
@@ -37,6 +37,18 @@ class InvalidInput(PacSpaceError, ValueError):
     code = "invalid_request"
     status = 422
     title = "Invalid request"
+
+
+class InvalidItems(InvalidInput):
+    """Many bad items (a compare upload): only the first few are in ``errors``; the problem body's
+    ``errorCount`` says how many there were in all, so the answer stays small whatever was sent."""
+
+    def __init__(self, detail: str, *, errors: list[FieldError], error_count: int) -> None:
+        super().__init__(detail, errors=errors)
+        self.error_count = error_count
+
+    def extra(self) -> dict[str, object]:
+        return {"errorCount": self.error_count}
 
 
 class NotFound(PacSpaceError, LookupError):
@@ -60,7 +72,7 @@ class ReceiptConflict(Conflict):
         super().__init__(detail)
         self.receipt_id = receipt_id
 
-    def extra(self) -> dict[str, str]:
+    def extra(self) -> dict[str, object]:
         return {"receiptId": self.receipt_id}
 
 
@@ -71,7 +83,7 @@ class CheckpointConflict(Conflict):
         super().__init__(detail)
         self.checkpoint_id = checkpoint_id
 
-    def extra(self) -> dict[str, str]:
+    def extra(self) -> dict[str, object]:
         return {"checkpointId": self.checkpoint_id}
 
 
@@ -208,6 +220,26 @@ class InternalError(PacSpaceError):
     code = "internal_error"
     status = 500
     title = "Internal error"
+
+
+class Busy(PacSpaceError):
+    """Every slot for this kind of work is taken (compare uploads); retry after ``retry_after`` seconds."""
+
+    code = "busy"
+    status = 503
+    title = "Busy"
+
+    def __init__(self, detail: str, *, retry_after: str) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class Gone(PacSpaceError):
+    """The resource existed but its content has expired (a comparison's evidence after its retention)."""
+
+    code = "gone"
+    status = 410
+    title = "Gone"
 
 
 class RateLimited(PacSpaceError):

@@ -79,13 +79,15 @@ def bar_chart(
     bars = []
     for s, (name, values) in enumerate(series):
         for d, (day, value) in enumerate(zip(days, values, strict=True)):
-            height = plot_height * value / top
+            # The top is rounded, and the height is what is left down to the axis: rounding both on their
+            # own could put the bar's foot 0.01 below the plot.
+            y = round(HEIGHT - _BOTTOM - plot_height * value / top, 2)
             bars.append(
                 Bar(
                     x=round(_LEFT + d * group + group * 0.1 + s * bar_width, 2),
-                    y=round(HEIGHT - _BOTTOM - height, 2),
+                    y=y,
                     width=round(bar_width, 2),
-                    height=round(height, 2),
+                    height=round(HEIGHT - _BOTTOM - y, 2),
                     series=s,
                     label=f"{day}: {value_label(value)} {name}",
                 )

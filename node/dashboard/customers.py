@@ -3,20 +3,21 @@ and their evidence."""
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
 from node.api.deps import ServicesDep, StoreDep
-from node.api.schemas import CheckpointCreate, from_checkpoint, from_comparison_summary, from_derived_balance
+from node.api.schemas import CheckpointCreate, from_checkpoint, from_derived_balance
 from node.checkpoints.service import RangeRequest
 from node.core.errors import Conflict, InvalidInput
-from node.dashboard.sessions import DashboardSession
-from node.dashboard.web import DashboardRoute, SessionDep, render
+from node.dashboard.web import PREFIX, DashboardRoute, SessionDep, render
 from node.ledger.balances import derive_balance
+from node.pages.compare_form import run_compare_form
+from node.pages.records import comparison_context
+from node.pages.sessions import PageSession
 from node.services import Services
 from node.store.dashboard import customer_comparisons, recent_deltas, tenant_customers
 
@@ -46,7 +47,7 @@ def customers_page(
 def _customer_page(
     request: Request,
     services: Services,
-    session: DashboardSession,
+    session: PageSession,
     customer_id: str,
     *,
     status_code: int = 200,
@@ -130,16 +131,39 @@ def create_checkpoint(
 
 @router.get("/comparisons/{comparison_id}", response_class=HTMLResponse, include_in_schema=False)
 def comparison_page(comparison_id: str, request: Request, services: ServicesDep, session: SessionDep) -> Response:
-    comparisons = services.comparisons
-    row = comparisons.get(tenant=session.tenant, comparison_id=comparison_id)
-    evidence = json.loads(row.evidence)
+    row = services.comparisons.get(tenant=session.tenant, comparison_id=comparison_id)
     return render(
         request,
         "comparison.html",
         session=session,
         nav="customers",
         title=f"Comparison {comparison_id}",
-        comparison=from_comparison_summary(row),
-        evidence={k: (v[:200] if isinstance(v, list) else v) for k, v in evidence.items()},
-        created_at=row.created_at,
+        **comparison_context(row),
     )
+
+
+@router.post("/customer/compare", response_class=HTMLResponse, include_in_schema=False)
+def start_comparison(
+    request: Request,
+    services: ServicesDep,
+    session: SessionDep,
+    customer_id: Annotated[str, Form()] = "",
+    their_balance: Annotated[str, Form()] = "",
+    their_deltas: Annotated[str, Form()] = "",
+) -> Response:
+    """The customer's figures against the record, as POST /v1/balance/compare does; then its page."""
+    ran = run_compare_form(
+        services,
+        tenant=session.tenant,
+        key_id=session.key_id,
+        customer_id=customer_id,
+        their_balance=their_balance,
+        their_deltas=their_deltas,
+        # The dashboard admits admin keys only, which may write: a variance within tolerance settles, as
+        # POST /v1/balance/compare with that key would.
+        may_settle=True,
+    )
+    if isinstance(ran, dict):
+        values = {"their_balance": their_balance, "their_deltas": their_deltas}
+        return _customer_page(request, services, session, customer_id, status_code=422, errors=ran, values=values)
+    return RedirectResponse(f"{PREFIX}/comparisons/{ran.id}", status_code=303)

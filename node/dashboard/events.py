@@ -11,9 +11,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from node.api.deps import IngestDep
 from node.core.cloudevents import REFERENCE_MODES
 from node.core.errors import InvalidInput
-from node.dashboard.sessions import DashboardSession
 from node.dashboard.web import PREFIX, DashboardRoute, SessionDep, render
 from node.ingest.rules import IngestRulesService
+from node.pages.sessions import PageSession
 
 router = APIRouter(route_class=DashboardRoute)
 _FIELDS = {"type": "event_type", "quantityField": "quantity_field", "multiplier": "multiplier"}
@@ -23,7 +23,7 @@ _FIELDS["reasonTemplate"] = "reason_template"
 def _page(
     request: Request,
     ingest: IngestRulesService,
-    session: DashboardSession,
+    session: PageSession,
     *,
     status_code: int = 200,
     errors: dict[str, str] | None = None,

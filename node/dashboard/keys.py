@@ -11,19 +11,20 @@ from pydantic import ValidationError
 from node.api.deps import StoreDep
 from node.api.schemas import KeyCreate
 from node.core.errors import InvalidInput
-from node.dashboard.sessions import DashboardSession
 from node.dashboard.web import PREFIX, DashboardRoute, SessionDep, render, sign_in_url
 from node.keys import api_keys
+from node.pages.sessions import PageSession
 from node.store.db import Store
 
 router = APIRouter(route_class=DashboardRoute)
+ROTATION_GRACE = {"0": 0, "3600": 3600, "86400": 86_400}
 _FIELD_NAMES = {"name": "name", "scopes": "scope", "customerId": "customer_id"}
 
 
 def _page(
     request: Request,
     store: Store,
-    session: DashboardSession,
+    session: PageSession,
     *,
     status_code: int = 200,
     created: tuple[str, str] | None = None,
@@ -91,3 +92,23 @@ def revoke_key(key_id: str, store: StoreDep, session: SessionDep) -> Response:
     if key_id == session.key_id:  # the key of this very session: the session ends with it
         return RedirectResponse(sign_in_url(notice="session_ended"), status_code=303)
     return RedirectResponse(f"{PREFIX}/keys?notice=key_revoked", status_code=303)
+
+
+@router.post("/keys/{key_id}/rotate", response_class=HTMLResponse, include_in_schema=False)
+def rotate_key(
+    key_id: str,
+    request: Request,
+    store: StoreDep,
+    session: SessionDep,
+    grace_seconds: Annotated[str, Form()] = "0",
+) -> Response:
+    """A new secret with the same name, scopes and customer (shown once); the old one ends now or after the grace."""
+    try:
+        new_row, token = api_keys.rotate_key(
+            store, tenant=session.tenant, key_id=key_id, grace_seconds=ROTATION_GRACE.get(grace_seconds, 0)
+        )
+    except InvalidInput as exc:
+        return _page(request, store, session, status_code=409, errors={"rotate": exc.detail})
+    if key_id == session.key_id and grace_seconds == "0":  # this session's key ended with the rotation
+        return RedirectResponse(sign_in_url(notice="session_ended"), status_code=303)
+    return _page(request, store, session, status_code=201, created=(new_row.name, token))

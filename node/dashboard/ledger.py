@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,32 +13,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from node.api.deps import ServicesDep
 from node.core.errors import NotFound
 from node.core.hashing import to_hex
-from node.dashboard.sessions import DashboardSession
 from node.dashboard.web import PREFIX, DashboardRoute, SessionDep, render
-from node.ledger.receipts import receipt_json
-from node.ledger.verification import CheckResult, verify_bundle
+from node.ledger.verification import CheckResult
+from node.pages.records import bundle_download, checks_context, receipt_view, verify_receipt_checks
+from node.pages.sessions import PageSession
 from node.services import Services
 from node.store.dashboard import recent_receipts, tenant_batches
 from node.store.models import BatchRow, BatchStatus, DeltaRow, StoredBatch, StoredDelta
 
 router = APIRouter(route_class=DashboardRoute)
 PAGE = 50
-CHECK_MEANING = {
-    "format": "The bundle has every field of a pacspace.proof.v1 bundle, well typed.",
-    "domain": "The delta is signed for this chain and this node's anchor contract.",
-    "fingerprint": "Hashing the delta again (EIP-712) gives its fingerprint: no field was changed.",
-    "metadata": "The metadata text is canonical JSON and hashes to the signed metadataHash.",
-    "signature": "The receipt's signature over the fingerprint recovers to the signer.",
-    "leaf": "The Merkle leaf is the hash of the log index and the fingerprint.",
-    "proof": "The proof's sibling hashes lead from the leaf to the batch root.",
-    "range": "The log index lies inside the batch's range.",
-    "chain_id": "The chain answering is the chain the bundle names.",
-    "anchorer": "The anchor contract authorises the signer: the contract is the root of trust.",
-    "commitment": "The contract stores this batch's root and size, and its verify() accepts the proof.",
-    "transaction": "The anchoring transaction succeeded, was sent to the contract and emitted this batch.",
-    "block": "The anchoring block is still part of the canonical chain.",
-    "confirmations": "Enough blocks are built on top of the anchoring block.",
-}
 
 
 @dataclass(frozen=True)
@@ -48,6 +31,13 @@ class Step:
     done: bool
     at: int | None
     detail: str
+
+
+def confirmations_text(confirmations: int, required: int) -> str:
+    """'6 confirmations (1 required)' once there are enough, '0 of 2 required confirmations' before."""
+    if confirmations >= required:
+        return f"{confirmations} confirmation{'s' if confirmations != 1 else ''} ({required} required)"
+    return f"{confirmations} of {required} required confirmation{'s' if required != 1 else ''}"
 
 
 def _timeline(row: DeltaRow | StoredDelta, batch: BatchRow | StoredBatch | None, receipt: dict[str, Any]) -> list[Step]:
@@ -65,7 +55,7 @@ def _timeline(row: DeltaRow | StoredDelta, batch: BatchRow | StoredBatch | None,
             "Verified",
             verified,
             batch.verified_at if verified and batch else None,
-            f"{receipt['confirmations']} of {receipt['confirmationsRequired']} confirmation(s)",
+            confirmations_text(receipt["confirmations"], receipt["confirmationsRequired"]),
         ),
     ]
 
@@ -73,34 +63,23 @@ def _timeline(row: DeltaRow | StoredDelta, batch: BatchRow | StoredBatch | None,
 def _receipt_page(
     request: Request,
     services: Services,
-    session: DashboardSession,
+    session: PageSession,
     receipt_id: str,
     checks: list[CheckResult] | None = None,
 ) -> HTMLResponse:
-    state = services
-    row, batch = state.receipts.get(tenant=session.tenant, receipt_id=receipt_id)
-    receipt = receipt_json(
-        row,
-        batch,
-        head_block=state.head_block(),
-        confirmations_required=state.settings.confirmations,
-    )
-    mined = batch is not None and batch.status in (BatchStatus.ANCHORED, BatchStatus.VERIFIED)
-    bundle = state.receipts.bundle_for(row, batch) if mined and batch is not None else None
+    view = receipt_view(services, tenant=session.tenant, receipt_id=receipt_id, customer_id=None)
     return render(
         request,
         "receipt.html",
         session=session,
         nav="receipts",
         title=f"Receipt {receipt_id}",
-        receipt=receipt,
-        row=row,
-        timeline=_timeline(row, batch, receipt),
-        bundle=bundle,
-        batch=batch,
-        checks=checks,
-        check_meaning=CHECK_MEANING,
-        passed=None if checks is None else all(c.ok for c in checks),
+        receipt=view.receipt,
+        row=view.row,
+        timeline=_timeline(view.row, view.batch, view.receipt),
+        bundle=services.receipts.bundle_for(view.row, view.batch) if view.anchored and view.batch else None,
+        batch=view.batch,
+        **checks_context(checks),
     )
 
 
@@ -167,23 +146,10 @@ def receipt_page(receipt_id: str, request: Request, services: ServicesDep, sessi
 
 @router.get("/receipts/{receipt_id}/verify", response_class=HTMLResponse, include_in_schema=False)
 async def verify_receipt(receipt_id: str, request: Request, services: ServicesDep, session: SessionDep) -> Response:
-    state = services
-    bundle = await run_in_threadpool(state.receipts.proof_bundle, tenant=session.tenant, receipt_id=receipt_id)
-    checks = await run_in_threadpool(
-        verify_bundle,
-        bundle,
-        rpc_url=state.anchor.chain.rpc_url(),
-        contract=state.settings.contract_address,
-        required_confirmations=state.settings.confirmations,
-    )
+    checks = await verify_receipt_checks(services, tenant=session.tenant, receipt_id=receipt_id, customer_id=None)
     return await run_in_threadpool(_receipt_page, request, services, session, receipt_id, checks)
 
 
 @router.get("/receipts/{receipt_id}/bundle.json", include_in_schema=False)
 def download_bundle(receipt_id: str, services: ServicesDep, session: SessionDep) -> Response:
-    bundle = services.receipts.proof_bundle(tenant=session.tenant, receipt_id=receipt_id)
-    return Response(
-        json.dumps(bundle, indent=2),
-        media_type=services.domain.protocol.media_type,
-        headers={"Content-Disposition": f'attachment; filename="{receipt_id}.json"'},
-    )
+    return bundle_download(services, tenant=session.tenant, receipt_id=receipt_id, customer_id=None)

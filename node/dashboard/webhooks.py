@@ -11,11 +11,11 @@ from pydantic import ValidationError
 
 from node.api.deps import ServicesDep, StoreDep
 from node.api.schemas import WebhookCreate, WebhookUpdate
-from node.api.webhook_routes import allow_loopback_http
+from node.api.webhook_routes import webhook_policy
 from node.core.errors import InvalidInput
 from node.core.webhooks import SUBSCRIBABLE_EVENTS
-from node.dashboard.sessions import DashboardSession
 from node.dashboard.web import PREFIX, DashboardRoute, SessionDep, render
+from node.pages.sessions import PageSession
 from node.store.db import Store
 from node.store.models import WebhookEndpointRow
 from node.webhooks import endpoints
@@ -36,7 +36,7 @@ def _field_errors(exc: ValidationError) -> dict[str, str]:
 def _list_page(
     request: Request,
     store: Store,
-    session: DashboardSession,
+    session: PageSession,
     *,
     status_code: int = 200,
     created: WebhookEndpointRow | None = None,
@@ -81,7 +81,7 @@ def create_webhook(
             url=body.url,
             events=body.events,
             aggregate=body.aggregate,
-            allow_loopback_http=allow_loopback_http(services.settings),
+            policy=webhook_policy(services),
         )
     except ValidationError as exc:
         return _list_page(request, services.store, session, status_code=422, errors=_field_errors(exc), values=values)
@@ -93,7 +93,7 @@ def create_webhook(
 def _detail_page(
     request: Request,
     store: Store,
-    session: DashboardSession,
+    session: PageSession,
     row: WebhookEndpointRow,
     *,
     status_code: int = 200,
@@ -116,7 +116,7 @@ def _detail_page(
     )
 
 
-def _own(store: Store, session: DashboardSession, endpoint_id: str) -> WebhookEndpointRow:
+def _own(store: Store, session: PageSession, endpoint_id: str) -> WebhookEndpointRow:
     return endpoints.get_endpoint(store, tenant=session.tenant, endpoint_id=endpoint_id)
 
 
@@ -150,7 +150,7 @@ def set_enabled(
     endpoints.update_endpoint(
         services.store,
         _own(services.store, session, endpoint_id),
-        allow_loopback_http=allow_loopback_http(services.settings),
+        policy=webhook_policy(services),
         enabled=enabled == "true",
     )
     return _back(endpoint_id, "webhook_updated")
@@ -169,9 +169,7 @@ def set_events(
         body = WebhookUpdate.model_validate({"events": events or []})
     except ValidationError as exc:
         return _detail_page(request, services.store, session, row, status_code=422, errors=_field_errors(exc))
-    endpoints.update_endpoint(
-        services.store, row, allow_loopback_http=allow_loopback_http(services.settings), events=body.events
-    )
+    endpoints.update_endpoint(services.store, row, policy=webhook_policy(services), events=body.events)
     return _back(endpoint_id, "webhook_updated")
 
 
@@ -187,3 +185,9 @@ def redeliver(endpoint_id: str, delivery_id: str, services: ServicesDep, session
     endpoints.redeliver(services.store, _own(services.store, session, endpoint_id), delivery_id=delivery_id)
     services.wake_webhooks()
     return _back(endpoint_id, "redelivery_queued")
+
+
+@router.post("/webhooks/{endpoint_id}/delete", include_in_schema=False)
+def delete_webhook(endpoint_id: str, store: StoreDep, session: SessionDep) -> Response:
+    endpoints.delete_endpoint(store, _own(store, session, endpoint_id))
+    return RedirectResponse(f"{PREFIX}/webhooks?notice=webhook_deleted", status_code=303)

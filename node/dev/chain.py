@@ -20,11 +20,12 @@ from pathlib import Path
 from web3 import Web3
 
 from node.chain.client import account_from_key, connect
-from node.chain.deploy import deploy_anchor, deploy_anchor_v1
+from node.chain.deploy import deploy_anchor_contract, deploy_anchor_v1
 
 DEV_OWNER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 DEV_ANCHORER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
 DEV_CHAIN_ID = 31337
+LOOPBACK_HOSTS = "127.0.0.1,localhost,::1"  # the webhook allowance of `pacspace-node dev`
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACT = REPO_ROOT / "out" / "PacSpaceAnchor.sol" / "PacSpaceAnchor.json"
 # The protocol v1 contract, kept so that tests can run a real v1 deployment.
@@ -53,14 +54,14 @@ def deploy_dev_contract(rpc_url: str, artifact: Path = ARTIFACT, *, first_index:
     signer account 1, the log starting at ``first_index``. Lowercase address."""
     owner = account_from_key(DEV_OWNER_KEY)
     anchorer = account_from_key(DEV_ANCHORER_KEY)
-    return deploy_anchor(
+    return deploy_anchor_contract(
         connect(rpc_url),
         deployer=owner,
         owner=owner.address,
         anchorer=anchorer.address,
         artifact=artifact,
         first_index=first_index,
-    ).lower()
+    ).address.lower()
 
 
 def deploy_dev_contract_v1(rpc_url: str, artifact: Path = ARTIFACT_V1) -> str:
@@ -133,6 +134,9 @@ def dev_environment(*, data_dir: Path, rpc_url: str, contract_address: str) -> d
         "PACSPACE_CHAIN_ID": str(DEV_CHAIN_ID),
         "PACSPACE_CONTRACT_ADDRESS": contract_address,
         "PACSPACE_SIGNER_KEY": DEV_ANCHORER_KEY,
+        # A local receiver on this machine may get webhooks in development: an explicit allowance (the
+        # default allows no private or loopback destination), as an operator would write it.
+        "PACSPACE_WEBHOOK_ALLOW_PRIVATE_HOSTS": os.environ.get("PACSPACE_WEBHOOK_ALLOW_PRIVATE_HOSTS", LOOPBACK_HOSTS),
     }
 
 

@@ -60,7 +60,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 def add_deploy_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """The ``deploy`` subcommand (contract v2: anchorer, first receipt signer, first log index)."""
     deploy = sub.add_parser("deploy", help="deploy the anchor contract (deployer key in PACSPACE_DEPLOYER_KEY)")
-    deploy.add_argument("--rpc-url", required=True)
+    deploy.add_argument("--rpc-url", required=True, help="JSON-RPC URL of the chain to deploy to")
     deploy.add_argument("--anchorer", required=True, help="address that anchors (the gas wallet)")
     deploy.add_argument("--signer", help="first receipt signer (default: the anchorer)")
     deploy.add_argument("--first-index", type=int, default=0, help="first log index (a v1 contract's nextIndex)")

@@ -23,7 +23,7 @@ from node.chain.owner import OwnerCallRefused, send_owner_transaction
 from node.chain.providers import connect_configured
 from node.core.errors import PacSpaceError
 from node.core.hashing import from_hex, to_hex
-from node.settings import Settings
+from node.settings import Settings, load_settings
 from node.store.db import Store
 from node.store.deltas import count_unanchored_signed_by
 
@@ -94,7 +94,7 @@ def _address(text: str) -> bytes:
 
 
 def cmd_signer(args: argparse.Namespace) -> int:
-    settings = Settings()
+    settings = load_settings()
     chain = AnchorClient(connect_configured(settings), settings.contract_address)
     chain.check_identity(expected_chain_id=settings.chain_id)
     if args.signer_command == "show":
@@ -128,7 +128,7 @@ def cmd_signer(args: argparse.Namespace) -> int:
 
 
 def cmd_anchorer(args: argparse.Namespace) -> int:
-    settings = Settings()
+    settings = load_settings()
     chain = AnchorClient(connect_configured(settings), settings.contract_address)
     chain.check_identity(expected_chain_id=settings.chain_id)
     address = _address(args.address)

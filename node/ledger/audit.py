@@ -9,6 +9,7 @@ A finding names what and where.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from node.chain.client import AnchorClient
@@ -43,14 +44,18 @@ def audit_database(
     domain: Domain,
     from_block: int = 0,
     log_span: int = 10_000,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> AuditReport:
-    """``from_block``/``log_span``: where and in what block ranges to read the batch history."""
+    """``from_block``/``log_span``: where and in what block ranges to read the batch history.
+    ``progress(stage, done, total)`` is told how far each stage ("batches", "customers") has come."""
     report = AuditReport()
+    step = progress or (lambda _stage, _done, _total: None)
     with store.session() as session:
         batches = list(list_batches(session=session))
         customers = list_customers(session=session)
     expected_start = 0
     for batch in batches:
+        step("batches", report.batches, len(batches))
         report.batches += 1
         if batch.start_index != expected_start:
             report.findings.append(
@@ -81,7 +86,9 @@ def audit_database(
         )
     report.findings += completeness_findings(store, chain, from_block=from_block, span=log_span)
     windows = signer_windows(chain)  # shared by every customer's replay
+    step("batches", report.batches, len(batches))
     for tenant, customer_id in customers:
+        step("customers", report.customers, len(customers))
         report.customers += 1
         found = replay_customer(
             store,
@@ -93,6 +100,7 @@ def audit_database(
             signer_window=windows,
         )
         report.by_customer[f"{tenant}/{customer_id}"] = found
+    step("customers", report.customers, len(customers))
     with store.session() as session:
         report.deltas = count_deltas(session=session)
     return report

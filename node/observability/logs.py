@@ -55,3 +55,5 @@ def configure_logging(level: str = "INFO") -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("web3").setLevel(logging.WARNING)
     logging.getLogger("urllib3").setLevel(logging.WARNING)
+    # Alembic logs a "setup plugin …" line per plugin at INFO when first imported: noise on every command.
+    logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -120,15 +120,14 @@ def customer_comparisons(*, session: Session, tenant: str, customer_id: str, lim
     return session.exec(stmt).all()
 
 
-def recent_deltas(*, session: Session, tenant: str, customer_id: str, limit: int) -> Sequence[DeltaRow]:
-    """The customer's latest deltas, newest first."""
-    stmt = (
-        select(DeltaRow)
-        .where(DeltaRow.tenant == tenant, DeltaRow.customer_id == customer_id)
-        .order_by(col(DeltaRow.customer_index).desc())
-        .limit(limit)
-    )
-    return session.exec(stmt).all()
+def recent_deltas(
+    *, session: Session, tenant: str, customer_id: str, limit: int, below: int | None = None
+) -> Sequence[DeltaRow]:
+    """The customer's latest deltas, newest first; ``below`` pages back by customer index."""
+    stmt = select(DeltaRow).where(DeltaRow.tenant == tenant, DeltaRow.customer_id == customer_id)
+    if below is not None:
+        stmt = stmt.where(DeltaRow.customer_index < below)
+    return session.exec(stmt.order_by(col(DeltaRow.customer_index).desc()).limit(limit)).all()
 
 
 def recent_receipts(*, session: Session, tenant: str, limit: int) -> Sequence[DeltaRow]:

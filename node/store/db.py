@@ -35,6 +35,7 @@ from sqlalchemy.sql.dml import UpdateBase
 from sqlmodel import Session, create_engine
 
 from node.store import models  # noqa: F401  (registers the tables)
+from node.store.files import private_sqlite
 
 SUPPORTED = ("sqlite", "postgresql")
 
@@ -153,7 +154,7 @@ class Store:
         kwargs: dict[str, Any] = {}
         if self.is_sqlite:
             if parsed.database not in (None, "", ":memory:"):
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                private_sqlite(Path(parsed.database))  # 0700 directory, 0600 file, or a warning
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy_timeout_ms / 1000}
         else:
             kwargs.update(

@@ -85,7 +85,7 @@ class DeltaRow(SQLModel, table=True):
     prev_fingerprint: bytes = Field(sa_column=_bytes())
     recorded_at: int = Field(sa_column=_bigint(nullable=False))
     salt: bytes = Field(sa_column=_bytes())
-    fingerprint: bytes = Field(sa_column=_bytes())  # not indexed: migration 0007 says why
+    fingerprint: bytes = Field(sa_column=_bytes())  # not indexed: migration 0008 says why
     signature: bytes = Field(sa_column=_bytes())
     request_hash: bytes = Field(sa_column=_bytes())
     status: str = Field(default=DeltaStatus.PENDING, index=True, max_length=16)
@@ -352,6 +352,8 @@ class WebhookAttemptRow(SQLModel, table=True):
 
 class ComparisonRow(SQLModel, table=True):
     __tablename__ = "comparisons"
+    # One settlement per (tenant, settlement key): the same variance against the same record head.
+    __table_args__ = (UniqueConstraint("tenant", "settlement_key", name="uq_comparison_settlement"),)
 
     id: str = Field(primary_key=True, max_length=40)
     tenant: str = Field(max_length=64, foreign_key="tenants.id", index=True)
@@ -363,9 +365,11 @@ class ComparisonRow(SQLModel, table=True):
     variance: str = Field(max_length=90)
     tolerance: str = Field(max_length=200)  # JSON
     resolution: str = Field(max_length=16)
-    evidence: str  # JSON: every difference, in full
+    evidence: str  # JSON: the differences (v2: each list cut to its limit, with complete counts)
     settlement_receipt_id: str | None = Field(default=None, max_length=40)
     created_at: int = Field(sa_column=_bigint(nullable=False))
+    settlement_key: str | None = Field(default=None, max_length=64)  # node.compare.service.settlement_key
+    evidence_expired_at: int | None = Field(default=None, sa_column=_bigint())  # lists dropped, counts kept
 
 
 class DashboardSessionRow(SQLModel, table=True):

@@ -22,7 +22,7 @@ from node.core.webhooks import backoff_seconds, signature_headers
 from node.store.db import Store
 from node.store.models import WebhookAttemptRow, WebhookDeliveryRow, WebhookDeliveryStatus, WebhookEndpointRow
 from node.store.webhooks import due_deliveries, endpoints_by_id, get_delivery, get_endpoint
-from node.webhooks.url_policy import check_url
+from node.webhooks.url_policy import UrlPolicy
 
 log = logging.getLogger("pacspace.webhooks")
 
@@ -44,18 +44,26 @@ class WebhookWorker:
         self,
         *,
         store: Store,
-        allow_loopback_http: bool,
+        policy: UrlPolicy,
         concurrency: int = 8,
         retry_base_seconds: float = 5.0,
         clock: Callable[[], float] = time.time,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.store = store
-        self.allow_loopback_http = allow_loopback_http
+        self.policy = policy
         self.concurrency = concurrency
         self.retry_base_seconds = retry_base_seconds
         self.clock = clock
-        self.client = httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False, transport=transport)
+        # No environment proxies (they would resolve the name again) and no pooled connections (a TLS
+        # connection is checked for the name it was opened for; another host on the same address gets its own).
+        self.client = httpx.Client(
+            timeout=TIMEOUT_SECONDS,
+            follow_redirects=False,
+            transport=transport,
+            trust_env=False,
+            limits=httpx.Limits(max_keepalive_connections=0),
+        )
 
     def close(self) -> None:
         self.client.close()
@@ -83,7 +91,7 @@ class WebhookWorker:
         if not endpoint.enabled:
             return Outcome(None, 0, "endpoint disabled", None)
         try:
-            check_url(endpoint.url, allow_loopback_http=self.allow_loopback_http)  # again: DNS may have changed
+            destination = self.policy.check(endpoint.url)  # again: DNS may have changed since it was saved
         except InvalidInput as exc:
             return Outcome(None, 0, f"refused: {exc.detail}", None)
         now = int(self.clock())
@@ -100,8 +108,11 @@ class WebhookWorker:
             idempotency_key=delivery.idempotency_key,
         )
         headers["User-Agent"] = "PacSpace-Webhooks/1"
+        headers["Host"] = destination.host_header
+        # To the address just checked, never a second resolution of the name (DNS rebinding).
+        extensions = {} if destination.sni is None else {"sni_hostname": destination.sni}
         try:
-            response = self.client.post(endpoint.url, content=body, headers=headers)
+            response = self.client.post(destination.url, content=body, headers=headers, extensions=extensions)
         except httpx.HTTPError as exc:
             return Outcome(
                 None, int((time.perf_counter() - started) * 1000), f"{type(exc).__name__}: {exc}"[:500], None

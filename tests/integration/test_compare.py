@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Deployment, RunningNode, create_key, start_node, wait_for_status
+from tests.conftest import LOCAL_RECEIVERS, Deployment, RunningNode, create_key, start_node, wait_for_status
 from tests.support import load_verifier
 
 AMOUNTS = {"r0": 100, "r1": -30, "r2": 45, "r3": 7}
@@ -22,7 +22,7 @@ AMOUNTS = {"r0": 100, "r1": -30, "r2": 45, "r3": 7}
 @pytest.fixture
 def ledger(deployment: Deployment, tmp_path: Path) -> Iterator[tuple[RunningNode, httpx.Client]]:
     """Four verified deltas of customer c, and one still pending (r4)."""
-    node = start_node(deployment, tmp_path, run_anchorer=False)
+    node = start_node(deployment, tmp_path, run_anchorer=False, **LOCAL_RECEIVERS)
     services = node.services
     client = node.client()
     for ref, amount in AMOUNTS.items():
@@ -36,8 +36,8 @@ def ledger(deployment: Deployment, tmp_path: Path) -> Iterator[tuple[RunningNode
         node.stop()
 
 
-def _compare(client: httpx.Client, **body: Any) -> httpx.Response:
-    return client.post("/v1/balance/compare", json={"customerId": "c", **body})
+def _compare(client: httpx.Client, customer: str = "c", **body: Any) -> httpx.Response:
+    return client.post("/v1/balance/compare", params={"customerId": customer}, json=body)
 
 
 def _theirs(amounts: dict[str, int]) -> list[dict[str, Any]]:
@@ -74,7 +74,7 @@ def test_differences_need_evidence_and_the_pack_proves_them(ledger: tuple[Runnin
     fetched = client.get(f"/v1/comparisons/{result['comparisonId']}").json()
     assert fetched == result
     pack = client.get(f"/v1/comparisons/{result['comparisonId']}/evidence").json()
-    assert pack["version"] == "pacspace.evidence.v1"
+    assert pack["version"] == "pacspace.evidence.v2" and pack["evidence"]["limit"] == 1000
     assert sorted(b["receiptId"] for b in pack["bundles"]) == sorted(
         [ev["onlyInRecord"][0]["receiptId"], ev["amountMismatch"][0]["receiptId"]]
     )
@@ -130,13 +130,17 @@ def test_csv_upload_gives_the_same_answer(ledger: tuple[RunningNode, httpx.Clien
     [
         ("json", {"theirDeltas": [{"referenceId": "a", "delta": 1}, {"referenceId": "a", "delta": 2}]}, 422,
          "theirDeltas[1].referenceId"),
-        ("json", {"theirDeltas": [{"referenceId": "a", "delta": 1.5}]}, 422, "theirDeltas.0.delta"),
-        ("json", {"theirDeltas": [{"referenceId": "a", "delta": "1"}]}, 422, "theirDeltas.0.delta"),
+        ("json", {"theirDeltas": [{"referenceId": "a", "delta": 1.5}]}, 422, "theirDeltas[0].delta"),
+        ("json", {"theirDeltas": [{"referenceId": "a", "delta": "1"}]}, 422, "theirDeltas[0].delta"),
         ("json", {}, 422, "theirDeltas"),
-        ("json", {"customerId": "nobody", "theirBalance": 1}, 404, None),
+        ("json", {"theirDeltas": []}, 422, "theirDeltas"),
+        ("json", {"customerId": "other", "theirBalance": 1}, 422, "customerId"),
+        ("nobody", {"theirBalance": 1}, 404, None),
         ("csv", "referenceId,delta\nr0,100\nr1,abc\n", 422, "row 3"),
         ("csv", "r0,100\nr0,100\n", 422, "row[1].referenceId"),
         ("csv", "r0,100,extra\n", 422, "row 1"),
+        ("csv", "referenceId,delta\n", 422, "body"),
+        ("csv", "", 422, "body"),
     ],
 )  # fmt: skip
 def test_bad_input_names_the_row_and_stores_nothing(
@@ -144,7 +148,9 @@ def test_bad_input_names_the_row_and_stores_nothing(
 ) -> None:
     node, client = ledger
     if kind == "json":
-        response = client.post("/v1/balance/compare", json={"customerId": "c", **payload})
+        response = _compare(client, **payload)
+    elif kind == "nobody":
+        response = _compare(client, "nobody", **payload)
     else:
         response = client.post(
             "/v1/balance/compare", params={"customerId": "c"}, content=payload.encode(),
@@ -161,11 +167,11 @@ def test_the_customer_compares_with_its_own_key(ledger: tuple[RunningNode, httpx
     own = create_key(node.db_url, scope="read", customer_id="c")
     other = create_key(node.db_url, scope="read", customer_id="d")
     with node.client(own) as customer:
-        mine = customer.post("/v1/balance/compare", json={"customerId": "c", "theirBalance": 122})
+        mine = _compare(customer, theirBalance=122)
         assert mine.status_code == 201 and mine.json()["resolution"] == "match"
         assert customer.get(f"/v1/comparisons/{mine.json()['comparisonId']}").status_code == 200
     with node.client(other) as stranger:
-        assert stranger.post("/v1/balance/compare", json={"customerId": "c", "theirBalance": 1}).status_code == 404
+        assert _compare(stranger, theirBalance=1).status_code == 404
         assert stranger.get(f"/v1/comparisons/{mine.json()['comparisonId']}").status_code == 404
 
 
@@ -188,10 +194,7 @@ def test_a_customer_with_verified_deltas_only_waits_for_nothing(node: RunningNod
             "/v1/balance/delta", json={"customerId": "z", "delta": 5, "reason": "u", "referenceId": "z0"}
         ).json()
         wait_for_status(client, receipt["receiptId"], "verified")
-        assert (
-            client.post("/v1/balance/compare", json={"customerId": "z", "theirBalance": 5}).json()["resolution"]
-            == "match"
-        )
+        assert _compare(client, "z", theirBalance=5).json()["resolution"] == "match"
 
 
 def test_the_verifier_checks_a_real_evidence_pack(

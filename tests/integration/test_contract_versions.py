@@ -11,7 +11,7 @@ from web3.exceptions import ContractLogicError
 
 from node.chain.abi import ANCHOR_ABI
 from node.chain.client import AnchorClient, account_from_key, connect
-from node.chain.deploy import deploy_anchor
+from node.chain.deploy import deploy_anchor_contract
 from node.dev.chain import DEV_ANCHORER_KEY, DEV_OWNER_KEY, Anvil, deploy_dev_contract, deploy_dev_contract_v1
 
 OPEN = 2**64 - 1
@@ -46,9 +46,9 @@ def test_deploy_anchor_with_signer_and_first_index(anvil: Anvil, artifact: Path)
     owner = account_from_key(DEV_OWNER_KEY)
     anchorer = account_from_key(DEV_ANCHORER_KEY).address
     signer = account_from_key("0x" + "11" * 32).address
-    address = deploy_anchor(
+    address = deploy_anchor_contract(
         w3, deployer=owner, owner=owner.address, anchorer=anchorer, artifact=artifact, signer=signer, first_index=500
-    )
+    ).address
     contract = w3.eth.contract(address=Web3.to_checksum_address(address), abi=ANCHOR_ABI)
 
     assert contract.functions.nextIndex().call() == 500

@@ -19,15 +19,15 @@ import pytest
 
 from node.dashboard import PREFIX, ROUTERS, STATIC_DIR
 from node.dev.chain import Anvil
-from tests.conftest import REPO, RunningNode, create_key, deploy_fresh, start_node, wait_for_status
+from tests.conftest import LOCAL_RECEIVERS, REPO, RunningNode, create_key, deploy_fresh, start_node, wait_for_status
 
 TEMPLATES = REPO / "node" / "dashboard" / "templates"
 _addresses = itertools.count(1)
 
 
 def fresh_address() -> str:
-    """A client address of its own (trusted X-Forwarded-For from loopback), so failed sign-ins
-    of one test do not draw from another's bucket."""
+    """A client address of its own (X-Forwarded-For, trusted from loopback as this node is configured),
+    so failed sign-ins of one test do not draw from another's bucket."""
     n = next(_addresses)
     return f"10.9.{n // 250}.{n % 250 + 1}"
 
@@ -52,7 +52,12 @@ class World:
 def world(anvil: Anvil, artifact: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     deployment = deploy_fresh(anvil.rpc_url, artifact)
     node = start_node(
-        deployment, tmp_path_factory.mktemp("dashboard"), auth_failure_burst=5, auth_failure_per_second=0.01
+        deployment,
+        tmp_path_factory.mktemp("dashboard"),
+        auth_failure_burst=5,
+        auth_failure_per_second=0.01,
+        forwarded_allow_ips="127.0.0.1",  # the test client stands for a proxy on loopback (X-Forwarded-*)
+        **LOCAL_RECEIVERS,
     )
     try:
         with node.client() as client:
@@ -427,7 +432,9 @@ def test_every_page_labels_its_fields_scopes_its_headers_and_uses_landmarks(worl
 
 
 def test_assets_are_served_by_the_node_and_no_template_reaches_another_host(world: World) -> None:
-    for source in [*TEMPLATES.glob("*.html"), *STATIC_DIR.iterdir()]:
+    templates = [*TEMPLATES.glob("*.html"), *(REPO / "node" / "pages" / "templates").glob("*.html")]
+    templates += (REPO / "node" / "portal" / "templates").glob("*.html")
+    for source in [*templates, *STATIC_DIR.iterdir()]:
         text = re.sub(r'xmlns="[^"]*"', "", source.read_text())  # an XML namespace name is not fetched
         assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}", text, re.I), source.name
         assert "@import" not in text and "url(" not in text, source.name

@@ -140,8 +140,9 @@ def test_a_pre_migration_database_missing_columns_is_refused_naming_them(tmp_pat
 
 def test_db_upgrade_and_db_current_from_the_command_line(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'cli.db'}"
-    current = _cli("db", "--database-url", url, "current")
-    assert current.returncode == 1 and "schema revision none" in current.stdout
+    current = _cli("db", "--database-url", url, "current")  # no such file: refused, not created empty
+    assert current.returncode == 2 and "no database at" in current.stderr
+    assert not (tmp_path / "cli.db").exists()
     upgraded = _cli("db", "upgrade", env={"PACSPACE_DATABASE_URL": url})
     assert upgraded.returncode == 0, upgraded.stderr
     assert f"upgraded from an empty database to schema revision {head_revision()}" in upgraded.stdout

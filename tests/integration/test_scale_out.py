@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from node.dev.cluster import Cluster
-from tests.conftest import Deployment, run_audit
+from tests.conftest import LOCAL_RECEIVERS_ENV, Deployment, run_audit
 from tests.support import WebhookReceiver, assert_one_receipt_per_reference, assert_stays, sql, wait_until
 
 INTERVAL = 0.5  # conftest.py keeps this module's tests on one xdist worker: one cluster for all
@@ -32,7 +32,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         api_count=2,
         anchor_interval=INTERVAL,
         durable=False,
-        extra_env={"PACSPACE_WEBHOOK_POLL_SECONDS": "0.05", "PACSPACE_RATE_LIMIT_PER_SECOND": "10000"},
+        extra_env={
+            "PACSPACE_WEBHOOK_POLL_SECONDS": "0.05",
+            "PACSPACE_RATE_LIMIT_PER_SECOND": "10000",
+            **LOCAL_RECEIVERS_ENV,
+        },
     ).start()
     yield running
     running.stop()

@@ -12,7 +12,15 @@ import httpx
 import pytest
 
 from node.dev.chain import Anvil
-from tests.conftest import Deployment, RunningNode, create_key, deploy_fresh, start_node, wait_for_status
+from tests.conftest import (
+    LOCAL_RECEIVERS,
+    Deployment,
+    RunningNode,
+    create_key,
+    deploy_fresh,
+    start_node,
+    wait_for_status,
+)
 from tests.support import sql
 
 _refs = itertools.count()
@@ -47,7 +55,13 @@ class World:
 def world(anvil: Anvil, artifact: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """One node for the module: every test uses fresh keys, webhooks and ids it creates itself."""
     deployment = deploy_fresh(anvil.rpc_url, artifact)
-    node = start_node(deployment, tmp_path_factory.mktemp("world"), auth_failure_burst=10_000, rate_limit_burst=100_000)
+    node = start_node(
+        deployment,
+        tmp_path_factory.mktemp("world"),
+        auth_failure_burst=10_000,
+        rate_limit_burst=100_000,
+        **LOCAL_RECEIVERS,
+    )
     try:
         db = node.db_url
         admin = node.token
@@ -59,9 +73,9 @@ def world(anvil: Anvil, artifact: Path, tmp_path_factory: pytest.TempPathFactory
 
             checkpoint_a = client.post("/v1/checkpoints", json={"customerId": "cust_a"}).json()["checkpointId"]
             checkpoint_b = client.post("/v1/checkpoints", json={"customerId": "cust_b"}).json()["checkpointId"]
-            comparison_a = client.post("/v1/balance/compare", json={"customerId": "cust_a", "theirBalance": 1}).json()[
-                "comparisonId"
-            ]
+            comparison_a = client.post(
+                "/v1/balance/compare", params={"customerId": "cust_a"}, json={"theirBalance": 1}
+            ).json()["comparisonId"]
             mapping = {"quantityField": "tokens", "multiplier": "-1"}
             assert client.put(f"/v1/events/mappings/{MAPPED_TYPE}", json=mapping).status_code == 201
 
@@ -151,7 +165,7 @@ ENDPOINTS = [
     Endpoint("GET", "/v1/checkpoints", "read"),
     Endpoint("GET", "/v1/checkpoints/{checkpoint_id}", "read"),
     Endpoint("POST", "/v1/checkpoints/{checkpoint_id}/countersign", "read", {"signature": "0x" + "11" * 65}),
-    Endpoint("POST", "/v1/balance/compare", "read", {"customerId": "cust_a", "theirBalance": 5}, names_our_data=True),
+    Endpoint("POST", "/v1/balance/compare", "read", {"theirBalance": 5}, "?customerId=cust_a", names_our_data=True),
     Endpoint("GET", "/v1/comparisons/{comparison_id}", "read"),
     Endpoint("GET", "/v1/comparisons/{comparison_id}/evidence", "read"),
     Endpoint("GET", "/v1/settings", "admin"),

@@ -157,7 +157,7 @@ def test_pip_install_gives_a_pacspace_verify_command_without_the_node(venv: Venv
     helped = venv.run("--help", cwd=tmp_path)
     assert helped.returncode == 0, helped.stderr
     assert helped.stdout.startswith("usage: pacspace-verify ")
-    assert "section 4 of docs/PROTOCOL.md" in helped.stdout
+    assert "docs/PROTOCOL.md, section 4: Proof bundle" in helped.stdout
     for mode in ("derive", "checkpoint", "evidence"):
         assert venv.run(mode, "--help", cwd=tmp_path).returncode == 0, mode
     probe = "import importlib.util as u; print([m for m in ('node', 'web3', 'pacspace_verify') if u.find_spec(m)])"

@@ -20,8 +20,8 @@ from node.store.models import WebhookDeliveryRow, WebhookDeliveryStatus
 from node.webhooks import endpoints
 from node.webhooks.delivery import WebhookWorker
 from node.webhooks.outbox import enqueue
-from node.webhooks.url_policy import check_url
-from tests.conftest import Deployment, RunningNode, start_node, wait_for_status
+from node.webhooks.url_policy import UrlPolicy
+from tests.conftest import LOCAL_RECEIVERS, Deployment, RunningNode, start_node, wait_for_status
 from tests.support import WebhookReceiver, sql, wait_until
 
 
@@ -33,7 +33,7 @@ def receiver() -> Iterator[WebhookReceiver]:
 
 @pytest.fixture
 def hooked(deployment: Deployment, tmp_path: Path) -> Iterator[RunningNode]:
-    node = start_node(deployment, tmp_path, webhook_poll_seconds=0.1, webhook_retry_base_seconds=0.1)
+    node = start_node(deployment, tmp_path, webhook_poll_seconds=0.1, webhook_retry_base_seconds=0.1, **LOCAL_RECEIVERS)
     yield node
     node.stop()
 
@@ -151,7 +151,7 @@ def test_rotation_signs_with_old_and_new_secret(hooked: RunningNode, receiver: W
 def test_aggregated_endpoint_gets_one_batch_verified(
     deployment: Deployment, tmp_path: Path, receiver: WebhookReceiver
 ) -> None:
-    node = start_node(deployment, tmp_path, webhook_poll_seconds=0.1, run_anchorer=False)
+    node = start_node(deployment, tmp_path, webhook_poll_seconds=0.1, run_anchorer=False, **LOCAL_RECEIVERS)
     try:
         with node.client() as client:
             client.post("/v1/webhooks", json={"url": receiver.url, "events": ["delta.verified"], "aggregate": True})
@@ -215,7 +215,8 @@ def test_undeliverable_events_fail_after_three_days(hooked: RunningNode, receive
             subscribed_as=("delta.verified",),
         )
         session.commit()
-    worker = WebhookWorker(store=store, allow_loopback_http=True, clock=lambda: now[0])
+    policy = UrlPolicy(allow_loopback_http=True, private_hosts=frozenset({"127.0.0.1"}))
+    worker = WebhookWorker(store=store, policy=policy, clock=lambda: now[0])
     try:
         assert worker.deliver_due() == 1
         now[0] += 3 * 86_400
@@ -232,11 +233,14 @@ def test_undeliverable_events_fail_after_three_days(hooked: RunningNode, receive
 def test_check_url_refuses_names_that_resolve_to_metadata_addresses() -> None:
     from node.core.errors import InvalidInput
 
-    with pytest.raises(InvalidInput, match="link-local"):
-        check_url("https://innocent.example/x", allow_loopback_http=False, resolve=lambda _h: ["169.254.169.254"])
+    def policy(answer: str) -> UrlPolicy:
+        return UrlPolicy(private_hosts=frozenset({"innocent.example"}), resolve=lambda _h: [answer])
+
+    with pytest.raises(InvalidInput, match="link-local"):  # even for a host allowed to be private
+        policy("169.254.169.254").check("https://innocent.example/x")
     with pytest.raises(InvalidInput, match=r"link-local|metadata"):
-        check_url("https://innocent.example/x", allow_loopback_http=False, resolve=lambda _h: ["fd00:ec2::254"])
-    check_url("https://innocent.example/x", allow_loopback_http=False, resolve=lambda _h: ["93.184.216.34"])
+        policy("fd00:ec2::254").check("https://innocent.example/x")
+    assert policy("93.184.216.34").check("https://innocent.example/x").address == "93.184.216.34"
 
 
 def test_delivery_statuses_are_stored_as_the_same_strings(db_url: str) -> None:
@@ -253,7 +257,7 @@ def test_delivery_statuses_are_stored_as_the_same_strings(db_url: str) -> None:
             url="http://127.0.0.1:9/hook",
             events=["delta.verified"],
             aggregate=False,
-            allow_loopback_http=True,
+            policy=UrlPolicy(allow_loopback_http=True, private_hosts=frozenset({"127.0.0.1"})),
         )
         assert endpoints.send_test_event(store, endpoint) is not None
         sql(

@@ -8,6 +8,7 @@ passes 400 lines, and the contracts really break on an upward import.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -32,6 +33,14 @@ def _floors() -> list[list[str]]:
     assert isinstance(contracts, list)
     (layers,) = [c for c in contracts if c["type"] == "layers"]
     return [[name.strip() for name in floor.split("|")] for floor in layers["layers"]]
+
+
+def test_docs_architecture_draws_the_floors_of_pyproject() -> None:
+    """docs/ARCHITECTURE.md's table of floors is pyproject's layers, top down, floor for floor."""
+    table = re.findall(r"^\| (\d+) \| (.+?) \| .+ \|$", (ROOT / "docs" / "ARCHITECTURE.md").read_text(), re.M)
+    drawn = [sorted(re.findall(r"`(node\.[a-z_]+)`", packages)) for _number, packages in table]
+    assert [int(number) for number, _ in table] == list(range(1, len(table) + 1))
+    assert drawn == [sorted(floor) for floor in _floors()]
 
 
 def test_every_package_and_top_module_is_on_exactly_one_floor() -> None:

@@ -158,8 +158,11 @@ def test_reading_the_three_modes() -> None:
     }
     with pytest.raises(UnsupportedMediaType):
         parse_body(b"3", "text/plain", headers)
-    with pytest.raises(MalformedJson):
+    with pytest.raises(InvalidInput) as repeated:  # the 422 every JSON body gets for a repeated key
         parse_body(b'{"id": 1, "id": 2}', STRUCTURED, {})
+    assert [e.field for e in repeated.value.errors] == ["id"]
+    with pytest.raises(MalformedJson):
+        parse_body(b'{"id": 1', STRUCTURED, {})
     with pytest.raises(InvalidInput):
         parse_body(one, BATCH, {})
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -62,7 +64,7 @@ def test_reconciliation_accounts_for_every_reference(
         assert result.variance == 0 and not mismatched and not missing and not ev.only_in_theirs
     # Both directions: what is not a match settles exactly when the tolerance allows its variance.
     if result.resolution != "match":
-        settled = result.resolution == "auto_settled"
+        settled = result.resolution == "within_tolerance"
         assert settled == _within(result.variance, result.record_balance, absolute, None), result.resolution
 
 
@@ -98,12 +100,33 @@ def test_a_variance_settles_exactly_when_every_set_limit_allows_it(
     expected = (
         "match"
         if variance == 0
-        else "auto_settled"
+        else "within_tolerance"
         if _within(variance, record_balance, absolute, basis_points)
         else "needs_evidence"
     )
     assert result.resolution == expected, (variance, limit)
     if where == "at the limit" and limits:
-        assert result.resolution in ("match", "auto_settled")
+        assert result.resolution in ("match", "within_tolerance")
     if where == "just past it":
         assert result.resolution == "needs_evidence"
+
+
+@settings(max_examples=100, deadline=None)
+@given(record=records, theirs=theirs_views, limit=st.integers(1, 5))
+def test_evidence_lists_are_cut_to_the_limit_and_counts_stay_complete(
+    record: dict[str, tuple[int, bool]], theirs: dict[str, int], limit: int
+) -> None:
+    rows = [(ref, amount, index, verified) for index, (ref, (amount, verified)) in enumerate(record.items())]
+    full = compare(rows, theirs=iter(theirs.items()), their_balance=None, tolerance=Tolerance(), limit=1000)
+    cut = compare(rows, theirs=iter(theirs.items()), their_balance=None, tolerance=Tolerance(), limit=limit)
+    assert (cut.variance, cut.resolution, cut.matched) == (full.variance, full.resolution, full.matched)
+    assert cut.evidence.counts == full.evidence.counts
+    pairs: list[tuple[list[Any], list[Any]]] = [
+        (cut.evidence.only_in_record, full.evidence.only_in_record),
+        (cut.evidence.only_in_theirs, full.evidence.only_in_theirs),
+        (cut.evidence.amount_mismatch, full.evidence.amount_mismatch),
+        (cut.evidence.pending, full.evidence.pending),
+    ]
+    for kept, every in pairs:
+        assert kept == every[:limit]  # the first found (onlyInRecord: the newest), no more than the limit
+    assert full.evidence.counts["onlyInRecord"] == len(full.evidence.only_in_record)

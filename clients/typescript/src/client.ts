@@ -71,7 +71,7 @@ class BalanceApi {
     asOf?: { customerIndex?: number; recordedAt?: number };
     tolerance?: { absolute?: Amount; basisPoints?: number };
   }): Promise<Comparison> {
-    const body: JsonObject = { customerId: input.customerId };
+    const body: JsonObject = {}; // the customer goes in the query string (the node checks it before the body)
     if (input.theirBalance !== undefined) body["theirBalance"] = amountJson(input.theirBalance, "theirBalance");
     if (input.theirDeltas !== undefined) body["theirDeltas"] = input.theirDeltas.map((d) => ({ referenceId: d.referenceId, delta: amountJson(d.delta, "delta") }));
     if (input.asOf !== undefined) body["asOf"] = input.asOf as JsonObject;
@@ -81,7 +81,7 @@ class BalanceApi {
       if (input.tolerance.basisPoints !== undefined) tolerance["basisPoints"] = input.tolerance.basisPoints;
       body["tolerance"] = tolerance;
     }
-    return toComparison(await this.t.json("POST", path("balance", "compare"), { body }));
+    return toComparison(await this.t.json("POST", path("balance", "compare"), { body, query: { customerId: input.customerId } }));
   }
 
   /**

@@ -102,7 +102,7 @@ export interface Comparison {
   recordBalance: bigint;
   theirBalance: bigint;
   variance: bigint;
-  resolution: "match" | "auto_settled" | "needs_evidence";
+  resolution: "match" | "auto_settled" | "within_tolerance" | "needs_evidence";
   settlementReceiptId: string | null;
   evidence: JsonObject;
   [key: string]: unknown;

@@ -375,15 +375,13 @@ def record_outputs(
         for c in ("cust_a", "cust_x", "cust_b")
     }
     packs: dict[str, Json] = {}
-    disputed = client.post("/v1/balance/compare", json={"customerId": "cust_a", "theirDeltas": their_a}).json()
+    disputed = client.post("/v1/balance/compare", params={"customerId": "cust_a"}, json={"theirDeltas": their_a}).json()
     assert disputed["resolution"] == "needs_evidence", disputed
     packs["needs_evidence"] = client.get(f"/v1/comparisons/{disputed['comparisonId']}/evidence").json()
     match = client.post(
         "/v1/balance/compare",
-        json={
-            "customerId": "cust_b",
-            "theirDeltas": [{"referenceId": "ref_b0", "delta": 5}, {"referenceId": "ref_b1", "delta": 7}],
-        },
+        params={"customerId": "cust_b"},
+        json={"theirDeltas": [{"referenceId": "ref_b0", "delta": 5}, {"referenceId": "ref_b1", "delta": 7}]},
     ).json()
     assert match["resolution"] == "match", match
     packs["match"] = client.get(f"/v1/comparisons/{match['comparisonId']}/evidence").json()

@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="pacspace-verify",
         description=(
             "Verify a PacSpace proof bundle (pacspace.proof.v1 or .v2) against the chain "
-            "(section 4 of docs/PROTOCOL.md)."
+            "(docs/PROTOCOL.md, section 4: Proof bundle)."
         ),
         epilog=MODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -101,8 +101,9 @@ def build_derive_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pacspace-verify derive",
         description=(
-            "Derive a customer's balance from an export (GET /v1/balance/export, JSON Lines, section 6 of "
-            "docs/PROTOCOL.md): every bundle gets section 4's checks (chain facts fetched once per batch), and across "
+            "Derive a customer's balance from an export (GET /v1/balance/export, JSON Lines; docs/PROTOCOL.md, "
+            "section 6: Export): every bundle gets the checks of section 4, Proof bundle (chain facts fetched "
+            "once per batch), and across "
             "bundles customerIndex must run 0, 1, 2, … with each prevFingerprint linking, corrects must name an "
             "earlier delta, and one tenant, customer, chain and contract. Completeness (what an export that passes "
             "all that can still lack): --receipts checks kept_receipts, --checkpoint checks checkpoints."
@@ -207,7 +208,8 @@ def build_checkpoint_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pacspace-verify checkpoint",
         description=(
-            "Verify a checkpoint proofToken (section 5 of docs/PROTOCOL.md) against the customer's export: the node "
+            "Verify a checkpoint proofToken (docs/PROTOCOL.md, section 5: Checkpoints) against the customer's "
+            "export: the node "
             "signature recovers to an authorised anchorer, the export (customerIndex 0..toIndex, later lines ignored) "
             "passes every derive check, and the opening, net and closing balances, count, rangeRoot and "
             "headFingerprint recompute. A countersignature's address is printed."

@@ -29,16 +29,18 @@ def non_negative(text: str) -> int:
 
 MODES_HELP = """modes:
   pacspace-verify BUNDLE.json [--rpc URL] ...
-      one proof bundle (section 4 of docs/PROTOCOL.md): 14 checks
+      one proof bundle (docs/PROTOCOL.md, section 4: Proof bundle): 14 checks
   pacspace-verify derive EXPORT.jsonl [--receipts KEPT.jsonl] [--checkpoint TOKEN]... [--rpc URL]
                   [--contract 0x..] [--confirmations N] [--json] [--quiet]
-      a customer's balance from an export (section 6 of docs/PROTOCOL.md), every bundle checked, the chain
+      a customer's balance from an export (docs/PROTOCOL.md, section 6: Export), every bundle checked, the chain
       linked; with --receipts/--checkpoint, the export must hold every kept receipt and reach every checkpoint
   pacspace-verify checkpoint TOKEN --export EXPORT.jsonl [--rpc URL] [--contract 0x..] [--json]
-      a checkpoint proofToken (section 5 of docs/PROTOCOL.md; TOKEN is 0x… or @file) against the customer's export
+      a checkpoint proofToken (docs/PROTOCOL.md, section 5: Checkpoints; TOKEN is 0x… or @file)
+      against the customer's export
   pacspace-verify evidence PACK.json [--rpc URL] [--contract 0x..] [--confirmations N] [--json]
-      a comparison's evidence pack (GET /v1/comparisons/{id}/evidence): arithmetic, coverage,
-      each disputed item against its proof bundle, every bundle checked, the resolution
+      a comparison's evidence pack (GET /v1/comparisons/{id}/evidence): arithmetic, coverage, each
+      disputed item against its proof bundle, every bundle (docs/PROTOCOL.md, section 4: Proof bundle),
+      the resolution
 run "pacspace-verify MODE --help" (derive, checkpoint, evidence) for their options.
 exit status: 0 verified, 1 some check failed, 2 unusable input or an unreachable RPC."""
 

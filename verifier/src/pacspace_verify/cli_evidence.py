@@ -18,10 +18,10 @@ def build_evidence_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pacspace-verify evidence",
         description=(
-            "Verify a comparison's evidence pack (GET /v1/comparisons/{id}/evidence, pacspace.evidence.v1): "
+            "Verify a comparison's evidence pack (GET /v1/comparisons/{id}/evidence, pacspace.evidence.v1 or v2): "
             "format, arithmetic (variance and counts), coverage (one bundle per disputed receipt), items (each "
-            "disputed item against its bundle), bundles (section 4's checks of docs/PROTOCOL.md, chain facts once per "
-            "batch) and "
+            "disputed item against its bundle), bundles (the checks of "
+            "docs/PROTOCOL.md, section 4: Proof bundle; chain facts once per batch) and "
             "resolution (consistent with the tolerance)."
         ),
         epilog=MODES_HELP,

@@ -1,14 +1,16 @@
 """The evidence pack's checks: format, arithmetic, coverage, items, bundles, resolution.
 
 * ``format``: the pack's version, required fields and types (``evidence_pack``).
-* ``arithmetic``: variance = theirBalance − recordBalance; each count is its list's length.
+* ``arithmetic``: variance = theirBalance − recordBalance; each count is its list's length (v2: each
+  list holds min(count, limit) items).
 * ``coverage``: exactly one bundle per receipt named in onlyInRecord and amountMismatch, no other.
 * ``items``: each of those items says what its signed bundle says (referenceId, the record's
   amount = message.delta, customerIndex, the comparison's customerId).
 * ``bundles``: every bundle passes section 4's 14 checks, through ``ExportChecker.bundle_checks``
   (chain facts fetched once per batch, as ``derive`` does); each failure names its receipt.
-* ``resolution``: ``match`` needs variance 0 and no onlyInTheirs/amountMismatch;
-  ``auto_settled`` must be within tolerance, ``needs_evidence`` must not be.
+* ``resolution``: ``match`` needs variance 0 and no onlyInTheirs/amountMismatch (v2: by the counts);
+  ``auto_settled`` must be within tolerance, ``needs_evidence`` must not be; v2's ``within_tolerance``
+  must be within tolerance and name no settlement receipt.
 
 Every check runs; one whose inputs failed to parse fails with the reason.
 """
@@ -89,21 +91,30 @@ def check_arithmetic(p: Pack) -> CheckResult:
             )
     lists = {"onlyInRecord": p.only_in_record, "onlyInTheirs": p.only_in_theirs}
     lists |= {"amountMismatch": p.amount_mismatch, "pending": p.pending}
-    if p.counts is not None:
+    if p.counts is not None and (p.limit is not None or not p.bounded):
         for key, items in lists.items():
-            if items is not None and p.counts[key] != len(items):
-                bad.append(f"counts.{key} is {p.counts[key]}, the list holds {len(items)}")
+            want = p.counts[key] if p.limit is None else min(p.counts[key], p.limit)
+            if items is not None and want != len(items):
+                cut = "" if p.limit is None else f" (limit {p.limit}: it must hold {want})"
+                bad.append(f"counts.{key} is {p.counts[key]}, the list holds {len(items)}{cut}")
+    bounds = {"limit": p.limit} if p.bounded else {}
     skip = _skip(
-        recordBalance=p.record_balance, theirBalance=p.their_balance, variance=p.variance, counts=p.counts, **lists
+        recordBalance=p.record_balance,
+        theirBalance=p.their_balance,
+        variance=p.variance,
+        counts=p.counts,
+        **bounds,
+        **lists,
     )
     if bad or skip:
         return CheckResult("arithmetic", False, "; ".join(bad + ([skip] if skip else [])))
     assert p.counts is not None
     shown = ", ".join(f"{key} {p.counts[key]}" for key in lists)
+    cut = "" if p.limit is None else f", each list cut to {p.limit}"
     return CheckResult(
         "arithmetic",
         True,
-        f"variance {p.variance} = {p.their_balance} − {p.record_balance}; counts match the lists ({shown})",
+        f"variance {p.variance} = {p.their_balance} − {p.record_balance}; counts match the lists ({shown}{cut})",
     )
 
 
@@ -244,18 +255,29 @@ def check_resolution(p: Pack) -> CheckResult:
     tolerance = describe_tolerance(absolute, basis_points, p.record_balance)
     within = within_tolerance(p.variance, p.record_balance, absolute, basis_points)
     if p.resolution == "match":
-        differences = len(p.only_in_theirs or []) + len(p.amount_mismatch or [])
-        if p.variance != 0 or differences:
+        extra = len(p.only_in_theirs or [])
+        mismatched = len(p.amount_mismatch or [])
+        if p.bounded and p.counts is not None:  # v2 lists are cut: the counts say how many there were
+            extra, mismatched = p.counts["onlyInTheirs"], p.counts["amountMismatch"]
+        if p.variance != 0 or extra or mismatched:
             return CheckResult(
                 "resolution",
                 False,
-                f"match, but the variance is {p.variance} with {len(p.only_in_theirs or [])} onlyInTheirs and "
-                f"{len(p.amount_mismatch or [])} amountMismatch (a match needs 0 and none)",
+                f"match, but the variance is {p.variance} with {extra} onlyInTheirs and "
+                f"{mismatched} amountMismatch (a match needs 0 and none)",
             )
         return CheckResult("resolution", True, "match: variance 0, no onlyInTheirs or amountMismatch")
+    if p.resolution == "within_tolerance" and p.settlement_receipt_id is not None:
+        return CheckResult(
+            "resolution",
+            False,
+            f"within_tolerance names settlement receipt {p.settlement_receipt_id}: a within_tolerance comparison "
+            "settles nothing (auto_settled does)",
+        )
     where = "within" if within else "beyond"
-    if within != (p.resolution == "auto_settled"):
-        want = "within" if p.resolution == "auto_settled" else "beyond"
+    settles_within = p.resolution in ("auto_settled", "within_tolerance")
+    if within != settles_within:
+        want = "within" if settles_within else "beyond"
         return CheckResult(
             "resolution",
             False,

@@ -1,9 +1,12 @@
 """A comparison's evidence pack (``GET /v1/comparisons/{id}/evidence``) parsed into typed fields.
 
-The pack (``pacspace.evidence.v1``) holds the comparison (``customerId``, ``asOf``, the record's
-and their balance, ``variance`` = theirs − record, the tolerance, the resolution), its complete
-difference lists with their counts, and a proof bundle (section 4) for every record item in
-dispute: each of ``onlyInRecord`` and ``amountMismatch``. Integers are JSON numbers of any size.
+The pack holds the comparison (``customerId``, ``asOf``, the record's and their balance,
+``variance`` = theirs − record, the tolerance, the resolution), its difference lists with their
+counts, and a proof bundle (section 4) for every record item listed in dispute: each of
+``onlyInRecord`` and ``amountMismatch``. Integers are JSON numbers of any size. Two formats:
+``pacspace.evidence.v1`` lists every difference (each count is its list's length);
+``pacspace.evidence.v2`` keeps at most ``evidence.limit`` items per list, the counts complete, and
+knows the resolution ``within_tolerance`` (within tolerance, compared by a key that may not settle).
 Parsing never raises: a field that is missing or malformed is left None and the reason is
 recorded in ``Pack.problems`` (the ``format`` check); ``evidence`` holds the checks.
 """
@@ -16,8 +19,13 @@ from typing import Any
 from pacspace_verify.bundle import Bundle, parse_bundle
 from pacspace_verify.protocol import describe, is_int
 
-EVIDENCE_VERSION = "pacspace.evidence.v1"
-RESOLUTIONS = ("match", "auto_settled", "needs_evidence")
+EVIDENCE_V1 = "pacspace.evidence.v1"
+EVIDENCE_V2 = "pacspace.evidence.v2"
+EVIDENCE_VERSIONS = (EVIDENCE_V1, EVIDENCE_V2)
+RESOLUTIONS = {
+    EVIDENCE_V1: ("match", "auto_settled", "needs_evidence"),
+    EVIDENCE_V2: ("match", "auto_settled", "within_tolerance", "needs_evidence"),
+}
 LISTS = ("onlyInRecord", "onlyInTheirs", "amountMismatch", "pending")
 COUNTS = (*LISTS, "matched")
 
@@ -57,8 +65,14 @@ class Pack:
     amount_mismatch: list[Item] | None = None
     pending: list[Item] | None = None
     counts: dict[str, int] | None = None
+    limit: int | None = None  # v2: items kept per list
     bundles: list[Bundle] | None = None
     problems: list[str] = field(default_factory=list)
+
+    @property
+    def bounded(self) -> bool:
+        """A v2 pack: lists cut to ``limit``, counts complete."""
+        return self.version == EVIDENCE_V2
 
     @property
     def disputed(self) -> list[Item] | None:
@@ -84,6 +98,7 @@ class Pack:
             "resolution": self.resolution,
             "settlementReceiptId": self.settlement_receipt_id,
             "counts": self.counts,
+            "limit": self.limit,
             "bundles": None if self.bundles is None else len(self.bundles),
         }
 
@@ -185,8 +200,9 @@ def _parse_comparison(r: _Reader, p: Pack, c: dict[str, Any]) -> None:
         if len(r.problems) == before:
             p.tolerance = (absolute, bp)
     resolution = r.text(c, "resolution", "comparison.resolution")
-    if resolution is not None and resolution not in RESOLUTIONS:
-        r.fail("comparison.resolution", f"expected one of {', '.join(RESOLUTIONS)}, got {describe(resolution)}")
+    known = RESOLUTIONS.get(p.version or "", RESOLUTIONS[EVIDENCE_V1])
+    if resolution is not None and resolution not in known:
+        r.fail("comparison.resolution", f"expected one of {', '.join(known)}, got {describe(resolution)}")
     elif resolution is not None:
         p.resolution = resolution
     p.settlement_receipt_id = r.text(c, "settlementReceiptId", "comparison.settlementReceiptId", nullable=True)
@@ -202,6 +218,12 @@ def _parse_evidence(r: _Reader, p: Pack, e: dict[str, Any]) -> None:
         p.only_in_theirs = theirs if all(isinstance(ref, str) for ref in theirs) else None
     p.amount_mismatch = _items(r, e, "amountMismatch", mismatch=True)
     p.pending = _items(r, e, "pending")
+    if p.bounded:
+        limit = r.integer(e, "limit", "evidence.limit", 64, signed=False)
+        if limit is not None and limit < 1:
+            r.fail("evidence.limit", "must be at least 1")
+        else:
+            p.limit = limit
     counts = r.container(e, "counts", "evidence.counts", dict)
     if counts is not None:
         read = {key: r.integer(counts, key, f"evidence.counts.{key}", signed=False) for key in COUNTS}
@@ -219,8 +241,8 @@ def parse_pack(raw: object, duplicate_keys: list[str] | None = None) -> Pack:
         r.fail("pack", f"expected a JSON object, got {describe(raw)}")
         return p
     p.version = r.text(raw, "version", "version")
-    if p.version is not None and p.version != EVIDENCE_VERSION:
-        r.fail("version", f"unknown version {p.version!r} (this verifier knows {EVIDENCE_VERSION!r})")
+    if p.version is not None and p.version not in EVIDENCE_VERSIONS:
+        r.fail("version", f"unknown version {p.version!r} (this verifier knows {', '.join(EVIDENCE_VERSIONS)})")
     comparison = r.container(raw, "comparison", "comparison", dict)
     if comparison is not None:
         _parse_comparison(r, p, comparison)

@@ -1,6 +1,8 @@
 /**
- * A comparison's evidence pack (`GET /v1/comparisons/{id}/evidence`, pacspace.evidence.v1) and its
- * checks: format, arithmetic, coverage, items, bundles (section 4, through an ExportChecker), resolution.
+ * A comparison's evidence pack (`GET /v1/comparisons/{id}/evidence`) and its checks: format, arithmetic,
+ * coverage, items, bundles (section 4, through an ExportChecker), resolution. Two formats (docs/PROTOCOL.md
+ * section 10): pacspace.evidence.v1 lists every difference; pacspace.evidence.v2 keeps at most
+ * `evidence.limit` items per list with complete counts, and knows the resolution `within_tolerance`.
  */
 
 import type { Hex } from "viem";
@@ -12,8 +14,13 @@ import { ExportChecker, KEPT_FAILURES } from "./derive.js";
 import { check, describe, isInt, type CheckResult } from "./protocol.js";
 
 export const EVIDENCE_CHECKS = ["format", "arithmetic", "coverage", "items", "bundles", "resolution"] as const;
-const EVIDENCE_VERSION = "pacspace.evidence.v1";
-const RESOLUTIONS = ["match", "auto_settled", "needs_evidence"];
+const EVIDENCE_V1 = "pacspace.evidence.v1";
+const EVIDENCE_V2 = "pacspace.evidence.v2";
+const EVIDENCE_VERSIONS = [EVIDENCE_V1, EVIDENCE_V2];
+const RESOLUTIONS: Record<string, string[]> = {
+  [EVIDENCE_V1]: ["match", "auto_settled", "needs_evidence"],
+  [EVIDENCE_V2]: ["match", "auto_settled", "within_tolerance", "needs_evidence"],
+};
 const LISTS = ["onlyInRecord", "onlyInTheirs", "amountMismatch", "pending"] as const;
 const COUNTS = [...LISTS, "matched"];
 const SHOWN = 10;
@@ -43,9 +50,12 @@ export interface Pack {
   amountMismatch?: Item[];
   pending?: Item[];
   counts?: Record<string, bigint>;
+  limit?: bigint; // v2: items kept per list
   bundles?: Bundle[];
   problems: string[];
 }
+
+const bounded = (p: Pack): boolean => p.version === EVIDENCE_V2;
 
 class PackReader {
   constructor(readonly problems: string[]) {}
@@ -130,7 +140,7 @@ export function readPack(raw: JsonValue, duplicateKeys: string[] = []): Pack {
     return p;
   }
   p.version = r.text(raw, "version", "version");
-  if (p.version !== undefined && p.version !== EVIDENCE_VERSION) r.fail("version", `unknown version '${p.version}' (this verifier knows '${EVIDENCE_VERSION}')`);
+  if (p.version !== undefined && !EVIDENCE_VERSIONS.includes(p.version)) r.fail("version", `unknown version '${p.version}' (this verifier knows ${EVIDENCE_VERSIONS.join(", ")})`);
   const c = r.container(raw, "comparison", "comparison", "object") as JsonObject | undefined;
   if (c !== undefined) {
     p.comparisonId = r.text(c, "comparisonId", "comparison.comparisonId");
@@ -148,8 +158,9 @@ export function readPack(raw: JsonValue, duplicateKeys: string[] = []): Pack {
       if (r.problems.length === before) p.tolerance = [absolute, bp];
     }
     const resolution = r.text(c, "resolution", "comparison.resolution");
-    if (resolution !== undefined && !RESOLUTIONS.includes(resolution)) {
-      r.fail("comparison.resolution", `expected one of ${RESOLUTIONS.join(", ")}, got ${describe(resolution)}`);
+    const known = RESOLUTIONS[p.version ?? ""] ?? RESOLUTIONS[EVIDENCE_V1];
+    if (resolution !== undefined && !known.includes(resolution)) {
+      r.fail("comparison.resolution", `expected one of ${known.join(", ")}, got ${describe(resolution)}`);
     } else if (resolution !== undefined) p.resolution = resolution;
     p.settlementReceiptId = r.text(c, "settlementReceiptId", "comparison.settlementReceiptId", true);
   }
@@ -165,6 +176,11 @@ export function readPack(raw: JsonValue, duplicateKeys: string[] = []): Pack {
     }
     p.amountMismatch = items(r, e, "amountMismatch", true);
     p.pending = items(r, e, "pending");
+    if (bounded(p)) {
+      const limit = r.integer(e, "limit", "evidence.limit", 64, false);
+      if (limit !== undefined && limit < 1n) r.fail("evidence.limit", "must be at least 1");
+      else p.limit = limit;
+    }
     const counts = r.container(e, "counts", "evidence.counts", "object") as JsonObject | undefined;
     if (counts !== undefined) {
       const read = COUNTS.map((key) => [key, r.integer(counts, key, `evidence.counts.${key}`, undefined, false)] as const);
@@ -203,12 +219,16 @@ function arithmetic(p: Pack): CheckResult {
     if (p.variance !== want) bad.push(`variance is ${p.variance}, theirBalance − recordBalance is ${p.theirBalance} − ${p.recordBalance} = ${want}`);
   }
   const lists: Record<string, unknown[] | undefined> = { onlyInRecord: p.onlyInRecord, onlyInTheirs: p.onlyInTheirs, amountMismatch: p.amountMismatch, pending: p.pending };
-  if (p.counts) {
+  if (p.counts && (p.limit !== undefined || !bounded(p))) {
     for (const [key, list] of Object.entries(lists)) {
-      if (list !== undefined && p.counts[key] !== BigInt(list.length)) bad.push(`counts.${key} is ${p.counts[key]}, the list holds ${list.length}`);
+      const count = p.counts[key];
+      const want = p.limit === undefined || count < p.limit ? count : p.limit;
+      const cut = p.limit === undefined ? "" : ` (limit ${p.limit}: it must hold ${want})`;
+      if (list !== undefined && want !== BigInt(list.length)) bad.push(`counts.${key} is ${count}, the list holds ${list.length}${cut}`);
     }
   }
-  const skip = skipped({ recordBalance: p.recordBalance, theirBalance: p.theirBalance, variance: p.variance, counts: p.counts, ...lists });
+  const bounds = bounded(p) ? { limit: p.limit } : {};
+  const skip = skipped({ recordBalance: p.recordBalance, theirBalance: p.theirBalance, variance: p.variance, counts: p.counts, ...bounds, ...lists });
   if (bad.length || skip) return check("arithmetic", false, [...bad, ...(skip ? [skip] : [])].join("; "));
   return check("arithmetic", true, `variance ${p.variance} = ${p.theirBalance} − ${p.recordBalance}; counts match the lists`);
 }
@@ -314,14 +334,21 @@ function resolution(p: Pack): CheckResult {
   const [absolute, bp] = p.tolerance;
   const within = withinTolerance(p.variance, p.recordBalance, absolute, bp);
   if (p.resolution === "match") {
-    const differences = (p.onlyInTheirs?.length ?? 0) + (p.amountMismatch?.length ?? 0);
+    // v2 lists are cut: the counts say how many differences there were
+    const differences =
+      bounded(p) && p.counts
+        ? p.counts["onlyInTheirs"] + p.counts["amountMismatch"]
+        : BigInt((p.onlyInTheirs?.length ?? 0) + (p.amountMismatch?.length ?? 0));
     if (p.variance !== 0n || differences) {
       return check("resolution", false, `match, but the variance is ${p.variance} with ${differences} difference(s) (a match needs 0 and none)`);
     }
     return check("resolution", true, "match: variance 0, no onlyInTheirs or amountMismatch");
   }
+  if (p.resolution === "within_tolerance" && p.settlementReceiptId !== undefined) {
+    return check("resolution", false, `within_tolerance names settlement receipt ${p.settlementReceiptId}: a within_tolerance comparison settles nothing`);
+  }
   const where = within ? "within" : "beyond";
-  if (within !== (p.resolution === "auto_settled")) {
+  if (within !== (p.resolution === "auto_settled" || p.resolution === "within_tolerance")) {
     return check("resolution", false, `${p.resolution}, but the variance ${p.variance} is ${where} the tolerance`);
   }
   return check("resolution", true, `${p.resolution}: variance ${p.variance} is ${where} the tolerance`);
@@ -360,6 +387,7 @@ export function packJson(p: Pack) {
     resolution: p.resolution ?? null,
     settlementReceiptId: p.settlementReceiptId ?? null,
     counts: p.counts ?? null,
+    limit: p.limit ?? null,
     bundles: p.bundles === undefined ? null : p.bundles.length,
   };
 }

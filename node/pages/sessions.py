@@ -1,10 +1,12 @@
-"""Dashboard sessions: who is signed in, for how long, and the CSRF token of their forms.
+"""Browser sessions backed by an API key, for every face: who is signed in, for how long, and the CSRF
+token of their forms.
 
-Signing in takes an admin API key, checked like any API request (salted hash, constant-time
-compare). The browser then holds only a random session token in an HttpOnly cookie; the
-database holds its SHA-256, the key it belongs to and a per-session CSRF token. A session ends
-at sign-out, after ``IDLE_SECONDS`` without a request, ``LIFETIME_SECONDS`` after sign-in, or
-as soon as its key is revoked, expires or loses the admin scope.
+Signing in takes an API key, checked like any API request (salted hash, constant-time compare). The
+browser then holds only a random session token in an HttpOnly cookie; the database holds its SHA-256,
+the key it belongs to and a per-session CSRF token. A session ends at sign-out, after ``IDLE_SECONDS``
+without a request, ``LIFETIME_SECONDS`` after sign-in, or as soon as its key is revoked, expires or no
+longer passes the face's rule (``allowed``: an admin key for the dashboard, a customer-scoped key for
+the portal). One table serves both faces: a session is only ever accepted where its key passes the rule.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from node.keys.api_keys import key_status
@@ -19,31 +22,30 @@ from node.store.db import Store
 from node.store.models import ApiKeyRow, DashboardSessionRow
 from node.store.sessions import delete_ended_sessions, delete_session, get_session_and_key, touch_session
 
-SESSION_COOKIE = "pacspace_session"
-SIGN_IN_COOKIE = "pacspace_sign_in"  # the sign-in form's CSRF token (double submit), before any session exists
-COOKIE_PATH = "/dashboard"
 LIFETIME_SECONDS = 8 * 3600
 IDLE_SECONDS = 30 * 60
 SIGN_IN_FORM_SECONDS = 3600
 _TOUCH_EVERY_SECONDS = 60
+KeyRule = Callable[[ApiKeyRow], bool]
 
 
 @dataclass(frozen=True)
-class DashboardSession:
+class PageSession:
     session_id: str
     key_id: str
     key_name: str
     tenant: str
     csrf_token: str
     expires_at: int
+    customer_id: str | None = None
 
 
 def _session_id(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start_session(store: Store, key: ApiKeyRow, *, now: int | None = None) -> tuple[str, DashboardSession]:
-    """A new session for an admin key; returns the cookie's token (shown to nobody else) and the session."""
+def start_session(store: Store, key: ApiKeyRow, *, now: int | None = None) -> tuple[str, PageSession]:
+    """A new session for ``key``; returns the cookie's token (shown to nobody else) and the session."""
     now = int(time.time()) if now is None else now
     token = secrets.token_urlsafe(32)
     row = DashboardSessionRow(
@@ -60,22 +62,25 @@ def start_session(store: Store, key: ApiKeyRow, *, now: int | None = None) -> tu
         delete_ended_sessions(session=session, now=now, idle_seconds=IDLE_SECONDS)
         session.add(row)
         session.commit()
-    return token, DashboardSession(row.id, key.id, key.name, key.tenant, row.csrf_token, row.expires_at)
+    return token, PageSession(
+        row.id, key.id, key.name, key.tenant, row.csrf_token, row.expires_at, customer_id=key.customer_id
+    )
 
 
-def _still_valid(row: DashboardSessionRow, key: ApiKeyRow | None, now: int) -> bool:
+def _still_valid(row: DashboardSessionRow, key: ApiKeyRow | None, now: int, allowed: KeyRule) -> bool:
     return (
         now < row.expires_at
         and now - row.last_seen_at <= IDLE_SECONDS
         and key is not None
         and key.tenant == row.tenant
         and key_status(key, now) != "revoked"
-        and "admin" in key.scopes.split(",")
+        and allowed(key)
     )
 
 
-def load_session(store: Store, token: str | None, *, now: int | None = None) -> DashboardSession | None:
-    """The live session of a cookie token, or None (an ended session's row is removed)."""
+def load_session(store: Store, token: str | None, *, allowed: KeyRule, now: int | None = None) -> PageSession | None:
+    """The live session of a cookie token whose key passes ``allowed``, or None. A session that has ended
+    is removed; one whose key fails this face's rule is left alone (it may belong to the other face)."""
     if not token or len(token) > 128:
         return None
     now = int(time.time()) if now is None else now
@@ -84,15 +89,19 @@ def load_session(store: Store, token: str | None, *, now: int | None = None) -> 
         row, key = get_session_and_key(session=session, session_id=session_id)
     if row is None:
         return None
-    if not _still_valid(row, key, now):
+    if not _still_valid(row, key, now, lambda _key: True):
         end_session(store, session_id)
         return None
     assert key is not None
+    if not allowed(key):
+        return None
     if now - row.last_seen_at >= _TOUCH_EVERY_SECONDS:
         with store.writer() as session:
             touch_session(session=session, session_id=session_id, now=now)
             session.commit()
-    return DashboardSession(row.id, key.id, key.name, row.tenant, row.csrf_token, row.expires_at)
+    return PageSession(
+        row.id, key.id, key.name, row.tenant, row.csrf_token, row.expires_at, customer_id=key.customer_id
+    )
 
 
 def end_session(store: Store, session_id: str) -> None:

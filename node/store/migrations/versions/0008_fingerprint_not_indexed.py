@@ -8,16 +8,16 @@ docs/PERFORMANCE.md, issue 21). On SQLite the table is rebuilt (a constraint can
 about a minute per million deltas here, once, needing free disk space the size of the table; the file
 keeps that space for new rows (``VACUUM`` gives it back). PostgreSQL drops the index in place.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
