@@ -31,6 +31,7 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -39,6 +40,8 @@ sys.path[:0] = [str(BENCH), str(BENCH.parent)]
 from benchkit import chain, events, hostile_compare, ingest, ledger, tree, verifiers  # noqa: E402
 from benchkit.node_harness import start_node  # noqa: E402
 from benchkit.table import Row, render, save  # noqa: E402
+from benchkit.targets import SCALE_OUT  # noqa: E402
+from benchkit.targets import ingest_targets as targets_for  # noqa: E402
 
 SECTIONS = ("ingest", "tree", "gas", "e2e", "record", "events", "verifiers", "compare")
 SIZES = {
@@ -137,22 +140,46 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 (one flat list 
             targets.append(("PostgreSQL", args.postgres_url))
         recorded = args.recorded if args.recorded is not None else int(_number(sizes["recorded"]))
         for label, url in targets:
-            node = start_node(
-                database_url=url,
-                processes=args.processes,
-                workdir=workdir,
-                node_repo=args.node_repo,
-                workers=args.workers,
-                record=recorded if url is None else 0,
-                record_cache=args.record_cache,
-            )
-            shape = f"{args.processes} process(es)" + (f" x {args.workers} workers" if args.workers > 1 else "")
-            if url is None and recorded:
-                shape += f", {recorded:,} deltas recorded before"
-            try:
-                rows += ingest.run(node, config, label=f"{label}, {shape}")
-            finally:
-                node.stop()
+            postgres = url is not None and url.startswith("postgresql")
+            scale_out = postgres and args.processes == 1 and args.workers == 1  # then also 2 processes
+            processes = [1, 2] if scale_out else [args.processes]
+            bulk_rates: list[float] = []
+            for count in processes:
+                node = start_node(
+                    database_url=url,
+                    processes=count,
+                    workdir=workdir,
+                    node_repo=args.node_repo,
+                    workers=args.workers,
+                    record=recorded if url is None else 0,
+                    record_cache=args.record_cache,
+                )
+                shape = f"{count} process(es)" + (f" x {args.workers} workers" if args.workers > 1 else "")
+                if url is None and recorded:
+                    shape += f", {recorded:,} deltas recorded before"
+                single_target, bulk_target = targets_for(
+                    postgres=postgres, processes=count, workers=args.workers, recorded=recorded if url is None else 0
+                )
+                shaped = replace(config, single_target=single_target, bulk_target=bulk_target)
+                try:
+                    measured = ingest.run(node, shaped, label=f"{label}, {shape}")
+                finally:
+                    node.stop()
+                rows += measured
+                bulk_rates += [row.figure for row in measured if row.measure.startswith("bulk POST")]
+            if len(bulk_rates) == 2:  # PostgreSQL with 1 and 2 API processes, one after the other
+                rows.append(
+                    Row(
+                        "1",
+                        f"bulk POST, 2 API processes against 1, {label}",
+                        bulk_rates[1],
+                        "deltas/s",
+                        bulk_rates[0],
+                        "1 process, same run",
+                        target=f">= {SCALE_OUT}x",
+                        met=bulk_rates[1] >= SCALE_OUT * bulk_rates[0],
+                    )
+                )
     if "events" in sections:
         config = ingest.IngestConfig(
             seconds=_number(sizes["seconds"]),

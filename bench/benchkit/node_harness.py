@@ -28,9 +28,6 @@ from node.dev.chain import (  # noqa: E402
     port_open,
     start_anvil,
 )
-from node.store.db import Store  # noqa: E402
-from node.store.keys import create_api_key  # noqa: E402
-from node.store.migrate import upgrade  # noqa: E402
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -66,21 +63,33 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / tick
 
 
-def make_key(db_url: str, tenant: str = "bench") -> str:
-    """An admin key whose rate limit never throttles the benchmark."""
-    store = Store(db_url)
-    upgrade(store)
-    with store.writer() as session:
-        _row, token = create_api_key(
-            session=session,
-            tenant=tenant,
-            name="bench",
-            scopes=("admin",),
-            rate_per_second=100_000,
-            rate_burst=1_000_000,
-        )
-    store.close()
-    return token
+_MAKE_KEY = """
+import sys
+from node.store.db import Store
+from node.store.keys import create_api_key
+from node.store.migrate import upgrade
+store = Store(sys.argv[1])
+upgrade(store)
+with store.writer() as session:
+    _row, token = create_api_key(
+        session=session, tenant=sys.argv[2], name="bench", scopes=("admin",),
+        rate_per_second=100_000, rate_burst=1_000_000,
+    )
+store.close()
+print(token)
+"""
+
+
+def make_key(db_url: str, tenant: str = "bench", node_repo: Path | None = None) -> str:
+    """An admin key whose rate limit never throttles the benchmark, made by the code of the node that
+    will serve (``node_repo``, default this checkout), so the schema is the one that node runs at."""
+    return subprocess.run(
+        [sys.executable, "-c", _MAKE_KEY, db_url, tenant],
+        cwd=node_repo or REPO,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()[-1]
 
 
 @dataclass
@@ -130,6 +139,17 @@ class BenchNode:
                 proc.wait()
 
 
+def schema_head(node_repo: Path) -> str:
+    """The schema revision the node in ``node_repo`` runs at (it refuses a database at any other)."""
+    return subprocess.run(
+        [sys.executable, "-c", "from node.store.migrate import head_revision; print(head_revision())"],
+        cwd=node_repo,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+
+
 def start_node(
     *,
     database_url: str | None = None,
@@ -170,11 +190,12 @@ def start_node(
                 tenant=tenant,
                 chain_id=31337,
                 contract=contract,
+                revision=None if node_repo is None else schema_head(node_repo),
             )
             prefill.prepare(cached, work / "bench.db", rpc_url=anvil.rpc_url, contract=contract)
     elif record:
         raise ValueError("a pre-recorded database is built on SQLite only; leave database_url unset")
-    token = make_key(database_url, tenant)
+    token = make_key(database_url, tenant, node_repo)
     node = BenchNode(anvil, contract, database_url, token, [free_port() for _ in range(processes)])
     base_env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("PACSPACE_")},

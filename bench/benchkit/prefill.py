@@ -24,6 +24,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine
+
 from node.chain.client import AnchorClient, account_from_key, connect
 from node.core.deltas import ChainHead, build_delta, validate_delta_request
 from node.core.hashing import from_hex
@@ -35,7 +39,7 @@ from node.dev.chain import DEV_ANCHORER_KEY
 from node.native.loader import merkle_backend
 from node.store.db import Store
 from node.store.keys import ensure_tenant
-from node.store.migrate import head_revision, upgrade
+from node.store.migrate import MIGRATIONS, head_revision, upgrade
 from node.store.models import DELTA_COLUMNS
 
 BATCH = 10_000
@@ -43,11 +47,33 @@ RECORDED_AT = 1_770_000_000
 _INSERTED = tuple(name for name in DELTA_COLUMNS if name != "id")
 
 
-def cached_record(cache: Path, *, deltas: int, customers: int, tenant: str, chain_id: int, contract: str) -> Path:
-    """The cached SQLite file of ``deltas`` recorded deltas for this domain, built first if missing."""
+def cached_record(
+    cache: Path, *, deltas: int, customers: int, tenant: str, chain_id: int, contract: str, revision: str | None = None
+) -> Path:
+    """The cached SQLite file of ``deltas`` recorded deltas for this domain, built first if missing, at
+    schema ``revision`` (default: this checkout's head; an older revision, for an older checkout served
+    with ``--node-repo``, is reached by migrating a copy down)."""
     cache.mkdir(parents=True, exist_ok=True)
     # The schema revision is part of the name: a node refuses a database at another revision.
-    path = cache / f"record-{deltas}-{customers}-{tenant}-{chain_id}-{contract.lower()}-schema{head_revision()}.db"
+    stem = f"record-{deltas}-{customers}-{tenant}-{chain_id}-{contract.lower()}-schema"
+    path = cache / f"{stem}{head_revision()}.db"
+    if revision is not None and revision != head_revision():
+        older = cache / f"{stem}{revision}.db"
+        if not older.exists():
+            head = cached_record(
+                cache, deltas=deltas, customers=customers, tenant=tenant, chain_id=chain_id, contract=contract
+            )
+            partial = older.with_suffix(".partial")
+            shutil.copyfile(head, partial)
+            started = time.perf_counter()
+            with create_engine(f"sqlite:///{partial}").begin() as connection:
+                config = Config()
+                config.set_main_option("script_location", str(MIGRATIONS))
+                config.attributes["connection"] = connection
+                command.downgrade(config, revision)
+            partial.rename(older)
+            print(f"  migrated the record down to {revision} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        return older
     if not path.exists():
         partial = path.with_suffix(".partial")
         partial.unlink(missing_ok=True)
