@@ -62,6 +62,12 @@ def _number(value: object) -> float:
     return float(value)
 
 
+def _backend(database_url: str | None) -> str:
+    if database_url is None:
+        return "SQLite"
+    return "PostgreSQL" if database_url.startswith("postgresql") else "given database"
+
+
 def _load() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "?"
 
@@ -135,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 (one flat list 
             bulk=not args.no_bulk,
             warmup=0.1 if args.smoke else 0.5,
         )
-        targets = [("SQLite" if args.database_url is None else "given database", args.database_url)]
+        targets = [(_backend(args.database_url), args.database_url)]
         if args.postgres_url:
             targets.append(("PostgreSQL", args.postgres_url))
         recorded = args.recorded if args.recorded is not None else int(_number(sizes["recorded"]))
@@ -191,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 (one flat list 
         )
         node = start_node(database_url=args.database_url, workdir=workdir / "events", processes=args.processes)
         try:
-            rows += events.run(node, config, label="SQLite" if args.database_url is None else "given database")
+            rows += events.run(node, config, label=_backend(args.database_url))
         finally:
             node.stop()
     if "verifiers" in sections:

@@ -35,32 +35,39 @@ sys.path[:0] = [str(BENCH), str(BENCH.parent)]
 from benchkit.loadgen import request_bytes, run_load  # noqa: E402
 from benchkit.node_harness import process_tree, start_node  # noqa: E402
 
-# (component, substrings of "function (file)" of a frame), innermost match wins; order breaks ties
-# within one frame only. A frame is py-spy's "function (path:line)".
-COMPONENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+# A frame is py-spy's "function (path:line)". Whatever runs under the anchoring job counts as the
+# anchoring job; otherwise the innermost frame naming a step counts (so the driver's time inside
+# insert_deltas is the insert's); what matches no step falls to the innermost generic layer.
+ANCHORING = ("node/anchoring/", "node/chain/")
+STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("signature (secp256k1)", ("sign_digest", "coincurve")),
     ("fingerprint (EIP-712 struct hash, keccak)", ("compute_fingerprint", "compute_struct_hash", "typed_data.py")),
     ("request hash and core checks", ("validate_delta_request", "request_hash", "node/core/deltas.py")),
     ("chain heads (read)", ("chain_heads",)),
     ("insert (executemany)", ("insert_deltas",)),
-    ("commit (WAL, fsync)", ("commit (",)),
     ("idempotency lookup (referenceIds)", ("deltas_by_reference",)),
-    ("anchoring job", ("node/anchoring/", "node/chain/")),
-    ("body parse and validation (JSON, pydantic)", ("json_text.py", "strict_json", "pydantic", "bulk.py")),
-    ("response encoding", ("encoding.py", "orjson")),
+    ("commit (WAL, fsync)", ("commit (",)),
+    ("begin (BEGIN IMMEDIATE, locks)", ("lock_chains", "_begin", "begin (")),
+    ("body parse and validation (JSON, pydantic)", ("json_text.py", "strict_json", "pydantic", "_validate_item")),
+    ("response encoding", ("encoding.py", "orjson", "render_results", "json_bytes")),
     ("authentication, rate limit", ("node/api/auth.py", "node/keys/")),
-    ("recorder (queue, grouping)", ("node/ledger/recording.py",)),
-    ("database driver, other", ("sqlalchemy", "sqlite3", "psycopg")),
-    ("HTTP server and framework", ("uvicorn", "starlette", "fastapi", "httptools", "asyncio", "uvloop")),
+)
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("recorder, other (queue, grouping, row building)", ("node/ledger/",)),
+    ("database layer, other (SQLAlchemy, sqlite3)", ("node/store/", "sqlalchemy", "sqlite3", "psycopg")),
+    ("HTTP server and framework", ("uvicorn", "starlette", "fastapi", "httptools", "asyncio", "uvloop", "node/api/")),
 )
 
 
 def classify(stack: list[str]) -> str:
-    for frame in reversed(stack):  # innermost first
-        for name, needles in COMPONENTS:
-            if any(needle in frame for needle in needles):
-                return name
-    return "other"
+    if any(needle in frame for frame in stack for needle in ANCHORING):
+        return "anchoring job (its own thread)"
+    for table in (STEPS, LAYERS):
+        for frame in reversed(stack):  # innermost first
+            for name, needles in table:
+                if any(needle in frame for needle in needles):
+                    return name
+    return "other (threads idle in Python, start-up)"
 
 
 def fold(raw: Path) -> Counter[str]:

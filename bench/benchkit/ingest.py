@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import subprocess
 import sys
 import time
@@ -119,13 +120,15 @@ def run(node: BenchNode, config: IngestConfig, *, label: str) -> list[Row]:
     node.sample_rss()
 
     counter = itertools.count()
+    run_id = os.urandom(4).hex().encode()  # referenceIds new to a database an earlier run wrote to
     customers = config.customers
 
     def single() -> tuple[bytes, int]:
         i = next(counter)
-        body = b'{"customerId":"cust%d","delta":%d,"reason":"usage","referenceId":"s%d"}' % (
+        body = b'{"customerId":"cust%d","delta":%d,"reason":"usage","referenceId":"s%s-%d"}' % (
             i % customers,
             i % 97 + 1,
+            run_id,
             i,
         )
         return request_bytes("POST", "/v1/balance/delta", node.token, body), 1
@@ -176,7 +179,12 @@ def run(node: BenchNode, config: IngestConfig, *, label: str) -> list[Row]:
         for _ in range(config.bulk_size):
             i = next(counter)
             items.append(
-                {"customerId": f"cust{i % customers}", "delta": i % 97 + 1, "reason": "usage", "referenceId": f"b{i}"}
+                {
+                    "customerId": f"cust{i % customers}",
+                    "delta": i % 97 + 1,
+                    "reason": "usage",
+                    "referenceId": f"b{run_id.decode()}-{i}",
+                }
             )
         body = json.dumps({"deltas": items}, separators=(",", ":")).encode()
         return request_bytes("POST", "/v1/balance/deltas", node.token, body), config.bulk_size
