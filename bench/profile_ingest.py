@@ -85,7 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--recorded", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--single", action="store_true", help="single-delta POSTs (32 clients) instead of bulk")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--single", action="store_true", help="single-delta POSTs (32 clients) instead of bulk")
+    mode.add_argument("--get", action="store_true", help="the trivial authenticated GET /v1/me (32 clients)")
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second per process")
     parser.add_argument(
         "--record-cache",
@@ -119,9 +121,16 @@ def main(argv: list[str] | None = None) -> int:
         body = b'{"customerId":"cust%d","delta":%d,"reason":"usage","referenceId":"s%d"}' % (i % 1000, i % 97 + 1, i)
         return request_bytes("POST", "/v1/balance/delta", node.token, body), 1
 
+    me = request_bytes("GET", "/v1/me", node.token)
+
+    def get() -> tuple[bytes, int]:
+        return me, 1
+
+    make = get if args.get else single if args.single else bulk
+    clients = 4 if make is bulk else 32
     try:
         pids = [pid for proc in node.processes for pid in process_tree(proc.pid)]
-        run_load(node.addresses, single if args.single else bulk, clients=32 if args.single else 4, seconds=2.0)
+        run_load(node.addresses, make, clients=clients, seconds=2.0)
         spies = [
             subprocess.Popen(
                 [
@@ -146,9 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             for pid in pids
         ]
         before = node.cpu_seconds()
-        result = run_load(
-            node.addresses, single if args.single else bulk, clients=32 if args.single else 4, seconds=args.seconds
-        )
+        result = run_load(node.addresses, make, clients=clients, seconds=args.seconds)
         cpu = node.cpu_seconds() - before
         for spy in spies:
             spy.wait()
@@ -161,12 +168,13 @@ def main(argv: list[str] | None = None) -> int:
             counts += fold(raw)
     total = sum(counts.values())
     per_item = cpu / result.items * 1e6
-    kind = "single-delta POST" if args.single else "bulk POST of 1,000"
+    unit = "request" if args.get else "delta"
+    kind = "GET /v1/me" if args.get else "single-delta POST" if args.single else "bulk POST of 1,000"
     print(
         f"{kind}, serve --workers {args.workers}, {args.recorded:,} recorded: {result.item_rate():,.0f} deltas/s "
-        f"under py-spy, node CPU {per_item:.0f} µs per delta ({total:,} samples)\n"
+        f"under py-spy, node CPU {per_item:.0f} µs per {unit} ({total:,} samples)\n"
     )
-    print("| component | share of samples | µs per delta |")
+    print(f"| component | share of samples | µs per {unit} |")
     print("|---|---|---|")
     for name, count in counts.most_common():
         print(f"| {name} | {count / total:.1%} | {per_item * count / total:.1f} |")
