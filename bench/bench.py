@@ -31,6 +31,7 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -39,23 +40,32 @@ sys.path[:0] = [str(BENCH), str(BENCH.parent)]
 from benchkit import chain, events, hostile_compare, ingest, ledger, tree, verifiers  # noqa: E402
 from benchkit.node_harness import start_node  # noqa: E402
 from benchkit.table import Row, render, save  # noqa: E402
+from benchkit.targets import SCALE_OUT  # noqa: E402
+from benchkit.targets import ingest_targets as targets_for  # noqa: E402
 
 SECTIONS = ("ingest", "tree", "gas", "e2e", "record", "events", "verifiers", "compare")
 SIZES = {
     "full": {"seconds": 5.0, "repeats": 3, "tree": [10_000, 100_000, 1_000_000], "oz_max": 100_000, "tree_repeats": 3,
              "gas": [1, 10, 100, 1000, 10_000], "e2e": 40, "record": 1_000_000, "verifier": 100_000,
-             "verifiers": 20_000, "compare": 1_000_000},
+             "verifiers": 20_000, "recorded": 1_000_000, "compare": 1_000_000},
     "quick": {"seconds": 2.0, "repeats": 1, "tree": [10_000, 100_000], "oz_max": 10_000, "tree_repeats": 1,
               "gas": [1, 10, 100, 1000], "e2e": 10, "record": 20_000, "verifier": 5_000, "verifiers": 5_000,
-              "compare": 1_000_000},
+              "recorded": 0, "compare": 1_000_000},
     "smoke": {"seconds": 0.3, "repeats": 1, "tree": [1000], "oz_max": 1000, "tree_repeats": 1,
-              "gas": [1, 10], "e2e": 2, "record": 2000, "verifier": 200, "verifiers": 200, "compare": 2000},
+              "gas": [1, 10], "e2e": 2, "record": 2000, "verifier": 200, "verifiers": 200, "recorded": 0,
+              "compare": 2000},
 }  # fmt: skip
 
 
 def _number(value: object) -> float:
     assert isinstance(value, int | float), value
     return float(value)
+
+
+def _backend(database_url: str | None) -> str:
+    if database_url is None:
+        return "SQLite"
+    return "PostgreSQL" if database_url.startswith("postgresql") else "given database"
 
 
 def _load() -> str:
@@ -87,6 +97,18 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 (one flat list 
     parser.add_argument("--gas-price-gwei", type=float, default=1.0, help="for the USD cost per delta")
     parser.add_argument("--eth-usd", type=float, default=3000.0, help="for the USD cost per delta")
     parser.add_argument("--record-deltas", type=int, help="deltas stored for the record section")
+    parser.add_argument(
+        "--recorded",
+        type=int,
+        help="deltas already recorded (1,000 customers, anchored) when the SQLite ingest section starts "
+        "(default 1,000,000; 0 with --quick)",
+    )
+    parser.add_argument(
+        "--record-cache",
+        type=Path,
+        default=Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pacspace-bench",
+        help="where the pre-recorded database is built once and kept (default ~/.cache/pacspace-bench)",
+    )
     parser.add_argument("--workdir", type=Path, help="keep databases and exports here")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
     # For before/after pairs: serve an older checkout of the node with the same harness.
@@ -119,22 +141,51 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 (one flat list 
             bulk=not args.no_bulk,
             warmup=0.1 if args.smoke else 0.5,
         )
-        targets = [("SQLite" if args.database_url is None else "given database", args.database_url)]
+        targets = [(_backend(args.database_url), args.database_url)]
         if args.postgres_url:
             targets.append(("PostgreSQL", args.postgres_url))
+        recorded = args.recorded if args.recorded is not None else int(_number(sizes["recorded"]))
         for label, url in targets:
-            node = start_node(
-                database_url=url,
-                processes=args.processes,
-                workdir=workdir,
-                node_repo=args.node_repo,
-                workers=args.workers,
-            )
-            shape = f"{args.processes} process(es)" + (f" x {args.workers} workers" if args.workers > 1 else "")
-            try:
-                rows += ingest.run(node, config, label=f"{label}, {shape}")
-            finally:
-                node.stop()
+            postgres = url is not None and url.startswith("postgresql")
+            scale_out = postgres and args.processes == 1 and args.workers == 1  # then also 2 processes
+            processes = [1, 2] if scale_out else [args.processes]
+            bulk_rates: list[float] = []
+            for count in processes:
+                node = start_node(
+                    database_url=url,
+                    processes=count,
+                    workdir=workdir,
+                    node_repo=args.node_repo,
+                    workers=args.workers,
+                    record=recorded if url is None else 0,
+                    record_cache=args.record_cache,
+                )
+                shape = f"{count} process(es)" + (f" x {args.workers} workers" if args.workers > 1 else "")
+                if url is None and recorded:
+                    shape += f", {recorded:,} deltas recorded before"
+                single_target, bulk_target = targets_for(
+                    postgres=postgres, processes=count, workers=args.workers, recorded=recorded if url is None else 0
+                )
+                shaped = replace(config, single_target=single_target, bulk_target=bulk_target)
+                try:
+                    measured = ingest.run(node, shaped, label=f"{label}, {shape}")
+                finally:
+                    node.stop()
+                rows += measured
+                bulk_rates += [row.figure for row in measured if row.measure.startswith("bulk POST")]
+            if len(bulk_rates) == 2:  # PostgreSQL with 1 and 2 API processes, one after the other
+                rows.append(
+                    Row(
+                        "1",
+                        f"bulk POST, 2 API processes against 1, {label}",
+                        bulk_rates[1],
+                        "deltas/s",
+                        bulk_rates[0],
+                        "1 process, same run",
+                        target=f">= {SCALE_OUT}x",
+                        met=bulk_rates[1] >= SCALE_OUT * bulk_rates[0],
+                    )
+                )
     if "events" in sections:
         config = ingest.IngestConfig(
             seconds=_number(sizes["seconds"]),
@@ -146,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 (one flat list 
         )
         node = start_node(database_url=args.database_url, workdir=workdir / "events", processes=args.processes)
         try:
-            rows += events.run(node, config, label="SQLite" if args.database_url is None else "given database")
+            rows += events.run(node, config, label=_backend(args.database_url))
         finally:
             node.stop()
     if "verifiers" in sections:

@@ -16,6 +16,7 @@ from benchkit.ingest import IngestConfig
 from benchkit.loadgen import LoadResult, median, percentile, request_bytes, run_load
 from benchkit.node_harness import BenchNode
 from benchkit.table import Row
+from benchkit.targets import EVENTS_WITHIN
 
 STRUCTURED = "application/cloudevents+json"
 BATCH = "application/cloudevents-batch+json"
@@ -114,6 +115,8 @@ def run(node: BenchNode, config: IngestConfig, *, label: str) -> list[Row]:
             "events/s",
             de,
             "bulk POST deltas/s",
+            target=f">= {1 - EVENTS_WITHIN:.1f}x (within {EVENTS_WITHIN:.0%} of bulk)",
+            met=ev >= (1 - EVENTS_WITHIN) * de,
             note=f"per request p50 {ev_p50:.0f} ms, p99 {ev_p99:.0f} ms, node CPU {ev_cpu:.0f} µs per event; "
             f"bulk deltas p50 {de_p50:.0f} ms, p99 {de_p99:.0f} ms, {de_cpu:.0f} µs per delta",
         )

@@ -19,6 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from benchkit import prefill  # noqa: E402
 from node.dev.chain import (  # noqa: E402
     DEV_ANCHORER_KEY,
     Anvil,
@@ -27,9 +28,6 @@ from node.dev.chain import (  # noqa: E402
     port_open,
     start_anvil,
 )
-from node.store.db import Store  # noqa: E402
-from node.store.keys import create_api_key  # noqa: E402
-from node.store.migrate import upgrade  # noqa: E402
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -65,21 +63,33 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / tick
 
 
-def make_key(db_url: str, tenant: str = "bench") -> str:
-    """An admin key whose rate limit never throttles the benchmark."""
-    store = Store(db_url)
-    upgrade(store)
-    with store.writer() as session:
-        _row, token = create_api_key(
-            session=session,
-            tenant=tenant,
-            name="bench",
-            scopes=("admin",),
-            rate_per_second=100_000,
-            rate_burst=1_000_000,
-        )
-    store.close()
-    return token
+_MAKE_KEY = """
+import sys
+from node.store.db import Store
+from node.store.keys import create_api_key
+from node.store.migrate import upgrade
+store = Store(sys.argv[1])
+upgrade(store)
+with store.writer() as session:
+    _row, token = create_api_key(
+        session=session, tenant=sys.argv[2], name="bench", scopes=("admin",),
+        rate_per_second=100_000, rate_burst=1_000_000,
+    )
+store.close()
+print(token)
+"""
+
+
+def make_key(db_url: str, tenant: str = "bench", node_repo: Path | None = None) -> str:
+    """An admin key whose rate limit never throttles the benchmark, made by the code of the node that
+    will serve (``node_repo``, default this checkout), so the schema is the one that node runs at."""
+    return subprocess.run(
+        [sys.executable, "-c", _MAKE_KEY, db_url, tenant],
+        cwd=node_repo or REPO,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()[-1]
 
 
 @dataclass
@@ -129,6 +139,17 @@ class BenchNode:
                 proc.wait()
 
 
+def schema_head(node_repo: Path) -> str:
+    """The schema revision the node in ``node_repo`` runs at (it refuses a database at any other)."""
+    return subprocess.run(
+        [sys.executable, "-c", "from node.store.migrate import head_revision; print(head_revision())"],
+        cwd=node_repo,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+
+
 def start_node(
     *,
     database_url: str | None = None,
@@ -142,19 +163,39 @@ def start_node(
     tenant: str = "bench",
     node_repo: Path | None = None,
     workers: int = 1,
+    record: int = 0,
+    record_cache: Path | None = None,
 ) -> BenchNode:
     """Node processes on ``database_url`` (default: a new SQLite file), on a new Anvil and contract unless
     given. The node owns what it starts: ``stop()`` stops the given Anvil too. ``node_repo`` serves the
     node from another checkout (to measure a before/after pair with the same harness). ``workers`` > 1
-    runs each process as ``serve --workers N``: N processes accepting on its one port."""
+    runs each process as ``serve --workers N``: N processes accepting on its one port. ``record`` > 0 starts
+    the node on a new SQLite file that already holds that many anchored deltas (benchkit.prefill), built
+    once into ``record_cache``."""
     if anvil is None:
         anvil = start_anvil(port=free_port(), block_time=block_time)
     if contract is None:
         contract = deploy_dev_contract(anvil.rpc_url)
     if database_url is None:
         work = workdir or Path(tempfile.mkdtemp(prefix="pacspace-bench-"))
+        work.mkdir(parents=True, exist_ok=True)
         database_url = f"sqlite:///{work / 'bench.db'}"
-    token = make_key(database_url, tenant)
+        for leftover in ("bench.db", "bench.db-wal", "bench.db-shm"):
+            (work / leftover).unlink(missing_ok=True)  # a reused --workdir starts from a new database too
+        if record:
+            cached = prefill.cached_record(
+                record_cache or work / "record-cache",
+                deltas=record,
+                customers=1000,
+                tenant=tenant,
+                chain_id=31337,
+                contract=contract,
+                revision=None if node_repo is None else schema_head(node_repo),
+            )
+            prefill.prepare(cached, work / "bench.db", rpc_url=anvil.rpc_url, contract=contract)
+    elif record:
+        raise ValueError("a pre-recorded database is built on SQLite only; leave database_url unset")
+    token = make_key(database_url, tenant, node_repo)
     node = BenchNode(anvil, contract, database_url, token, [free_port() for _ in range(processes)])
     base_env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("PACSPACE_")},

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import requests
 from web3 import Web3
 from web3.providers.base import JSONBaseProvider
 from web3.types import RPCEndpoint, RPCResponse
@@ -83,6 +84,25 @@ class ProviderView:
         }
 
 
+def _session(url: str) -> requests.Session:
+    """A requests session for one provider, with what requests takes from the environment (proxies and
+    NO_PROXY, the CA bundle, ~/.netrc credentials) read once, here.
+
+    requests reads them again for every request (``trust_env``): scanning the environment and looking
+    for ~/.netrc cost about as much CPU as the rest of a JSON-RPC call (docs/PERFORMANCE.md, issue 21).
+    A node's environment does not change while it runs, so the same values apply to every request.
+    """
+    session = requests.Session()
+    settings = session.merge_environment_settings(url, {}, None, None, None)
+    netrc = requests.utils.get_netrc_auth(url)
+    session.trust_env = False
+    session.proxies.update(settings["proxies"])
+    session.verify = settings["verify"]
+    if netrc is not None:
+        session.auth = netrc
+    return session
+
+
 class Endpoint:
     """One configured provider: its own web3 (for questions put to it alone) and what was last seen of it."""
 
@@ -91,7 +111,16 @@ class Endpoint:
         self.name = f"rpc{index + 1}"
         self.url = redact_url(url)
         # No retries inside the provider: the pool fails over to the next provider instead of sleeping.
-        self.http = Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None)
+        # Its chain id is asked once (web3's request cache): web3's validation middleware asks before
+        # every eth_call, gas estimate and transaction, 7 of an anchoring cycle's ~20 requests.
+        self.http = Web3.HTTPProvider(
+            url,
+            request_kwargs={"timeout": timeout},
+            session=_session(url),
+            exception_retry_configuration=None,
+            cache_allowed_requests=True,
+            cacheable_requests={RPCEndpoint("eth_chainId")},
+        )
         self.w3 = Web3(self.http)
         self.state = UNKNOWN
         self.head_block: int | None = None

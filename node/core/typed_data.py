@@ -9,7 +9,6 @@ against eth-account's ``encode_typed_data`` for arbitrary deltas.
 
 from __future__ import annotations
 
-import functools
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -131,14 +130,23 @@ _MESSAGE_FORMS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-@functools.cache
-def _struct_plan(
-    protocol: ProtocolVersion,
-) -> tuple[bytes, Callable[[Delta], tuple[Any, ...]], tuple[Callable[[Any], bytes], ...]]:
+_StructPlan = tuple[bytes, Callable[[Delta], tuple[Any, ...]], tuple[Callable[[Any], bytes], ...]]
+# By the identity of the protocol entry (kept alive by its own value, so its id is not reused): a
+# functools.cache keyed by the entry hashed the whole frozen field table on every call, which cost
+# more than encoding the struct.
+_PLANS: dict[int, tuple[ProtocolVersion, _StructPlan]] = {}
+
+
+def _struct_plan(protocol: ProtocolVersion) -> _StructPlan:
     """The type hash, an attribute getter and one encoder per field, derived once from the field table."""
+    entry = _PLANS.get(id(protocol))
+    if entry is not None and entry[0] is protocol:
+        return entry[1]
     fields = protocol.delta_fields
     getter = operator.attrgetter(*(f.attr for f in fields))
-    return protocol.delta_typehash, getter, tuple(_ENCODERS[f.type] for f in fields)
+    plan: _StructPlan = (protocol.delta_typehash, getter, tuple(_ENCODERS[f.type] for f in fields))
+    _PLANS[id(protocol)] = (protocol, plan)
+    return plan
 
 
 def compute_struct_hash(delta: Delta, protocol: ProtocolVersion = PROTOCOL_V1) -> bytes:

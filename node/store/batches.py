@@ -9,12 +9,25 @@ from sqlalchemy import Numeric, bindparam, cast, func, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, select
 
-from node.store.db import Store
+from node.store.db import Store, execute_many
 from node.store.models import BATCH_COLUMNS, BatchRow, BatchStatus, BatchTreeRow, DeltaRow, DeltaStatus, StoredBatch
 
 _BATCHES = SQLModel.metadata.tables["batches"]
 _BATCH = sa_select(*(_BATCHES.c[name] for name in BATCH_COLUMNS)).where(_BATCHES.c.id == bindparam("batch_id"))
 _TREE = sa_select(col(BatchTreeRow.nodes)).where(col(BatchTreeRow.batch_id) == bindparam("batch_id"))
+_DELTAS = SQLModel.metadata.tables["deltas"]
+_UNBATCHED = (
+    sa_select(_DELTAS.c.id, _DELTAS.c.fingerprint)
+    .where(_DELTAS.c.log_index.is_(None))
+    .order_by(_DELTAS.c.id)
+    .limit(bindparam("n"))
+)
+# One run of consecutive row ids (lo..hi) gets consecutive log indexes from ``first``.
+_ASSIGN_RUN = (
+    update(_DELTAS)
+    .where(_DELTAS.c.id.between(bindparam("lo"), bindparam("hi")))
+    .values(log_index=bindparam("first") + (_DELTAS.c.id - bindparam("lo")), batch_id=bindparam("new_batch_id"))
+)
 
 
 def read_batch(store: Store, *, batch_id: int) -> StoredBatch | None:
@@ -37,27 +50,25 @@ def list_unbatched(*, session: Session, limit: int) -> Sequence[DeltaRow]:
 
 def unbatched_fingerprints(*, session: Session, limit: int) -> list[tuple[int, bytes]]:
     """(id, fingerprint) of pending deltas with no log index yet, in the order they were acknowledged."""
-    stmt = (
-        sa_select(col(DeltaRow.id), col(DeltaRow.fingerprint))
-        .where(col(DeltaRow.log_index).is_(None))
-        .order_by(col(DeltaRow.id))
-        .limit(limit)
-    )
-    return [(int(row_id), bytes(fp)) for row_id, fp in session.execute(stmt).all()]
+    # A Core statement on the session's connection: through the ORM session each row went through
+    # the ORM's loading machinery.
+    return [(int(row_id), bytes(fp)) for row_id, fp in session.connection().execute(_UNBATCHED, {"n": limit})]
 
 
 def assign_log_indexes(*, session: Session, batch_id: int, first: int, row_ids: Sequence[int]) -> None:
-    """Give ``row_ids`` the log indexes first, first+1, … and the batch, in one executemany."""
-    table = DeltaRow.__table__  # type: ignore[attr-defined]
-    stmt = (
-        update(table)
-        .where(table.c.id == bindparam("row_id"))
-        .values(log_index=bindparam("new_log_index"), batch_id=bindparam("new_batch_id"))
-    )
-    session.execute(
-        stmt,
-        [{"row_id": row_id, "new_log_index": first + i, "new_batch_id": batch_id} for i, row_id in enumerate(row_ids)],
-    )
+    """Give ``row_ids`` (ascending) the log indexes first, first+1, … and the batch.
+
+    One UPDATE per run of consecutive ids, all in one driver executemany: the waiting rows' ids are
+    usually one run, and a range UPDATE costs SQLite half of what one UPDATE per id did (~5 against
+    ~10 us a row at 1,000,000 rows). Ids that are not consecutive make shorter runs, down to one each.
+    """
+    runs: list[dict[str, int]] = []
+    for offset, row_id in enumerate(row_ids):
+        if runs and row_id == runs[-1]["hi"] + 1:
+            runs[-1]["hi"] = row_id
+        else:
+            runs.append({"lo": row_id, "hi": row_id, "first": first + offset, "new_batch_id": batch_id})
+    execute_many(session.connection(), _ASSIGN_RUN, runs)
 
 
 def insert_batch(

@@ -3,14 +3,16 @@ Every function takes a keyword-only session, or the Store when it manages its ow
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, union_all
+from sqlalchemy import bindparam, cast, func, insert
 from sqlalchemy import select as sa_select
-from sqlalchemy.sql import Executable
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
 from sqlmodel import Session, SQLModel, col, select
 
 from node.core.deltas import ChainHead
@@ -25,11 +27,21 @@ _BY_RECEIPT = sa_select(*_COLUMNS).where(
 _BY_REFERENCES = sa_select(*_COLUMNS).where(
     DELTAS.c.tenant == bindparam("tenant"), DELTAS.c.reference_id.in_(bindparam("references", expanding=True))
 )
-_INSERT = insert(DELTAS).returning(DELTAS.c.id, sort_by_parameter_order=True)
 _INSERTED = tuple(name for name in DELTA_COLUMNS if name != "id")
+_INSERTED_VALUES = operator.attrgetter(*_INSERTED)
+_UNNEST = (
+    func.unnest(*(cast(bindparam(name), postgresql.ARRAY(DELTAS.c[name].type)) for name in _INSERTED))
+    .table_valued(*_INSERTED)
+    .render_derived()
+)
+# PostgreSQL's insert (see insert_deltas): one array per column, the ids from the table's sequence.
+_INSERT_ARRAYS = (
+    insert(DELTAS)
+    .from_select(list(_INSERTED), sa_select(*(_UNNEST.c[name] for name in _INSERTED)))
+    .returning(DELTAS.c.id, DELTAS.c.receipt_id)
+)
 _PER_STATEMENT = 500  # references per IN list
-_HEAD_COLUMNS = ("tenant", "customer_id", "customer_index", "fingerprint", "running_total")
-HEADS_PER_STATEMENT = 200  # chain heads per UNION ALL (the per-statement cost dominates one seek)
+HEADS_PER_STATEMENT = 1024  # chains per statement: a writer group's worth (MAX_GROUP)
 
 
 def stored_delta(values: Sequence[Any]) -> StoredDelta:
@@ -57,42 +69,87 @@ def deltas_by_reference(*, session: Session, tenant: str, references: Iterable[s
 
 
 @cache
-def _heads_statement(chains: int) -> Executable:
-    """The last delta of ``chains`` chains (bound as t0, c0, t1, c1, ...) in one statement: a UNION
-    ALL of one index seek each (a part keeps its own ORDER BY and LIMIT inside a subquery)."""
-    parts = [
-        sa_select(*(DELTAS.c[name] for name in _HEAD_COLUMNS))
-        .where(DELTAS.c.tenant == bindparam(f"t{i}"), DELTAS.c.customer_id == bindparam(f"c{i}"))
-        .order_by(DELTAS.c.customer_index.desc())
-        .limit(1)
-        for i in range(chains)
-    ]
-    if chains == 1:
-        return parts[0]
-    return union_all(*(sa_select(part.subquery(f"h{i}")) for i, part in enumerate(parts)))
+def _heads_sql(placeholder: str, chains: int) -> str:
+    """The last delta of ``chains`` chains in one statement: the chains as a VALUES list, each joined to
+    the row whose id the chain index gives for its largest customer index (on SQLite the id is in the
+    index entry, so a chain costs one index seek and one row seek)."""
+    pairs = ",".join([f"({placeholder},{placeholder})"] * chains)
+    return (
+        f"WITH c(t, cu) AS (VALUES {pairs}) "  # noqa: S608 (placeholders only: the values are bound)
+        "SELECT d.tenant, d.customer_id, d.customer_index, d.fingerprint, d.running_total "
+        "FROM c JOIN deltas d ON d.id = "
+        "(SELECT id FROM deltas WHERE tenant = c.t AND customer_id = c.cu ORDER BY customer_index DESC LIMIT 1)"
+    )
 
 
 def chain_heads(*, session: Session, chains: Sequence[tuple[str, str]]) -> dict[tuple[str, str], ChainHead]:
-    """Each (tenant, customerId) chain's last delta, inside the session's transaction (a writer's)."""
+    """Each (tenant, customerId) chain's last delta, inside the session's transaction (a writer's).
+
+    One statement per ``HEADS_PER_STATEMENT`` chains, sent through the driver: a Core UNION ALL of
+    one subquery per chain cost three times as much, most of it SQLAlchemy's parameter processing.
+    Each chunk is padded to a power of two by repeating its last chain, so a few statement texts
+    serve every group size (the driver keeps them prepared).
+    """
     connection = session.connection()
+    placeholder = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     heads: dict[tuple[str, str], ChainHead] = {}
     for start in range(0, len(chains), HEADS_PER_STATEMENT):
-        chunk = chains[start : start + HEADS_PER_STATEMENT]
-        params: dict[str, str] = {}
-        for i, (tenant, customer_id) in enumerate(chunk):
-            params[f"t{i}"], params[f"c{i}"] = tenant, customer_id
-        for tenant, customer_id, index, fingerprint, running_total in connection.execute(
-            _heads_statement(len(chunk)), params
-        ):
-            heads[(tenant, customer_id)] = ChainHead(int(index), fingerprint, int(running_total))
+        chunk = list(chains[start : start + HEADS_PER_STATEMENT])
+        size = 1 << (len(chunk) - 1).bit_length()
+        chunk += [chunk[-1]] * (size - len(chunk))
+        params = tuple(value for chain in chunk for value in chain)
+        for tenant, customer_id, index, fingerprint, running_total in connection.exec_driver_sql(
+            _heads_sql(placeholder, size), params
+        ).all():
+            heads[(tenant, customer_id)] = ChainHead(int(index), bytes(fingerprint), int(running_total))
     return heads
 
 
+_DRIVER_SQL: dict[tuple[str, str], str] = {}
+
+
+def _driver_sql(dialect: Dialect) -> str:
+    """The insert's SQL text for this backend and driver, compiled once: SQLite with every column, the
+    id included (positional, in DELTA_COLUMNS order); PostgreSQL over one array per column (named)."""
+    key = (dialect.name, dialect.paramstyle)
+    text = _DRIVER_SQL.get(key)
+    if text is None:
+        if dialect.name == "sqlite":
+            text = str(insert(DELTAS).compile(dialect=dialect, column_keys=list(DELTA_COLUMNS)))
+        else:
+            text = str(_INSERT_ARRAYS.compile(dialect=dialect))
+        _DRIVER_SQL[key] = text
+    return text
+
+
 def insert_deltas(*, session: Session, rows: Sequence[StoredDelta]) -> None:
-    """Insert new rows (one multi-row statement per page) and set each row's id from RETURNING."""
-    result = session.connection().execute(_INSERT, [{name: getattr(row, name) for name in _INSERTED} for row in rows])
-    for row, (row_id,) in zip(rows, result.all(), strict=True):
-        row.id = int(row_id)
+    """Insert new rows in the session's writer transaction and set each row's id.
+
+    The values go to the driver as they are (``exec_driver_sql``): a compiled Core INSERT ran
+    SQLAlchemy's per-value bind processing, which cost more CPU than SQLite's own insert into the
+    table and its indexes (docs/PERFORMANCE.md, issue 21). Driver errors still arrive as SQLAlchemy's
+    (an ``IntegrityError`` sends the recorder to its one-delta-per-transaction path).
+
+    SQLite: the writer's transaction is exclusive (``BEGIN IMMEDIATE``), so the ids are the next ones
+    after the table's largest, given explicitly in one executemany. PostgreSQL: writers run
+    concurrently, so the ids come from the table's sequence, in one statement over one array per
+    column, matched back to the rows by their unique receipt ids.
+    """
+    if not rows:
+        return
+    connection = session.connection()
+    statement = _driver_sql(connection.dialect)
+    if connection.dialect.name == "sqlite":
+        top = int(connection.exec_driver_sql("SELECT max(id) FROM deltas").scalar() or 0)
+        for offset, row in enumerate(rows, start=1):
+            row.id = top + offset
+        connection.exec_driver_sql(statement, [(row.id, *_INSERTED_VALUES(row)) for row in rows])
+        return
+    values = zip(*map(_INSERTED_VALUES, rows), strict=True)
+    columns = {name: list(column) for name, column in zip(_INSERTED, values, strict=True)}
+    ids = {receipt_id: int(row_id) for row_id, receipt_id in connection.exec_driver_sql(statement, columns)}
+    for row in rows:
+        row.id = ids[row.receipt_id]
 
 
 def get_delta_by_reference(*, session: Session, tenant: str, reference_id: str) -> DeltaRow | None:

@@ -85,7 +85,7 @@ class DeltaRow(SQLModel, table=True):
     prev_fingerprint: bytes = Field(sa_column=_bytes())
     recorded_at: int = Field(sa_column=_bigint(nullable=False))
     salt: bytes = Field(sa_column=_bytes())
-    fingerprint: bytes = Field(sa_column=_bytes(unique=True))
+    fingerprint: bytes = Field(sa_column=_bytes())  # not indexed: migration 0008 says why
     signature: bytes = Field(sa_column=_bytes())
     request_hash: bytes = Field(sa_column=_bytes())
     status: str = Field(default=DeltaStatus.PENDING, index=True, max_length=16)

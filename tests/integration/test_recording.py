@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from node.core.deltas import ChainHead, validate_delta_request
@@ -19,8 +20,11 @@ from node.core.typed_data import Domain, compute_fingerprint
 from node.ledger import recording
 from node.ledger.recording import Recorder
 from node.store.db import Store
+from node.store.deltas import (
+    _BY_RECEIPT,  # the statement behind every receipt and proof read
+    iter_customer_deltas,
+)
 from node.store.deltas import chain_heads as store_chain_heads
-from node.store.deltas import iter_customer_deltas
 from node.store.keys import ensure_tenant
 from node.store.migrate import upgrade
 from node.store.models import DeltaRow
@@ -84,7 +88,8 @@ def test_concurrent_callers_build_gap_free_chains_and_every_acknowledged_delta_i
             total += int(row.amount)
             assert int(row.running_total) == total
             first = answered[row.receipt_id]
-            assert (first.fingerprint, first.customer_index, first.amount) == (
+            assert (first.id, first.fingerprint, first.customer_index, first.amount) == (
+                row.id,
                 row.fingerprint,
                 row.customer_index,
                 row.amount,
@@ -176,3 +181,27 @@ def test_a_refused_transaction_fails_only_its_callers_and_stores_nothing(recorde
     assert created and row.customer_index == 0
     blocked.close()
     store.close()
+
+
+@BOTH_BACKENDS
+def test_a_single_statement_read_gives_what_the_orm_connection_gives(recorder: Recorder) -> None:
+    """Store.read_one (on SQLite straight from a pooled connection's cursor) returns the same values as a
+    Core execution of the same statement, and its missing row is None."""
+    row, _created = recorder.record(tenant="t", request=_request("read-one"))
+    params = {"tenant": "t", "receipt_id": row.receipt_id}
+    with recorder.store.engine.connect() as connection:
+        expected = tuple(connection.execute(_BY_RECEIPT, params).one())
+    got = recorder.store.read_one(_BY_RECEIPT, params)
+    assert got is not None and tuple(got) == expected
+    assert [type(value) for value in got] == [type(value) for value in expected]
+    assert recorder.store.read_one(_BY_RECEIPT, {"tenant": "t", "receipt_id": "rcpt_missing"}) is None
+
+
+def test_a_failing_sqlite_read_raises_sqlalchemys_error(recorder: Recorder) -> None:
+    """The API answers a database error with 503 by SQLAlchemy's exception classes: the direct cursor
+    read keeps raising them."""
+    with recorder.store.writer() as session:
+        session.connection().exec_driver_sql("ALTER TABLE deltas RENAME TO deltas_gone")
+        session.commit()
+    with pytest.raises(OperationalError, match="no such table"):
+        recorder.store.read_one(_BY_RECEIPT, {"tenant": "t", "receipt_id": "rcpt_x"})
