@@ -111,7 +111,9 @@ def test_receipt_page_counts_confirmations_sensibly(world: World) -> None:
     with world.browser() as browser:
         sign_in(browser, world.node.token)
         page = browser.get(f"/dashboard/receipts/{world.receipt_id}").text
-    assert f"{confirmations} confirmations (1 required)" in page
+    # The chain may have moved on between the API's answer and the page: at least as many, never "n of 1".
+    shown = re.search(r"(\d+) confirmations \(1 required\)", page)
+    assert shown is not None and int(shown.group(1)) >= confirmations, page[-2000:]
     assert "of 1 confirmation" not in page
 
 
