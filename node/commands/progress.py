@@ -9,14 +9,9 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
+from pacspace_verify.progress import is_terminal  # the verifier's bar draws only on a terminal too
+
 REDRAW_SECONDS = 0.1
-
-
-def is_terminal(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError, OSError):  # closed, or not a real stream
-        return False
 
 
 class Progress:

@@ -102,12 +102,12 @@ def dialect_insert(backend: str, table: Any) -> Any:
 
 
 # statement id -> (the statement, kept so its id is not reused; {(dialect, paramstyle): compiled form})
-_DRIVER_SQL: dict[int, tuple[ClauseElement, dict[tuple[str, str], _DriverSql]]] = {}
+_DRIVER_SQL: dict[int, tuple[ClauseElement, dict[tuple[str, str], DriverSql]]] = {}
 _DRIVER_SQL_LIMIT = 256
 
 
 @dataclass(frozen=True)
-class _DriverSql:
+class DriverSql:
     """A statement as its driver takes it: the SQL text, the parameter names in positional order (None
     for a named paramstyle), and the values of parameters the statement itself binds."""
 
@@ -120,7 +120,7 @@ class _DriverSql:
         return tuple(values[name] if name in values else self.defaults[name] for name in self.positions)
 
 
-def _driver_sql(dialect: Dialect, statement: ClauseElement) -> _DriverSql:
+def driver_sql(dialect: Dialect, statement: ClauseElement) -> DriverSql:
     """``statement`` compiled once per backend and paramstyle (kept by the statement's identity, so
     only module-level constants belong here)."""
     entry = _DRIVER_SQL.get(id(statement))
@@ -132,7 +132,7 @@ def _driver_sql(dialect: Dialect, statement: ClauseElement) -> _DriverSql:
     found = entry[1].get(key)
     if found is None:
         compiled = cast("SQLCompiler", statement.compile(dialect=dialect))
-        found = _DriverSql(str(compiled), compiled.positiontup, dict(compiled.params))
+        found = DriverSql(str(compiled), compiled.positiontup, dict(compiled.params))
         entry[1][key] = found
     return found
 
@@ -146,7 +146,7 @@ def execute_many(connection: Connection, statement: UpdateBase, rows: Sequence[M
     must be what the driver takes (str, int, bytes, None): no type conversion happens. ``statement``
     is a module-level constant (its compiled form is kept by identity).
     """
-    sql = _driver_sql(connection.dialect, statement)
+    sql = driver_sql(connection.dialect, statement)
     if sql.positions is None:
         connection.exec_driver_sql(sql.text, [{**sql.defaults, **row} for row in rows])
     else:
@@ -261,7 +261,7 @@ class Store:
         ~100 us of CPU per read here, the indexed read itself ~6 (docs/PERFORMANCE.md, issue 21); the
         per-request reads return only text, numbers and bytes, which need no conversion. A driver
         error still arrives as SQLAlchemy's (an OperationalError answers 503)."""
-        sql = _driver_sql(self.engine.dialect, statement)
+        sql = driver_sql(self.engine.dialect, statement)
         values = sql.positional(params)
         connection = self.engine.pool.connect()
         try:

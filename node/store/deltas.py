@@ -12,11 +12,10 @@ from typing import Any
 from sqlalchemy import bindparam, cast, func, insert
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import Dialect
 from sqlmodel import Session, SQLModel, col, select
 
 from node.core.deltas import ChainHead
-from node.store.db import Store
+from node.store.db import Store, driver_sql
 from node.store.models import DELTA_COLUMNS, DeltaRow, DeltaStatus, StoredDelta
 
 DELTAS = SQLModel.metadata.tables["deltas"]
@@ -34,7 +33,9 @@ _UNNEST = (
     .table_valued(*_INSERTED)
     .render_derived()
 )
-# PostgreSQL's insert (see insert_deltas): one array per column, the ids from the table's sequence.
+# SQLite's insert (see insert_deltas): every column, the id included, bound in DELTA_COLUMNS order.
+_INSERT_ROWS = insert(DELTAS).values({name: bindparam(name) for name in DELTA_COLUMNS})
+# PostgreSQL's insert: one array per column, the ids from the table's sequence.
 _INSERT_ARRAYS = (
     insert(DELTAS)
     .from_select(list(_INSERTED), sa_select(*(_UNNEST.c[name] for name in _INSERTED)))
@@ -105,23 +106,6 @@ def chain_heads(*, session: Session, chains: Sequence[tuple[str, str]]) -> dict[
     return heads
 
 
-_DRIVER_SQL: dict[tuple[str, str], str] = {}
-
-
-def _driver_sql(dialect: Dialect) -> str:
-    """The insert's SQL text for this backend and driver, compiled once: SQLite with every column, the
-    id included (positional, in DELTA_COLUMNS order); PostgreSQL over one array per column (named)."""
-    key = (dialect.name, dialect.paramstyle)
-    text = _DRIVER_SQL.get(key)
-    if text is None:
-        if dialect.name == "sqlite":
-            text = str(insert(DELTAS).compile(dialect=dialect, column_keys=list(DELTA_COLUMNS)))
-        else:
-            text = str(_INSERT_ARRAYS.compile(dialect=dialect))
-        _DRIVER_SQL[key] = text
-    return text
-
-
 def insert_deltas(*, session: Session, rows: Sequence[StoredDelta]) -> None:
     """Insert new rows in the session's writer transaction and set each row's id.
 
@@ -138,16 +122,18 @@ def insert_deltas(*, session: Session, rows: Sequence[StoredDelta]) -> None:
     if not rows:
         return
     connection = session.connection()
-    statement = _driver_sql(connection.dialect)
     if connection.dialect.name == "sqlite":
+        statement = driver_sql(connection.dialect, _INSERT_ROWS)
+        assert tuple(statement.positions or ()) == DELTA_COLUMNS  # the order the tuples below are in
         top = int(connection.exec_driver_sql("SELECT max(id) FROM deltas").scalar() or 0)
         for offset, row in enumerate(rows, start=1):
             row.id = top + offset
-        connection.exec_driver_sql(statement, [(row.id, *_INSERTED_VALUES(row)) for row in rows])
+        connection.exec_driver_sql(statement.text, [(row.id, *_INSERTED_VALUES(row)) for row in rows])
         return
     values = zip(*map(_INSERTED_VALUES, rows), strict=True)
     columns = {name: list(column) for name, column in zip(_INSERTED, values, strict=True)}
-    ids = {receipt_id: int(row_id) for row_id, receipt_id in connection.exec_driver_sql(statement, columns)}
+    arrays = driver_sql(connection.dialect, _INSERT_ARRAYS).text
+    ids = {receipt_id: int(row_id) for row_id, receipt_id in connection.exec_driver_sql(arrays, columns)}
     for row in rows:
         row.id = ids[row.receipt_id]
 
