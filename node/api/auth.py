@@ -14,7 +14,7 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from node.api.blocking import small_read
-from node.api.deps import ServicesDep
+from node.api.deps import services_of
 from node.core.apikeys import parse_token, verify_secret
 from node.core.errors import Forbidden, PacSpaceError, Unauthenticated
 from node.core.ratelimit import BucketPolicy
@@ -69,11 +69,15 @@ def _touch(store: Store, key_id: str, at: int) -> None:
         touch_api_key(session=session, key_id=key_id, at=at)
 
 
-async def authenticate(request: Request, services: ServicesDep) -> Principal:
+async def authenticate(request: Request) -> Principal:
     """The key lookup is one indexed read: on the event loop with SQLite (~30 µs, cheaper than the hop
     to a worker thread), in a worker thread with PostgreSQL (node.api.blocking). The occasional
-    last-used write waits for the write lock, so it always goes to a worker thread."""
-    state = services
+    last-used write waits for the write lock, so it always goes to a worker thread.
+
+    It takes the request alone, and the scoped dependencies below call it directly rather than as a
+    sub-dependency: each level of dependencies costs FastAPI ~50 µs per request to solve, as much as
+    the key's read and check (docs/PERFORMANCE.md, "One recording path")."""
+    state = services_of(request.scope)
     try:
         row = await small_read(state.store, _check_token, request, state.store)
     except PacSpaceError:
@@ -99,7 +103,8 @@ PrincipalDep = Annotated[Principal, Depends(authenticate)]
 
 
 def _scoped(scope: str) -> object:
-    async def dependency(principal: PrincipalDep) -> Principal:  # no I/O: no worker thread
+    async def dependency(request: Request) -> Principal:  # async: FastAPI runs a plain def in a thread
+        principal = await authenticate(request)
         principal.require(scope)
         return principal
 
