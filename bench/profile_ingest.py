@@ -12,6 +12,13 @@ proportions.
     .venv/bin/python bench/profile_ingest.py                         # bulk, --workers 2, 1,000,000 recorded
     .venv/bin/python bench/profile_ingest.py --single --seconds 20
     .venv/bin/python bench/profile_ingest.py --recorded 0 --workers 1
+    .venv/bin/python bench/profile_ingest.py --single --recorded 0 --workers 1 --threads
+
+``--threads`` attaches no sampler: it reads each thread's CPU (user + system) from
+``/proc/<pid>/task/<tid>/stat`` before and after the load and prints it per delta, named by one
+``py-spy dump`` (the event loop is ``MainThread``, the recorder ``pacspace-recorder``, the anchoring
+job an APScheduler pool thread). Sampling with py-spy can count a thread waiting on a lock or a socket
+as busy; these figures are what each thread really spent.
 
 py-spy costs some CPU of its own (on the same cores), so the rate here is lower than bench.py's; the
 split is what this prints for.
@@ -23,17 +30,19 @@ import argparse
 import itertools
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH), str(BENCH.parent)]
 
 from benchkit.loadgen import request_bytes, run_load  # noqa: E402
-from benchkit.node_harness import process_tree, start_node  # noqa: E402
+from benchkit.node_harness import BenchNode, process_tree, start_node  # noqa: E402
 
 # A frame is py-spy's "function (path:line)". Whatever runs under the anchoring job counts as the
 # anchoring job; otherwise the innermost frame naming a step counts (so the driver's time inside
@@ -80,7 +89,7 @@ def fold(raw: Path) -> Counter[str]:
     return counts
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--recorded", type=int, default=1_000_000)
@@ -89,13 +98,18 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--single", action="store_true", help="single-delta POSTs (32 clients) instead of bulk")
     mode.add_argument("--get", action="store_true", help="the trivial authenticated GET /v1/me (32 clients)")
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second per process")
+    parser.add_argument("--threads", action="store_true", help="CPU per thread from /proc instead of samples")
     parser.add_argument(
         "--record-cache",
         type=Path,
         default=Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pacspace-bench",
     )
     parser.add_argument("--node-repo", type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="pacspace-profile-"))
     node = start_node(
         workdir=work,
@@ -130,7 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     clients = 4 if make is bulk else 32
     try:
         pids = [pid for proc in node.processes for pid in process_tree(proc.pid)]
+        # Thread names from before the warm-up too: py-spy leaves out a thread it finds in native code.
+        early = {pid: thread_names(pid) for pid in pids} if args.threads else {}
         run_load(node.addresses, make, clients=clients, seconds=2.0)
+        if args.threads:
+            return print_threads(node, pids, make, clients, args, early)
         spies = [
             subprocess.Popen(
                 [
@@ -178,6 +196,56 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|")
     for name, count in counts.most_common():
         print(f"| {name} | {count / total:.1%} | {per_item * count / total:.1f} |")
+    return 0
+
+
+def thread_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds (user + system) of each thread of ``pid`` so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    seconds: dict[int, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the thread ended
+        seconds[int(task.name)] = (int(fields[11]) + int(fields[12])) / tick
+    return seconds
+
+
+def thread_names(pid: int) -> dict[int, str]:
+    """Python's name of each thread (py-spy dump prints ``Thread <tid> (<state>): "<name>"``)."""
+    spy = str(Path(sys.executable).with_name("py-spy"))
+    dump = subprocess.run([spy, "dump", "--pid", str(pid)], capture_output=True, text=True, check=False).stdout
+    return {int(m.group(1), 0): m.group(2) for m in re.finditer(r'^Thread (\S+) \(\w+\): "([^"]*)"', dump, re.M)}
+
+
+def print_threads(
+    node: BenchNode,
+    pids: list[int],
+    make: Callable[[], tuple[bytes, int]],
+    clients: int,
+    args: argparse.Namespace,
+    early: dict[int, dict[int, str]],
+) -> int:
+    names = {pid: {**early[pid], **thread_names(pid)} for pid in pids}
+    before = {pid: thread_cpu(pid) for pid in pids}
+    result = run_load(node.addresses, make, clients=clients, seconds=args.seconds)
+    after = {pid: thread_cpu(pid) for pid in pids}
+    for pid in pids:
+        names[pid] = {**thread_names(pid), **names[pid]}
+    unit = "request" if args.get else "delta"
+    print(f"{result.item_rate():,.0f} {unit}s/s over {args.seconds:.0f} s, no sampler attached\n")
+    print(f"| process | thread | µs of CPU per {unit} |")
+    print("|---|---|---|")
+    total = 0.0
+    for pid in pids:
+        for tid, spent in sorted(after[pid].items()):
+            used = spent - before[pid].get(tid, 0.0)
+            total += used
+            if used * 1e6 / result.items >= 1:
+                name = names[pid].get(tid, f"thread {tid}")
+                print(f"| {pid} | {name} | {used * 1e6 / result.items:,.0f} |")
+    print(f"| all | | {total * 1e6 / result.items:,.0f} |")
     return 0
 
 
