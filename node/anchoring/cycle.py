@@ -70,7 +70,8 @@ def run_anchor_cycle(
     clock: Callable[[], float] = time.time,
     policy: AnchorPolicy | None = None,
 ) -> CycleReport:
-    """Advance every open batch, then anchor waiting deltas one batch at a time."""
+    """Advance every open batch, then anchor waiting deltas one batch at a time: a further batch only
+    while the last one was full (a backlog), so one cycle sends one batch of what waits."""
     policy = policy or AnchorPolicy()
     report = CycleReport()
     chain.refresh_providers()
@@ -91,6 +92,11 @@ def run_anchor_cycle(
             break
         report.batches_prepared += 1
         if not _advance_open_batches(store, chain, clock, policy, report, gate):
+            break
+        if batch.count < policy.max_batch_size:
+            # No backlog left: what was recorded while this batch was sent waits for the next cycle. On a
+            # chain that mines at once (Anvil, fast L2s), going on would send a small batch (a transaction
+            # and its gas) every moment the recording does not pause.
             break
     return report
 

@@ -16,6 +16,7 @@ from sqlalchemy import delete, func
 from sqlmodel import col, select
 
 from node.anchoring.cycle import AnchorPolicy, AnchorStateMismatch, run_anchor_cycle
+from node.chain.client import AnchorClient, account_from_key, connect
 from node.core.deltas import validate_delta_request
 from node.core.hashing import from_hex
 from node.core.signing import Signer
@@ -126,6 +127,36 @@ def test_nothing_pending_sends_nothing(deployment: Deployment, db_url: str) -> N
     store, _recorder, _reader = _setup(deployment, db_url)
     report = run_anchor_cycle(store, deployment.client(), time.time, AnchorPolicy())
     assert report.batches_prepared == 0 and deployment.client().next_index() == 0
+
+
+class _RecordingMeanwhile(AnchorClient):
+    """The real client, and two deltas recorded as it broadcasts (the first time, while ``recording``)."""
+
+    def __init__(self, deployment: Deployment, recorder: Recorder) -> None:
+        super().__init__(connect(deployment.rpc_url), deployment.address, account_from_key(DEV_ANCHORER_KEY))
+        self.recorder = recorder
+        self.recording = True
+
+    def broadcast(self, raw_tx: bytes, *, again: bool = False) -> bool:
+        if self.recording:
+            _record(self.recorder, 2, customer="cust_2")
+            self.recording = False
+        return super().broadcast(raw_tx, again=again)
+
+
+def test_deltas_recorded_while_a_batch_is_sent_wait_for_the_next_cycle(deployment: Deployment, db_url: str) -> None:
+    """Anvil mines at once, as fast L2s nearly do: a cycle that went on while recording went on would send
+    a small batch (a transaction, its gas) every moment. One cycle sends one batch of what waited."""
+    store, recorder, _reader = _setup(deployment, db_url)
+    _record(recorder, 3)
+    chain = _RecordingMeanwhile(deployment, recorder)
+    first = run_anchor_cycle(store, chain, time.time, AnchorPolicy(max_batch_size=10))
+    assert (first.batches_prepared, first.deltas_verified) == (1, 3)
+    assert chain.next_index() == 3
+
+    second = run_anchor_cycle(store, chain, time.time, AnchorPolicy(max_batch_size=10))
+    assert (second.batches_prepared, second.deltas_verified) == (1, 2)
+    assert chain.next_index() == 5
 
 
 @ON_BOTH_EVMS
