@@ -42,7 +42,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH), str(BENCH.parent)]
 
 from benchkit.loadgen import request_bytes, run_load  # noqa: E402
-from benchkit.node_harness import BenchNode, process_tree, start_node  # noqa: E402
+from benchkit.node_harness import BenchNode, process_tree, start_node, thread_cpu_seconds  # noqa: E402
 
 # A frame is py-spy's "function (path:line)". Whatever runs under the anchoring job counts as the
 # anchoring job; otherwise the innermost frame naming a step counts (so the driver's time inside
@@ -199,19 +199,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def thread_cpu(pid: int) -> dict[int, float]:
-    """CPU seconds (user + system) of each thread of ``pid`` so far."""
-    tick = os.sysconf("SC_CLK_TCK")
-    seconds: dict[int, float] = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # the thread ended
-        seconds[int(task.name)] = (int(fields[11]) + int(fields[12])) / tick
-    return seconds
-
-
 def thread_names(pid: int) -> dict[int, str]:
     """Python's name of each thread (py-spy dump prints ``Thread <tid> (<state>): "<name>"``)."""
     spy = str(Path(sys.executable).with_name("py-spy"))
@@ -227,12 +214,10 @@ def print_threads(
     args: argparse.Namespace,
     early: dict[int, dict[int, str]],
 ) -> int:
-    names = {pid: {**early[pid], **thread_names(pid)} for pid in pids}
-    before = {pid: thread_cpu(pid) for pid in pids}
+    before = {pid: thread_cpu_seconds(pid) for pid in pids}
     result = run_load(node.addresses, make, clients=clients, seconds=args.seconds)
-    after = {pid: thread_cpu(pid) for pid in pids}
-    for pid in pids:
-        names[pid] = {**thread_names(pid), **names[pid]}
+    after = {pid: thread_cpu_seconds(pid) for pid in pids}
+    names = {pid: {**thread_names(pid), **early[pid]} for pid in pids}
     unit = "request" if args.get else "delta"
     print(f"{result.item_rate():,.0f} {unit}s/s over {args.seconds:.0f} s, no sampler attached\n")
     print(f"| process | thread | µs of CPU per {unit} |")

@@ -21,6 +21,8 @@ from node.core.ratelimit import BucketPolicy
 from node.store.db import Store
 from node.store.keys import KeyCredentials, get_key_credentials, touch_api_key
 
+# Where a request's authenticated principal is kept, so that two auth dependencies authenticate once.
+_PRINCIPAL = "pacspace.principal"
 # Touch last_used_at at most this often per key: a write per request would cost more than the request.
 _TOUCH_EVERY_SECONDS = 60
 
@@ -76,7 +78,12 @@ async def authenticate(request: Request) -> Principal:
 
     It takes the request alone, and the scoped dependencies below call it directly rather than as a
     sub-dependency: each level of dependencies costs FastAPI ~50 µs per request to solve, as much as
-    the key's read and check (docs/PERFORMANCE.md, "One recording path")."""
+    the key's read and check (docs/PERFORMANCE.md, "One recording path"). Without FastAPI's dependency
+    cache between them, a request is authenticated (and its rate limit spent) once by keeping the
+    principal in the request's scope."""
+    known: Principal | None = request.scope.get(_PRINCIPAL)
+    if known is not None:
+        return known
     state = services_of(request.scope)
     try:
         row = await small_read(state.store, _check_token, request, state.store)
@@ -96,6 +103,7 @@ async def authenticate(request: Request) -> Principal:
     default: BucketPolicy = state.key_policy
     policy = default if rate is None and burst is None else BucketPolicy(rate or default.rate, burst or default.burst)
     state.rate_limiter.spend("key:" + principal.key_id, policy, detail="this API key's rate limit is exhausted")
+    request.scope[_PRINCIPAL] = principal
     return principal
 
 
