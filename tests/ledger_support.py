@@ -19,7 +19,7 @@ from node.ledger.recording import Recorder
 from node.store.db import Store
 from node.store.keys import ensure_tenant
 from node.store.migrate import upgrade
-from node.store.models import StoredDelta
+from node.store.models import StoredDelta, delta_status
 
 
 class Ledger:
@@ -53,7 +53,8 @@ class Ledger:
         return run_anchor_cycle(self.store, chain, clock, policy or AnchorPolicy())
 
     def status(self, receipt_id: str) -> str:
-        return str(self.reader.get(tenant="default", receipt_id=receipt_id)[0].status)
+        _row, batch = self.reader.get(tenant="default", receipt_id=receipt_id)
+        return str(delta_status(None if batch is None else batch.status))
 
     def close(self) -> None:
         self.recorder.close()

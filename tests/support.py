@@ -76,6 +76,13 @@ def worked_example() -> dict[str, Any]:
     return json.loads(match.group(1))  # type: ignore[no-any-return]
 
 
+# Deltas not verified yet: a delta's status is its batch's (none yet, or a batch not verified).
+UNVERIFIED_SQL = (
+    "select count(*) from deltas where batch_id is null "
+    "or batch_id in (select id from batches where status <> 'verified')"
+)
+
+
 def sql(db_url: str, statement: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
     """Run one SQL statement against either backend (the tests' way to look under, or tamper with, the API)."""
     from sqlalchemy import create_engine, text

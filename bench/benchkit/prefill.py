@@ -157,7 +157,6 @@ def _batch_rows(
                 "salt": delta.salt,
                 "fingerprint": fingerprint,
                 "request_hash": request.request_hash,
-                "status": "verified",
                 "log_index": i,
                 "batch_id": batch_id,
                 "api_key_id": None,

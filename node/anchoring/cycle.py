@@ -44,12 +44,11 @@ from node.store.batches import (
     last_anchor_cost,
     next_log_index,
     open_batches,
-    set_batch_deltas_status,
     spent_since,
     unbatched_fingerprints,
 )
 from node.store.db import Store
-from node.store.models import BatchRow, BatchStatus, DeltaStatus
+from node.store.models import BatchRow, BatchStatus
 
 __all__ = ["AnchorPolicy", "AnchorStateMismatch", "CycleReport", "run_anchor_cycle"]
 
@@ -336,7 +335,6 @@ def _mark_anchored(store: Store, batch: BatchRow, mined: MinedAnchor, clock: Cal
         batch.anchored_at = int(clock())
         session.add(batch)
         assert batch.id is not None
-        set_batch_deltas_status(session=session, batch_id=batch.id, status=DeltaStatus.ANCHORED)
         emit_batch_event(session, batch, WebhookEvent.BATCH_ANCHORED, clock())
         session.commit()
     log.info(

@@ -23,9 +23,9 @@ from node.chain.witnesses import provider_reports
 from node.core.finality import FinalityMode, decide_settlement, is_settled
 from node.core.webhooks import WebhookEvent
 from node.store.balances import add_verified_batch_to_balances
-from node.store.batches import batch_tenant_counts, list_batch_deltas, set_batch_deltas_status, verified_batches_above
+from node.store.batches import batch_tenant_counts, list_batch_deltas, verified_batches_above
 from node.store.db import Store
-from node.store.models import BatchRow, BatchStatus, DeltaStatus
+from node.store.models import BatchRow, BatchStatus
 from node.store.webhooks import any_enabled_endpoint
 from node.webhooks import outbox
 
@@ -122,7 +122,6 @@ def confirm(
         batch.status = BatchStatus.VERIFIED
         batch.verified_at = int(clock())
         session.add(batch)
-        set_batch_deltas_status(session=session, batch_id=batch.id, status=DeltaStatus.VERIFIED)
         add_verified_batch_to_balances(session=session, batch_id=batch.id)
         _emit_verified(session, batch, clock())
         session.commit()
@@ -133,7 +132,7 @@ def confirm(
 
 
 def _back_to_sent(store: Store, batch: BatchRow, clock: Callable[[], float]) -> None:
-    """The batch's block is gone: announce it, then SENT again with its deltas pending (and, if it was
+    """The batch's block is gone: announce it, then SENT again, so its deltas are pending (and, if it was
     verified, its amounts out of the verified balances)."""
     assert batch.id is not None
     with store.writer() as session:
@@ -145,7 +144,6 @@ def _back_to_sent(store: Store, batch: BatchRow, clock: Callable[[], float]) -> 
         batch.block_hash = None
         batch.verified_at = None
         session.add(batch)
-        set_batch_deltas_status(session=session, batch_id=batch.id, status=DeltaStatus.PENDING)
         session.commit()
 
 

@@ -36,7 +36,7 @@ from node.ledger.recording import Recorder
 from node.store.comparisons import expire_evidence, find_settlement, get_comparison, get_tenant
 from node.store.db import Store
 from node.store.deltas import get_chain_head, receipt_ids_at, stream_customer_columns
-from node.store.models import ComparisonRow, DeltaStatus
+from node.store.models import ComparisonRow, DeltaStatus, delta_status
 from node.webhooks.events import comparison_summary
 from node.webhooks.outbox import enqueue
 
@@ -121,12 +121,12 @@ class Comparisons:
 
     def _record_items(self, tenant: str, req: CompareRequest) -> Iterator[tuple[str, int, int, bool]]:
         rows = stream_customer_columns(self.store, tenant=tenant, customer_id=req.customer_id, to_index=req.as_of_index)
-        for n, (reference_id, amount, index, status, recorded_at) in enumerate(rows):
+        for n, (reference_id, amount, index, batch_status, recorded_at) in enumerate(rows):
             if not n % YIELD_EVERY:
                 pause()
             if req.as_of_recorded_at is not None and recorded_at > req.as_of_recorded_at:
                 continue  # the rows come unordered: skip, never stop
-            yield reference_id, int(amount), index, status == DeltaStatus.VERIFIED
+            yield reference_id, int(amount), index, delta_status(batch_status) == DeltaStatus.VERIFIED
 
     def _with_receipt_ids(self, tenant: str, customer_id: str, result: Comparison) -> None:
         ev = result.evidence

@@ -47,7 +47,7 @@ def _timeline(row: DeltaRow | StoredDelta, batch: BatchRow | StoredBatch | None,
         anchored_detail = f"in the batch from log index {batch.start_index}; its transaction is not mined yet"
     elif batch is not None:
         anchored_detail = f"batch {batch.onchain_batch_id}, log index {row.log_index}, block {batch.block_number}"
-    verified = row.status == "verified"
+    verified = batch is not None and batch.status == BatchStatus.VERIFIED
     return [
         Step("Recorded", True, row.recorded_at, f"signed and stored as pending, customer index {row.customer_index}"),
         Step("Anchored", mined, batch.anchored_at if mined and batch else None, anchored_detail),

@@ -14,7 +14,7 @@ from node.store.balances import get_customer_balance
 from node.store.batches import batch_leaves, get_batch, last_verified_log_index
 from node.store.db import Store
 from node.store.deltas import get_chain_head, iter_customer_deltas
-from node.store.models import BatchRow, DeltaStatus
+from node.store.models import BatchRow, DeltaStatus, delta_status
 
 
 @dataclass(frozen=True)
@@ -65,8 +65,15 @@ def replay_customer(
     each batch the customer's deltas are in, and check each batch against the contract (once)."""
     replay = ChainReplay(domain=domain, signer_window=signer_window or signer_windows(chain))
     found: list[Discrepancy] = []
-    last_batch_id: int | None = None  # the customer's rows come in log order: each batch once
+    batch: BatchRow | None = None  # the customer's rows come in log order: each batch read and checked once
     for row in iter_customer_deltas(store.session, tenant=tenant, customer_id=customer_id):
+        first_of_batch = False
+        if row.batch_id is not None and (batch is None or batch.id != row.batch_id):
+            with store.session() as session:
+                batch = get_batch(session=session, batch_id=row.batch_id)
+            assert batch is not None and batch.id is not None
+            first_of_batch = True
+        in_batch = batch if row.batch_id is not None else None
         found += replay.feed(
             receipt_id=row.receipt_id,
             delta=row.to_delta(),
@@ -75,18 +82,14 @@ def replay_customer(
             signer=row.signer,
             log_index=row.log_index,
             running_total=int(row.running_total),
-            verified=row.status == DeltaStatus.VERIFIED,
+            verified=delta_status(None if in_batch is None else in_batch.status) == DeltaStatus.VERIFIED,
         )
-        if not check_batches or row.batch_id is None or row.batch_id == last_batch_id:
-            continue
-        # Rebuilding the batch from the stored rows (this one among them) and matching the contract's
-        # commitment is the inclusion proof of every row of the batch at once.
-        with store.session() as session:
-            batch = get_batch(session=session, batch_id=row.batch_id)
-            leaves = batch_leaves(session=session, batch_id=row.batch_id)
-        assert batch is not None
-        found += check_stored_batch(chain, batch, leaves)
-        last_batch_id = row.batch_id
+        if check_batches and first_of_batch and in_batch is not None and in_batch.id is not None:
+            # Rebuilding the batch from the stored rows (this one among them) and matching the contract's
+            # commitment is the inclusion proof of every row of the batch at once.
+            with store.session() as session:
+                leaves = batch_leaves(session=session, batch_id=in_batch.id)
+            found += check_stored_batch(chain, in_batch, leaves)
     with store.session() as session:
         balance = get_customer_balance(session=session, tenant=tenant, customer_id=customer_id)
     found += replay.finish(

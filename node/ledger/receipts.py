@@ -17,7 +17,7 @@ from node.native.loader import merkle_backend
 from node.store.batches import batch_leaves, get_batch, read_batch, read_batch_tree
 from node.store.db import Store
 from node.store.deltas import get_delta_by_receipt, get_delta_by_reference, iter_customer_deltas, read_receipt
-from node.store.models import BatchRow, BatchStatus, DeltaRow, StoredBatch, StoredDelta
+from node.store.models import BatchRow, BatchStatus, DeltaRow, DeltaStatus, StoredBatch, StoredDelta, delta_status
 
 
 def receipt_json(
@@ -29,7 +29,7 @@ def receipt_json(
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "receiptId": row.receipt_id,
-        "status": row.status,
+        "status": delta_status(None if batch is None else batch.status),
         "customerId": row.customer_id,
         "referenceId": row.reference_id,
         "delta": int(row.amount),
@@ -130,7 +130,7 @@ class ReceiptReader:
         row, batch = self.get(tenant=tenant, receipt_id=receipt_id, customer_id=customer_id)
         if batch is None or batch.status not in (BatchStatus.ANCHORED, BatchStatus.VERIFIED):
             raise NotAnchored(
-                f"receipt {receipt_id} is {row.status}; its proof exists once its batch is anchored",
+                f"receipt {receipt_id} is {DeltaStatus.PENDING}; its proof exists once its batch is anchored",
                 receipt_id=receipt_id,
             )
         return self.bundle_for(row, batch)

@@ -40,7 +40,7 @@ from node.core.typed_data import Domain, build_typed_data, compute_fingerprint
 from node.ledger.group_signing import GroupSigner
 from node.store.db import Store
 from node.store.deltas import chain_heads, deltas_by_reference, get_delta_by_receipt, insert_deltas
-from node.store.models import DeltaStatus, StoredDelta
+from node.store.models import StoredDelta
 
 log = logging.getLogger("pacspace.recording")
 
@@ -349,7 +349,6 @@ class Recorder:
             fingerprint=fingerprint,
             signature=b"",  # signed with the rest of the group, before the insert
             request_hash=job.request_hash,
-            status=DeltaStatus.PENDING,
             log_index=None,
             batch_id=None,
             api_key_id=job.api_key_id,

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Numeric, bindparam, cast, func, update
+from sqlalchemy import ColumnElement, Numeric, bindparam, cast, func, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, select
 
 from node.store.db import Store, execute_many
-from node.store.models import BATCH_COLUMNS, BatchRow, BatchStatus, BatchTreeRow, DeltaRow, DeltaStatus, StoredBatch
+from node.store.models import BATCH_COLUMNS, BatchRow, BatchStatus, BatchTreeRow, DeltaRow, StoredBatch
 
 _BATCHES = SQLModel.metadata.tables["batches"]
 _BATCH = sa_select(*(_BATCHES.c[name] for name in BATCH_COLUMNS)).where(_BATCHES.c.id == bindparam("batch_id"))
@@ -113,10 +113,6 @@ def next_log_index(*, session: Session) -> int:
     return int(value or 0)
 
 
-def set_batch_deltas_status(*, session: Session, batch_id: int, status: str) -> None:
-    session.execute(update(DeltaRow).where(col(DeltaRow.batch_id) == batch_id).values(status=status))
-
-
 def open_batches(*, session: Session) -> Sequence[BatchRow]:
     return list_batches_in_status(
         session=session,
@@ -213,10 +209,17 @@ class AnchoringSnapshot:
     total_gas_used: int
 
 
-def anchoring_snapshot(*, session: Session) -> AnchoringSnapshot:
-    unverified_stmt = select(func.count(), func.min(DeltaRow.recorded_at)).where(
-        DeltaRow.status != DeltaStatus.VERIFIED
+def unverified() -> ColumnElement[bool]:
+    """Deltas not verified yet: those with no batch, and those of the few batches not verified (their
+    ids by the batches' status index, their rows by the deltas' batch index)."""
+    open_batch_ids = sa_select(col(BatchRow.id)).where(
+        col(BatchRow.status).in_((BatchStatus.PREPARED, BatchStatus.SENT, BatchStatus.ANCHORED))
     )
+    return col(DeltaRow.batch_id).is_(None) | col(DeltaRow.batch_id).in_(open_batch_ids)
+
+
+def anchoring_snapshot(*, session: Session) -> AnchoringSnapshot:
+    unverified_stmt = select(func.count(), func.min(DeltaRow.recorded_at)).where(unverified())
     count, oldest = session.exec(unverified_stmt).one()
     batch_stmt = select(func.max(BatchRow.block_number), func.coalesce(func.sum(BatchRow.gas_used), 0))
     last_block, gas = session.exec(batch_stmt).one()

@@ -9,11 +9,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func
+from sqlalchemy import Select, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from node.store.models import BatchRow, BatchStatus, ComparisonRow, CustomerBalanceRow, DeltaRow, DeltaStatus
+from node.store.batches import unverified
+from node.store.models import (
+    BatchRow,
+    BatchStatus,
+    ComparisonRow,
+    CustomerBalanceRow,
+    DeltaRow,
+    DeltaStatus,
+    delta_status,
+)
 
 
 @dataclass(frozen=True)
@@ -25,11 +34,17 @@ class TenantAnchoring:
 
 
 def tenant_anchoring(*, session: Session, tenant: str) -> TenantAnchoring:
-    stmt = select(func.count(), func.min(DeltaRow.recorded_at)).where(
-        DeltaRow.tenant == tenant, DeltaRow.status != DeltaStatus.VERIFIED
+    # Grouped by tenant rather than filtered by it: a tenant filter in the statement let SQLite read the
+    # tenant's every delta by its index (0.9 s at 1,000,000) instead of just the unverified ones (0.3 ms).
+    stmt = (
+        sa_select(col(DeltaRow.tenant), func.count(), func.min(col(DeltaRow.recorded_at)))
+        .where(unverified())
+        .group_by(col(DeltaRow.tenant))
     )
-    count, oldest = session.exec(stmt).one()
-    return TenantAnchoring(int(count or 0), None if oldest is None else int(oldest))
+    for row_tenant, count, oldest in session.execute(stmt).all():
+        if row_tenant == tenant:
+            return TenantAnchoring(int(count), int(oldest))
+    return TenantAnchoring(0, None)
 
 
 @dataclass(frozen=True)
@@ -120,17 +135,50 @@ def customer_comparisons(*, session: Session, tenant: str, customer_id: str, lim
     return session.exec(stmt).all()
 
 
+@dataclass(frozen=True)
+class ListedDelta:
+    """A delta as the pages list it: its columns and its status (its batch's)."""
+
+    receipt_id: str
+    customer_id: str
+    reference_id: str
+    reason: str
+    amount: str
+    customer_index: int
+    recorded_at: int
+    status: DeltaStatus
+
+
+_LISTED = sa_select(
+    col(DeltaRow.receipt_id),
+    col(DeltaRow.customer_id),
+    col(DeltaRow.reference_id),
+    col(DeltaRow.reason),
+    col(DeltaRow.amount),
+    col(DeltaRow.customer_index),
+    col(DeltaRow.recorded_at),
+    col(BatchRow.status),
+).outerjoin(BatchRow, col(BatchRow.id) == col(DeltaRow.batch_id))
+
+
+def _listed(session: Session, stmt: Select[str, str, str, str, str, int, int, str]) -> list[ListedDelta]:
+    return [
+        ListedDelta(receipt, customer, reference, reason, amount, index, at, delta_status(batch_status))
+        for receipt, customer, reference, reason, amount, index, at, batch_status in session.execute(stmt).all()
+    ]
+
+
 def recent_deltas(
     *, session: Session, tenant: str, customer_id: str, limit: int, below: int | None = None
-) -> Sequence[DeltaRow]:
+) -> list[ListedDelta]:
     """The customer's latest deltas, newest first; ``below`` pages back by customer index."""
-    stmt = select(DeltaRow).where(DeltaRow.tenant == tenant, DeltaRow.customer_id == customer_id)
+    stmt = _LISTED.where(col(DeltaRow.tenant) == tenant, col(DeltaRow.customer_id) == customer_id)
     if below is not None:
-        stmt = stmt.where(DeltaRow.customer_index < below)
-    return session.exec(stmt.order_by(col(DeltaRow.customer_index).desc()).limit(limit)).all()
+        stmt = stmt.where(col(DeltaRow.customer_index) < below)
+    return _listed(session, stmt.order_by(col(DeltaRow.customer_index).desc()).limit(limit))
 
 
-def recent_receipts(*, session: Session, tenant: str, limit: int) -> Sequence[DeltaRow]:
+def recent_receipts(*, session: Session, tenant: str, limit: int) -> list[ListedDelta]:
     """The tenant's latest deltas, newest first."""
-    stmt = select(DeltaRow).where(DeltaRow.tenant == tenant).order_by(col(DeltaRow.id).desc()).limit(limit)
-    return session.exec(stmt).all()
+    stmt = _LISTED.where(col(DeltaRow.tenant) == tenant)
+    return _listed(session, stmt.order_by(col(DeltaRow.id).desc()).limit(limit))

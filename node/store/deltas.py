@@ -16,7 +16,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from node.core.deltas import ChainHead
 from node.store.db import Store, driver_sql
-from node.store.models import DELTA_COLUMNS, DeltaRow, DeltaStatus, StoredDelta
+from node.store.models import DELTA_COLUMNS, BatchRow, BatchStatus, DeltaRow, StoredDelta
 
 DELTAS = SQLModel.metadata.tables["deltas"]
 _COLUMNS = [DELTAS.c[name] for name in DELTA_COLUMNS]
@@ -191,8 +191,10 @@ def iter_customer_deltas(
             )
             if to_index is not None:
                 stmt = stmt.where(col(DeltaRow.customer_index) <= to_index)
-            if verified_only:
-                stmt = stmt.where(DeltaRow.status == DeltaStatus.VERIFIED)
+            if verified_only:  # a delta is verified when its batch is
+                stmt = stmt.join(BatchRow, col(BatchRow.id) == col(DeltaRow.batch_id)).where(
+                    col(BatchRow.status) == BatchStatus.VERIFIED
+                )
             rows = session.exec(stmt).all()
         if not rows:
             return
@@ -215,17 +217,23 @@ def customer_indexes_between(
 
 def stream_customer_columns(
     store: Store, *, tenant: str, customer_id: str, to_index: int | None = None
-) -> Iterator[tuple[str, str, int, str, int]]:
-    """(reference id, amount, customer index, status, recorded at) of one customer, unordered, straight
-    from the driver: no ORM objects, constant memory (1,000,000 rows in about 2 s on SQLite)."""
+) -> Iterator[tuple[str, str, int, str | None, int]]:
+    """(reference id, amount, customer index, its batch's status or None, recorded at) of one customer,
+    unordered, straight from the driver: no ORM objects, constant memory (1,000,000 rows in about 2 s on
+    SQLite). ``delta_status`` of the fourth is the delta's status."""
     with store.engine.connect() as connection:
-        stmt = sa_select(
-            col(DeltaRow.reference_id),
-            col(DeltaRow.amount),
-            col(DeltaRow.customer_index),
-            col(DeltaRow.status),
-            col(DeltaRow.recorded_at),
-        ).where(col(DeltaRow.tenant) == tenant, col(DeltaRow.customer_id) == customer_id)
+        stmt = (
+            sa_select(
+                col(DeltaRow.reference_id),
+                col(DeltaRow.amount),
+                col(DeltaRow.customer_index),
+                col(BatchRow.status),
+                col(DeltaRow.recorded_at),
+            )
+            .select_from(DeltaRow)
+            .outerjoin(BatchRow, col(BatchRow.id) == col(DeltaRow.batch_id))
+            .where(col(DeltaRow.tenant) == tenant, col(DeltaRow.customer_id) == customer_id)
+        )
         if to_index is not None:
             stmt = stmt.where(col(DeltaRow.customer_index) <= to_index)
         result = connection.execution_options(stream_results=True, yield_per=10_000).execute(stmt)

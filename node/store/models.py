@@ -28,6 +28,20 @@ class BatchStatus(StrEnum):
     VERIFIED = "verified"  # confirmations passed
 
 
+def delta_status(batch_status: str | None) -> DeltaStatus:
+    """A delta's status is its batch's: pending with no batch or one not mined yet (prepared, sent,
+    or sent again after a reorg), then anchored, then verified.
+
+    Derived, not stored per delta (migration 0009): storing it rewrote every delta's row twice after
+    its insert, and once more after a reorg.
+    """
+    if batch_status == BatchStatus.VERIFIED:
+        return DeltaStatus.VERIFIED
+    if batch_status == BatchStatus.ANCHORED:
+        return DeltaStatus.ANCHORED
+    return DeltaStatus.PENDING
+
+
 class WebhookDeliveryStatus(StrEnum):
     PENDING = "pending"  # due at next_attempt_at (first send or a retry)
     DELIVERED = "delivered"  # the endpoint answered 2xx
@@ -88,8 +102,8 @@ class DeltaRow(SQLModel, table=True):
     fingerprint: bytes = Field(sa_column=_bytes())  # not indexed: migration 0008 says why
     signature: bytes = Field(sa_column=_bytes())
     request_hash: bytes = Field(sa_column=_bytes())
-    status: str = Field(default=DeltaStatus.PENDING, index=True, max_length=16)
     log_index: int | None = Field(default=None, sa_column=_bigint(unique=True))
+    # Its status is its batch's (``delta_status``); no batch yet: pending.
     batch_id: int | None = Field(default=None, foreign_key="batches.id", index=True)
     api_key_id: str | None = Field(default=None, max_length=40)  # who recorded it
     corrects: bytes = Field(sa_column=_bytes())  # fingerprint of the corrected delta, or 32 zero bytes
@@ -129,7 +143,6 @@ class StoredDelta:
     fingerprint: bytes
     signature: bytes
     request_hash: bytes
-    status: str
     log_index: int | None
     batch_id: int | None
     api_key_id: str | None

@@ -22,9 +22,10 @@ from node.core.hashing import from_hex
 from node.core.signing import Signer
 from node.core.typed_data import Domain
 from node.dev.chain import DEV_ANCHORER_KEY, free_port, start_anvil
-from node.ledger.receipts import ReceiptReader
+from node.ledger.receipts import ReceiptReader, receipt_json
 from node.ledger.recording import Recorder
-from node.store.batches import list_batches_in_status
+from node.store.batches import anchoring_snapshot, list_batches_in_status
+from node.store.dashboard import TenantAnchoring, tenant_anchoring
 from node.store.db import Store
 from node.store.keys import ensure_tenant
 from node.store.migrate import upgrade
@@ -32,7 +33,6 @@ from node.store.models import (
     BatchRow,
     BatchStatus,
     BatchTreeRow,
-    DeltaRow,
     StoredDelta,
     WebhookDeliveryRow,
     WebhookEndpointRow,
@@ -63,6 +63,12 @@ def _record(recorder: Recorder, n: int, customer: str = "cust_1") -> list[Stored
         )
         rows.append(recorder.record(tenant="default", request=request)[0])
     return rows
+
+
+def _receipt_status(reader: ReceiptReader, receipt_id: str) -> str:
+    """The status a receipt shows (GET /v1/receipts/{id}): its batch's."""
+    row, batch = reader.get(tenant="default", receipt_id=receipt_id)
+    return str(receipt_json(row, batch, head_block=None, confirmations_required=1)["status"])
 
 
 def _statuses(store: Store) -> list[str]:
@@ -217,20 +223,18 @@ def test_confirmations_wait_for_blocks_with_block_time(artifact: Path, db_url: s
     chain_proc = start_anvil(port=free_port(), block_time=0.5)
     try:
         deployment = deploy_fresh(chain_proc.rpc_url, artifact)
-        store, recorder, _reader = _setup(deployment, db_url)
+        store, recorder, reader = _setup(deployment, db_url)
         chain = deployment.client()
         rows = _record(recorder, 2)
         policy = AnchorPolicy(confirmations=3, receipt_timeout=10)
         first = run_anchor_cycle(store, chain, time.time, policy)
         assert first.batches_anchored == 1 and first.batches_verified == 0
-        with store.session() as session:
-            assert session.get(DeltaRow, rows[0].id).status == "anchored"  # type: ignore[union-attr]
+        assert _receipt_status(reader, rows[0].receipt_id) == "anchored"
         deadline = time.monotonic() + 10
         while run_anchor_cycle(store, chain, time.time, policy).batches_verified == 0:
             assert time.monotonic() < deadline, "never reached 3 confirmations"
             time.sleep(0.2)
-        with store.session() as session:
-            assert session.get(DeltaRow, rows[1].id).status == "verified"  # type: ignore[union-attr]
+        assert [_receipt_status(reader, row.receipt_id) for row in rows] == ["verified", "verified"]
     finally:
         chain_proc.stop()
 
@@ -266,8 +270,7 @@ def test_reorged_batch_is_anchored_again_and_proofs_follow_the_new_block(deploym
         events = [d.event_type for d in session.exec(select(WebhookDeliveryRow)).all()]
     assert events == ["batch.reorged"], "the reorg is announced to subscribed endpoints"
     assert chain.next_index() == 3, "the stored transaction was broadcast again"
-    with store.session() as session:
-        assert session.get(DeltaRow, rows[0].id).status == "anchored"  # type: ignore[union-attr]
+    assert [_receipt_status(reader, row.receipt_id) for row in rows] == ["anchored"] * 3
     for _ in range(2):
         provider.make_request("evm_mine", [])  # type: ignore[arg-type]
     assert run_anchor_cycle(store, chain, time.time, policy).batches_verified == 1
@@ -312,3 +315,38 @@ def test_a_transaction_not_mined_in_time_is_replaced_at_the_same_nonce(artifact:
         assert chain.get_mined(first) is None, "the replaced transaction never lands"
     finally:
         chain_proc.stop()
+
+
+@ON_BOTH_EVMS
+def test_what_waits_is_counted_per_tenant_until_its_batch_is_verified(deployment: Deployment, db_url: str) -> None:
+    """The overview's "pending" and "anchoring lag" and the metrics' unverified count, from the batches."""
+    store, recorder, _reader = _setup(deployment, db_url)
+    chain = deployment.client()
+    provider = chain.w3.provider
+    with store.writer() as session:
+        ensure_tenant(session=session, tenant="other")
+        session.commit()
+    mine = _record(recorder, 2)
+    request = validate_delta_request(customer_id="c", delta=1, reason="usage", reference_id="o1", metadata=None)
+    theirs = recorder.record(tenant="other", request=request)[0]
+
+    def waiting() -> tuple[TenantAnchoring, TenantAnchoring, int]:
+        with store.session() as session:
+            return (
+                tenant_anchoring(session=session, tenant="default"),
+                tenant_anchoring(session=session, tenant="other"),
+                anchoring_snapshot(session=session).unverified,
+            )
+
+    before = (TenantAnchoring(2, mine[0].recorded_at), TenantAnchoring(1, theirs.recorded_at), 3)
+    assert waiting() == before
+    policy = AnchorPolicy(confirmations=3)
+    assert run_anchor_cycle(store, chain, time.time, policy).batches_anchored == 1
+    assert waiting() == before, "anchored is not verified yet"
+    for _ in range(2):
+        provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    assert run_anchor_cycle(store, chain, time.time, policy).batches_verified == 1
+    assert waiting() == (TenantAnchoring(0, None), TenantAnchoring(0, None), 0)
+    again = validate_delta_request(customer_id="c", delta=2, reason="usage", reference_id="o2", metadata=None)
+    later = recorder.record(tenant="other", request=again)[0]
+    assert waiting() == (TenantAnchoring(0, None), TenantAnchoring(1, later.recorded_at), 1)

@@ -102,7 +102,8 @@ def _batch_of(conn: sqlite3.Connection, reference_id: str) -> tuple[int, int, in
 def _unverify_balances(conn: sqlite3.Connection, where: str, args: tuple[Any, ...]) -> None:
     """Take deltas out of the balance cache, as a careful tamperer would before deleting them."""
     for tenant, customer, amount in conn.execute(
-        f"select tenant, customer_id, amount from deltas where status = 'verified' and {where}",
+        "select tenant, customer_id, amount from deltas "
+        f"where batch_id in (select id from batches where status = 'verified') and {where}",
         args,
     ).fetchall():
         balance, count = conn.execute(
@@ -178,10 +179,10 @@ def forge_batch(conn: sqlite3.Connection, deployment: Deployment) -> tuple[int, 
     )
     conn.execute(
         "insert into deltas (receipt_id, tenant, customer_id, reference_id, amount, reason, metadata_hash, "
-        "customer_index, prev_fingerprint, recorded_at, salt, fingerprint, signature, request_hash, status, "
+        "customer_index, prev_fingerprint, recorded_at, salt, fingerprint, signature, request_hash, "
         "log_index, batch_id, corrects, running_total, signer) values "
         "('rcpt_forged', 'default', 'c', 'forged', '5000', 'credit', "
-        "?, ?, ?, ?, ?, ?, ?, ?, 'verified', ?, ?, ?, ?, ?)",
+        "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             delta.metadata_hash,
             delta.customer_index,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
 
 from node.store.db import SchemaOutdatedError, Store, UnsupportedDatabase
@@ -238,3 +238,57 @@ def test_upgrading_to_0004_records_each_existing_delta_s_signer(empty_url: str) 
     store.close()
     rows = sql(empty_url, "select receipt_id, signer from deltas order by receipt_id")
     assert [(receipt, bytes(address)) for receipt, address in rows] == [(f"rcpt_{i}", signer.address) for i in range(3)]
+
+
+@BOTH_BACKENDS
+def test_upgrading_to_0009_keeps_every_delta_s_status_as_its_batch_s_and_downgrading_writes_it_back(
+    empty_url: str,
+) -> None:
+    """0009 drops ``deltas.status``: a receipt's status comes from its batch, and shows what 0008 stored."""
+    from alembic import command
+
+    from node.core.typed_data import Domain
+    from node.ledger.receipts import ReceiptReader, receipt_json
+    from node.store.migrate import _config
+
+    _at_revision(empty_url, "0008")
+    batches = {1: "verified", 2: "anchored", 3: "sent", 4: "prepared"}
+    stored = {"rcpt_1": "verified", "rcpt_2": "anchored", "rcpt_3": "pending", "rcpt_4": "pending", "rcpt_5": "pending"}
+    sql(empty_url, "insert into tenants (id, name, created_at) values ('t', 't', 1)")
+    for batch_id, status in batches.items():
+        sql(
+            empty_url,
+            "insert into batches (id, start_index, count, root, status, created_at, tx_hash, block_number, "
+            "block_hash, onchain_batch_id) values (:id, :id, 1, :z, :s, 1, :z, 7, :z, :id)",
+            {"id": batch_id, "s": status, "z": bytes(32)},
+        )
+    for index, (receipt_id, status) in enumerate(stored.items(), start=1):
+        sql(
+            empty_url,
+            "insert into deltas (receipt_id, tenant, customer_id, reference_id, amount, reason, metadata_hash, "
+            "customer_index, prev_fingerprint, recorded_at, salt, fingerprint, signature, request_hash, status, "
+            "log_index, batch_id, corrects, running_total, signer) values (:r, 't', 'c', :r, '1', 'x', :z, :i, :z, "
+            "1, :z, :z, :z, :z, :s, :log, :b, :z, '1', :z)",
+            {
+                "r": receipt_id,
+                "z": bytes(32),
+                "i": index,
+                "s": status,
+                "log": index if index in batches else None,
+                "b": index if index in batches else None,
+            },
+        )
+    store = Store(empty_url)
+    assert upgrade(store) == ("0008", head_revision())
+    assert "status" not in {column["name"] for column in inspect(store.engine).get_columns("deltas")}
+    reader = ReceiptReader(store=store, domain=Domain(31337, bytes(20)))
+    shown = {}
+    for receipt_id in stored:
+        row, batch = reader.get(tenant="t", receipt_id=receipt_id)
+        shown[receipt_id] = receipt_json(row, batch, head_block=None, confirmations_required=1)["status"]
+    assert shown == stored
+    with store.engine.connect() as connection:
+        command.downgrade(_config(connection), "0008")
+        connection.commit()
+    store.close()
+    assert dict(sql(empty_url, "select receipt_id, status from deltas")) == stored

@@ -20,7 +20,14 @@ import pytest
 
 from node.dev.cluster import Cluster
 from tests.conftest import LOCAL_RECEIVERS_ENV, Deployment, run_audit
-from tests.support import WebhookReceiver, assert_one_receipt_per_reference, assert_stays, sql, wait_until
+from tests.support import (
+    UNVERIFIED_SQL,
+    WebhookReceiver,
+    assert_one_receipt_per_reference,
+    assert_stays,
+    sql,
+    wait_until,
+)
 
 INTERVAL = 0.5  # conftest.py keeps this module's tests on one xdist worker: one cluster for all
 
@@ -50,7 +57,7 @@ def _client(cluster: Cluster, index: int) -> httpx.Client:
 
 def _wait_all_verified(cluster: Cluster, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
-    while sql(cluster.database_url, "select count(*) from deltas where status <> 'verified'") != [(0,)]:
+    while sql(cluster.database_url, UNVERIFIED_SQL) != [(0,)]:
         assert time.monotonic() < deadline, "deltas still not verified"
         time.sleep(0.1)
 

@@ -22,7 +22,7 @@ import pytest
 
 from node.dev.chain import Anvil, free_port
 from tests.conftest import REPO, Deployment, create_key, deploy_fresh, node_env, run_audit, serve
-from tests.support import assert_one_receipt_per_reference, sql
+from tests.support import UNVERIFIED_SQL, assert_one_receipt_per_reference, sql
 
 
 @dataclass
@@ -103,7 +103,7 @@ def _assert_gap_free(db_url: str) -> None:
 
 def _wait_all_verified(db_url: str, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
-    while sql(db_url, "select count(*) from deltas where status <> 'verified'") != [(0,)]:
+    while sql(db_url, UNVERIFIED_SQL) != [(0,)]:
         assert time.monotonic() < deadline, "deltas still not verified"
         time.sleep(0.1)
 
