@@ -173,6 +173,7 @@ def prepare(cached: Path, target: Path, *, rpc_url: str, contract: str) -> None:
     for leftover in (target, Path(f"{target}-wal"), Path(f"{target}-shm")):
         leftover.unlink(missing_ok=True)  # an older run's WAL would be applied to the new copy
     shutil.copyfile(cached, target)
+    target.chmod(0o600)  # as the node keeps its database (its WAL and shared memory files follow the mode)
     chain = AnchorClient(connect(rpc_url), contract, account_from_key(DEV_ANCHORER_KEY))
     db = sqlite3.connect(target, isolation_level=None)
     try:

@@ -4,6 +4,7 @@ through the ABI: against a real Anvil and both contract versions."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -108,3 +109,33 @@ def test_healthz_shows_the_decoded_revert_when_the_anchoring_key_is_removed(
     assert health["lastAnchorError"] == (
         f"ChainReverted: the contract reverted: PacSpaceAnchorUnauthorizedAnchorer(account={anchorer})"
     )
+
+
+def test_the_anchor_transaction_and_the_log_reads_are_the_ones_web3_s_contract_functions_make(
+    any_version: Deployment,
+) -> None:
+    """sign_anchor, next_index and stored_commitment encode their calls by hand (node.chain.abi.encode_call);
+    the signed transaction and the answers are those of web3's contract functions, on both versions."""
+    chain = any_version.client()
+    account = chain.account
+    built: list[dict[str, object]] = []
+
+    class Recording:
+        address = account.address
+
+        def sign_transaction(self, tx: dict[str, object]) -> object:
+            built.append(dict(tx))
+            return account.sign_transaction(tx)
+
+    chain._account = Recording()  # type: ignore[assignment]
+    _tx, raw = chain.sign_anchor(start_index=0, count=2, root=ROOT, nonce=chain.pending_nonce())
+    keys = ("from", "nonce", "gas", "maxFeePerGas", "maxPriorityFeePerGas", "chainId")
+    params: Any = {k: built[0][k] for k in keys}
+    expected = chain.contract.functions.anchor(0, 2, ROOT).build_transaction(params)
+    assert built == [dict(expected)]
+    chain.broadcast(raw)
+    wait_until(lambda: chain.next_index() == 2, "the anchor was not mined")
+    assert chain.next_index() == chain.contract.functions.nextIndex().call() == 2
+    for start in (0, 2):
+        assert chain.stored_commitment(start) == chain.contract.functions.batchCommitment(start).call()
+    assert chain.stored_commitment(0) != bytes(32) and chain.stored_commitment(2) == bytes(32)
